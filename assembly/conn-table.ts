@@ -1,0 +1,125 @@
+/**
+ * The connection table: one 32-byte slot per file descriptor, indexed by
+ * fd, grown on demand (doubling) up to MAX_FDS (2^20). No syscalls here.
+ *
+ * Slot layout:
+ *
+ *   s+0    s+1    s+2     s+4       s+8                         s+20      s+32
+ *   +------+------+-------+---------+---------------------------+---------+
+ *   |state |flags | (pad) | gen u32 | write queue (write-buffer)| (spare) |
+ *   |  u8  |  u8  |       |         | head | tail | bytes       |         |
+ *   +------+------+-------+---------+---------------------------+---------+
+ *
+ *   state: FREE, LISTENER, CONNECTING, OPEN
+ *   flags: FLAG_OUT (EPOLLOUT armed), FLAG_PAUSED (listener paused)
+ *   gen:   generation of the current (or, when FREE, the next) occupant,
+ *          1..GEN_MAX; 0 in a never-used slot means 1.
+ *
+ * Handle (also the epoll token) = gen << 20 | fd. `gen` is never 0, so a
+ * handle is never 0; releasing a slot bumps `gen`, so a stale handle (or a
+ * stale epoll token from the same batch) no longer matches. Generations
+ * wrap after GEN_MAX (2047) reuses of the same fd.
+ */
+import { FD_BITS, FD_MASK, GEN_MAX, MAX_FDS } from "./constants";
+import { wbClear, wbInit } from "./write-buffer";
+
+export const SLOT_SIZE: usize = 32;
+const SLOT_SHIFT: usize = 5;
+
+export const STATE_FREE: u8 = 0;
+export const STATE_LISTENER: u8 = 1;
+export const STATE_CONNECTING: u8 = 2;
+export const STATE_OPEN: u8 = 3;
+
+export const FLAG_OUT: u8 = 1;
+export const FLAG_PAUSED: u8 = 2;
+
+const INITIAL_SLOTS: i32 = 1024;
+
+let slots: usize = 0;
+let capacity: i32 = 0;
+let liveConns: i32 = 0;
+
+/** Number of slots currently allocated. */
+export function ctCapacity(): i32 { return capacity; }
+/** Connections (CONNECTING or OPEN) in the table; listeners not counted. */
+export function ctLiveConns(): i32 { return liveConns; }
+
+/** Makes sure `fd` has a slot. False if fd < 0 or fd >= MAX_FDS. */
+export function ctEnsure(fd: i32): bool {
+  if (fd < 0 || fd >= MAX_FDS) return false;
+  if (fd < capacity) return true;
+  let cap = capacity == 0 ? INITIAL_SLOTS : capacity;
+  while (cap <= fd) cap <<= 1;
+  if (cap > MAX_FDS) cap = MAX_FDS;
+  const bytes = <usize>cap << SLOT_SHIFT;
+  const fresh = heap.alloc(bytes);
+  const old = <usize>capacity << SLOT_SHIFT;
+  if (slots != 0) {
+    memory.copy(fresh, slots, old);
+    heap.free(slots);
+  }
+  memory.fill(fresh + old, 0, bytes - old);
+  slots = fresh;
+  capacity = cap;
+  return true;
+}
+
+/** Slot address of `fd` (which must be < ctCapacity()). */
+@inline export function ctSlot(fd: i32): usize { return slots + (<usize>fd << SLOT_SHIFT); }
+
+@inline export function slotState(s: usize): u8 { return load<u8>(s); }
+@inline export function slotSetState(s: usize, state: u8): void { store<u8>(s, state); }
+@inline export function slotFlags(s: usize): u8 { return load<u8>(s, 1); }
+@inline export function slotSetFlags(s: usize, f: u8): void { store<u8>(s, f, 1); }
+@inline export function slotQueue(s: usize): usize { return s + 8; }
+@inline export function slotFd(s: usize): i32 { return <i32>((s - slots) >> SLOT_SHIFT); }
+
+@inline function genOf(s: usize): u32 {
+  const g = load<u32>(s, 4);
+  return g == 0 ? 1 : g;
+}
+
+/** The handle naming the occupant of `fd`'s slot. */
+export function ctHandle(fd: i32): u32 {
+  return (genOf(ctSlot(fd)) << FD_BITS) | <u32>fd;
+}
+
+/** Occupies the (FREE) slot of `fd` with `state`; returns the handle.
+ *  Call ctEnsure(fd) first. */
+export function ctOpen(fd: i32, state: u8): u32 {
+  const s = ctSlot(fd);
+  const g = genOf(s);
+  store<u32>(s, g, 4);
+  store<u8>(s, state);
+  store<u8>(s, 0, 1);
+  wbInit(slotQueue(s));
+  if (state != STATE_LISTENER) liveConns++;
+  return (g << FD_BITS) | <u32>fd;
+}
+
+/** Frees the slot of `fd`: drops its write queue, bumps the generation so
+ *  every handle issued for it so far goes stale. */
+export function ctRelease(fd: i32): void {
+  const s = ctSlot(fd);
+  const state = load<u8>(s);
+  if (state == STATE_FREE) return;
+  if (state != STATE_LISTENER) liveConns--;
+  wbClear(slotQueue(s));
+  let g = genOf(s) + 1;
+  if (g > GEN_MAX) g = 1;
+  store<u32>(s, g, 4);
+  store<u8>(s, STATE_FREE);
+  store<u8>(s, 0, 1);
+}
+
+/** The slot a handle names, or 0 when the handle is not live (free slot,
+ *  other generation, fd out of range). */
+export function ctLookup(handle: u32): usize {
+  const fd = <i32>(handle & FD_MASK);
+  if (fd >= capacity) return 0;
+  const s = ctSlot(fd);
+  if (load<u8>(s) == STATE_FREE) return 0;
+  if (genOf(s) != (handle >> FD_BITS)) return 0;
+  return s;
+}

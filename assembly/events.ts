@@ -1,0 +1,89 @@
+/**
+ * The outgoing event array: `list<event>` as returned by `run-once` and
+ * `take-events`.
+ *
+ * Record (24 bytes, align 4), canonical-ABI layout of engine.event:
+ *
+ *   +0      +1     +4        +8          +12         +16         +20        +24
+ *   +-------+------+---------+-----------+-----------+-----------+----------+
+ *   |kind u8| pad  | conn u32| status s32| detail u32| data ptr  | data len |
+ *   +-------+------+---------+-----------+-----------+-----------+----------+
+ *
+ * Array life cycle:
+ *
+ *   [0 ........ returned)[returned ........ count)[count ..... cap)
+ *    the list the host    events made since        free room
+ *    is dispatching       (write/close exports)
+ *
+ *  - `evReturn` hands out [0, count) and sets returned = count.
+ *  - While the host dispatches, exports append behind it; the returned
+ *    records are never touched. If the array must grow meanwhile, the old
+ *    block is "retired" (kept alive, unchanged) instead of freed.
+ *  - `evCompact` (start of run-once / take-events / shutdown) drops the
+ *    returned prefix, slides the pending tail to the front and frees the
+ *    retired block.
+ *
+ * The array only grows (doubling), so steady traffic allocates nothing.
+ */
+
+export const EVENT_SIZE: usize = 24;
+const INITIAL_EVENTS: u32 = 4096;
+
+let base: usize = 0;
+let cap: u32 = 0;
+let count: u32 = 0;
+let returned: u32 = 0;
+let retired: usize = 0;
+
+/** Static return area of run-once / take-events: {u32 ptr, u32 len}. */
+const RET_AREA: usize = memory.data(8, 4);
+
+function grow(): void {
+  const newCap = cap == 0 ? INITIAL_EVENTS : cap << 1;
+  const fresh = heap.alloc(<usize>newCap * EVENT_SIZE);
+  if (base != 0) {
+    memory.copy(fresh, base, <usize>count * EVENT_SIZE);
+    if (returned != 0 && retired == 0) retired = base; // host still reads it
+    else heap.free(base);
+  }
+  base = fresh;
+  cap = newCap;
+}
+
+/** Appends one event. */
+export function evPush(kind: u8, conn: u32, status: i32, detail: u32, dataPtr: usize, dataLen: u32): void {
+  if (count == cap) grow();
+  const e = base + <usize>count * EVENT_SIZE;
+  store<u32>(e, <u32>kind); // kind byte + zeroed padding
+  store<u32>(e, conn, 4);
+  store<i32>(e, status, 8);
+  store<u32>(e, detail, 12);
+  store<u32>(e, <u32>dataPtr, 16);
+  store<u32>(e, dataLen, 20);
+  count++;
+}
+
+/** Forgets the list returned last time; keeps the events made since. */
+export function evCompact(): void {
+  if (returned != 0) {
+    const keep = count - returned;
+    if (keep != 0) memory.copy(base, base + <usize>returned * EVENT_SIZE, <usize>keep * EVENT_SIZE);
+    count = keep;
+    returned = 0;
+  }
+  if (retired != 0) { heap.free(retired); retired = 0; }
+}
+
+/** Events not handed to the host yet. */
+export function evPending(): u32 { return count - returned; }
+
+/** Hands every event out; returns the address of the {ptr, len} area. */
+export function evReturn(): usize {
+  returned = count;
+  store<u32>(RET_AREA, <u32>base);
+  store<u32>(RET_AREA, count, 4);
+  return RET_AREA;
+}
+
+/** Capacity in records (tests / diagnostics). */
+export function evCapacity(): u32 { return cap; }

@@ -1,0 +1,70 @@
+/**
+ * The component's core exports. AssemblyScript cannot spell export names
+ * like "nbio:engine/engine@0.1.0#run-once", so each function is exported
+ * as `engine$run_once` and build/wit-exports.mjs renames it after
+ * compilation (`engine$` -> "nbio:engine/engine@0.1.0#", `_` -> `-`).
+ *
+ * Core signatures (all i32):
+ *
+ *   init            (rbs, maxWb, maxReads, noDelay) -> epfd | -errno
+ *   add-listener    (fd)            -> 0 | -errno
+ *   resume-listener (fd)            -> 0 | -errno
+ *   add-conn        (fd, connecting)-> handle | -errno
+ *   run-once        (timeoutMs)     -> ptr to {u32 ptr, u32 len} list<event>
+ *   backlog         ()              -> u32
+ *   take-events     ()              -> ptr to {u32 ptr, u32 len}
+ *   write           (conn, ptr, len)-> bytes | -errno
+ *   buffered-amount (conn)          -> u32
+ *   close           (conn, cause)   -> 0 | -errno
+ *   shutdown        ()              -> ()
+ *   conn-count      ()              -> u32
+ *
+ * plus `memory` and `cabi_realloc`. Every export ends with `endCall()`,
+ * which resets the per-call arena of cabi_realloc and frees large list
+ * blocks that were not adopted.
+ */
+import { endCall } from "./abi";
+import {
+  reactorAddConn, reactorAddListener, reactorBacklog, reactorBufferedAmount,
+  reactorClose, reactorConnCount, reactorInit, reactorResumeListener, reactorRunOnce,
+  reactorShutdown, reactorTakeEvents, reactorWrite,
+} from "./reactor";
+
+export { cabi_realloc } from "./abi";
+
+export function engine$init(rbs: u32, maxWb: u32, reads: u32, noDelay: bool): i32 {
+  const r = reactorInit(rbs, maxWb, reads, noDelay); endCall(); return r;
+}
+export function engine$add_listener(fd: i32): i32 {
+  const r = reactorAddListener(fd); endCall(); return r;
+}
+export function engine$resume_listener(fd: i32): i32 {
+  const r = reactorResumeListener(fd); endCall(); return r;
+}
+export function engine$add_conn(fd: i32, connecting: bool): i32 {
+  const r = reactorAddConn(fd, connecting); endCall(); return r;
+}
+export function engine$run_once(timeout: i32): usize {
+  const r = reactorRunOnce(timeout); endCall(); return r;
+}
+export function engine$backlog(): u32 {
+  const r = reactorBacklog(); endCall(); return r;
+}
+export function engine$take_events(): usize {
+  const r = reactorTakeEvents(); endCall(); return r;
+}
+export function engine$write(conn: u32, ptr: usize, len: u32): i32 {
+  const r = reactorWrite(conn, ptr, len); endCall(); return r;
+}
+export function engine$buffered_amount(conn: u32): u32 {
+  const r = reactorBufferedAmount(conn); endCall(); return r;
+}
+export function engine$close(conn: u32, cause: i32): i32 {
+  const r = reactorClose(conn, cause); endCall(); return r;
+}
+export function engine$shutdown(): void {
+  reactorShutdown(); endCall();
+}
+export function engine$conn_count(): u32 {
+  const r = reactorConnCount(); endCall(); return r;
+}

@@ -1,0 +1,130 @@
+// One measurement: a fresh server, one load-generator run, /proc samples
+// taken exactly at the load generator's MEASURE_START / MEASURE_END markers.
+import { CLK_TCK, cpuTicks, holdIdle, rssBytes, runLoadgen, sleep, startServer, systemTicks } from './procs.mjs';
+
+/** The three servers, as argv (the port is appended when started). */
+export function serverCommands(bins) {
+  return {
+    nbio: [process.execPath, new URL('../servers/nbio-echo.mjs', import.meta.url).pathname],
+    net: [process.execPath, new URL('../servers/net-echo.mjs', import.meta.url).pathname],
+    c: [bins.echoServer],
+  };
+}
+
+/**
+ * Throughput scenarios: loadgen arguments. Churn counts one round trip per
+ * connection (connect, one echo, close by reset: see README, "churn").
+ * A `50x64-p2` scenario (engine with `pollers: 2`) will join once the engine
+ * has that option.
+ */
+export const SCENARIOS = {
+  '50x64': { args: ['-c', '50', '-s', '64'], unit: 'rt/s' },
+  '1x64': { args: ['-c', '1', '-s', '64'], unit: 'rt/s' },
+  '50x16k': { args: ['-c', '50', '-s', '16384'], unit: 'rt/s' },
+  '1000x64': { args: ['-c', '1000', '-s', '64'], unit: 'rt/s' },
+  churn: { args: ['-m', 'churn', '-c', '8', '-s', '64', '-r'], unit: 'conns/s' },
+  idle: { idle: true, unit: 'bytes/conn' },
+};
+
+function sample(pids) {
+  return {
+    t: process.hrtime.bigint(),
+    sys: systemTicks(),
+    self: cpuTicks(process.pid),
+    procs: pids.map((pid) => cpuTicks(pid)),
+  };
+}
+
+/**
+ * Runs one throughput measurement. `pin` is { server, loadgen } CPU numbers or
+ * null. Throws if the server fails to start, the load generator fails
+ * (non-zero exit: wrong echoes, connection errors) or the server dies.
+ */
+export async function measureThroughput({ serverName, serverArgv, loadgen, scenario, warmup, secs, pin }) {
+  const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null });
+  try {
+    let s0 = null;
+    let s1 = null;
+    const run = runLoadgen(
+      loadgen,
+      ['-p', String(server.port), '-w', String(warmup), '-d', String(secs), ...scenario.args],
+      {
+        cpu: pin?.loadgen ?? null,
+        on: {
+          MEASURE_START: (_, pid) => (s0 = sample([server.pid, pid])),
+          MEASURE_END: (_, pid) => (s1 = sample([server.pid, pid])),
+        },
+        timeoutMs: (warmup + secs) * 1000 + 60000,
+      },
+    );
+    const r = await run.done;
+    if (r.code !== 0 || !r.result) {
+      throw new Error(
+        `loadgen against ${serverName} failed (exit ${r.code ?? r.signal}): ${r.stderr.trim() || 'no output'}`,
+      );
+    }
+    if (server.child.exitCode !== null || server.child.signalCode !== null) {
+      throw new Error(`server ${serverName} died during the run:\n${server.stderr().trim()}`);
+    }
+    if (!s0 || !s1) throw new Error('loadgen did not report its measured window');
+    const wallTicks = (Number(s1.t - s0.t) / 1e9) * CLK_TCK;
+    const serverTicks = s1.procs[0] - s0.procs[0];
+    const loadgenTicks = s1.procs[1] - s0.procs[1];
+    const selfTicks = s1.self - s0.self;
+    const otherTicks = s1.sys.task - s0.sys.task - serverTicks - loadgenTicks - selfTicks;
+    const pct = (ticks) => (100 * ticks) / wallTicks;
+    const lg = r.result;
+    return {
+      loadgen: lg,
+      rate: lg.rt_per_s,
+      server_cpu_pct: pct(serverTicks),
+      loadgen_cpu_pct: pct(loadgenTicks),
+      other_cpu_pct: Math.max(0, pct(otherTicks)),
+      irq_cpu_pct: pct(s1.sys.irq - s0.sys.irq),
+      server_cpu_us_per_rt: lg.round_trips > 0 ? (serverTicks * 1e6) / CLK_TCK / lg.round_trips : null,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Server RSS per idle connection: RSS before any connection, with `base` idle
+ * connections, and with `total` (a second load generator adds total - base).
+ * The server runs under `ulimit -n nofile`.
+ */
+export async function measureIdle({ serverName, serverArgv, loadgen, base, total, pin, nofile, settleMs = 1000 }) {
+  const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null, nofile });
+  const holders = [];
+  let failed = true;
+  try {
+    await sleep(settleMs);
+    const rssBefore = rssBytes(server.pid);
+    const cpu = pin?.loadgen ?? null;
+    holders.push(await holdIdle(loadgen, ['-p', String(server.port), '-c', String(base), '-e', '1'], { cpu }));
+    await sleep(settleMs);
+    const rssBase = rssBytes(server.pid);
+    holders.push(await holdIdle(loadgen, ['-p', String(server.port), '-c', String(total - base), '-e', '1'], { cpu }));
+    await sleep(settleMs);
+    const rssTotal = rssBytes(server.pid);
+    const open = holders[0].n + holders[1].n;
+    if (open !== total) throw new Error(`only ${open} of ${total} idle connections opened`);
+    failed = false;
+    return {
+      conns_base: base,
+      conns_total: total,
+      rss_before: rssBefore,
+      rss_base: rssBase,
+      rss_total: rssTotal,
+      rate: (rssTotal - rssBase) / (total - base),
+    };
+  } finally {
+    const results = await Promise.all(holders.map((h) => h.finish()));
+    await server.stop();
+    for (const r of failed ? [] : results) {
+      if (r.code !== 0 || r.result?.bad || r.result?.errors) {
+        throw new Error(`idle loadgen against ${serverName} failed (exit ${r.code}): ${r.stderr.trim()}`);
+      }
+    }
+  }
+}

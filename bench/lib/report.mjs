@@ -1,0 +1,139 @@
+// Summaries and the markdown report.
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+export function median(xs) {
+  const v = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+export function machineInfo({ pinned }) {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    cpu_model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown',
+    cores: os.availableParallelism(),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    loadavg_at_start: os.loadavg().map((x) => Number(x.toFixed(2))),
+    pinning: pinned ? 'servers on CPU 0, loadgen on CPU 1 (taskset)' : 'unpinned (fewer than 2 CPUs)',
+  };
+}
+
+/** Per scenario and server: medians and ranges over the repetitions. */
+export function summarize(runs) {
+  const groups = new Map();
+  for (const r of runs) {
+    const key = `${r.scenario}\u0000${r.server}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  const out = [];
+  for (const rs of groups.values()) {
+    const { scenario, server } = rs[0];
+    const rates = rs.map((r) => r.rate);
+    const s = {
+      scenario,
+      server,
+      runs: rs.length,
+      median: median(rates),
+      min: Math.min(...rates),
+      max: Math.max(...rates),
+    };
+    if (rs[0].loadgen) {
+      s.p50_us = median(rs.map((r) => r.loadgen.p50_us));
+      s.p99_us = median(rs.map((r) => r.loadgen.p99_us));
+      s.p999_us = median(rs.map((r) => r.loadgen.p999_us));
+      s.cpu_us_per_rt = median(rs.map((r) => r.server_cpu_us_per_rt));
+      s.server_cpu_pct = median(rs.map((r) => r.server_cpu_pct));
+      s.loadgen_cpu_pct = median(rs.map((r) => r.loadgen_cpu_pct));
+      s.other_cpu_pct = median(rs.map((r) => r.other_cpu_pct));
+      s.other_cpu_pct_max = Math.max(...rs.map((r) => r.other_cpu_pct));
+    } else {
+      s.rss_before = median(rs.map((r) => r.rss_before));
+      s.rss_base = median(rs.map((r) => r.rss_base));
+      s.rss_total = median(rs.map((r) => r.rss_total));
+      s.conns_base = rs[0].conns_base;
+      s.conns_total = rs[0].conns_total;
+    }
+    out.push(s);
+  }
+  // Ratios against the baselines, for whichever of them ran in the same scenario.
+  for (const s of out) {
+    for (const base of ['net', 'c']) {
+      const b = out.find((o) => o.scenario === s.scenario && o.server === base);
+      if (!b || b === s) continue;
+      s[`rate_vs_${base}`] = ratio(s.median, b.median);
+      if (s.cpu_us_per_rt !== undefined) s[`cpu_vs_${base}`] = ratio(s.cpu_us_per_rt, b.cpu_us_per_rt);
+    }
+  }
+  return out;
+}
+
+function ratio(a, b) {
+  return a === null || b === null || b === 0 ? null : a / b;
+}
+
+const int = (x) => (x === null || x === undefined ? '–' : Math.round(x).toLocaleString('en-US'));
+const fix = (x, d = 1) => (x === null || x === undefined ? '–' : x.toFixed(d));
+const times = (x) => (x === null || x === undefined ? '–' : `${x.toFixed(2)}×`);
+const mb = (x) => (x === null || x === undefined ? '–' : (x / 1048576).toFixed(1));
+
+export function markdown({ machine, config, summary, startedAt, elapsedS }) {
+  const lines = [];
+  lines.push('# nbio-wasm echo benchmarks', '');
+  lines.push(`- date: ${startedAt} (took ${Math.round(elapsedS)} s)`);
+  lines.push(`- machine: ${machine.cpu_model}, ${machine.cores} CPUs, ${machine.kernel}, node ${machine.node}, loadavg at start ${machine.loadavg_at_start.join(' ')}`);
+  lines.push(`- pinning: ${machine.pinning}`);
+  lines.push(
+    `- runs: ${config.reps} rep(s) per scenario and server, server order rotated each rep; ` +
+      `${config.warmup} s warm-up + ${config.secs} s measured; a fresh server per run`,
+  );
+  lines.push('');
+
+  const thr = summary.filter((s) => s.cpu_us_per_rt !== undefined);
+  if (thr.length) {
+    lines.push('## Throughput and latency', '');
+    lines.push(
+      '| scenario | server | runs | rate median | rate min–max | p50 µs | p99 µs | p99.9 µs | server CPU µs/op | rate ÷ net | rate ÷ c | CPU/op ÷ net | CPU/op ÷ c | other CPU % (max) |',
+    );
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const s of thr) {
+      const unit = config.units[s.scenario];
+      lines.push(
+        `| ${s.scenario} | ${s.server} | ${s.runs} | ${int(s.median)} ${unit} | ${int(s.min)}–${int(s.max)} | ` +
+          `${fix(s.p50_us)} | ${fix(s.p99_us)} | ${fix(s.p999_us)} | ${fix(s.cpu_us_per_rt, 2)} | ` +
+          `${times(s.rate_vs_net)} | ${times(s.rate_vs_c)} | ${times(s.cpu_vs_net)} | ${times(s.cpu_vs_c)} | ` +
+          `${fix(s.other_cpu_pct, 0)} (${fix(s.other_cpu_pct_max, 0)}) |`,
+      );
+    }
+    lines.push('');
+  }
+
+  const idle = summary.filter((s) => s.rss_base !== undefined);
+  if (idle.length) {
+    const { conns_base: b, conns_total: t } = idle[0];
+    lines.push('## Server memory per idle connection', '');
+    lines.push(`| server | runs | RSS before MB | RSS @${b} MB | RSS @${int(t)} MB | bytes/conn median | bytes/conn min–max | ÷ net | ÷ c |`);
+    lines.push('|---|---|---|---|---|---|---|---|---|');
+    for (const s of idle) {
+      lines.push(
+        `| ${s.server} | ${s.runs} | ${mb(s.rss_before)} | ${mb(s.rss_base)} | ${mb(s.rss_total)} | ${int(s.median)} | ` +
+          `${int(s.min)}–${int(s.max)} | ${times(s.rate_vs_net)} | ${times(s.rate_vs_c)} |`,
+      );
+    }
+    lines.push('');
+  }
+
+  lines.push(
+    'Rate is round trips/s (churn: connections/s, each one connect + one echo + close). ' +
+      'Latency percentiles are medians over the runs. Server CPU/op is the server process’s utime+stime ' +
+      '(/proc/PID/stat, 10 ms ticks) between the load generator’s MEASURE_START and MEASURE_END markers, ' +
+      'divided by the round trips it measured in that window. Kernel softirq time for loopback traffic is ' +
+      'not charged to either process and is not in CPU/op. “Other CPU %” is the busy time of every other ' +
+      'process (/proc/stat user+nice+system minus server, loadgen and harness) as % of one CPU; above ~10 % the ' +
+      'rates are unreliable. Idle: (RSS@N − RSS@base) / (N − base), VmRSS 1 s after each batch is READY.',
+  );
+  return lines.join('\n') + '\n';
+}

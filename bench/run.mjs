@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// Echo benchmark harness: nbio-wasm vs node:net vs a C epoll server.
+// See bench/README.md. Usage:
+//   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,net,c]
+//                      [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_DIR, buildNative } from './lib/build.mjs';
+import { SCENARIOS, measureIdle, measureThroughput, serverCommands } from './lib/measure.mjs';
+import { machineInfo, markdown, summarize } from './lib/report.mjs';
+
+const IDLE_BASE = 100;
+const NOFILE = 20000;
+
+function fail(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(1);
+}
+
+function list(value, known, what) {
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const it of items) if (!(it in known)) fail(`unknown ${what} "${it}" (known: ${Object.keys(known).join(', ')})`);
+  return items;
+}
+
+function positive(value, what) {
+  const n = Number(value);
+  if (!(n > 0)) fail(`--${what} must be a positive number, got "${value}"`);
+  return n;
+}
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    scenarios: { type: 'string' },
+    servers: { type: 'string' },
+    reps: { type: 'string' },
+    secs: { type: 'string' },
+    warmup: { type: 'string' },
+    'idle-conns': { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opt.help) {
+  console.log(
+    'node bench/run.mjs [--quick] [--scenarios a,b] [--servers nbio,net,c] [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR]',
+  );
+  process.exit(0);
+}
+
+const bins = (() => {
+  try {
+    return buildNative();
+  } catch (err) {
+    return fail(err.message);
+  }
+})();
+const commands = serverCommands(bins);
+
+const config = {
+  quick: opt.quick,
+  scenarios: opt.scenarios ? list(opt.scenarios, SCENARIOS, 'scenario') : Object.keys(SCENARIOS),
+  servers: opt.servers ? list(opt.servers, commands, 'server') : Object.keys(commands),
+  reps: opt.reps ? Math.round(positive(opt.reps, 'reps')) : opt.quick ? 1 : 3,
+  warmup: opt.warmup ? positive(opt.warmup, 'warmup') : opt.quick ? 0.5 : 1,
+  secs: opt.secs ? positive(opt.secs, 'secs') : opt.quick ? 1.5 : 5,
+  idle_conns: opt['idle-conns'] ? Math.round(positive(opt['idle-conns'], 'idle-conns')) : opt.quick ? 2000 : 15000,
+  units: Object.fromEntries(Object.entries(SCENARIOS).map(([k, v]) => [k, v.unit])),
+};
+if (config.idle_conns <= IDLE_BASE) fail(`--idle-conns must be more than ${IDLE_BASE}`);
+if (config.idle_conns + 100 > NOFILE) fail(`--idle-conns must stay below ${NOFILE - 100} (server runs under ulimit -n ${NOFILE})`);
+
+const pinned = os.availableParallelism() >= 2;
+const pin = pinned ? { server: 0, loadgen: 1 } : null;
+const machine = machineInfo({ pinned });
+if (!pinned) console.error('bench: fewer than 2 CPUs: server and loadgen run unpinned (noted in the report)');
+
+const startedAt = new Date();
+const runs = [];
+for (const scenarioName of config.scenarios) {
+  const scenario = SCENARIOS[scenarioName];
+  for (let rep = 0; rep < config.reps; rep++) {
+    // Rotate the server order every repetition so slow drifts hit everyone.
+    const k = rep % config.servers.length;
+    const order = [...config.servers.slice(k), ...config.servers.slice(0, k)];
+    for (const [position, server] of order.entries()) {
+      const common = { serverName: server, serverArgv: commands[server], loadgen: bins.loadgen, pin };
+      process.stderr.write(`bench: ${scenarioName} rep ${rep + 1}/${config.reps} ${server} ... `);
+      let r;
+      try {
+        r = scenario.idle
+          ? await measureIdle({ ...common, base: IDLE_BASE, total: config.idle_conns, nofile: NOFILE })
+          : await measureThroughput({ ...common, scenario, warmup: config.warmup, secs: config.secs });
+      } catch (err) {
+        process.stderr.write('FAILED\n');
+        fail(err.message);
+      }
+      process.stderr.write(
+        scenario.idle
+          ? `${Math.round(r.rate)} B/conn\n`
+          : `${Math.round(r.rate)} ${scenario.unit}, ${r.server_cpu_us_per_rt?.toFixed(2)} µs CPU/op, other ${r.other_cpu_pct.toFixed(0)}%\n`,
+      );
+      runs.push({ scenario: scenarioName, server, rep, position, ...r });
+    }
+  }
+}
+
+const elapsedS = (Date.now() - startedAt.getTime()) / 1000;
+const summary = summarize(runs);
+const md = markdown({ machine, config, summary, startedAt: startedAt.toISOString(), elapsedS });
+const json = { started_at: startedAt.toISOString(), elapsed_s: elapsedS, machine, config, summary, runs };
+
+const outDir = opt.out ?? join(BENCH_DIR, 'results');
+mkdirSync(outDir, { recursive: true });
+const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+for (const name of ['latest', stamp]) {
+  writeFileSync(join(outDir, `${name}.md`), md);
+  writeFileSync(join(outDir, `${name}.json`), JSON.stringify(json, null, 2) + '\n');
+}
+process.stdout.write(md);
+console.error(`bench: wrote ${join(outDir, 'latest.md')} and latest.json (+ ${stamp}.*)`);

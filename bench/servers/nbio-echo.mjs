@@ -1,0 +1,28 @@
+// nbio-wasm echo server (default engine options).
+//   node bench/servers/nbio-echo.mjs [port=0] [host=127.0.0.1]
+// Needs `npm run build` (imports dist/host/index.js). Prints "LISTENING <port>"
+// once started; on SIGTERM stops the engine and exits 0.
+const port = Number(process.argv[2] ?? 0);
+const host = process.argv[3] ?? '127.0.0.1';
+
+let Engine;
+try {
+  ({ Engine } = await import('../../dist/host/index.js'));
+} catch (err) {
+  console.error(`nbio-echo: cannot load dist/host/index.js (run \`npm run build\` first): ${err.message}`);
+  process.exit(1);
+}
+
+const engine = new Engine({ network: 'tcp', addrs: [`${host}:${port}`] });
+engine.onData((c, data) => {
+  c.write(data);
+});
+await engine.start();
+
+const bound = engine.addrs[0];
+console.log(`LISTENING ${bound.slice(bound.lastIndexOf(':') + 1)}`);
+
+process.on('SIGTERM', async () => {
+  await engine.stop();
+  process.exit(0);
+});

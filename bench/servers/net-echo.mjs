@@ -1,0 +1,19 @@
+// node:net echo server, the baseline for the benchmarks.
+//   node bench/servers/net-echo.mjs [port=0] [host=127.0.0.1]
+// Prints "LISTENING <port>" once bound; exits 0 on SIGTERM.
+import net from 'node:net';
+
+const port = Number(process.argv[2] ?? 0);
+const host = process.argv[3] ?? '127.0.0.1';
+
+const server = net.createServer({ noDelay: true }, (s) => {
+  s.on('data', (d) => s.write(d));
+  // A peer reset must not crash the server (an unhandled 'error' event throws).
+  s.on('error', () => s.destroy());
+});
+
+server.listen(port, host, () => {
+  console.log(`LISTENING ${server.address().port}`);
+});
+
+process.on('SIGTERM', () => process.exit(0));

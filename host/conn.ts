@@ -1,0 +1,109 @@
+import type { AddressInfo } from './address.js';
+import { NbioError } from './errors.js';
+
+/** Lifecycle of a {@link Conn}, as the host sees it. */
+export const ConnState = {
+  /** A dialed connection whose connect has not completed; not visible to users yet. */
+  Connecting: 0,
+  /** Open: reads are delivered, writes go to the reactor. */
+  Open: 1,
+  /**
+   * The reactor closed it (a failed write, the peer ended the stream) and
+   * `onClose` is about to report why; writes are dropped silently.
+   */
+  Doomed: 2,
+  /** Closed by `conn.close()`, or `onClose` was delivered: writes throw ERR_NBIO_CLOSED. */
+  Closed: 3,
+} as const;
+export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+/** What a {@link Conn} needs from the engine that owns it. */
+export interface ConnOwner {
+  write(conn: Conn, data: Uint8Array | string): void;
+  close(conn: Conn): void;
+  bufferedAmount(conn: Conn): number;
+  address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
+}
+
+/**
+ * One TCP connection driven by an engine: accepted on one of its listeners
+ * or returned by `engine.dial`. Every method must be called on the thread
+ * that owns the engine.
+ */
+export class Conn {
+  /** A slot for the application's own per-connection state; the engine never touches it. */
+  session: unknown = undefined;
+  /** The reactor's handle of this connection (descriptor and generation). */
+  readonly handle: number;
+  /** Where the connection is in its lifecycle; see {@link ConnState}. */
+  state: ConnState;
+  readonly #owner: ConnOwner;
+  #local: AddressInfo | undefined;
+  #remote: AddressInfo | undefined;
+
+  constructor(owner: ConnOwner, handle: number, state: ConnState) {
+    this.#owner = owner;
+    this.handle = handle;
+    this.state = state;
+  }
+
+  /**
+   * Sends bytes (a string is sent as UTF-8). They go straight to the socket;
+   * whatever the kernel does not take now is copied into the connection's
+   * write buffer and sent, in order, as the peer reads. The caller may reuse
+   * `data` as soon as this returns.
+   *
+   * Throws ERR_NBIO_CLOSED if the connection was closed by `close()` or its
+   * `onClose` already ran. If this write itself fails (the write buffer
+   * would exceed `maxWriteBufferSize`, or the socket failed), it does not
+   * throw: the connection is closed and `onClose` receives the cause.
+   */
+  write(data: Uint8Array | string): void {
+    if (this.state === ConnState.Open) this.#owner.write(this, data);
+    else if (this.state === ConnState.Closed) throw closedError();
+  }
+
+  /**
+   * Closes the connection now, discarding bytes still queued for the peer.
+   * `onClose` follows (asynchronously) with `err` undefined, unless the
+   * connection had already failed, in which case it receives that cause.
+   * Calling it again does nothing.
+   */
+  close(): void {
+    if (this.state !== ConnState.Closed) this.#owner.close(this);
+  }
+
+  /** True once the connection is closed, or closing because it failed. */
+  get closed(): boolean {
+    return this.state !== ConnState.Open;
+  }
+
+  /** Bytes written but not yet taken by the kernel (queued in the write buffer). */
+  get bufferedAmount(): number {
+    return this.state === ConnState.Open ? this.#owner.bufferedAmount(this) : 0;
+  }
+
+  /**
+   * This side's address. Looked up on first use and remembered; undefined
+   * if first asked for after the connection closed.
+   */
+  get localAddr(): AddressInfo | undefined {
+    this.#local ??= this.#lookUp('local');
+    return this.#local;
+  }
+
+  /** The peer's address; same rules as {@link localAddr}. */
+  get remoteAddr(): AddressInfo | undefined {
+    this.#remote ??= this.#lookUp('remote');
+    return this.#remote;
+  }
+
+  #lookUp(side: 'local' | 'remote'): AddressInfo | undefined {
+    return this.state === ConnState.Open ? this.#owner.address(this, side) : undefined;
+  }
+}
+
+/** The error for using a connection or engine that is closed. */
+export function closedError(): NbioError {
+  return new NbioError('ERR_NBIO_CLOSED', 'the connection is closed');
+}

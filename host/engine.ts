@@ -1,0 +1,540 @@
+import {
+  formatAddress,
+  parseAddress,
+  parseNetwork,
+  resolveEndpoint,
+  type AddressInfo,
+  type ResolvedEndpoint,
+} from './address.js';
+import { Conn, ConnState, type ConnOwner } from './conn.js';
+import { NbioError, systemError } from './errors.js';
+import { GuestMemory } from './guest-memory.js';
+import { native, type WatchHandle } from './native.js';
+import {
+  resolveOptions,
+  type CloseHandler,
+  type DataHandler,
+  type EngineOptions,
+  type OpenHandler,
+  type ResolvedOptions,
+  type StopHandler,
+} from './options.js';
+import { CloseCause, EventKind, FAILED_CALL, instantiateReactor, type Reactor } from './reactor.js';
+import { linuxSys } from './sys/linux.js';
+
+/** Options of {@link Engine.dial}. */
+export interface DialOptions {
+  /** Give up (rejecting with ERR_NBIO_DIAL_TIMEOUT) after this many milliseconds; 0 or absent: no limit. */
+  timeout?: number;
+}
+
+const enum State {
+  Created,
+  Starting,
+  Running,
+  Stopping,
+  Stopped,
+}
+
+/** Low bits of a connection handle: its file descriptor. */
+const FD_MASK = 0xfffff;
+/** Pause before re-arming a listener whose accept failed (EMFILE and the like). */
+const LISTENER_RETRY_MS = 50;
+const EBADF = -9;
+
+interface PendingDial {
+  resolve(conn: Conn): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout | undefined;
+  target: ResolvedEndpoint;
+}
+
+const encoder = new TextEncoder();
+const noop = () => {};
+
+/**
+ * A non-blocking TCP engine: listeners and connections driven by one
+ * reactor (Wasm) on the thread that created it, inside Node's event loop.
+ *
+ * Handlers run on that thread, one at a time, never re-entered: `onOpen`
+ * before a connection's first `onData`, `onClose` exactly once after its
+ * last. An exception thrown by a handler does not disturb the engine; it is
+ * rethrown afterwards as an uncaught exception.
+ */
+export class Engine {
+  readonly #options: ResolvedOptions;
+  #addrs: string[];
+  #state = State.Created;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #reactor: Reactor | undefined;
+  readonly #mem = new GuestMemory();
+  #watcher: WatchHandle | undefined;
+  /** Connections by file descriptor (the reactor's table, mirrored for JS objects). */
+  readonly #conns: (Conn | undefined)[] = [];
+  readonly #dials = new Map<Conn, PendingDial>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #dispatching = false;
+  /** The reactor may hold events caused by calls made outside `run-once`. */
+  #eventsPending = false;
+  #drainScheduled = false;
+  #handlerError: { error: unknown } | undefined;
+  /** The `data` view being delivered, and where its bytes are in reactor memory. */
+  #delivered: Uint8Array | undefined;
+  #deliveredPtr = 0;
+  #deliveredLen = 0;
+  #onOpen: OpenHandler = noop;
+  #onData: DataHandler = noop;
+  #onClose: CloseHandler = noop;
+  #onStop: StopHandler = noop;
+  readonly #owner: ConnOwner;
+
+  /**
+   * Validates `options` (throwing ERR_NBIO_INVALID_OPTION or
+   * ERR_NBIO_INVALID_ADDRESS); opens nothing until {@link start}.
+   */
+  constructor(options: EngineOptions = {}) {
+    this.#options = resolveOptions(options);
+    this.#addrs = (options.addrs ?? []).slice();
+    if (options.onOpen) this.#onOpen = options.onOpen;
+    if (options.onData) this.#onData = options.onData;
+    if (options.onClose) this.#onClose = options.onClose;
+    if (options.onStop) this.#onStop = options.onStop;
+    this.#owner = {
+      write: (conn, data) => this.#write(conn, data),
+      close: (conn) => this.#close(conn),
+      bufferedAmount: (conn) => this.#reactor!.bufferedAmount(conn.handle),
+      address: (conn, side) => this.#address(conn, side),
+    };
+  }
+
+  /** Sets the handler called when a connection opens (replacing the previous one). */
+  onOpen(handler: OpenHandler): this {
+    this.#onOpen = checkHandler('onOpen', handler);
+    return this;
+  }
+
+  /** Sets the handler called with arriving bytes (replacing the previous one). */
+  onData(handler: DataHandler): this {
+    this.#onData = checkHandler('onData', handler);
+    return this;
+  }
+
+  /** Sets the handler called when a connection closes (replacing the previous one). */
+  onClose(handler: CloseHandler): this {
+    this.#onClose = checkHandler('onClose', handler);
+    return this;
+  }
+
+  /** Sets the handler called once the engine stopped (replacing the previous one). */
+  onStop(handler: StopHandler): this {
+    this.#onStop = checkHandler('onStop', handler);
+    return this;
+  }
+
+  /**
+   * The listen addresses: as configured before {@link start}, then as bound
+   * ('127.0.0.1:0' becomes '127.0.0.1:40123').
+   */
+  get addrs(): string[] {
+    return this.#addrs.slice();
+  }
+
+  /** Number of live connections (opened and not yet closed by the reactor). */
+  get connCount(): number {
+    return this.#reactor && this.#state === State.Running ? this.#reactor.connCount() : 0;
+  }
+
+  /**
+   * Opens every listen address and starts serving. Rejects (having closed
+   * whatever it opened) if an address cannot be resolved or bound, with
+   * Node-style system errors (EADDRINUSE, ENOTFOUND…). An engine starts once.
+   */
+  start(): Promise<void> {
+    if (this.#state !== State.Created) {
+      return Promise.reject(
+        this.#state === State.Stopping || this.#state === State.Stopped
+          ? new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine was stopped; create a new one')
+          : new NbioError('ERR_NBIO_ALREADY_STARTED', 'the engine was already started'),
+      );
+    }
+    this.#state = State.Starting;
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const { network } = this.#options;
+    const listenFds: number[] = [];
+    try {
+      const endpoints = await Promise.all(this.#options.addrs.map((ep) => resolveEndpoint(network, ep, 'listen')));
+      const reactor = instantiateReactor(linuxSys(this.#mem), this.#mem);
+      this.#reactor = reactor;
+      const o = this.#options;
+      const epfd = reactor.init(o.readBufferSize, o.maxWriteBufferSize, o.maxConnReadTimesPerEventLoop, o.noDelay ? 1 : 0);
+      if (epfd < 0) throw systemError(epfd, 'epoll_create1');
+      const bound: string[] = [];
+      for (const ep of endpoints) {
+        const fd = listen(ep, o.backlog);
+        listenFds.push(fd);
+        const rc = reactor.addListener(fd);
+        if (rc < 0) throw systemError(rc, 'epoll_ctl');
+        bound.push(formatAddress(sockAddress(fd, 'local')!));
+      }
+      this.#addrs = bound;
+      this.#watcher = native.watchStart(epfd, this.#onReadable);
+      this.#state = State.Running;
+    } catch (err) {
+      for (const fd of listenFds) native.close(fd);
+      this.#state = State.Stopped;
+      throw err;
+    }
+  }
+
+  /**
+   * Stops the engine: closes the listeners and every connection (discarding
+   * queued bytes), calls each open connection's `onClose` once (err
+   * undefined), rejects pending dials with ERR_NBIO_NOT_RUNNING, then calls
+   * `onStop`. Once it resolves nothing of the engine is left open and it no
+   * longer keeps the process alive. Calling it again returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    // Never tear down in the middle of a dispatch: let the current batch finish.
+    await undefined;
+    if (this.#starting) await this.#starting.catch(noop);
+    const wasRunning = this.#state === State.Running;
+    this.#state = State.Stopping;
+    if (wasRunning) {
+      native.watchStop(this.#watcher!);
+      for (const timer of this.#timers) clearTimeout(timer);
+      this.#timers.clear();
+      const reactor = this.#reactor!;
+      reactor.shutdown();
+      this.#dispatching = true;
+      try {
+        this.#dispatch(reactor.takeEvents());
+      } finally {
+        this.#dispatching = false;
+      }
+      for (const [conn] of this.#dials) this.#failDial(conn, new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped'));
+    }
+    this.#state = State.Stopped;
+    if (wasRunning) this.#call(() => this.#onStop());
+    this.#rethrowHandlerError();
+  }
+
+  /**
+   * Connects to `address` ('host:port') over `network` and resolves with the
+   * connection once it is open (after its `onOpen`); it is driven by this
+   * engine like an accepted one. Rejects with Node-style system errors
+   * (ECONNREFUSED…), ERR_NBIO_DIAL_TIMEOUT, or ERR_NBIO_NOT_RUNNING when the
+   * engine is not running.
+   */
+  async dial(network: string, address: string, options: DialOptions = {}): Promise<Conn> {
+    const net = parseNetwork(network);
+    const endpoint = parseAddress(address, 'dial');
+    const timeout = options.timeout ?? 0;
+    if (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout)) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', `timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
+    }
+    this.#checkRunning();
+    const target = await resolveEndpoint(net, endpoint, 'dial');
+    this.#checkRunning();
+    const reactor = this.#reactor!;
+    const fd = native.connect(target.family, target.ip, target.port);
+    if (fd < 0) throw systemError(fd, 'connect', target.ip, target.port);
+    const handle = reactor.addConn(fd, 1);
+    if (handle < 0) throw systemError(handle, 'epoll_ctl');
+    const conn = new Conn(this.#owner, handle, ConnState.Connecting);
+    this.#conns[fd] = conn;
+    return new Promise<Conn>((resolve, reject) => {
+      const dial: PendingDial = { resolve, reject, timer: undefined, target };
+      if (timeout > 0) {
+        dial.timer = setTimeout(() => {
+          this.#timers.delete(dial.timer!);
+          if (reactor.close(handle, CloseCause.DialTimeout) === 0) this.#scheduleDrain();
+        }, timeout);
+        this.#timers.add(dial.timer);
+      }
+      this.#dials.set(conn, dial);
+    });
+  }
+
+  #checkRunning(): void {
+    if (this.#state !== State.Running) {
+      throw new NbioError('ERR_NBIO_NOT_RUNNING', this.#state === State.Created || this.#state === State.Starting
+        ? 'the engine is not started; await engine.start() first'
+        : 'the engine was stopped');
+    }
+  }
+
+  /** Runs when the epoll instance has something ready (libuv watcher). */
+  readonly #onReadable = (): void => {
+    if (this.#state !== State.Running) return;
+    const reactor = this.#reactor!;
+    this.#dispatching = true;
+    try {
+      this.#dispatch(reactor.runOnce(0));
+      while (reactor.backlog() > 0) this.#dispatch(reactor.runOnce(0));
+      this.#drainPending();
+    } finally {
+      this.#dispatching = false;
+    }
+    this.#rethrowHandlerError();
+  };
+
+  /** Dispatches events the reactor holds because of calls made between batches. */
+  #drainPending(): void {
+    while (this.#eventsPending) {
+      this.#eventsPending = false;
+      this.#dispatch(this.#reactor!.takeEvents());
+    }
+  }
+
+  #scheduleDrain(): void {
+    this.#eventsPending = true;
+    if (this.#dispatching || this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    setImmediate(() => {
+      this.#drainScheduled = false;
+      if (this.#state !== State.Running) return;
+      this.#dispatching = true;
+      try {
+        this.#drainPending();
+      } finally {
+        this.#dispatching = false;
+      }
+      this.#rethrowHandlerError();
+    });
+  }
+
+  /**
+   * Delivers one batch (`ret` addresses its {ptr, len} in reactor memory).
+   * The records are copied out first: handlers may make the reactor grow
+   * its memory or append events. `data` bytes stay valid for the whole
+   * batch.
+   */
+  #dispatch(ret: number): void {
+    const mem = this.#mem;
+    mem.sync();
+    const w = ret >>> 2;
+    const first = mem.i32[w] >>> 2;
+    const count = mem.i32[w + 1];
+    if (count === 0) return;
+    const events = mem.i32.slice(first, first + count * 6);
+    this.#markDoomed(events);
+    for (let p = 0; p < events.length; p += 6) {
+      const handle = events[p + 1] >>> 0;
+      switch (events[p] & 0xff) {
+        case EventKind.Data:
+          this.#deliverData(handle, events[p + 4] >>> 0, events[p + 5] >>> 0);
+          break;
+        case EventKind.Opened:
+          this.#opened(handle, events[p + 3]);
+          break;
+        case EventKind.Closed:
+          this.#closed(handle, events[p + 2], events[p + 3]);
+          break;
+        case EventKind.ListenerPaused:
+          this.#listenerPaused(events[p + 3]);
+          break;
+      }
+    }
+  }
+
+  /**
+   * Connections closed by the reactor in this batch are doomed from the
+   * start of its dispatch: their descriptor is already closed (and may be
+   * reused by a connection accepted in the same batch), so no handler may
+   * write to them or look up their addresses.
+   */
+  #markDoomed(events: Int32Array): void {
+    for (let p = 0; p < events.length; p += 6) {
+      if ((events[p] & 0xff) !== EventKind.Closed) continue;
+      const handle = events[p + 1] >>> 0;
+      const conn = this.#conns[handle & FD_MASK];
+      if (conn !== undefined && conn.handle === handle && conn.state === ConnState.Open) conn.state = ConnState.Doomed;
+    }
+  }
+
+  #opened(handle: number, listenerFd: number): void {
+    const fd = handle & FD_MASK;
+    if (listenerFd === 0) {
+      const conn = this.#conns[fd];
+      if (conn === undefined || conn.handle !== handle) return;
+      const dial = this.#dials.get(conn)!;
+      this.#dials.delete(conn);
+      this.#clearTimer(dial.timer);
+      if (conn.state === ConnState.Connecting) conn.state = ConnState.Open;
+      this.#call(() => this.#onOpen(conn));
+      dial.resolve(conn);
+      return;
+    }
+    const conn = new Conn(this.#owner, handle, ConnState.Open);
+    this.#conns[fd] = conn;
+    this.#call(() => this.#onOpen(conn));
+  }
+
+  #deliverData(handle: number, ptr: number, len: number): void {
+    const conn = this.#conns[handle & FD_MASK];
+    if (conn === undefined || conn.handle !== handle || conn.state === ConnState.Closed) return;
+    const mem = this.#mem;
+    mem.sync();
+    const data = new Uint8Array(mem.buffer, ptr, len);
+    this.#delivered = data;
+    this.#deliveredPtr = ptr;
+    this.#deliveredLen = len;
+    try {
+      this.#onData(conn, data);
+    } catch (error) {
+      this.#handlerError ??= { error };
+    }
+    this.#delivered = undefined;
+  }
+
+  #closed(handle: number, status: number, detail: number): void {
+    const fd = handle & FD_MASK;
+    const conn = this.#conns[fd];
+    if (conn === undefined || conn.handle !== handle) return;
+    this.#conns[fd] = undefined;
+    const dial = this.#dials.get(conn);
+    if (dial !== undefined) {
+      const { ip, port } = dial.target;
+      this.#failDial(
+        conn,
+        status === CloseCause.DialTimeout
+          ? new NbioError('ERR_NBIO_DIAL_TIMEOUT', `dial ${ip}:${port} timed out`)
+          : status < 0
+            ? systemError(status, FAILED_CALL[detail] || 'connect', ip, port)
+            : new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped'),
+      );
+      return;
+    }
+    conn.state = ConnState.Closed;
+    const err = closeError(status, detail);
+    this.#call(() => this.#onClose(conn, err));
+  }
+
+  #failDial(conn: Conn, err: Error): void {
+    const dial = this.#dials.get(conn)!;
+    this.#dials.delete(conn);
+    this.#clearTimer(dial.timer);
+    conn.state = ConnState.Closed;
+    dial.reject(err);
+  }
+
+  #listenerPaused(listenerFd: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#state === State.Running) this.#reactor!.resumeListener(listenerFd);
+    }, LISTENER_RETRY_MS);
+    this.#timers.add(timer);
+  }
+
+  #clearTimer(timer: NodeJS.Timeout | undefined): void {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#timers.delete(timer);
+  }
+
+  #write(conn: Conn, data: Uint8Array | string): void {
+    const mem = this.#mem;
+    let ptr: number;
+    let len: number;
+    if (data === this.#delivered) {
+      // The bytes being delivered are in reactor memory already (even if the
+      // memory grew and detached the view during the handler).
+      ptr = this.#deliveredPtr;
+      len = this.#deliveredLen;
+    } else if (typeof data === 'string') {
+      len = Buffer.byteLength(data);
+      if (len === 0) return;
+      ptr = mem.alloc(1, len);
+      encoder.encodeInto(data, mem.u8.subarray(ptr, ptr + len));
+    } else if (data instanceof Uint8Array) {
+      len = data.byteLength;
+      if (len === 0) return;
+      mem.sync();
+      if (data.buffer === mem.buffer) {
+        ptr = data.byteOffset;
+      } else {
+        ptr = mem.alloc(1, len);
+        mem.u8.set(data, ptr);
+      }
+    } else {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', 'write() takes a Uint8Array (or Buffer) or a string');
+    }
+    const rc = this.#reactor!.write(conn.handle, ptr, len);
+    if (rc < 0) {
+      // The reactor closed the connection (now, or earlier in this batch);
+      // its `closed` event carries the cause to onClose.
+      conn.state = ConnState.Doomed;
+      if (rc !== EBADF) this.#scheduleDrain();
+    }
+  }
+
+  #close(conn: Conn): void {
+    const state = conn.state;
+    conn.state = ConnState.Closed;
+    if (state === ConnState.Open && this.#reactor!.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
+    else if (state === ConnState.Doomed) this.#scheduleDrain();
+  }
+
+  #address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
+    return sockAddress(conn.handle & FD_MASK, side);
+  }
+
+  /** Runs a user handler; an exception is kept and rethrown after the batch. */
+  #call(handler: () => void): void {
+    try {
+      handler();
+    } catch (error) {
+      this.#handlerError ??= { error };
+    }
+  }
+
+  #rethrowHandlerError(): void {
+    const failure = this.#handlerError;
+    if (failure === undefined) return;
+    this.#handlerError = undefined;
+    process.nextTick(() => {
+      throw failure.error;
+    });
+  }
+}
+
+function checkHandler<T>(name: string, handler: T): T {
+  if (typeof handler !== 'function') throw new NbioError('ERR_NBIO_INVALID_OPTION', `${name} must be a function`);
+  return handler;
+}
+
+function listen(ep: ResolvedEndpoint, backlog: number): number {
+  let fd = native.listen(ep.family, ep.ip, ep.port, backlog, ep.v6only ? 1 : 0);
+  if (fd === -97 /* EAFNOSUPPORT */ && ep.ip === '::' && !ep.v6only) {
+    fd = native.listen(4, '0.0.0.0', ep.port, backlog, 0);
+  }
+  if (fd < 0) throw systemError(fd, 'listen', ep.ip, ep.port);
+  return fd;
+}
+
+function sockAddress(fd: number, side: 'local' | 'remote'): AddressInfo | undefined {
+  const found = side === 'local' ? native.getsockname(fd) : native.getpeername(fd);
+  if (typeof found === 'number') return undefined;
+  return { address: found.address, port: found.port, family: found.family === 6 ? 'IPv6' : 'IPv4' };
+}
+
+/** The `err` given to onClose for a `closed` event's status and failed call. */
+function closeError(status: number, detail: number): Error | undefined {
+  if (status === CloseCause.Local) return undefined;
+  if (status === CloseCause.PeerEnded) return new NbioError('ERR_NBIO_EOF', 'the peer closed the connection');
+  if (status === CloseCause.WriteOverflow) {
+    return new NbioError('ERR_NBIO_WRITE_OVERFLOW', 'the write buffer would exceed maxWriteBufferSize');
+  }
+  if (status < 0) return systemError(status, FAILED_CALL[detail] || 'close');
+  return undefined;
+}

@@ -1,0 +1,68 @@
+import { getSystemErrorName } from 'node:util';
+
+/**
+ * Stable codes of the errors nbio-wasm creates itself. System call failures
+ * are reported as {@link SystemError}s with Node's own codes instead.
+ */
+export type NbioErrorCode =
+  /** The connection (or engine) is closed; nothing more can be written. */
+  | 'ERR_NBIO_CLOSED'
+  /** Queuing a write would exceed `maxWriteBufferSize`; the connection was closed. */
+  | 'ERR_NBIO_WRITE_OVERFLOW'
+  /** The peer ended the stream (it closed or shut down its side). */
+  | 'ERR_NBIO_EOF'
+  /** `dial` did not connect within its `timeout`. */
+  | 'ERR_NBIO_DIAL_TIMEOUT'
+  /** An engine option or a call argument is invalid. */
+  | 'ERR_NBIO_INVALID_OPTION'
+  /** An address is malformed or names an unsupported network. */
+  | 'ERR_NBIO_INVALID_ADDRESS'
+  /** The engine is not running (not started yet, or stopped). */
+  | 'ERR_NBIO_NOT_RUNNING'
+  /** `start` was called on an engine that was already started. */
+  | 'ERR_NBIO_ALREADY_STARTED';
+
+/** An error created by nbio-wasm, identified by its stable `code`. */
+export class NbioError extends Error {
+  readonly code: NbioErrorCode;
+
+  constructor(code: NbioErrorCode, message: string) {
+    super(message);
+    this.name = 'NbioError';
+    this.code = code;
+  }
+}
+
+/**
+ * A failed system call, shaped like Node's own system errors: `code` is the
+ * errno name ('ECONNRESET'), `errno` the negated errno number (-104),
+ * `syscall` the call that failed ('read').
+ */
+export interface SystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  address?: string;
+  port?: number;
+}
+
+/** Builds a {@link SystemError} from a negated errno returned by the shim or the reactor. */
+export function systemError(negatedErrno: number, syscall: string, address?: string, port?: number): SystemError {
+  const code = errnoName(negatedErrno);
+  const where = address === undefined ? '' : port === undefined ? ` ${address}` : ` ${address}:${port}`;
+  const err = new Error(`${syscall} ${code}${where}`) as SystemError;
+  err.code = code;
+  err.errno = negatedErrno;
+  err.syscall = syscall;
+  if (address !== undefined) err.address = address;
+  if (port !== undefined) err.port = port;
+  return err;
+}
+
+function errnoName(negatedErrno: number): string {
+  try {
+    return getSystemErrorName(negatedErrno);
+  } catch {
+    return `Unknown system error ${negatedErrno}`;
+  }
+}

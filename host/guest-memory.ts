@@ -1,0 +1,65 @@
+/**
+ * The host's window on the reactor's linear memory.
+ *
+ * Growing a Wasm memory detaches its old `ArrayBuffer`; views over a
+ * detached buffer have length 0. The views here are refreshed lazily:
+ * {@link GuestMemory.sync} re-reads `memory.buffer` only when the cached
+ * view went stale, which costs one length check on the hot path instead of
+ * a `memory.buffer` read per call.
+ */
+export class GuestMemory {
+  /** The current `memory.buffer` (after {@link sync}). */
+  buffer: ArrayBuffer = new ArrayBuffer(0);
+  /** Byte view over {@link buffer}. */
+  u8: Uint8Array = new Uint8Array(0);
+  /** 32-bit view over {@link buffer}; index = byte address / 4. */
+  i32: Int32Array = new Int32Array(0);
+  #memory: WebAssembly.Memory | undefined;
+  #realloc: ((oldPtr: number, oldSize: number, align: number, newSize: number) => number) | undefined;
+
+  /** Binds the instance's memory and `cabi_realloc` once it exists. */
+  attach(memory: WebAssembly.Memory, realloc: (oldPtr: number, oldSize: number, align: number, newSize: number) => number): void {
+    this.#memory = memory;
+    this.#realloc = realloc;
+    this.#refresh();
+  }
+
+  /** Makes {@link buffer}, {@link u8} and {@link i32} current if the memory grew. */
+  sync(): void {
+    if (this.u8.length === 0) this.#refresh();
+  }
+
+  /**
+   * Asks the reactor for `size` bytes (canonical ABI `cabi_realloc`), the
+   * destination of a list the host hands to it. The memory belongs to the
+   * reactor; it stays valid until the current export call returns.
+   */
+  alloc(align: number, size: number): number {
+    const ptr = this.#realloc!(0, 0, align, size);
+    this.sync();
+    return ptr;
+  }
+
+  /**
+   * Stores a `variant { list, error(s32) }` result (12 bytes at `ret`): a
+   * list of `count` elements at `ptr` when `count >= 0`, else the error.
+   */
+  storeListResult(ret: number, ptr: number, count: number): void {
+    const i32 = this.i32;
+    const w = ret >>> 2;
+    if (count >= 0) {
+      i32[w] = 0;
+      i32[w + 1] = ptr;
+      i32[w + 2] = count;
+    } else {
+      i32[w] = 1;
+      i32[w + 1] = count;
+    }
+  }
+
+  #refresh(): void {
+    this.buffer = this.#memory!.buffer;
+    this.u8 = new Uint8Array(this.buffer);
+    this.i32 = new Int32Array(this.buffer);
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * nbio-wasm: a non-blocking TCP engine for Node.js. See README.md.
+ */
+export { Engine, type DialOptions } from './engine.js';
+export { Conn } from './conn.js';
+export { NbioError, type NbioErrorCode, type SystemError } from './errors.js';
+export type { AddressInfo, Network } from './address.js';
+export type { CloseHandler, DataHandler, EngineOptions, OpenHandler, StopHandler } from './options.js';

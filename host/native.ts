@@ -1,0 +1,259 @@
+/**
+ * Typed loader for the native Linux shim (host/native/nbio_shim.c).
+ *
+ * The addon is built by `npm install` (node-gyp, see host/native/binding.gyp)
+ * into host/native/build/Release/nbio_shim.node under the package root. This
+ * module finds that root by walking up from its own location, so it works
+ * both as host/native.ts (vitest) and as the compiled dist/host/native.js.
+ *
+ * Conventions shared by every hot-path function below:
+ * - Arguments are plain numbers; results are int32: `n >= 0` is the result,
+ *   `n < 0` is a negated errno (compare with `-ERRNO.EAGAIN` etc.). They never
+ *   throw for an errno and never allocate. Passing a wrong *type* (a
+ *   programming error) throws a TypeError.
+ * - `buf` is an ArrayBuffer (hot case: `WebAssembly.Memory.buffer`) or any
+ *   ArrayBufferView, in which case offsets are relative to the view. The shim
+ *   only borrows the bytes for the duration of the call. If the range lies
+ *   outside the buffer, or the buffer is detached (the old `memory.buffer`
+ *   after `memory.grow()`), the result is `-EFAULT` and no syscall is made:
+ *   re-read `memory.buffer` and retry. A bare SharedArrayBuffer throws a
+ *   TypeError on Node 20; pass a Uint8Array over it.
+ * - Records in buffers are 8 bytes, two little-endian u32s, with no
+ *   alignment requirement.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Bytes or a view of bytes the shim reads from or writes into. */
+export type ByteSource = ArrayBuffer | ArrayBufferView;
+
+/** A socket address as returned by getsockname/getpeername. */
+export interface SockAddr {
+  family: 4 | 6;
+  /** Numeric address text: `127.0.0.1`, `::1`, `::ffff:127.0.0.1`, ... */
+  address: string;
+  port: number;
+}
+
+declare const watchHandleBrand: unique symbol;
+
+/** Opaque handle of an event-loop watcher (see {@link NativeShim.watchStart}). */
+export interface WatchHandle {
+  readonly [watchHandleBrand]: true;
+}
+
+/** The functions of the native shim. */
+export interface NativeShim {
+  /**
+   * `epoll_create1(EPOLL_CLOEXEC)`.
+   * @returns the new epoll fd, or -errno.
+   */
+  epollCreate(): number;
+
+  /**
+   * `epoll_ctl(epfd, op, fd, { events, data.u64 = token })`.
+   * @param op `EPOLL.CTL_ADD`, `EPOLL.CTL_MOD` or `EPOLL.CTL_DEL`.
+   * @param events EPOLL* bits, read as uint32 (so `EPOLLIN | EPOLLET`, a
+   *   negative int32 in JS, is fine).
+   * @param token opaque uint32 reported back by {@link epollWait}; a negative
+   *   int32 is taken modulo 2^32.
+   * @returns 0, or -errno (-EEXIST, -ENOENT, -EBADF, ...).
+   */
+  epollCtl(epfd: number, op: number, fd: number, events: number, token: number): number;
+
+  /**
+   * `epoll_wait` into a stack array of at most 1024 events, then stores one
+   * 8-byte record per event at `buf + offset`: u32 token, u32 events
+   * (little-endian).
+   * @param maxEvents clamped to 1024; `<= 0` gives -EINVAL. The range
+   *   `offset + min(maxEvents, 1024) * 8` must fit in `buf`, else -EFAULT.
+   * @param timeoutMs 0 polls, -1 blocks (never do that on a thread that
+   *   runs a Node event loop), otherwise milliseconds.
+   * @returns the number of records stored, or -errno. EINTR is retried when
+   *   `timeoutMs` is 0 and reported as 0 events otherwise.
+   */
+  epollWait(epfd: number, buf: ByteSource, offset: number, maxEvents: number, timeoutMs: number): number;
+
+  /**
+   * `accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)`.
+   * @returns the accepted fd (non-blocking, close-on-exec), or -errno
+   *   (-EAGAIN when nothing is pending).
+   */
+  accept(fd: number): number;
+
+  /**
+   * `read(fd, buf + offset, len)`.
+   * @returns bytes read (0 means end of stream), or -errno (-EAGAIN when
+   *   nothing is buffered; -EFAULT for a bad range or detached buffer).
+   */
+  read(fd: number, buf: ByteSource, offset: number, len: number): number;
+
+  /**
+   * `send(fd, buf + offset, len, MSG_NOSIGNAL)`: sockets only (-ENOTSOCK
+   * otherwise). A reset peer gives -EPIPE / -ECONNRESET, never SIGPIPE.
+   * @returns bytes written (may be fewer than `len`), or -errno (-EAGAIN when
+   *   the send buffer is full; -EFAULT for a bad range or detached buffer).
+   */
+  write(fd: number, buf: ByteSource, offset: number, len: number): number;
+
+  /**
+   * Gathering write: `sendmsg(fd, iov, MSG_NOSIGNAL)`. `iovCount` records of
+   * 8 bytes at `buf + iovOffset`, each a little-endian (u32 offset, u32 len)
+   * naming bytes in the SAME `buf` (the canonical-ABI layout of
+   * `list<list<u8>>` in Wasm memory). Only the first 1024 records are used
+   * per call; the caller loops on partial writes anyway.
+   * @returns total bytes written, or -errno: -EFAULT if the record table or
+   *   any record's range is outside `buf` (nothing is written then),
+   *   -EINVAL for a negative `iovCount`.
+   */
+  writev(fd: number, buf: ByteSource, iovOffset: number, iovCount: number): number;
+
+  /**
+   * `close(fd)`. An EINTR from close is reported as 0: Linux has released
+   * the descriptor anyway, and retrying could close a reused fd.
+   * Stop any watcher on an epoll fd (watchStop) before closing that fd.
+   * @returns 0, or -errno.
+   */
+  close(fd: number): number;
+
+  /**
+   * `shutdown(fd, how)` with how 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR.
+   * @returns 0, or -errno (-ENOTCONN if not connected).
+   */
+  shutdown(fd: number, how: number): number;
+
+  /**
+   * Reads and clears the socket's pending error (`getsockopt SO_ERROR`), e.g.
+   * after EPOLLOUT on a connecting socket.
+   * @returns 0 if none, -error (e.g. -ECONNREFUSED), or -errno if
+   *   getsockopt itself failed.
+   */
+  socketError(fd: number): number;
+
+  /**
+   * Sets TCP_NODELAY (`on` non-zero enables it).
+   * @returns 0, or -errno.
+   */
+  setNoDelay(fd: number, on: number): number;
+
+  /**
+   * Sets SO_LINGER. `(1, 0)` makes a later close() send a reset.
+   * @returns 0, or -errno.
+   */
+  setLinger(fd: number, onoff: number, seconds: number): number;
+
+  /**
+   * Creates a listening TCP socket: socket(AF_INET or AF_INET6,
+   * SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC), SO_REUSEADDR, IPV6_V6ONLY =
+   * `v6only` (family 6 only), bind, listen. No DNS: `address` must be a
+   * numeric IPv4/IPv6 literal (no `%scope`). Port 0 picks a free port; read
+   * it back with {@link getsockname}.
+   * @returns the listening fd, or -errno: -EINVAL if the address does not
+   *   parse or the port is outside 0..65535, -EAFNOSUPPORT if family is not 4
+   *   or 6, else the failing syscall's errno (the socket is closed then).
+   */
+  listen(family: 4 | 6, address: string, port: number, backlog: number, v6only: number): number;
+
+  /**
+   * Starts a non-blocking TCP connect (socket NONBLOCK | CLOEXEC, then
+   * connect). In progress counts as success: register the fd for EPOLLOUT,
+   * then check {@link socketError}. Address rules as for {@link listen}.
+   * @returns the socket fd, or -errno (the socket is closed then).
+   */
+  connect(family: 4 | 6, address: string, port: number): number;
+
+  /**
+   * Local address of a socket. Allocates (not a hot-path call).
+   * @returns the address, or -errno (-EAFNOSUPPORT for non-IP sockets).
+   */
+  getsockname(fd: number): SockAddr | number;
+
+  /**
+   * Peer address of a connected socket. Allocates.
+   * @returns the address, or -errno (-ENOTCONN if not connected).
+   */
+  getpeername(fd: number): SockAddr | number;
+
+  /**
+   * Watches an epoll fd on the CALLING thread's libuv loop (main thread or a
+   * worker_thread): a `uv_poll_t` for readability, which means "the epoll set
+   * has something ready". `callback` then runs like any libuv callback
+   * (process.nextTick and microtasks drain after it; async context of its
+   * own). It is level-triggered: it fires again on the next loop turn while
+   * anything stays ready, so drain with epollWait(timeout 0). It takes no
+   * arguments; errors show up in the next epollWait. If it throws, the error
+   * goes to process 'uncaughtException' (or the Worker's 'error').
+   * The watcher is ref'd (keeps the event loop alive) until watchRef(h,
+   * false) or watchStop(h). Watchers still running when the thread's
+   * environment is torn down (worker exit or terminate, process exit) are
+   * closed automatically.
+   * @throws TypeError for bad arguments; an Error with `code` (e.g. 'EBADF',
+   *   'EPERM') if libuv cannot watch `epfd`.
+   */
+  watchStart(epfd: number, callback: () => void): WatchHandle;
+
+  /**
+   * Stops and closes a watcher: no callback runs after this returns.
+   * Idempotent, and safe to call from inside its own callback. Memory is
+   * released once libuv has closed the handle and the handle object is
+   * garbage.
+   */
+  watchStop(handle: WatchHandle): void;
+
+  /**
+   * `uv_ref` (`true`) or `uv_unref` (`false`): whether the watcher keeps the
+   * event loop (and so the process or worker) alive. An unref'd watcher still
+   * delivers callbacks while something else keeps the loop running. No-op
+   * after watchStop.
+   */
+  watchRef(handle: WatchHandle, ref: boolean): void;
+}
+
+/** Linux epoll constants (same values on every Linux architecture). */
+export const EPOLL = {
+  CTL_ADD: 1,
+  CTL_DEL: 2,
+  CTL_MOD: 3,
+  IN: 0x001,
+  OUT: 0x004,
+  ERR: 0x008,
+  HUP: 0x010,
+  RDHUP: 0x2000,
+  ET: 0x80000000,
+} as const;
+
+/** errno numbers of this platform (positive; results carry them negated). */
+export const ERRNO = osConstants.errno;
+
+function packageRoot(): string {
+  // The package root holds package.json and the shim's sources; dist/ (or a
+  // nested package.json a build may add) holds no host/native/binding.gyp.
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'host', 'native', 'binding.gyp'))) {
+      return dir;
+    }
+    if (dirname(dir) === dir) {
+      throw new Error(`nbio-wasm: cannot find the package root above ${start}`);
+    }
+  }
+}
+
+/** Absolute path of the built addon. */
+export const addonPath = join(packageRoot(), 'host', 'native', 'build', 'Release', 'nbio_shim.node');
+
+function load(): NativeShim {
+  if (!existsSync(addonPath)) {
+    throw new Error(
+      `nbio-wasm: native shim not built (${addonPath} is missing); ` +
+        'run `npm run install` (node-gyp rebuild --directory=host/native)',
+    );
+  }
+  return createRequire(import.meta.url)(addonPath) as NativeShim;
+}
+
+/** The loaded native shim (one instance per thread; the addon is context-aware). */
+export const native: NativeShim = load();

@@ -1,0 +1,116 @@
+import { parseAddress, parseNetwork, type Endpoint, type Network } from './address.js';
+import type { Conn } from './conn.js';
+import { NbioError } from './errors.js';
+
+/** Called once a connection is registered, before any of its data. */
+export type OpenHandler = (conn: Conn) => void;
+/**
+ * Called with each chunk of bytes that arrived. `data` is a view into the
+ * engine's read buffer, valid only until the handler returns: copy it to
+ * keep it (`conn.write(data)` inside the handler needs no copy).
+ */
+export type DataHandler = (conn: Conn, data: Uint8Array) => void;
+/**
+ * Called exactly once per opened connection, after its last data. `err` is
+ * undefined when this side closed it (`conn.close()`, `engine.stop()`);
+ * otherwise the cause: ERR_NBIO_EOF (peer closed), ERR_NBIO_WRITE_OVERFLOW,
+ * or a system error such as ECONNRESET.
+ */
+export type CloseHandler = (conn: Conn, err: Error | undefined) => void;
+/** Called once by `stop()`, after every connection's `onClose`. */
+export type StopHandler = () => void;
+
+/** Options of `new Engine(options)`. Every field is optional. */
+export interface EngineOptions {
+  /** 'tcp' (IPv4 and IPv6), 'tcp4' or 'tcp6'. Default 'tcp'. */
+  network?: Network;
+  /**
+   * Addresses to listen on, as 'host:port', '[ipv6]:port' or ':port' (all
+   * interfaces); port 0 lets the kernel choose. Default none: a client-only
+   * engine that only dials.
+   */
+  addrs?: string[];
+  /** Largest single read in bytes, so the most one `onData` call carries. Default 65536. */
+  readBufferSize?: number;
+  /**
+   * Most bytes a connection may keep queued for a peer that does not read
+   * fast enough; a write that would queue more closes the connection with
+   * ERR_NBIO_WRITE_OVERFLOW. Default 0: no limit.
+   */
+  maxWriteBufferSize?: number;
+  /** Most reads per connection per readiness report, for fairness between connections. Default 3. */
+  maxConnReadTimesPerEventLoop?: number;
+  /** Set TCP_NODELAY on every connection (accepted or dialed). Default true. */
+  noDelay?: boolean;
+  /** Listen backlog (pending connections the kernel queues). Default 511. */
+  backlog?: number;
+  onOpen?: OpenHandler;
+  onData?: DataHandler;
+  onClose?: CloseHandler;
+  onStop?: StopHandler;
+}
+
+/** Options after validation, with defaults applied. */
+export interface ResolvedOptions {
+  network: Network;
+  addrs: Endpoint[];
+  readBufferSize: number;
+  maxWriteBufferSize: number;
+  maxConnReadTimesPerEventLoop: number;
+  noDelay: boolean;
+  backlog: number;
+}
+
+const KNOWN = new Set([
+  'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop',
+  'noDelay', 'backlog', 'onOpen', 'onData', 'onClose', 'onStop',
+]);
+
+/** Largest `readBufferSize`: 16 MiB (the reactor's batch holds several reads of this size). */
+export const MAX_READ_BUFFER_SIZE = 16 * 1024 * 1024;
+
+/**
+ * Validates options and applies defaults. Throws ERR_NBIO_INVALID_OPTION
+ * (or ERR_NBIO_INVALID_ADDRESS for addresses) naming the offending field.
+ */
+export function resolveOptions(options: EngineOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', 'options must be an object');
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new NbioError('ERR_NBIO_INVALID_OPTION', `unknown option "${key}"`);
+  }
+  for (const key of ['onOpen', 'onData', 'onClose', 'onStop'] as const) {
+    const handler = options[key];
+    if (handler !== undefined && typeof handler !== 'function') {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', `${key} must be a function`);
+    }
+  }
+  const network = parseNetwork(options.network ?? 'tcp');
+  const addrs = options.addrs ?? [];
+  if (!Array.isArray(addrs)) throw new NbioError('ERR_NBIO_INVALID_OPTION', 'addrs must be an array of strings');
+  const noDelay = options.noDelay ?? true;
+  if (typeof noDelay !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_OPTION', 'noDelay must be a boolean');
+  return {
+    network,
+    addrs: addrs.map((a) => parseAddress(a, 'listen')),
+    readBufferSize: integer(options, 'readBufferSize', 65536, 1, MAX_READ_BUFFER_SIZE),
+    maxWriteBufferSize: integer(options, 'maxWriteBufferSize', 0, 0, 0xffffffff),
+    maxConnReadTimesPerEventLoop: integer(options, 'maxConnReadTimesPerEventLoop', 3, 1, 1 << 20),
+    noDelay,
+    backlog: integer(options, 'backlog', 511, 1, 65535),
+  };
+}
+
+type NumericOption = 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'backlog';
+
+function integer(options: EngineOptions, key: NumericOption, fallback: number, min: number, max: number): number {
+  const value = options[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new NbioError(
+      'ERR_NBIO_INVALID_OPTION',
+      `${key} must be an integer from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GuestMemory } from './guest-memory.js';
+import { packageRoot } from './package-root.js';
+
+/** Where `npm run build` puts the reactor's core module. */
+export const CORE_MODULE_PATH = join(packageRoot, 'dist', 'wasm', 'reactor.core.wasm');
+
+/** The import module name of the `sys` interface in the core module. */
+export const SYS_MODULE = 'nbio:engine/sys@0.1.0';
+const ENGINE = 'nbio:engine/engine@0.1.0#';
+
+/**
+ * The `sys` imports in canonical-ABI ("lowered") form, keyed by their WIT
+ * names: every parameter and result is an i32; list results are written to
+ * a return area (see {@link GuestMemory.storeListResult}).
+ */
+export interface LoweredSys {
+  'epoll-create'(): number;
+  'epoll-ctl'(epfd: number, op: number, fd: number, events: number, token: number): number;
+  'epoll-wait'(epfd: number, maxEvents: number, timeoutMs: number, ret: number): void;
+  accept(fd: number): number;
+  read(fd: number, maxLen: number, ret: number): void;
+  write(fd: number, ptr: number, len: number): number;
+  writev(fd: number, ptr: number, count: number): number;
+  close(fd: number): number;
+  'socket-error'(fd: number): number;
+  'set-no-delay'(fd: number, on: number): number;
+}
+
+/**
+ * The reactor's `engine` exports, called directly on the core module (the
+ * fast path). Contracts are in wit/nbio-engine.wit; list results come back
+ * as the address of an 8-byte {ptr, len} pair in reactor memory.
+ */
+export interface Reactor {
+  init(readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number): number;
+  addListener(fd: number): number;
+  resumeListener(fd: number): number;
+  addConn(fd: number, connecting: number): number;
+  runOnce(timeoutMs: number): number;
+  backlog(): number;
+  takeEvents(): number;
+  write(conn: number, ptr: number, len: number): number;
+  bufferedAmount(conn: number): number;
+  close(conn: number, cause: number): number;
+  shutdown(): void;
+  connCount(): number;
+}
+
+/** Event kinds (`event-kind` in the WIT). */
+export const EventKind = {
+  Opened: 0,
+  Data: 1,
+  Closed: 2,
+  ListenerPaused: 3,
+} as const;
+
+/** Close causes that are not errnos (`status` of a `closed` event). */
+export const CloseCause = {
+  Local: 0,
+  PeerEnded: 1,
+  WriteOverflow: 2,
+  /** Host-defined (>= 16): the dial timed out. */
+  DialTimeout: 16,
+} as const;
+
+/** Syscall names of `failed-call` values (`detail` of a `closed` event). */
+export const FAILED_CALL = ['', 'read', 'write', 'connect', 'epoll_ctl', 'accept'] as const;
+
+/** Size of one event record in reactor memory, in bytes (6 words). */
+export const EVENT_SIZE = 24;
+
+let coreModule: WebAssembly.Module | undefined;
+
+/** The compiled core module, compiled once per process (per thread). */
+export function reactorModule(): WebAssembly.Module {
+  coreModule ??= new WebAssembly.Module(readFileSync(CORE_MODULE_PATH));
+  return coreModule;
+}
+
+/**
+ * Instantiates a reactor with the given lowered `sys`. `memory` is bound to
+ * the new instance's memory before this returns, so the `sys` functions may
+ * use it from the first call on.
+ */
+export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reactor {
+  const instance = new WebAssembly.Instance(reactorModule(), {
+    [SYS_MODULE]: sys as unknown as WebAssembly.ModuleImports,
+  });
+  const x = instance.exports as Record<string, unknown>;
+  const fn = (name: string) => {
+    const f = x[ENGINE + name];
+    if (typeof f !== 'function') throw new Error(`nbio-wasm: reactor module lacks export ${ENGINE + name}`);
+    return f as (...args: number[]) => number;
+  };
+  memory.attach(x.memory as WebAssembly.Memory, x.cabi_realloc as (a: number, b: number, c: number, d: number) => number);
+  return {
+    init: fn('init'),
+    addListener: fn('add-listener'),
+    resumeListener: fn('resume-listener'),
+    addConn: fn('add-conn'),
+    runOnce: fn('run-once'),
+    backlog: fn('backlog'),
+    takeEvents: fn('take-events'),
+    write: fn('write'),
+    bufferedAmount: fn('buffered-amount'),
+    close: fn('close'),
+    shutdown: fn('shutdown') as () => void,
+    connCount: fn('conn-count'),
+  };
+}

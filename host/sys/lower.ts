@@ -1,0 +1,112 @@
+import type { GuestMemory } from '../guest-memory.js';
+import type { LoweredSys } from '../reactor.js';
+
+/** One readiness report of `epoll-wait` (WIT `ready`). */
+export interface Ready {
+  /** The token given to `epoll-ctl` for the descriptor. */
+  token: number;
+  /** EPOLL* bits. */
+  events: number;
+}
+
+/** WIT `wait-result`: the ready reports, or a negated errno. */
+export type WaitResult = { tag: 'ready'; val: Ready[] } | { tag: 'error'; val: number };
+
+/** WIT `read-result`: the bytes read (empty: end of stream), or a negated errno. */
+export type ReadResult = { tag: 'data'; val: Uint8Array } | { tag: 'error'; val: number };
+
+/**
+ * The `sys` interface (wit/nbio-engine.wit) in the form a `jco transpile`d
+ * component imports it: camelCase names, JS numbers and booleans, lists as
+ * `Uint8Array`s and arrays, variants as `{ tag, val }`. Contracts are the
+ * WIT's: a result < 0 is a negated errno, and errnos are returned, never
+ * thrown.
+ *
+ * Byte lists passed in (`write`, `writev`) belong to the callee: they are
+ * copies, as jco makes them. Arrays returned (`read`, `epoll-wait`) are only
+ * read by the caller, never kept.
+ *
+ * jco destructures the import object, so an implementation must not rely
+ * on `this` (bind its methods, or use arrow functions).
+ */
+export interface HighLevelSys {
+  epollCreate(): number;
+  epollCtl(epfd: number, op: number, fd: number, events: number, token: number): number;
+  epollWait(epfd: number, maxEvents: number, timeoutMs: number): WaitResult;
+  accept(fd: number): number;
+  read(fd: number, maxLen: number): ReadResult;
+  write(fd: number, data: Uint8Array): number;
+  writev(fd: number, chunks: Uint8Array[]): number;
+  close(fd: number): number;
+  socketError(fd: number): number;
+  setNoDelay(fd: number, on: boolean): number;
+}
+
+/**
+ * Adapts a high-level `sys` to the lowered (canonical-ABI) functions the
+ * fast path instantiates the reactor's core module with (see
+ * {@link LoweredSys}), doing what jco's glue does for the same imports:
+ *
+ * - `write`: the `len` bytes at `ptr` are copied out of reactor memory;
+ * - `writev`: `count` records of {u32 ptr, u32 len} at `ptr`, each copied;
+ * - `read`, `epoll-wait`: the list is placed where `cabi_realloc` says
+ *   ({@link GuestMemory.alloc}; for `epoll-wait` 8-byte {token, events}
+ *   records, align 4), then the 12-byte variant is stored at `ret`
+ *   ({@link GuestMemory.storeListResult});
+ * - bools arrive as 0/1; u32 parameters arrive as i32 and are passed on
+ *   unsigned.
+ *
+ * `mem` must be attached (instantiateReactor does that) before the first
+ * call. Nothing is cached across calls, so memory growth is harmless.
+ */
+export function lowerSys(sys: HighLevelSys, mem: GuestMemory): LoweredSys {
+  const bytesAt = (ptr: number, len: number): Uint8Array => {
+    mem.sync();
+    return mem.u8.slice(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
+  };
+  return {
+    'epoll-create': () => sys.epollCreate(),
+    'epoll-ctl': (epfd, op, fd, events, token) => sys.epollCtl(epfd, op, fd, events >>> 0, token >>> 0),
+    'epoll-wait': (epfd, maxEvents, timeoutMs, ret) => {
+      const r = sys.epollWait(epfd, maxEvents >>> 0, timeoutMs);
+      if (r.tag === 'error') {
+        mem.sync();
+        mem.storeListResult(ret, 0, r.val);
+        return;
+      }
+      const list = mem.alloc(4, r.val.length * 8);
+      const i32 = mem.i32;
+      for (let i = 0; i < r.val.length; i++) {
+        i32[(list >>> 2) + 2 * i] = r.val[i].token;
+        i32[(list >>> 2) + 2 * i + 1] = r.val[i].events;
+      }
+      mem.storeListResult(ret, list, r.val.length);
+    },
+    accept: (fd) => sys.accept(fd),
+    read: (fd, maxLen, ret) => {
+      const r = sys.read(fd, maxLen >>> 0);
+      if (r.tag === 'error') {
+        mem.sync();
+        mem.storeListResult(ret, 0, r.val);
+        return;
+      }
+      const list = mem.alloc(1, r.val.length);
+      mem.u8.set(r.val, list);
+      mem.storeListResult(ret, list, r.val.length);
+    },
+    write: (fd, ptr, len) => sys.write(fd, bytesAt(ptr, len)),
+    writev: (fd, ptr, count) => {
+      mem.sync();
+      const i32 = mem.i32;
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < count >>> 0; i++) {
+        const rec = (ptr >>> 2) + 2 * i;
+        chunks.push(bytesAt(i32[rec], i32[rec + 1]));
+      }
+      return sys.writev(fd, chunks);
+    },
+    close: (fd) => sys.close(fd),
+    'socket-error': (fd) => sys.socketError(fd),
+    'set-no-delay': (fd, on) => sys.setNoDelay(fd, on !== 0),
+  };
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Conn } from '../host/index.js';
+import { Collector, readBytes, Scope, signal } from './helpers.js';
+
+const MiB = 1024 * 1024;
+
+describe('writes', () => {
+  let scope: Scope;
+  beforeEach(() => {
+    scope = new Scope();
+  });
+  afterEach(() => scope.cleanup());
+
+  it('delivers 6 MiB written in onOpen intact (more than the socket buffer)', async () => {
+    const payload = randomBytes(6 * MiB);
+    const server = scope.engine({ addrs: ['127.0.0.1:0'], maxWriteBufferSize: 6 * MiB });
+    server.onOpen((conn) => conn.write(payload));
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    expect((await readBytes(socket, payload.length)).equals(payload)).toBe(true);
+  });
+
+  it('delivers 8 MiB written right after dial resolves', async () => {
+    const payload = randomBytes(8 * MiB);
+    const received = new Collector(payload.length);
+    const server = await scope.server((socket) => socket.on('data', (chunk) => received.push(chunk)));
+    const { port } = server.address() as { port: number };
+    const client = scope.engine();
+    await client.start();
+    const conn = await client.dial('tcp4', `127.0.0.1:${port}`);
+    conn.write(payload);
+    expect(conn.bufferedAmount).toBeGreaterThan(0);
+    expect((await received.done).equals(payload)).toBe(true);
+  });
+
+  it('keeps bytes in order when writes queue behind each other', async () => {
+    const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
+    const expected = Buffer.concat(chunks);
+    const server = scope.engine({ addrs: ['127.0.0.1:0'] });
+    server.onOpen((conn) => {
+      for (const chunk of chunks) conn.write(chunk);
+    });
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    expect((await readBytes(socket, expected.length)).equals(expected)).toBe(true);
+  });
+
+  it('writes strings as UTF-8', async () => {
+    const text = 'héllo wörld ✓';
+    const server = scope.engine({ addrs: ['127.0.0.1:0'] });
+    server.onOpen((conn) => conn.write(text));
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    expect((await readBytes(socket, Buffer.byteLength(text))).toString('utf8')).toBe(text);
+  });
+
+  it('closes a connection whose peer never reads with ERR_NBIO_WRITE_OVERFLOW, once', async () => {
+    const closes: (Error | undefined)[] = [];
+    const closed = signal();
+    const server = scope.engine({ addrs: ['127.0.0.1:0'], maxWriteBufferSize: 1 * MiB });
+    const chunk = Buffer.alloc(256 * 1024, 7);
+    server.onOpen((conn) => {
+      // Write until the engine gives up on the peer.
+      for (let i = 0; i < 1000 && !conn.closed; i++) conn.write(chunk);
+    });
+    server.onClose((_conn, err) => {
+      closes.push(err);
+      closed.resolve();
+    });
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    socket.pause();
+    await closed.promise;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closes).toHaveLength(1);
+    expect((closes[0] as { code?: string }).code).toBe('ERR_NBIO_WRITE_OVERFLOW');
+    expect(server.connCount).toBe(0);
+  });
+
+  it('accepts a single write larger than maxWriteBufferSize when the kernel takes it', async () => {
+    const payload = randomBytes(8 * 1024);
+    const server = scope.engine({ addrs: ['127.0.0.1:0'], maxWriteBufferSize: 1024 });
+    const errors: unknown[] = [];
+    server.onOpen((conn) => conn.write(payload));
+    server.onClose((_conn, err) => errors.push(err));
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    expect((await readBytes(socket, payload.length)).equals(payload)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it('throws ERR_NBIO_CLOSED on write after close', async () => {
+    const server = await scope.echoServer();
+    const client = scope.engine();
+    await client.start();
+    const conn: Conn = await client.dial('tcp', server.addrs[0]);
+    conn.close();
+    expect(conn.closed).toBe(true);
+    expect(() => conn.write('late')).toThrow(expect.objectContaining({ code: 'ERR_NBIO_CLOSED' }));
+    conn.close();
+  });
+});

@@ -1,0 +1,113 @@
+import net from 'node:net';
+import { Engine, type EngineOptions } from '../host/index.js';
+
+/**
+ * What one test opened: engines, node:net servers and sockets. `cleanup()`
+ * closes all of it, so no test leaves anything running.
+ */
+export class Scope {
+  readonly #engines: Engine[] = [];
+  readonly #servers: net.Server[] = [];
+  readonly #sockets: net.Socket[] = [];
+
+  engine(options: EngineOptions = {}): Engine {
+    const engine = new Engine(options);
+    this.#engines.push(engine);
+    return engine;
+  }
+
+  /** A started engine listening on 127.0.0.1 (port 0) that echoes a copy of every chunk. */
+  async echoServer(options: EngineOptions = {}): Promise<Engine> {
+    const engine = this.engine({ addrs: ['127.0.0.1:0'], ...options });
+    engine.onData((conn, data) => conn.write(Buffer.from(data)));
+    await engine.start();
+    return engine;
+  }
+
+  server(onConnection: (socket: net.Socket) => void): Promise<net.Server> {
+    const server = net.createServer(onConnection);
+    this.#servers.push(server);
+    server.on('connection', (s) => this.#sockets.push(s));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    });
+  }
+
+  connect(address: string): Promise<net.Socket> {
+    const { host, port } = split(address);
+    const socket = net.connect({ host, port, noDelay: true });
+    this.#sockets.push(socket);
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(socket);
+      });
+    });
+  }
+
+  async cleanup(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await Promise.all(this.#engines.map((e) => e.stop()));
+    await Promise.all(this.#servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+}
+
+/** Splits '127.0.0.1:8888' or '[::1]:8888'. */
+export function split(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(colon + 1)) };
+}
+
+/** Resolves with the first `size` bytes pushed into it; rejects if more arrive. */
+export class Collector {
+  readonly done: Promise<Buffer>;
+  readonly #buffer: Buffer;
+  #length = 0;
+  #resolve!: (value: Buffer) => void;
+  #reject!: (err: Error) => void;
+
+  constructor(size: number) {
+    this.#buffer = Buffer.alloc(size);
+    this.done = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.#length + chunk.length > this.#buffer.length) {
+      this.#reject(new Error(`received ${this.#length + chunk.length} bytes, expected ${this.#buffer.length}`));
+      return;
+    }
+    this.#buffer.set(chunk, this.#length);
+    this.#length += chunk.length;
+    if (this.#length === this.#buffer.length) this.#resolve(this.#buffer);
+  }
+
+  fail(err: Error): void {
+    this.#reject(err);
+  }
+}
+
+/** Reads exactly `size` bytes from a node:net socket. */
+export function readBytes(socket: net.Socket, size: number): Promise<Buffer> {
+  const collector = new Collector(size);
+  socket.on('data', (chunk) => collector.push(chunk));
+  socket.once('close', () => collector.fail(new Error(`socket closed after ${collector.length} of ${size} bytes`)));
+  return collector.done;
+}
+
+/** A promise with its resolve function, for waiting on a callback. */
+export function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
