@@ -11,6 +11,8 @@
  * sockets get TCP_NODELAY.
  *
  * Prints "LISTENING <port>" on stdout once bound; exits 0 on SIGTERM/SIGINT.
+ * Ignores SIGUSR2 (the harness sends it to every server before reading RSS;
+ * the Node servers collect garbage on it).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -136,6 +138,7 @@ int main(int argc, char **argv) {
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);

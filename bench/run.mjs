@@ -115,10 +115,7 @@ const json = { started_at: startedAt.toISOString(), elapsed_s: elapsedS, machine
 
 const outDir = opt.out ?? join(BENCH_DIR, 'results');
 mkdirSync(outDir, { recursive: true });
-const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-for (const name of ['latest', stamp]) {
-  writeFileSync(join(outDir, `${name}.md`), md);
-  writeFileSync(join(outDir, `${name}.json`), JSON.stringify(json, null, 2) + '\n');
-}
+writeFileSync(join(outDir, 'latest.md'), md);
+writeFileSync(join(outDir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
 process.stdout.write(md);
-console.error(`bench: wrote ${join(outDir, 'latest.md')} and latest.json (+ ${stamp}.*)`);
+console.error(`bench: wrote ${join(outDir, 'latest.md')} and latest.json`);

@@ -19,7 +19,7 @@ import {
   type ResolvedOptions,
   type StopHandler,
 } from './options.js';
-import { CloseCause, EventKind, FAILED_CALL, instantiateReactor, type Reactor } from './reactor.js';
+import { CloseCause, EVENT_WORDS, EventKind, FAILED_CALL, instantiateReactor, type Reactor } from './reactor.js';
 import { linuxSys } from './sys/linux.js';
 
 /** Options of {@link Engine.dial}. */
@@ -315,20 +315,21 @@ export class Engine {
 
   /**
    * Delivers one batch (`ret` addresses its {ptr, len} in reactor memory).
-   * The records are copied out first: handlers may make the reactor grow
-   * its memory or append events. `data` bytes stay valid for the whole
-   * batch.
+   * The reactor keeps the listed records and their `data` bytes in place
+   * until the next `run-once` or `take-events`, even when a handler makes
+   * it grow its memory or append events; only the view must be refreshed
+   * after a handler ran.
    */
   #dispatch(ret: number): void {
     const mem = this.#mem;
     mem.sync();
     const w = ret >>> 2;
     const first = mem.i32[w] >>> 2;
-    const count = mem.i32[w + 1];
-    if (count === 0) return;
-    const events = mem.i32.slice(first, first + count * 6);
-    this.#markDoomed(events);
-    for (let p = 0; p < events.length; p += 6) {
+    const end = first + mem.i32[w + 1] * EVENT_WORDS;
+    this.#markDoomed(first, end);
+    for (let p = first; p < end; p += EVENT_WORDS) {
+      mem.sync();
+      const events = mem.i32;
       const handle = events[p + 1] >>> 0;
       switch (events[p] & 0xff) {
         case EventKind.Data:
@@ -353,8 +354,9 @@ export class Engine {
    * reused by a connection accepted in the same batch), so no handler may
    * write to them or look up their addresses.
    */
-  #markDoomed(events: Int32Array): void {
-    for (let p = 0; p < events.length; p += 6) {
+  #markDoomed(first: number, end: number): void {
+    const events = this.#mem.i32;
+    for (let p = first; p < end; p += EVENT_WORDS) {
       if ((events[p] & 0xff) !== EventKind.Closed) continue;
       const handle = events[p + 1] >>> 0;
       const conn = this.#conns[handle & FD_MASK];

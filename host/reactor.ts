@@ -68,8 +68,8 @@ export const CloseCause = {
 /** Syscall names of `failed-call` values (`detail` of a `closed` event). */
 export const FAILED_CALL = ['', 'read', 'write', 'connect', 'epoll_ctl', 'accept'] as const;
 
-/** Size of one event record in reactor memory, in bytes (6 words). */
-export const EVENT_SIZE = 24;
+/** Size of one event record in reactor memory, in 32-bit words (24 bytes). */
+export const EVENT_WORDS = 6;
 
 let coreModule: WebAssembly.Module | undefined;
 

@@ -5,8 +5,8 @@ import { CLK_TCK, cpuTicks, holdIdle, rssBytes, runLoadgen, sleep, startServer, 
 /** The three servers, as argv (the port is appended when started). */
 export function serverCommands(bins) {
   return {
-    nbio: [process.execPath, new URL('../servers/nbio-echo.mjs', import.meta.url).pathname],
-    net: [process.execPath, new URL('../servers/net-echo.mjs', import.meta.url).pathname],
+    nbio: [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname],
+    net: [process.execPath, '--expose-gc', new URL('../servers/net-echo.mjs', import.meta.url).pathname],
     c: [bins.echoServer],
   };
 }
@@ -91,22 +91,36 @@ export async function measureThroughput({ serverName, serverArgv, loadgen, scena
 /**
  * Server RSS per idle connection: RSS before any connection, with `base` idle
  * connections, and with `total` (a second load generator adds total - base).
- * The server runs under `ulimit -n nofile`.
+ * First a warm-up round opens WARMUP_CONNS connections (one echo each) and
+ * closes them again, so that the code paths are compiled (JIT) before RSS is
+ * read; it is kept small so that memory the servers grow for many
+ * connections is still counted. Before each reading the server is sent SIGUSR2, on
+ * which the Node servers run a full garbage collection (the C server ignores
+ * it), so RSS reflects live memory. The server runs under `ulimit -n nofile`.
  */
+/** Connections of the idle scenario's warm-up round. */
+export const WARMUP_CONNS = 1000;
+
 export async function measureIdle({ serverName, serverArgv, loadgen, base, total, pin, nofile, settleMs = 1000 }) {
   const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null, nofile });
   const holders = [];
   let failed = true;
   try {
-    await sleep(settleMs);
-    const rssBefore = rssBytes(server.pid);
+    const settledRss = async () => {
+      process.kill(server.pid, 'SIGUSR2');
+      await sleep(settleMs);
+      return rssBytes(server.pid);
+    };
+    const rssBefore = await settledRss();
     const cpu = pin?.loadgen ?? null;
+    const warmup = await holdIdle(loadgen, ['-p', String(server.port), '-c', String(WARMUP_CONNS), '-e', '1'], { cpu });
+    const warmed = await warmup.finish();
+    if (warmed.code !== 0) throw new Error(`idle warm-up against ${serverName} failed (exit ${warmed.code}): ${warmed.stderr.trim()}`);
+    await sleep(settleMs);
     holders.push(await holdIdle(loadgen, ['-p', String(server.port), '-c', String(base), '-e', '1'], { cpu }));
-    await sleep(settleMs);
-    const rssBase = rssBytes(server.pid);
+    const rssBase = await settledRss();
     holders.push(await holdIdle(loadgen, ['-p', String(server.port), '-c', String(total - base), '-e', '1'], { cpu }));
-    await sleep(settleMs);
-    const rssTotal = rssBytes(server.pid);
+    const rssTotal = await settledRss();
     const open = holders[0].n + holders[1].n;
     if (open !== total) throw new Error(`only ${open} of ${total} idle connections opened`);
     failed = false;

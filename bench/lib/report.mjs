@@ -133,7 +133,7 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
       'divided by the round trips it measured in that window. Kernel softirq time for loopback traffic is ' +
       'not charged to either process and is not in CPU/op. “Other CPU %” is the busy time of every other ' +
       'process (/proc/stat user+nice+system minus server, loadgen and harness) as % of one CPU; above ~10 % the ' +
-      'rates are unreliable. Idle: (RSS@N − RSS@base) / (N − base), VmRSS 1 s after each batch is READY.',
+      'rates are unreliable. Idle: (RSS@N − RSS@base) / (N − base), VmRSS 1 s after each batch is READY, after a warm-up round that opened and closed 1,000 connections; SIGUSR2 before each reading makes the Node servers collect garbage.',
   );
   return lines.join('\n') + '\n';
 }

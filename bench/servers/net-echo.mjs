@@ -1,6 +1,6 @@
 // node:net echo server, the baseline for the benchmarks.
 //   node bench/servers/net-echo.mjs [port=0] [host=127.0.0.1]
-// Prints "LISTENING <port>" once bound; exits 0 on SIGTERM.
+// Prints "LISTENING <port>" once bound; exits 0 on SIGTERM; collects garbage on SIGUSR2.
 import net from 'node:net';
 
 const port = Number(process.argv[2] ?? 0);
@@ -17,3 +17,5 @@ server.listen(port, host, () => {
 });
 
 process.on('SIGTERM', () => process.exit(0));
+// The harness asks for a full collection before it reads RSS (run with --expose-gc).
+process.on('SIGUSR2', () => globalThis.gc?.());

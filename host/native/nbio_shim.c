@@ -667,8 +667,10 @@ static napi_value js_watch_start(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv) ||
       !arg_i32(env, argv[0], "epfd must be a number", &epfd))
     return NULL;
-  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
-    return type_error(env, "callback must be a function"), NULL;
+  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
+    type_error(env, "callback must be a function");
+    return NULL;
+  }
   if (napi_get_instance_data(env, (void **)&se) != napi_ok || se == NULL ||
       napi_get_uv_event_loop(env, &loop) != napi_ok)
     return throw_napi_failure(env);
@@ -685,7 +687,20 @@ static napi_value js_watch_start(napi_env env, napi_callback_info info) {
   }
   w->poll.data = w;
 
-  /* From here on, failures go through watcher_close (frees what exists). */
+  /* Listed (and covered by the teardown hook) before anything else can fail,
+   * so even a failed start's uv_close completes before the env goes away.
+   * From here on, failures go through watcher_close, which frees the rest. */
+  w->next = se->head;
+  if (se->head) se->head->prev = w;
+  se->head = w;
+  w->linked = true;
+  if (se->hook == NULL &&
+      napi_add_async_cleanup_hook(env, on_env_teardown, se, &se->hook) != napi_ok) {
+    se->hook = NULL;
+    watcher_close(w);
+    return throw_napi_failure(env);
+  }
+
   if (napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok ||
       napi_create_string_utf8(env, "nbio:watch", NAPI_AUTO_LENGTH, &name) !=
           napi_ok ||
@@ -697,17 +712,6 @@ static napi_value js_watch_start(napi_env env, napi_callback_info info) {
     return throw_napi_failure(env);
   }
   w->js_alive = true;
-
-  w->next = se->head;
-  if (se->head) se->head->prev = w;
-  se->head = w;
-  w->linked = true;
-  if (se->hook == NULL &&
-      napi_add_async_cleanup_hook(env, on_env_teardown, se, &se->hook) != napi_ok) {
-    se->hook = NULL;
-    watcher_close(w);
-    return throw_napi_failure(env);
-  }
 
   rc = uv_poll_start(&w->poll, UV_READABLE, on_poll);
   if (rc != 0) {
@@ -734,8 +738,10 @@ static napi_value js_watch_ref(napi_env env, napi_callback_info info) {
   bool ref;
   if (!get_args(env, info, 2, argv) || !get_watcher(env, argv[0], &w))
     return NULL;
-  if (napi_get_value_bool(env, argv[1], &ref) != napi_ok)
-    return type_error(env, "ref must be a boolean"), NULL;
+  if (napi_get_value_bool(env, argv[1], &ref) != napi_ok) {
+    type_error(env, "ref must be a boolean");
+    return NULL;
+  }
   if (!w->closing) {
     if (ref) uv_ref((uv_handle_t *)&w->poll);
     else uv_unref((uv_handle_t *)&w->poll);
