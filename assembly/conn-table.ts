@@ -1,14 +1,14 @@
 /**
- * The connection table: one 32-byte slot per file descriptor, indexed by
+ * The connection table: one 16-byte slot per file descriptor, indexed by
  * fd, grown on demand (doubling) up to MAX_FDS (2^20). No syscalls here.
  *
  * Slot layout:
  *
- *   s+0    s+1    s+2     s+4       s+8                         s+20      s+32
- *   +------+------+-------+---------+---------------------------+---------+
- *   |state |flags | (pad) | gen u32 | write queue (write-buffer)| (spare) |
- *   |  u8  |  u8  |       |         | head | tail | bytes       |         |
- *   +------+------+-------+---------+---------------------------+---------+
+ *   s+0    s+1    s+2       s+4                          s+16
+ *   +------+------+---------+----------------------------+
+ *   |state |flags | gen u16 | write queue (write-buffer) |
+ *   |  u8  |  u8  |         | head | tail | bytes        |
+ *   +------+------+---------+----------------------------+
  *
  *   state: FREE, LISTENER, CONNECTING, OPEN
  *   flags: FLAG_OUT (EPOLLOUT armed), FLAG_PAUSED (listener paused)
@@ -23,8 +23,8 @@
 import { FD_BITS, FD_MASK, GEN_MAX, MAX_FDS } from "./constants";
 import { wbClear, wbInit } from "./write-buffer";
 
-export const SLOT_SIZE: usize = 32;
-const SLOT_SHIFT: usize = 5;
+export const SLOT_SIZE: usize = 16;
+const SLOT_SHIFT: usize = 4;
 
 export const STATE_FREE: u8 = 0;
 export const STATE_LISTENER: u8 = 1;
@@ -72,11 +72,11 @@ export function ctEnsure(fd: i32): bool {
 @inline export function slotSetState(s: usize, state: u8): void { store<u8>(s, state); }
 @inline export function slotFlags(s: usize): u8 { return load<u8>(s, 1); }
 @inline export function slotSetFlags(s: usize, f: u8): void { store<u8>(s, f, 1); }
-@inline export function slotQueue(s: usize): usize { return s + 8; }
+@inline export function slotQueue(s: usize): usize { return s + 4; }
 @inline export function slotFd(s: usize): i32 { return <i32>((s - slots) >> SLOT_SHIFT); }
 
 @inline function genOf(s: usize): u32 {
-  const g = load<u32>(s, 4);
+  const g = <u32>load<u16>(s, 2);
   return g == 0 ? 1 : g;
 }
 
@@ -90,7 +90,7 @@ export function ctHandle(fd: i32): u32 {
 export function ctOpen(fd: i32, state: u8): u32 {
   const s = ctSlot(fd);
   const g = genOf(s);
-  store<u32>(s, g, 4);
+  store<u16>(s, <u16>g, 2);
   store<u8>(s, state);
   store<u8>(s, 0, 1);
   wbInit(slotQueue(s));
@@ -108,7 +108,7 @@ export function ctRelease(fd: i32): void {
   wbClear(slotQueue(s));
   let g = genOf(s) + 1;
   if (g > GEN_MAX) g = 1;
-  store<u32>(s, g, 4);
+  store<u16>(s, <u16>g, 2);
   store<u8>(s, STATE_FREE);
   store<u8>(s, 0, 1);
 }

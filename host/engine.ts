@@ -7,7 +7,7 @@ import {
   type ResolvedEndpoint,
 } from './address.js';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
-import { NbioError, systemError } from './errors.js';
+import { NbioError, systemError, withoutStack } from './errors.js';
 import { GuestMemory } from './guest-memory.js';
 import { native, type WatchHandle } from './native.js';
 import {
@@ -143,6 +143,18 @@ export class Engine {
   /** Number of live connections (opened and not yet closed by the reactor). */
   get connCount(): number {
     return this.#reactor && this.#state === State.Running ? this.#reactor.connCount() : 0;
+  }
+
+  /**
+   * Bytes of the reactor's WebAssembly memory: its connection table, read
+   * batch and the write buffers of connections with queued bytes. Wasm
+   * memory never shrinks (freed buffers are reused), so this is also the
+   * high-water mark. 0 before `start()`.
+   */
+  get reactorMemory(): number {
+    if (this.#reactor === undefined) return 0;
+    this.#mem.sync();
+    return this.#mem.buffer.byteLength;
   }
 
   /**
@@ -418,8 +430,10 @@ export class Engine {
       return;
     }
     conn.state = ConnState.Closed;
+    const onClose = this.#onClose;
+    if (onClose === noop) return;
     const err = closeError(status, detail);
-    this.#call(() => this.#onClose(conn, err));
+    this.#call(() => onClose(conn, err));
   }
 
   #failDial(conn: Conn, err: Error): void {
@@ -532,11 +546,12 @@ function sockAddress(fd: number, side: 'local' | 'remote'): AddressInfo | undefi
 
 /** The `err` given to onClose for a `closed` event's status and failed call. */
 function closeError(status: number, detail: number): Error | undefined {
-  if (status === CloseCause.Local) return undefined;
-  if (status === CloseCause.PeerEnded) return new NbioError('ERR_NBIO_EOF', 'the peer closed the connection');
-  if (status === CloseCause.WriteOverflow) {
-    return new NbioError('ERR_NBIO_WRITE_OVERFLOW', 'the write buffer would exceed maxWriteBufferSize');
-  }
-  if (status < 0) return systemError(status, FAILED_CALL[detail] || 'close');
-  return undefined;
+  if (status !== CloseCause.PeerEnded && status !== CloseCause.WriteOverflow && status >= 0) return undefined;
+  return withoutStack(() => {
+    if (status === CloseCause.PeerEnded) return new NbioError('ERR_NBIO_EOF', 'the peer closed the connection');
+    if (status === CloseCause.WriteOverflow) {
+      return new NbioError('ERR_NBIO_WRITE_OVERFLOW', 'the write buffer would exceed maxWriteBufferSize');
+    }
+    return systemError(status, FAILED_CALL[detail] || 'close');
+  });
 }

@@ -34,6 +34,21 @@ describe('writes', () => {
     expect((await received.done).equals(payload)).toBe(true);
   });
 
+  it('echoes a 16 MiB single write with the server memory bounded by maxWriteBufferSize', async () => {
+    const limit = 6 * MiB;
+    const server = await scope.echoServer({ maxWriteBufferSize: limit });
+    const baseline = server.reactorMemory;
+    const client = scope.engine();
+    const sent = randomBytes(16 * MiB);
+    const received = new Collector(sent.length);
+    client.onData((_conn, data) => received.push(data));
+    await client.start();
+    const conn = await client.dial('tcp', server.addrs[0]);
+    conn.write(sent);
+    expect((await received.done).equals(sent)).toBe(true);
+    expect(server.reactorMemory - baseline).toBeLessThanOrEqual(limit);
+  });
+
   it('keeps bytes in order when writes queue behind each other', async () => {
     const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
     const expected = Buffer.concat(chunks);
