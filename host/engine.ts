@@ -12,6 +12,7 @@ import { GuestMemory } from './guest-memory.js';
 import { native, type WatchHandle } from './native.js';
 import {
   resolveOptions,
+  type AcceptErrorHandler,
   type CloseHandler,
   type DataHandler,
   type EngineOptions,
@@ -87,6 +88,7 @@ export class Engine {
   #onData: DataHandler = noop;
   #onClose: CloseHandler = noop;
   #onStop: StopHandler = noop;
+  #onAcceptError: AcceptErrorHandler = noop;
   readonly #owner: ConnOwner;
 
   /**
@@ -100,6 +102,7 @@ export class Engine {
     if (options.onData) this.#onData = options.onData;
     if (options.onClose) this.#onClose = options.onClose;
     if (options.onStop) this.#onStop = options.onStop;
+    if (options.onAcceptError) this.#onAcceptError = options.onAcceptError;
     this.#owner = {
       write: (conn, data) => this.#write(conn, data),
       close: (conn) => this.#close(conn),
@@ -129,6 +132,12 @@ export class Engine {
   /** Sets the handler called once the engine stopped (replacing the previous one). */
   onStop(handler: StopHandler): this {
     this.#onStop = checkHandler('onStop', handler);
+    return this;
+  }
+
+  /** Sets the handler called when accepting fails (replacing the previous one). */
+  onAcceptError(handler: AcceptErrorHandler): this {
+    this.#onAcceptError = checkHandler('onAcceptError', handler);
     return this;
   }
 
@@ -354,7 +363,7 @@ export class Engine {
           this.#closed(handle, events[p + 2], events[p + 3]);
           break;
         case EventKind.ListenerPaused:
-          this.#listenerPaused(events[p + 3]);
+          this.#listenerPaused(events[p + 3], events[p + 2]);
           break;
       }
     }
@@ -444,7 +453,12 @@ export class Engine {
     dial.reject(err);
   }
 
-  #listenerPaused(listenerFd: number): void {
+  #listenerPaused(listenerFd: number, errno: number): void {
+    const onAcceptError = this.#onAcceptError;
+    if (onAcceptError !== noop) {
+      const err = withoutStack(() => systemError(errno, 'accept'));
+      this.#call(() => onAcceptError(err));
+    }
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       if (this.#state === State.Running) this.#reactor!.resumeListener(listenerFd);

@@ -5,4 +5,11 @@ export { Engine, type DialOptions } from './engine.js';
 export { Conn } from './conn.js';
 export { NbioError, type NbioErrorCode, type SystemError } from './errors.js';
 export type { AddressInfo, Network } from './address.js';
-export type { CloseHandler, DataHandler, EngineOptions, OpenHandler, StopHandler } from './options.js';
+export type {
+  AcceptErrorHandler,
+  CloseHandler,
+  DataHandler,
+  EngineOptions,
+  OpenHandler,
+  StopHandler,
+} from './options.js';

@@ -24,8 +24,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from './package-root.js';
 
 /** Bytes or a view of bytes the shim reads from or writes into. */
 export type ByteSource = ArrayBuffer | ArrayBufferView;
@@ -228,22 +228,8 @@ export const EPOLL = {
 /** errno numbers of this platform (positive; results carry them negated). */
 export const ERRNO = osConstants.errno;
 
-function packageRoot(): string {
-  // The package root holds package.json and the shim's sources; dist/ (or a
-  // nested package.json a build may add) holds no host/native/binding.gyp.
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'host', 'native', 'binding.gyp'))) {
-      return dir;
-    }
-    if (dirname(dir) === dir) {
-      throw new Error(`nbio-wasm: cannot find the package root above ${start}`);
-    }
-  }
-}
-
 /** Absolute path of the built addon. */
-export const addonPath = join(packageRoot(), 'host', 'native', 'build', 'Release', 'nbio_shim.node');
+export const addonPath = join(packageRoot, 'host', 'native', 'build', 'Release', 'nbio_shim.node');
 
 function load(): NativeShim {
   if (!existsSync(addonPath)) {

@@ -19,6 +19,12 @@ export type DataHandler = (conn: Conn, data: Uint8Array) => void;
 export type CloseHandler = (conn: Conn, err: Error | undefined) => void;
 /** Called once by `stop()`, after every connection's `onClose`. */
 export type StopHandler = () => void;
+/**
+ * Called when accepting a connection failed (EMFILE, ENFILE, ENOMEM…). The
+ * listener pauses for 50 ms and then accepts again; waiting connections stay
+ * in the kernel's backlog meanwhile.
+ */
+export type AcceptErrorHandler = (err: Error) => void;
 
 /** Options of `new Engine(options)`. Every field is optional. */
 export interface EngineOptions {
@@ -48,6 +54,7 @@ export interface EngineOptions {
   onData?: DataHandler;
   onClose?: CloseHandler;
   onStop?: StopHandler;
+  onAcceptError?: AcceptErrorHandler;
 }
 
 /** Options after validation, with defaults applied. */
@@ -63,7 +70,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop',
-  'noDelay', 'backlog', 'onOpen', 'onData', 'onClose', 'onStop',
+  'noDelay', 'backlog', 'onOpen', 'onData', 'onClose', 'onStop', 'onAcceptError',
 ]);
 
 /** Largest `readBufferSize`: 16 MiB (the reactor's batch holds several reads of this size). */
@@ -80,7 +87,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) throw new NbioError('ERR_NBIO_INVALID_OPTION', `unknown option "${key}"`);
   }
-  for (const key of ['onOpen', 'onData', 'onClose', 'onStop'] as const) {
+  for (const key of ['onOpen', 'onData', 'onClose', 'onStop', 'onAcceptError'] as const) {
     const handler = options[key];
     if (handler !== undefined && typeof handler !== 'function') {
       throw new NbioError('ERR_NBIO_INVALID_OPTION', `${key} must be a function`);

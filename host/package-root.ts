@@ -3,15 +3,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The directory holding nbio-wasm's package.json. Built artifacts (the Wasm
- * reactor, the native shim) are found relative to it, so the same code works
- * from the TypeScript sources and from the compiled `dist/` tree.
+ * The directory holding nbio-wasm's package.json and sources. Built
+ * artifacts (the Wasm reactor, the native shim) are found relative to it, so
+ * the same code works from the TypeScript sources and from the compiled
+ * `dist/` tree (which holds no host/native/binding.gyp).
  */
 export const packageRoot: string = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
 function findPackageRoot(start: string): string {
   for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'wit'))) return dir;
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'host', 'native', 'binding.gyp'))) return dir;
     if (dirname(dir) === dir) throw new Error(`nbio-wasm: package root not found above ${start}`);
   }
 }

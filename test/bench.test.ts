@@ -1,11 +1,11 @@
 // Correctness of the benchmark tools (never their speed): the load generator
-// verifies echoes against the C and node:net servers, churns, and fails when
-// a server echoes wrong bytes. The nbio server joins once the engine exists.
+// verifies echoes against the nbio-wasm, C and node:net servers, churns,
+// holds idle connections, and fails when a server echoes wrong bytes.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNative } from '../bench/lib/build.mjs';
-import { measureThroughput, SCENARIOS, serverCommands } from '../bench/lib/measure.mjs';
+import { measureIdle, measureThroughput, SCENARIOS, serverCommands } from '../bench/lib/measure.mjs';
 import { runLoadgen, startServer } from '../bench/lib/procs.mjs';
 
 interface LoadgenResult {
@@ -49,7 +49,7 @@ async function brokenServer(mangle: (d: Buffer) => Buffer): Promise<number> {
 beforeAll(async () => {
   bins = buildNative();
   const cmds = serverCommands(bins);
-  for (const name of ['c', 'net']) servers.push(await startServer(name, cmds[name]));
+  for (const name of ['c', 'net', 'nbio']) servers.push(await startServer(name, cmds[name]));
 });
 
 afterAll(async () => {
@@ -60,6 +60,7 @@ afterAll(async () => {
 describe.each([
   ['c', 0],
   ['net', 1],
+  ['nbio', 2],
 ])('loadgen against the %s echo server', (_name, i) => {
   it('verifies 50 conns x 64 B', async () => {
     const r = await loadgen(servers[i].port, ['-c', '50', '-s', '64']);
@@ -137,6 +138,23 @@ describe('harness measurement', () => {
     expect(m.rate).toBeGreaterThan(0);
     expect(m.server_cpu_pct).toBeGreaterThanOrEqual(0);
     expect(m.other_cpu_pct).toBeGreaterThanOrEqual(0);
+  });
+
+  it('measures idle memory against the nbio server', async () => {
+    const cmds = serverCommands(bins);
+    const m = await measureIdle({
+      serverName: 'nbio',
+      serverArgv: cmds.nbio,
+      loadgen: bins.loadgen,
+      base: 10,
+      total: 300,
+      pin: null,
+      nofile: 4096,
+      settleMs: 100,
+    });
+    expect(m.conns_total).toBe(300);
+    expect(m.rss_total).toBeGreaterThan(0);
+    expect(Number.isFinite(m.rate)).toBe(true);
   });
 
   it('fails loudly when a server cannot start', async () => {
