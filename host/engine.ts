@@ -20,7 +20,15 @@ import {
   type ResolvedOptions,
   type StopHandler,
 } from './options.js';
-import { CloseCause, EVENT_WORDS, EventKind, FAILED_CALL, instantiateReactor, type Reactor } from './reactor.js';
+import {
+  CloseCause,
+  EVENT_WORDS,
+  EventKind,
+  FAILED_CALL,
+  FD_MASK,
+  instantiateReactor,
+  type Reactor,
+} from './reactor.js';
 import { linuxSys } from './sys/linux.js';
 
 /** Options of {@link Engine.dial}. */
@@ -37,8 +45,6 @@ const enum State {
   Stopped,
 }
 
-/** Low bits of a connection handle: its file descriptor. */
-const FD_MASK = 0xfffff;
 /** Pause before re-arming a listener whose accept failed (EMFILE and the like). */
 const LISTENER_RETRY_MS = 50;
 const EBADF = -9;
@@ -186,27 +192,30 @@ export class Engine {
 
   async #start(): Promise<void> {
     const { network } = this.#options;
-    const listenFds: number[] = [];
+    /** A listening socket not yet handed to the reactor (closed here if start fails). */
+    let unowned = -1;
     try {
       const endpoints = await Promise.all(this.#options.addrs.map((ep) => resolveEndpoint(network, ep, 'listen')));
       const reactor = instantiateReactor(linuxSys(this.#mem), this.#mem);
-      this.#reactor = reactor;
       const o = this.#options;
       const epfd = reactor.init(o.readBufferSize, o.maxWriteBufferSize, o.maxConnReadTimesPerEventLoop, o.noDelay ? 1 : 0);
       if (epfd < 0) throw systemError(epfd, 'epoll_create1');
+      this.#reactor = reactor;
       const bound: string[] = [];
       for (const ep of endpoints) {
-        const fd = listen(ep, o.backlog);
-        listenFds.push(fd);
-        const rc = reactor.addListener(fd);
+        unowned = listen(ep, o.backlog);
+        const rc = reactor.addListener(unowned);
         if (rc < 0) throw systemError(rc, 'epoll_ctl');
-        bound.push(formatAddress(sockAddress(fd, 'local')!));
+        bound.push(formatAddress(sockAddress(unowned, 'local')!));
+        unowned = -1;
       }
       this.#addrs = bound;
       this.#watcher = native.watchStart(epfd, this.#onReadable);
       this.#state = State.Running;
     } catch (err) {
-      for (const fd of listenFds) native.close(fd);
+      if (unowned >= 0) native.close(unowned);
+      // Closes the listeners the reactor took over and its epoll instance.
+      this.#reactor?.shutdown();
       this.#state = State.Stopped;
       throw err;
     }
@@ -242,7 +251,6 @@ export class Engine {
       } finally {
         this.#dispatching = false;
       }
-      for (const [conn] of this.#dials) this.#failDial(conn, new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped'));
     }
     this.#state = State.Stopped;
     if (wasRunning) this.#call(() => this.#onStop());

@@ -68,6 +68,9 @@ export const CloseCause = {
 /** Syscall names of `failed-call` values (`detail` of a `closed` event). */
 export const FAILED_CALL = ['', 'read', 'write', 'connect', 'epoll_ctl', 'accept'] as const;
 
+/** Low 20 bits of a connection handle: its file descriptor (a generation number is above). */
+export const FD_MASK = 0xfffff;
+
 /** Size of one event record in reactor memory, in 32-bit words (24 bytes). */
 export const EVENT_WORDS = 6;
 

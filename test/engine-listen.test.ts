@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readBytes, Scope, split } from './helpers.js';
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
 
 /** Whether this machine can bind IPv6 loopback. */
@@ -57,11 +58,13 @@ describe('listening', () => {
     expect(await got).toBe('six');
   });
 
-  it('fails start() with EADDRINUSE and closes the listeners it had opened', async () => {
+  it('fails start() with EADDRINUSE and closes everything it had opened', async () => {
     const first = await scope.echoServer();
     const taken = first.addrs[0];
     const second = scope.engine({ addrs: ['127.0.0.1:0', taken] });
+    const fdsBefore = readdirSync('/proc/self/fd').length;
     await expect(second.start()).rejects.toMatchObject({ code: 'EADDRINUSE', syscall: 'listen' });
+    expect(readdirSync('/proc/self/fd').length).toBe(fdsBefore);
     // Nothing of the failed engine keeps running: stop() is harmless and dial refuses.
     await second.stop();
     await expect(second.dial('tcp', taken)).rejects.toMatchObject({ code: 'ERR_NBIO_NOT_RUNNING' });
