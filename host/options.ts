@@ -7,7 +7,9 @@ export type OpenHandler = (conn: Conn) => void;
 /**
  * Called with each chunk of bytes that arrived. `data` is a view into the
  * engine's read buffer, valid only until the handler returns: copy it to
- * keep it (`conn.write(data)` inside the handler needs no copy).
+ * keep it (`conn.write(data)` inside the handler needs no copy). A write
+ * that makes the engine grow its memory empties the view (writing `data`
+ * itself still works): read it before such a write.
  */
 export type DataHandler = (conn: Conn, data: Uint8Array) => void;
 /**

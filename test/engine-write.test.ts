@@ -49,6 +49,26 @@ describe('writes', () => {
     expect(server.reactorMemory - baseline).toBeLessThanOrEqual(limit);
   });
 
+  it('writes the delivered data view correctly even after a write grew the reactor memory', async () => {
+    const big = randomBytes(8 * MiB);
+    const server = scope.engine({ addrs: ['127.0.0.1:0'] });
+    let grew = false;
+    server.onData((conn, data) => {
+      const before = server.reactorMemory;
+      conn.write(big); // mostly queued: the reactor grows its memory
+      grew = server.reactorMemory > before;
+      conn.write(data);
+    });
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    const received = readBytes(socket, big.length + 5);
+    socket.write('hello');
+    const all = await received;
+    expect(grew).toBe(true);
+    expect(all.subarray(0, big.length).equals(big)).toBe(true);
+    expect(all.subarray(big.length).toString()).toBe('hello');
+  });
+
   it('keeps bytes in order when writes queue behind each other', async () => {
     const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
     const expected = Buffer.concat(chunks);
