@@ -11,7 +11,8 @@
  *   +------+------+---------+----------------------------+
  *
  *   state: FREE, LISTENER, CONNECTING, OPEN
- *   flags: FLAG_OUT (EPOLLOUT armed), FLAG_PAUSED (listener paused)
+ *   flags: FLAG_OUT (EPOLLOUT armed), FLAG_PAUSED (listener paused),
+ *          FLAG_ENDING (close once the write queue is empty)
  *   gen:   generation of the current (or, when FREE, the next) occupant,
  *          1..GEN_MAX; 0 in a never-used slot means 1.
  *
@@ -33,6 +34,7 @@ export const STATE_OPEN: u8 = 3;
 
 export const FLAG_OUT: u8 = 1;
 export const FLAG_PAUSED: u8 = 2;
+export const FLAG_ENDING: u8 = 4;
 
 const INITIAL_SLOTS: i32 = 1024;
 

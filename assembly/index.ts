@@ -16,6 +16,7 @@
  *   write           (conn, ptr, len)-> bytes | -errno
  *   buffered-amount (conn)          -> u32
  *   close           (conn, cause)   -> 0 | -errno
+ *   end             (conn)          -> 0 | -errno
  *   shutdown        ()              -> ()
  *   conn-count      ()              -> u32
  *
@@ -26,7 +27,7 @@
 import { endCall } from "./abi";
 import {
   reactorAddConn, reactorAddListener, reactorBacklog, reactorBufferedAmount,
-  reactorClose, reactorConnCount, reactorInit, reactorResumeListener, reactorRunOnce,
+  reactorClose, reactorConnCount, reactorEnd, reactorInit, reactorResumeListener, reactorRunOnce,
   reactorShutdown, reactorTakeEvents, reactorWrite,
 } from "./reactor";
 
@@ -61,6 +62,9 @@ export function engine$buffered_amount(conn: u32): u32 {
 }
 export function engine$close(conn: u32, cause: i32): i32 {
   const r = reactorClose(conn, cause); endCall(); return r;
+}
+export function engine$end(conn: u32): i32 {
+  const r = reactorEnd(conn); endCall(); return r;
 }
 export function engine$shutdown(): void {
   reactorShutdown(); endCall();

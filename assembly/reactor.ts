@@ -33,7 +33,7 @@ import {
   MAX_ACCEPTS_PER_REPORT, MAX_IOV, MAX_READY, READ_TRIGGER,
 } from "./constants";
 import {
-  FLAG_OUT, FLAG_PAUSED, STATE_CONNECTING, STATE_FREE, STATE_LISTENER, STATE_OPEN,
+  FLAG_ENDING, FLAG_OUT, FLAG_PAUSED, STATE_CONNECTING, STATE_FREE, STATE_LISTENER, STATE_OPEN,
   ctCapacity, ctEnsure, ctHandle, ctLiveConns, ctLookup, ctOpen, ctRelease, ctSlot,
   slotFlags, slotQueue, slotSetFlags, slotSetState, slotState,
 } from "./conn-table";
@@ -95,8 +95,9 @@ function disarmOut(fd: i32, s: usize): bool {
   return true;
 }
 
-/** Writes queued bytes until the queue is empty or the kernel is full.
- *  Returns false if the connection was closed. */
+/** Writes queued bytes until the queue is empty or the kernel is full;
+ *  an ending connection is closed once its queue is empty. Returns false
+ *  if the connection was closed. */
 function flush(fd: i32, s: usize): bool {
   const q = slotQueue(s);
   while (!wbIsEmpty(q)) {
@@ -117,6 +118,10 @@ function flush(fd: i32, s: usize): bool {
     }
     wbConsume(q, <u32>n);
     if (<u32>n < total) return true; // kernel is full; OUT stays armed
+  }
+  if ((slotFlags(s) & FLAG_ENDING) != 0) {
+    closeConn(fd, CAUSE_LOCAL, CALL_NONE);
+    return false;
   }
   return disarmOut(fd, s);
 }
@@ -312,7 +317,7 @@ export function reactorTakeEvents(): usize {
 
 export function reactorWrite(conn: u32, ptr: usize, len: u32): i32 {
   const s = ctLookup(conn);
-  if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
+  if (s == 0 || slotState(s) == STATE_LISTENER || (slotFlags(s) & FLAG_ENDING) != 0) return -EBADF;
   if (len == 0) return 0;
   const fd = fdOf(conn);
   const q = slotQueue(s);
@@ -354,6 +359,17 @@ export function reactorClose(conn: u32, cause: i32): i32 {
   const s = ctLookup(conn);
   if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
   closeConn(fdOf(conn), cause, CALL_NONE);
+  return 0;
+}
+
+export function reactorEnd(conn: u32): i32 {
+  const s = ctLookup(conn);
+  if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
+  if (wbIsEmpty(slotQueue(s))) {
+    closeConn(fdOf(conn), CAUSE_LOCAL, CALL_NONE);
+  } else {
+    slotSetFlags(s, slotFlags(s) | FLAG_ENDING);
+  }
   return 0;
 }
 

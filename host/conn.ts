@@ -14,6 +14,11 @@ export const ConnState = {
   Doomed: 2,
   /** Closed by `conn.close()`, or `onClose` was delivered: writes throw ERR_NBIO_CLOSED. */
   Closed: 3,
+  /**
+   * `conn.end()` was called: queued bytes are still being sent and data is
+   * still delivered, but writes throw ERR_NBIO_CLOSED.
+   */
+  Ending: 4,
 } as const;
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
@@ -21,6 +26,7 @@ export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 export interface ConnOwner {
   write(conn: Conn, data: Uint8Array | string): void;
   close(conn: Conn): void;
+  end(conn: Conn): void;
   bufferedAmount(conn: Conn): number;
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
 }
@@ -53,14 +59,14 @@ export class Conn {
    * write buffer and sent, in order, as the peer reads. The caller may reuse
    * `data` as soon as this returns.
    *
-   * Throws ERR_NBIO_CLOSED if the connection was closed by `close()` or its
-   * `onClose` already ran. If this write itself fails (the write buffer
+   * Throws ERR_NBIO_CLOSED if the connection was closed by `close()` or
+   * `end()`, or its `onClose` already ran. If this write itself fails (the write buffer
    * would exceed `maxWriteBufferSize`, or the socket failed), it does not
    * throw: the connection is closed and `onClose` receives the cause.
    */
   write(data: Uint8Array | string): void {
     if (this.state === ConnState.Open) this.#owner.write(this, data);
-    else if (this.state === ConnState.Closed) throw closedError();
+    else if (this.state !== ConnState.Doomed) throw closedError();
   }
 
   /**
@@ -73,6 +79,18 @@ export class Conn {
     if (this.state !== ConnState.Closed) this.#owner.close(this);
   }
 
+  /**
+   * Closes the connection gracefully: bytes already written (queued or not)
+   * are all sent first, then it closes; `onClose` follows with `err`
+   * undefined. Data that arrives meanwhile is still delivered. Writes after
+   * `end()` throw ERR_NBIO_CLOSED. Calling it (or `close()`) again does
+   * nothing more; `close()` afterwards closes at once, discarding what is
+   * still queued.
+   */
+  end(): void {
+    if (this.state === ConnState.Open) this.#owner.end(this);
+  }
+
   /** True once the connection is closed, or closing because it failed. */
   get closed(): boolean {
     return this.state !== ConnState.Open;
@@ -80,7 +98,7 @@ export class Conn {
 
   /** Bytes written but not yet taken by the kernel (queued in the write buffer). */
   get bufferedAmount(): number {
-    return this.state === ConnState.Open ? this.#owner.bufferedAmount(this) : 0;
+    return this.state === ConnState.Open || this.state === ConnState.Ending ? this.#owner.bufferedAmount(this) : 0;
   }
 
   /**

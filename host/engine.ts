@@ -112,6 +112,7 @@ export class Engine {
     this.#owner = {
       write: (conn, data) => this.#write(conn, data),
       close: (conn) => this.#close(conn),
+      end: (conn) => this.#end(conn),
       bufferedAmount: (conn) => this.#reactor!.bufferedAmount(conn.handle),
       address: (conn, side) => this.#address(conn, side),
     };
@@ -519,8 +520,14 @@ export class Engine {
   #close(conn: Conn): void {
     const state = conn.state;
     conn.state = ConnState.Closed;
-    if (state === ConnState.Open && this.#reactor!.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
-    else if (state === ConnState.Doomed) this.#scheduleDrain();
+    if (state === ConnState.Doomed) this.#scheduleDrain();
+    else if (this.#reactor!.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
+  }
+
+  #end(conn: Conn): void {
+    conn.state = ConnState.Ending;
+    // Closes at once when nothing is queued; otherwise after the last flush.
+    if (this.#reactor!.end(conn.handle) === 0) this.#scheduleDrain();
   }
 
   #address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {

@@ -44,6 +44,7 @@ export interface Reactor {
   write(conn: number, ptr: number, len: number): number;
   bufferedAmount(conn: number): number;
   close(conn: number, cause: number): number;
+  end(conn: number): number;
   shutdown(): void;
   connCount(): number;
 }
@@ -109,6 +110,7 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reacto
     write: fn('write'),
     bufferedAmount: fn('buffered-amount'),
     close: fn('close'),
+    end: fn('end'),
     shutdown: fn('shutdown') as () => void,
     connCount: fn('conn-count'),
   };

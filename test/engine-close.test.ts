@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
-import { Scope, signal } from './helpers.js';
+import { readBytes, Scope, signal } from './helpers.js';
 
 describe('closing and stopping', () => {
   let scope: Scope;
@@ -45,6 +46,63 @@ describe('closing and stopping', () => {
     socket.end('bye');
     expect(await closed.promise).toMatchObject({ code: 'ERR_NBIO_EOF' });
     expect(order).toEqual(['open', 'data:bye', 'close']);
+  });
+
+  it('end() sends everything queued, still delivers data meanwhile, then closes', async () => {
+    const payload = randomBytes(8 * 1024 * 1024);
+    const events: string[] = [];
+    const closed = signal<Error | undefined>();
+    const pinged = signal();
+    let lateWrite: unknown;
+    const server = scope.engine({ addrs: ['127.0.0.1:0'] });
+    server.onOpen((conn) => {
+      conn.write(payload);
+      conn.end();
+      events.push(`ending, ${conn.bufferedAmount > 0 ? 'bytes queued' : 'nothing queued'}`);
+      try {
+        conn.write('late');
+      } catch (err) {
+        lateWrite = err;
+      }
+    });
+    server.onData((_conn, data) => {
+      events.push(`data:${Buffer.from(data).toString()}`);
+      pinged.resolve();
+    });
+    server.onClose((_conn, err) => {
+      events.push('close');
+      closed.resolve(err);
+    });
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    socket.pause();
+    socket.write('ping');
+    await pinged.promise;
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    const received = readBytes(socket, payload.length);
+    socket.resume();
+    expect((await received).equals(payload)).toBe(true);
+    await ended;
+    expect(await closed.promise).toBeUndefined();
+    expect(events).toEqual(['ending, bytes queued', 'data:ping', 'close']);
+    expect(lateWrite).toMatchObject({ code: 'ERR_NBIO_CLOSED' });
+  });
+
+  it('end() with nothing queued closes at once', async () => {
+    const closed = signal<Error | undefined>();
+    const server = scope.engine({ addrs: ['127.0.0.1:0'] });
+    server.onOpen((conn) => {
+      conn.write('bye');
+      conn.end();
+      conn.end();
+    });
+    server.onClose((_conn, err) => closed.resolve(err));
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    expect((await readBytes(socket, 3)).toString()).toBe('bye');
+    await ended;
+    expect(await closed.promise).toBeUndefined();
   });
 
   it('gives onClose an undefined error when this side closes', async () => {
