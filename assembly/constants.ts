@@ -53,6 +53,7 @@ export const KIND_OPENED: u8 = 0;
 export const KIND_DATA: u8 = 1;
 export const KIND_CLOSED: u8 = 2;
 export const KIND_LISTENER_PAUSED: u8 = 3;
+export const KIND_DRAINED: u8 = 4;
 
 // ---- engine.failed-call ----
 export const CALL_NONE: u32 = 0;

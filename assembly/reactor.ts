@@ -29,7 +29,7 @@ import {
   EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, EMFILE, ENOBUFS,
   EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, FD_MASK,
   INTEREST_LISTEN, INTEREST_READ, INTEREST_READ_WRITE,
-  KIND_CLOSED, KIND_DATA, KIND_LISTENER_PAUSED, KIND_OPENED,
+  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_LISTENER_PAUSED, KIND_OPENED,
   MAX_ACCEPTS_PER_REPORT, MAX_IOV, MAX_READY, READ_TRIGGER,
 } from "./constants";
 import {
@@ -95,11 +95,12 @@ function disarmOut(fd: i32, s: usize): bool {
   return true;
 }
 
-/** Writes queued bytes until the queue is empty or the kernel is full;
- *  an ending connection is closed once its queue is empty. Returns false
- *  if the connection was closed. */
+/** Writes queued bytes until the queue is empty or the kernel is full.
+ *  Once it is empty: an ending connection is closed, any other reports
+ *  `drained`. Returns false if the connection was closed. */
 function flush(fd: i32, s: usize): bool {
   const q = slotQueue(s);
+  if (wbIsEmpty(q)) return disarmOut(fd, s); // a spurious or connect-time OUT
   while (!wbIsEmpty(q)) {
     const cnt = wbGather(q, IOV, MAX_IOV);
     let total: u32 = 0;
@@ -123,7 +124,9 @@ function flush(fd: i32, s: usize): bool {
     closeConn(fd, CAUSE_LOCAL, CALL_NONE);
     return false;
   }
-  return disarmOut(fd, s);
+  if (!disarmOut(fd, s)) return false;
+  evPush(KIND_DRAINED, ctHandle(fd), 0, 0, 0, 0);
+  return true;
 }
 
 function pauseListener(lfd: i32, err: i32): void {

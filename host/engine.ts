@@ -15,6 +15,7 @@ import {
   type AcceptErrorHandler,
   type CloseHandler,
   type DataHandler,
+  type DrainHandler,
   type EngineOptions,
   type OpenHandler,
   type ResolvedOptions,
@@ -93,6 +94,7 @@ export class Engine {
   #onOpen: OpenHandler = noop;
   #onData: DataHandler = noop;
   #onClose: CloseHandler = noop;
+  #onDrain: DrainHandler = noop;
   #onStop: StopHandler = noop;
   #onAcceptError: AcceptErrorHandler = noop;
   readonly #owner: ConnOwner;
@@ -107,6 +109,7 @@ export class Engine {
     if (options.onOpen) this.#onOpen = options.onOpen;
     if (options.onData) this.#onData = options.onData;
     if (options.onClose) this.#onClose = options.onClose;
+    if (options.onDrain) this.#onDrain = options.onDrain;
     if (options.onStop) this.#onStop = options.onStop;
     if (options.onAcceptError) this.#onAcceptError = options.onAcceptError;
     this.#owner = {
@@ -133,6 +136,12 @@ export class Engine {
   /** Sets the handler called when a connection closes (replacing the previous one). */
   onClose(handler: CloseHandler): this {
     this.#onClose = checkHandler('onClose', handler);
+    return this;
+  }
+
+  /** Sets the handler called when a connection's write buffer empties (replacing the previous one). */
+  onDrain(handler: DrainHandler): this {
+    this.#onDrain = checkHandler('onDrain', handler);
     return this;
   }
 
@@ -374,6 +383,9 @@ export class Engine {
         case EventKind.ListenerPaused:
           this.#listenerPaused(events[p + 3], events[p + 2]);
           break;
+        case EventKind.Drained:
+          this.#drained(handle);
+          break;
       }
     }
   }
@@ -427,6 +439,12 @@ export class Engine {
       this.#handlerError ??= { error };
     }
     this.#delivered = undefined;
+  }
+
+  #drained(handle: number): void {
+    const conn = this.#conns[handle & FD_MASK];
+    if (conn === undefined || conn.handle !== handle || conn.state !== ConnState.Open) return;
+    this.#call(() => this.#onDrain(conn));
   }
 
   #closed(handle: number, status: number, detail: number): void {

@@ -9,6 +9,7 @@ export type {
   AcceptErrorHandler,
   CloseHandler,
   DataHandler,
+  DrainHandler,
   EngineOptions,
   OpenHandler,
   StopHandler,

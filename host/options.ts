@@ -19,6 +19,12 @@ export type DataHandler = (conn: Conn, data: Uint8Array) => void;
  * or a system error such as ECONNRESET.
  */
 export type CloseHandler = (conn: Conn, err: Error | undefined) => void;
+/**
+ * Called when a connection's write buffer became empty again: every byte
+ * written so far was taken by the kernel. Pair it with
+ * `conn.bufferedAmount` to stop producing while a peer is slow.
+ */
+export type DrainHandler = (conn: Conn) => void;
 /** Called once by `stop()`, after every connection's `onClose`. */
 export type StopHandler = () => void;
 /**
@@ -55,6 +61,7 @@ export interface EngineOptions {
   onOpen?: OpenHandler;
   onData?: DataHandler;
   onClose?: CloseHandler;
+  onDrain?: DrainHandler;
   onStop?: StopHandler;
   onAcceptError?: AcceptErrorHandler;
 }
@@ -72,7 +79,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop',
-  'noDelay', 'backlog', 'onOpen', 'onData', 'onClose', 'onStop', 'onAcceptError',
+  'noDelay', 'backlog', 'onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError',
 ]);
 
 /** Largest `readBufferSize`: 16 MiB (the reactor's batch holds several reads of this size). */
@@ -89,7 +96,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) throw new NbioError('ERR_NBIO_INVALID_OPTION', `unknown option "${key}"`);
   }
-  for (const key of ['onOpen', 'onData', 'onClose', 'onStop', 'onAcceptError'] as const) {
+  for (const key of ['onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError'] as const) {
     const handler = options[key];
     if (handler !== undefined && typeof handler !== 'function') {
       throw new NbioError('ERR_NBIO_INVALID_OPTION', `${key} must be a function`);

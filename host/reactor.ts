@@ -55,6 +55,7 @@ export const EventKind = {
   Data: 1,
   Closed: 2,
   ListenerPaused: 3,
+  Drained: 4,
 } as const;
 
 /** Close causes that are not errnos (`status` of a `closed` event). */

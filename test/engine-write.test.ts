@@ -69,6 +69,24 @@ describe('writes', () => {
     expect(all.subarray(big.length).toString()).toBe('hello');
   });
 
+  it('calls onDrain once the queued bytes are taken, and only then', async () => {
+    const payload = randomBytes(8 * MiB);
+    const drained = signal<number>();
+    let queuedAfterWrite = -1;
+    const server = scope.engine({ addrs: ['127.0.0.1:0'] });
+    server.onOpen((conn) => {
+      conn.write(payload);
+      queuedAfterWrite = conn.bufferedAmount;
+    });
+    server.onDrain((conn) => drained.resolve(conn.bufferedAmount));
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    const received = readBytes(socket, payload.length);
+    expect(await drained.promise).toBe(0);
+    expect(queuedAfterWrite).toBeGreaterThan(0);
+    expect((await received).equals(payload)).toBe(true);
+  });
+
   it('keeps bytes in order when writes queue behind each other', async () => {
     const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
     const expected = Buffer.concat(chunks);

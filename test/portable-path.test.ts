@@ -51,7 +51,7 @@ interface Driver {
   connCount(): number;
 }
 
-const KINDS = ['opened', 'data', 'closed', 'listener-paused'];
+const KINDS = ['opened', 'data', 'closed', 'listener-paused', 'drained'];
 const text = new TextDecoder();
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -219,7 +219,7 @@ const lifeCycle: Scenario = (kernel, engine) => {
   r.events('run-once', engine.runOnce(0)); // the peer reads nothing: no progress
   r.note(`A buffered ${engine.bufferedAmount(ha)}`);
   a.drain(13);
-  r.events('run-once', engine.runOnce(0)); // OUT: the queue is flushed, OUT disarmed
+  r.events('run-once', engine.runOnce(0)); // OUT: the queue is flushed, OUT disarmed, `drained`
   r.note(`A buffered ${engine.bufferedAmount(ha)} received "${a.receivedText()}" interest ${interest(kernel, epfd, a)}`);
 
   // Overflow: capacity is 0 now; 40 queued is fine, 40 + 30 > 64 is not.
@@ -269,7 +269,7 @@ const LIFE_CYCLE = [
   'A buffered 13 received "hello, p" interest 0x2005',
   'run-once: -',
   'A buffered 13',
-  'run-once: -',
+  'run-once: drained c1 0 0',
   `A buffered 0 received "${REPLY}" interest 0x2001`,
   'write(A, 40B) -> 40',
   'A buffered 40 interest 0x2005',
@@ -339,7 +339,7 @@ const GATHERING = [
   'A buffered 9996 interest 0x2005',
   'run-once: -',
   'A buffered 3996 interest 0x2005',
-  'run-once: -',
+  'run-once: drained c1 0 0',
   'A buffered 0 interest 0x2001',
   'A received 10004B intact true',
   'run-once: data c1 0 0 "bye"',
