@@ -25,6 +25,7 @@ export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 /** What a {@link Conn} needs from the engine that owns it. */
 export interface ConnOwner {
   write(conn: Conn, data: Uint8Array | string): void;
+  writev(conn: Conn, chunks: readonly (Uint8Array | string)[]): void;
   close(conn: Conn): void;
   end(conn: Conn): void;
   bufferedAmount(conn: Conn): number;
@@ -66,6 +67,16 @@ export class Conn {
    */
   write(data: Uint8Array | string): void {
     if (this.state === ConnState.Open) this.#owner.write(this, data);
+    else if (this.state !== ConnState.Doomed) throw closedError();
+  }
+
+  /**
+   * Sends several chunks, in order, as one write (one system call when the
+   * kernel has room): the same as writing their concatenation. Same rules
+   * as {@link write}.
+   */
+  writev(chunks: readonly (Uint8Array | string)[]): void {
+    if (this.state === ConnState.Open) this.#owner.writev(this, chunks);
     else if (this.state !== ConnState.Doomed) throw closedError();
   }
 

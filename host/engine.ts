@@ -114,6 +114,7 @@ export class Engine {
     if (options.onAcceptError) this.#onAcceptError = options.onAcceptError;
     this.#owner = {
       write: (conn, data) => this.#write(conn, data),
+      writev: (conn, chunks) => this.#writev(conn, chunks),
       close: (conn) => this.#close(conn),
       end: (conn) => this.#end(conn),
       bufferedAmount: (conn) => this.#reactor!.bufferedAmount(conn.handle),
@@ -503,29 +504,68 @@ export class Engine {
     const mem = this.#mem;
     let ptr: number;
     let len: number;
-    if (data === this.#delivered) {
-      // The bytes being delivered are in reactor memory already (even if the
-      // memory grew and detached the view during the handler).
-      ptr = this.#deliveredPtr;
-      len = this.#deliveredLen;
-    } else if (typeof data === 'string') {
-      len = Buffer.byteLength(data);
+    const inReactor = this.#reactorBytes(data);
+    if (inReactor >= 0) {
+      // Already in reactor memory (the delivered view, or a view on it): no copy.
+      ptr = inReactor;
+      len = this.#chunkLength(data);
+    } else {
+      len = this.#chunkLength(data);
       if (len === 0) return;
       ptr = mem.alloc(1, len);
-      encoder.encodeInto(data, mem.u8.subarray(ptr, ptr + len));
-    } else if (data instanceof Uint8Array) {
-      len = data.byteLength;
-      if (len === 0) return;
-      mem.sync();
-      if (data.buffer === mem.buffer) {
-        ptr = data.byteOffset;
-      } else {
-        ptr = mem.alloc(1, len);
-        mem.u8.set(data, ptr);
-      }
-    } else {
-      throw new NbioError('ERR_NBIO_INVALID_OPTION', 'write() takes a Uint8Array (or Buffer) or a string');
+      this.#place(data, ptr, len);
     }
+    if (len !== 0) this.#submit(conn, ptr, len);
+  }
+
+  #writev(conn: Conn, chunks: readonly (Uint8Array | string)[]): void {
+    if (!Array.isArray(chunks)) throw new NbioError('ERR_NBIO_INVALID_OPTION', 'writev() takes an array of chunks');
+    // Lengths and reactor-memory sources first: allocating may grow (and
+    // detach) the memory those sources are views on.
+    const lengths = chunks.map((chunk) => this.#chunkLength(chunk));
+    const sources = chunks.map((chunk) => this.#reactorBytes(chunk));
+    const total = lengths.reduce((a, b) => a + b, 0);
+    if (total === 0) return;
+    const mem = this.#mem;
+    const ptr = mem.alloc(1, total);
+    let at = ptr;
+    chunks.forEach((chunk, i) => {
+      if (sources[i] >= 0) mem.u8.copyWithin(at, sources[i], sources[i] + lengths[i]);
+      else this.#place(chunk, at, lengths[i]);
+      at += lengths[i];
+    });
+    this.#submit(conn, ptr, total);
+  }
+
+  /** Byte length of a chunk to write; throws for anything but bytes or a string. */
+  #chunkLength(data: Uint8Array | string): number {
+    if (data === this.#delivered) return this.#deliveredLen;
+    if (typeof data === 'string') return Buffer.byteLength(data);
+    if (data instanceof Uint8Array) return data.byteLength;
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', 'write() takes a Uint8Array (or Buffer) or a string');
+  }
+
+  /**
+   * Where a chunk's bytes already are in reactor memory (the delivered
+   * view, tracked even if the memory grew and detached it; or any other
+   * view on the memory), or -1.
+   */
+  #reactorBytes(data: Uint8Array | string): number {
+    if (data === this.#delivered) return this.#deliveredPtr;
+    if (typeof data === 'string') return -1;
+    this.#mem.sync();
+    return data.buffer === this.#mem.buffer ? data.byteOffset : -1;
+  }
+
+  /** Copies (or UTF-8 encodes) a chunk from JavaScript into reactor memory at `ptr`. */
+  #place(data: Uint8Array | string, ptr: number, len: number): void {
+    const u8 = this.#mem.u8;
+    if (typeof data === 'string') encoder.encodeInto(data, u8.subarray(ptr, ptr + len));
+    else u8.set(data, ptr);
+  }
+
+  /** Hands `len` bytes at `ptr` in reactor memory to the reactor's write. */
+  #submit(conn: Conn, ptr: number, len: number): void {
     const rc = this.#reactor!.write(conn.handle, ptr, len);
     if (rc < 0) {
       // The reactor closed the connection (now, or earlier in this batch);

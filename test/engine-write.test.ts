@@ -87,6 +87,39 @@ describe('writes', () => {
     expect((await received).equals(payload)).toBe(true);
   });
 
+  it('writev sends strings, buffers and the delivered view as one concatenation', async () => {
+    const big = randomBytes(4 * MiB);
+    const server = scope.engine({ addrs: ['127.0.0.1:0'] });
+    server.onData((conn, data) => conn.writev(['<', data, Buffer.from('|'), new Uint8Array(0), big, '>']));
+    await server.start();
+    const socket = await scope.connect(server.addrs[0]);
+    const expected = Buffer.concat([Buffer.from('<ping|'), big, Buffer.from('>')]);
+    const received = readBytes(socket, expected.length);
+    socket.write('ping');
+    expect((await received).equals(expected)).toBe(true);
+  });
+
+  it('rejects writes of other types', async () => {
+    const errors: unknown[] = [];
+    const server = scope.engine({ addrs: ['127.0.0.1:0'] });
+    const done = signal();
+    server.onOpen((conn) => {
+      for (const bad of [() => conn.write(42 as never), () => conn.writev('nope' as never), () => conn.writev([{}] as never)]) {
+        try {
+          bad();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      done.resolve();
+    });
+    await server.start();
+    await scope.connect(server.addrs[0]);
+    await done.promise;
+    expect(errors).toHaveLength(3);
+    for (const err of errors) expect(err).toMatchObject({ code: 'ERR_NBIO_INVALID_OPTION' });
+  });
+
   it('keeps bytes in order when writes queue behind each other', async () => {
     const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
     const expected = Buffer.concat(chunks);
@@ -151,6 +184,7 @@ describe('writes', () => {
     conn.close();
     expect(conn.closed).toBe(true);
     expect(() => conn.write('late')).toThrow(expect.objectContaining({ code: 'ERR_NBIO_CLOSED' }));
+    expect(() => conn.writev(['late'])).toThrow(expect.objectContaining({ code: 'ERR_NBIO_CLOSED' }));
     conn.close();
   });
 });
