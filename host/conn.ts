@@ -29,6 +29,7 @@ export interface ConnOwner {
   close(conn: Conn): void;
   end(conn: Conn): void;
   bufferedAmount(conn: Conn): number;
+  setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void;
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
 }
 
@@ -100,6 +101,34 @@ export class Conn {
    */
   end(): void {
     if (this.state === ConnState.Open) this.#owner.end(this);
+  }
+
+  /**
+   * Sets (or, with undefined or 0, clears) the read deadline: a time (a
+   * `Date`, or milliseconds since the epoch as `Date.now()` counts) by which
+   * the application expects to be done reading. If it passes, the
+   * connection is closed and `onClose` receives ERR_NBIO_READ_TIMEOUT.
+   * Incoming data does not extend it: set it again (e.g. in `onData`) to
+   * keep an active connection alive. A time in the past closes it at once.
+   */
+  setReadDeadline(deadline: Date | number | undefined): void {
+    if (this.state === ConnState.Open || this.state === ConnState.Ending) this.#owner.setDeadline(this, 'read', deadline);
+  }
+
+  /**
+   * Sets (or clears) the write deadline: if bytes written are still queued
+   * (not taken by the kernel) when it passes, the connection is closed and
+   * `onClose` receives ERR_NBIO_WRITE_TIMEOUT. Once everything written was
+   * sent, passing it does nothing.
+   */
+  setWriteDeadline(deadline: Date | number | undefined): void {
+    if (this.state === ConnState.Open || this.state === ConnState.Ending) this.#owner.setDeadline(this, 'write', deadline);
+  }
+
+  /** Sets (or clears) both deadlines. */
+  setDeadline(deadline: Date | number | undefined): void {
+    this.setReadDeadline(deadline);
+    this.setWriteDeadline(deadline);
   }
 
   /** True once the connection is closed, or closing because it failed. */

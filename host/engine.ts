@@ -57,6 +57,12 @@ interface PendingDial {
   target: ResolvedEndpoint;
 }
 
+/** A connection's deadline timers. */
+interface Deadlines {
+  read?: NodeJS.Timeout;
+  write?: NodeJS.Timeout;
+}
+
 const encoder = new TextEncoder();
 const noop = () => {};
 
@@ -81,6 +87,8 @@ export class Engine {
   /** Connections by file descriptor (the reactor's table, mirrored for JS objects). */
   readonly #conns: (Conn | undefined)[] = [];
   readonly #dials = new Map<Conn, PendingDial>();
+  /** Deadline timers, only for connections that have one. */
+  readonly #deadlines = new Map<Conn, Deadlines>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #dispatching = false;
   /** The reactor may hold events caused by calls made outside `run-once`. */
@@ -118,6 +126,7 @@ export class Engine {
       close: (conn) => this.#close(conn),
       end: (conn) => this.#end(conn),
       bufferedAmount: (conn) => this.#reactor!.bufferedAmount(conn.handle),
+      setDeadline: (conn, kind, deadline) => this.#setDeadline(conn, kind, deadline),
       address: (conn, side) => this.#address(conn, side),
     };
   }
@@ -254,6 +263,7 @@ export class Engine {
       native.watchStop(this.#watcher!);
       for (const timer of this.#timers) clearTimeout(timer);
       this.#timers.clear();
+      for (const conn of [...this.#deadlines.keys()]) this.#clearDeadlines(conn);
       const reactor = this.#reactor!;
       reactor.shutdown();
       this.#dispatching = true;
@@ -467,6 +477,7 @@ export class Engine {
       return;
     }
     conn.state = ConnState.Closed;
+    this.#clearDeadlines(conn);
     const onClose = this.#onClose;
     if (onClose === noop) return;
     const err = closeError(status, detail);
@@ -575,6 +586,39 @@ export class Engine {
     }
   }
 
+  #setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void {
+    const at = deadline instanceof Date ? deadline.getTime() : deadline ?? 0;
+    if (typeof at !== 'number' || Number.isNaN(at)) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', `a deadline must be a Date, a time in ms or undefined, got ${String(deadline)}`);
+    }
+    let timers = this.#deadlines.get(conn);
+    clearTimeout(timers?.[kind]);
+    if (at === 0) {
+      if (timers) delete timers[kind];
+      if (timers && !timers.read && !timers.write) this.#deadlines.delete(conn);
+      return;
+    }
+    if (!timers) {
+      timers = {};
+      this.#deadlines.set(conn, timers);
+    }
+    timers[kind] = setTimeout(() => {
+      delete timers[kind];
+      if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) return;
+      if (kind === 'write' && this.#reactor!.bufferedAmount(conn.handle) === 0) return;
+      const cause = kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout;
+      if (this.#reactor!.close(conn.handle, cause) === 0) this.#scheduleDrain();
+    }, Math.max(0, at - Date.now()));
+  }
+
+  #clearDeadlines(conn: Conn): void {
+    const timers = this.#deadlines.get(conn);
+    if (timers === undefined) return;
+    clearTimeout(timers.read);
+    clearTimeout(timers.write);
+    this.#deadlines.delete(conn);
+  }
+
   #close(conn: Conn): void {
     const state = conn.state;
     conn.state = ConnState.Closed;
@@ -633,12 +677,16 @@ function sockAddress(fd: number, side: 'local' | 'remote'): AddressInfo | undefi
 
 /** The `err` given to onClose for a `closed` event's status and failed call. */
 function closeError(status: number, detail: number): Error | undefined {
-  if (status !== CloseCause.PeerEnded && status !== CloseCause.WriteOverflow && status >= 0) return undefined;
-  return withoutStack(() => {
-    if (status === CloseCause.PeerEnded) return new NbioError('ERR_NBIO_EOF', 'the peer closed the connection');
-    if (status === CloseCause.WriteOverflow) {
-      return new NbioError('ERR_NBIO_WRITE_OVERFLOW', 'the write buffer would exceed maxWriteBufferSize');
-    }
-    return systemError(status, FAILED_CALL[detail] || 'close');
-  });
+  switch (status) {
+    case CloseCause.PeerEnded:
+      return withoutStack(() => new NbioError('ERR_NBIO_EOF', 'the peer closed the connection'));
+    case CloseCause.WriteOverflow:
+      return withoutStack(() => new NbioError('ERR_NBIO_WRITE_OVERFLOW', 'the write buffer would exceed maxWriteBufferSize'));
+    case CloseCause.ReadTimeout:
+      return withoutStack(() => new NbioError('ERR_NBIO_READ_TIMEOUT', 'the read deadline passed'));
+    case CloseCause.WriteTimeout:
+      return withoutStack(() => new NbioError('ERR_NBIO_WRITE_TIMEOUT', 'the write deadline passed with bytes still queued'));
+    default:
+      return status < 0 ? withoutStack(() => systemError(status, FAILED_CALL[detail] || 'close')) : undefined;
+  }
 }

@@ -13,6 +13,10 @@ export type NbioErrorCode =
   | 'ERR_NBIO_EOF'
   /** `dial` did not connect within its `timeout`. */
   | 'ERR_NBIO_DIAL_TIMEOUT'
+  /** The connection's read deadline passed; it was closed. */
+  | 'ERR_NBIO_READ_TIMEOUT'
+  /** The connection's write deadline passed with bytes still queued; it was closed. */
+  | 'ERR_NBIO_WRITE_TIMEOUT'
   /** An engine option or a call argument is invalid. */
   | 'ERR_NBIO_INVALID_OPTION'
   /** An address is malformed or names an unsupported network. */

@@ -65,6 +65,10 @@ export const CloseCause = {
   WriteOverflow: 2,
   /** Host-defined (>= 16): the dial timed out. */
   DialTimeout: 16,
+  /** Host-defined: the read deadline passed. */
+  ReadTimeout: 17,
+  /** Host-defined: the write deadline passed with bytes still queued. */
+  WriteTimeout: 18,
 } as const;
 
 /** Syscall names of `failed-call` values (`detail` of a `closed` event). */
