@@ -9,7 +9,7 @@ import {
 import { Conn, ConnState, type ConnOwner } from './conn.js';
 import { NbioError, systemError, withoutStack } from './errors.js';
 import { GuestMemory } from './guest-memory.js';
-import { native, type WatchHandle } from './native.js';
+import { ERRNO, LISTEN, native, type WatchHandle } from './native.js';
 import {
   resolveOptions,
   type AcceptErrorHandler,
@@ -223,7 +223,7 @@ export class Engine {
       this.#reactor = reactor;
       const bound: string[] = [];
       for (const ep of endpoints) {
-        unowned = listen(ep, o.backlog);
+        unowned = listen(ep, o.backlog, o.reusePort);
         const rc = reactor.addListener(unowned);
         if (rc < 0) throw systemError(rc, 'epoll_ctl');
         bound.push(formatAddress(sockAddress(unowned, 'local')!));
@@ -660,10 +660,12 @@ function checkHandler<T>(name: string, handler: T): T {
   return handler;
 }
 
-function listen(ep: ResolvedEndpoint, backlog: number): number {
-  let fd = native.listen(ep.family, ep.ip, ep.port, backlog, ep.v6only ? 1 : 0);
-  if (fd === -97 /* EAFNOSUPPORT */ && ep.ip === '::' && !ep.v6only) {
-    fd = native.listen(4, '0.0.0.0', ep.port, backlog, 0);
+function listen(ep: ResolvedEndpoint, backlog: number, reusePort: boolean): number {
+  const shared = reusePort ? LISTEN.REUSEPORT : 0;
+  let fd = native.listen(ep.family, ep.ip, ep.port, backlog, (ep.v6only ? LISTEN.V6ONLY : 0) | shared);
+  if (fd === -ERRNO.EAFNOSUPPORT && ep.ip === '::' && !ep.v6only) {
+    // No IPv6 on this machine: "all interfaces" falls back to IPv4.
+    fd = native.listen(4, '0.0.0.0', ep.port, backlog, shared);
   }
   if (fd < 0) throw systemError(fd, 'listen', ep.ip, ep.port);
   return fd;

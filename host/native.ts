@@ -147,15 +147,17 @@ export interface NativeShim {
 
   /**
    * Creates a listening TCP socket: socket(AF_INET or AF_INET6,
-   * SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC), SO_REUSEADDR, IPV6_V6ONLY =
-   * `v6only` (family 6 only), bind, listen. No DNS: `address` must be a
-   * numeric IPv4/IPv6 literal (no `%scope`). Port 0 picks a free port; read
-   * it back with {@link getsockname}.
+   * SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC), SO_REUSEADDR, then per
+   * `flags` ({@link LISTEN}): IPV6_V6ONLY (family 6 only) and SO_REUSEPORT
+   * (several sockets share the port; the kernel spreads connections over
+   * them), bind, listen. No DNS: `address` must be a numeric IPv4/IPv6
+   * literal (no `%scope`). Port 0 picks a free port; read it back with
+   * {@link getsockname}.
    * @returns the listening fd, or -errno: -EINVAL if the address does not
    *   parse or the port is outside 0..65535, -EAFNOSUPPORT if family is not 4
    *   or 6, else the failing syscall's errno (the socket is closed then).
    */
-  listen(family: 4 | 6, address: string, port: number, backlog: number, v6only: number): number;
+  listen(family: 4 | 6, address: string, port: number, backlog: number, flags: number): number;
 
   /**
    * Starts a non-blocking TCP connect (socket NONBLOCK | CLOEXEC, then
@@ -223,6 +225,12 @@ export const EPOLL = {
   HUP: 0x010,
   RDHUP: 0x2000,
   ET: 0x80000000,
+} as const;
+
+/** `flags` bits of {@link NativeShim.listen}. */
+export const LISTEN = {
+  V6ONLY: 1,
+  REUSEPORT: 2,
 } as const;
 
 /** errno numbers of this platform (positive; results carry them negated). */

@@ -58,6 +58,12 @@ export interface EngineOptions {
   noDelay?: boolean;
   /** Listen backlog (pending connections the kernel queues). Default 511. */
   backlog?: number;
+  /**
+   * Listen with SO_REUSEPORT, so that several engines (in worker threads or
+   * processes) can listen on the same port; the kernel spreads incoming
+   * connections over them. Default false.
+   */
+  reusePort?: boolean;
   onOpen?: OpenHandler;
   onData?: DataHandler;
   onClose?: CloseHandler;
@@ -75,11 +81,12 @@ export interface ResolvedOptions {
   maxConnReadTimesPerEventLoop: number;
   noDelay: boolean;
   backlog: number;
+  reusePort: boolean;
 }
 
 const KNOWN = new Set([
   'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop',
-  'noDelay', 'backlog', 'onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError',
+  'noDelay', 'backlog', 'reusePort', 'onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError',
 ]);
 
 /** Largest `readBufferSize`: 16 MiB (the reactor's batch holds several reads of this size). */
@@ -105,8 +112,8 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   const network = parseNetwork(options.network ?? 'tcp');
   const addrs = options.addrs ?? [];
   if (!Array.isArray(addrs)) throw new NbioError('ERR_NBIO_INVALID_OPTION', 'addrs must be an array of strings');
-  const noDelay = options.noDelay ?? true;
-  if (typeof noDelay !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_OPTION', 'noDelay must be a boolean');
+  const noDelay = boolean(options, 'noDelay', true);
+  const reusePort = boolean(options, 'reusePort', false);
   return {
     network,
     addrs: addrs.map((a) => parseAddress(a, 'listen')),
@@ -115,7 +122,14 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     maxConnReadTimesPerEventLoop: integer(options, 'maxConnReadTimesPerEventLoop', 3, 1, 1 << 20),
     noDelay,
     backlog: integer(options, 'backlog', 511, 1, 65535),
+    reusePort,
   };
+}
+
+function boolean(options: EngineOptions, key: 'noDelay' | 'reusePort', fallback: boolean): boolean {
+  const value = options[key] ?? fallback;
+  if (typeof value !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_OPTION', `${key} must be a boolean`);
+  return value;
 }
 
 type NumericOption = 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'backlog';

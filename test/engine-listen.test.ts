@@ -70,6 +70,30 @@ describe('listening', () => {
     await expect(second.dial('tcp', taken)).rejects.toMatchObject({ code: 'ERR_NBIO_NOT_RUNNING' });
   });
 
+  it('shares a port between engines with reusePort, the kernel spreading connections', async () => {
+    const counts = [0, 0];
+    const engines = [];
+    for (const i of [0, 1]) {
+      const addr = i === 0 ? '127.0.0.1:0' : engines[0].addrs[0];
+      const engine = await scope.echoServer({ addrs: [addr], reusePort: true });
+      engine.onOpen(() => counts[i]++);
+      engines.push(engine);
+    }
+    expect(engines[1].addrs).toEqual(engines[0].addrs);
+    const sockets = await Promise.all(Array.from({ length: 40 }, () => scope.connect(engines[0].addrs[0])));
+    const echoes = await Promise.all(
+      sockets.map((socket, i) => {
+        const echoed = readBytes(socket, `m${i}`.length);
+        socket.write(`m${i}`);
+        return echoed;
+      }),
+    );
+    expect(echoes.map(String)).toEqual(sockets.map((_, i) => `m${i}`));
+    expect(counts[0] + counts[1]).toBe(40);
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts[1]).toBeGreaterThan(0);
+  });
+
   it('refuses to start twice', async () => {
     const server = await scope.echoServer();
     await expect(server.start()).rejects.toMatchObject({ code: 'ERR_NBIO_ALREADY_STARTED' });

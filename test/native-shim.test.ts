@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { executionAsyncId } from 'node:async_hooks';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addonPath, EPOLL, ERRNO, native, type SockAddr, type WatchHandle } from '../host/native.js';
+import { addonPath, EPOLL, ERRNO, LISTEN, native, type SockAddr, type WatchHandle } from '../host/native.js';
 
 const SAFETY_MS = 10_000;
 const CHILD_TIMEOUT_MS = 30_000;
@@ -77,7 +77,7 @@ interface Pair {
 
 /** A connected TCP pair over loopback, built only with the shim. */
 function tcpPair(family: 4 | 6 = 4, address = family === 4 ? '127.0.0.1' : '::1'): Pair {
-  const lfd = track(native.listen(family, address, 0, 16, 1));
+  const lfd = track(native.listen(family, address, 0, 16, LISTEN.V6ONLY));
   const { port } = sockAddr(native.getsockname(lfd));
   expect(port).toBeGreaterThan(0);
   const cfd = track(native.connect(family, address, port));
@@ -89,7 +89,7 @@ function tcpPair(family: 4 | 6 = 4, address = family === 4 ? '127.0.0.1' : '::1'
 }
 
 function v6Available(): boolean {
-  const fd = native.listen(6, '::1', 0, 1, 1);
+  const fd = native.listen(6, '::1', 0, 1, LISTEN.V6ONLY);
   if (fd < 0) return false;
   native.close(fd);
   return true;
@@ -451,6 +451,15 @@ describe('sockets', () => {
     const lfd = track(native.listen(4, '127.0.0.1', 0, 1, 0));
     const { port } = sockAddr(native.getsockname(lfd));
     expect(native.listen(4, '127.0.0.1', port, 1, 0)).toBe(-ERRNO.EADDRINUSE);
+  });
+
+  it('listen: SO_REUSEPORT lets two sockets share a port, and only then', () => {
+    const first = track(native.listen(4, '127.0.0.1', 0, 4, LISTEN.REUSEPORT));
+    const { port } = sockAddr(native.getsockname(first));
+    expect(native.listen(4, '127.0.0.1', port, 4, 0)).toBe(-ERRNO.EADDRINUSE);
+    const second = track(native.listen(4, '127.0.0.1', port, 4, LISTEN.REUSEPORT));
+    expect(second).toBeGreaterThan(0);
+    expect(sockAddr(native.getsockname(second)).port).toBe(port);
   });
 
   it('setNoDelay, shutdown, setLinger reset, close', () => {

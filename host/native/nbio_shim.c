@@ -419,23 +419,32 @@ static int32_t close_fail(int fd) {
   return -e;
 }
 
-/* listen(family, address, port, backlog, v6only): listening fd | -errno */
+/*
+ * listen(family, address, port, backlog, flags): listening fd | -errno.
+ * flags: LISTEN_V6ONLY (IPV6_V6ONLY, family 6 only), LISTEN_REUSEPORT
+ * (SO_REUSEPORT: several sockets share the port, the kernel spreads
+ * incoming connections over them).
+ */
+#define LISTEN_V6ONLY 1
+#define LISTEN_REUSEPORT 2
 static napi_value js_listen(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   struct sockaddr_storage ss;
   socklen_t sslen = 0;
-  int32_t backlog, v6only, err;
+  int32_t backlog, flags, err;
   if (!get_args(env, info, 5, argv) ||
       !make_sockaddr(env, argv, &ss, &sslen, &err) ||
       !arg_i32(env, argv[3], "backlog must be a number", &backlog) ||
-      !arg_i32(env, argv[4], "v6only must be a number", &v6only))
+      !arg_i32(env, argv[4], "flags must be a number", &flags))
     return NULL;
   if (err) return ret_i32(env, err);
 
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ret_i32(env, -errno);
-  int one = 1, v6 = v6only != 0;
+  int one = 1, v6 = (flags & LISTEN_V6ONLY) != 0;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+      ((flags & LISTEN_REUSEPORT) &&
+       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
       (ss.ss_family == AF_INET6 &&
        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6) < 0) ||
       bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, backlog) < 0)
