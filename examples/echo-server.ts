@@ -21,7 +21,12 @@ engine.onOpen((conn) => console.log('open', conn.remoteAddr));
 engine.onData((conn, data) => conn.write(Buffer.from(data)));
 engine.onClose((conn, err) => console.log('close', conn.remoteAddr, err ? err.message : ''));
 
-await engine.start();
+try {
+  await engine.start();
+} catch (err) {
+  console.error(`echo server: cannot listen on ${address}: ${(err as Error).message}`);
+  process.exit(1);
+}
 console.log(`echo server listening on ${engine.addrs.join(', ')}`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
