@@ -24,7 +24,7 @@
 import { FD_BITS, FD_MASK, GEN_MAX, MAX_FDS } from "./constants";
 import { wbClear, wbInit } from "./write-buffer";
 
-export const SLOT_SIZE: usize = 16;
+/** log2 of the slot size (16 bytes). */
 const SLOT_SHIFT: usize = 4;
 
 export const STATE_FREE: u8 = 0;
@@ -75,7 +75,6 @@ export function ctEnsure(fd: i32): bool {
 @inline export function slotFlags(s: usize): u8 { return load<u8>(s, 1); }
 @inline export function slotSetFlags(s: usize, f: u8): void { store<u8>(s, f, 1); }
 @inline export function slotQueue(s: usize): usize { return s + 4; }
-@inline export function slotFd(s: usize): i32 { return <i32>((s - slots) >> SLOT_SHIFT); }
 
 @inline function genOf(s: usize): u32 {
   const g = <u32>load<u16>(s, 2);

@@ -61,7 +61,6 @@ export const CALL_READ: u32 = 1;
 export const CALL_WRITE: u32 = 2;
 export const CALL_CONNECT: u32 = 3;
 export const CALL_EPOLL_CTL: u32 = 4;
-export const CALL_ACCEPT: u32 = 5;
 
 // ---- closed.status causes that are not errnos ----
 export const CAUSE_LOCAL: i32 = 0;

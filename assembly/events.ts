@@ -85,5 +85,3 @@ export function evReturn(): usize {
   return RET_AREA;
 }
 
-/** Capacity in records (tests / diagnostics). */
-export function evCapacity(): u32 { return cap; }

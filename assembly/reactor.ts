@@ -169,7 +169,7 @@ function acceptLoop(lfd: i32): void {
     if (!ctEnsure(nfd)) { sysClose(nfd); pauseListener(lfd, -EMFILE); return; }
     const h = registerConn(nfd, STATE_OPEN, INTEREST_READ);
     if (h < 0) { sysClose(nfd); continue; }
-    evPush(KIND_OPENED, <u32>h, 0, <u32>lfd, 0, 0);
+    evPush(KIND_OPENED, <u32>h, 0, <u32>lfd + 1, 0, 0);
   }
 }
 

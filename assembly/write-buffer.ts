@@ -134,13 +134,6 @@ export function wbConsume(q: usize, n: u32): void {
     c = next;
     store<u32>(q, <u32>c);
   }
-  // A fully sent head chunk that still has room is freed too: an empty
-  // queue owns nothing.
-  if (c != 0 && chunkLen(c) == 0 && load<u32>(c) == 0) {
-    freeChunk(c);
-    c = 0;
-    store<u32>(q, 0);
-  }
   if (c == 0) store<u32>(q, 0, 4);
 }
 

@@ -1,5 +1,6 @@
 import type { AddressInfo } from './address.js';
 import { NbioError } from './errors.js';
+import type { Chunk } from './write-path.js';
 
 /** Lifecycle of a {@link Conn}, as the host sees it. */
 export const ConnState = {
@@ -24,8 +25,8 @@ export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
 /** What a {@link Conn} needs from the engine that owns it. */
 export interface ConnOwner {
-  write(conn: Conn, data: Uint8Array | string): void;
-  writev(conn: Conn, chunks: readonly (Uint8Array | string)[]): void;
+  write(conn: Conn, data: Chunk): void;
+  writev(conn: Conn, chunks: readonly Chunk[]): void;
   close(conn: Conn): void;
   end(conn: Conn): void;
   bufferedAmount(conn: Conn): number;
@@ -66,7 +67,7 @@ export class Conn {
    * would exceed `maxWriteBufferSize`, or the socket failed), it does not
    * throw: the connection is closed and `onClose` receives the cause.
    */
-  write(data: Uint8Array | string): void {
+  write(data: Chunk): void {
     if (this.state === ConnState.Open) this.#owner.write(this, data);
     else if (this.state !== ConnState.Doomed) throw closedError();
   }
@@ -76,7 +77,7 @@ export class Conn {
    * kernel has room): the same as writing their concatenation. Same rules
    * as {@link write}.
    */
-  writev(chunks: readonly (Uint8Array | string)[]): void {
+  writev(chunks: readonly Chunk[]): void {
     if (this.state === ConnState.Open) this.#owner.writev(this, chunks);
     else if (this.state !== ConnState.Doomed) throw closedError();
   }
@@ -95,9 +96,8 @@ export class Conn {
    * Closes the connection gracefully: bytes already written (queued or not)
    * are all sent first, then it closes; `onClose` follows with `err`
    * undefined. Data that arrives meanwhile is still delivered. Writes after
-   * `end()` throw ERR_NBIO_CLOSED. Calling it (or `close()`) again does
-   * nothing more; `close()` afterwards closes at once, discarding what is
-   * still queued.
+   * `end()` throw ERR_NBIO_CLOSED. Calling `end()` again does nothing;
+   * `close()` afterwards closes at once, discarding what is still queued.
    */
   end(): void {
     if (this.state === ConnState.Open) this.#owner.end(this);
@@ -131,7 +131,7 @@ export class Conn {
     this.setWriteDeadline(deadline);
   }
 
-  /** True once the connection is closed, or closing because it failed. */
+  /** True once the connection is closed, ending (`end()`), or closing because it failed. */
   get closed(): boolean {
     return this.state !== ConnState.Open;
   }
@@ -157,11 +157,11 @@ export class Conn {
   }
 
   #lookUp(side: 'local' | 'remote'): AddressInfo | undefined {
-    return this.state === ConnState.Open ? this.#owner.address(this, side) : undefined;
+    return this.state === ConnState.Open || this.state === ConnState.Ending ? this.#owner.address(this, side) : undefined;
   }
 }
 
-/** The error for using a connection or engine that is closed. */
-export function closedError(): NbioError {
+/** The error for using a connection that is closed. */
+function closedError(): NbioError {
   return new NbioError('ERR_NBIO_CLOSED', 'the connection is closed');
 }

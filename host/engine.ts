@@ -9,6 +9,7 @@ import {
 import { Conn, ConnState, type ConnOwner } from './conn.js';
 import { NbioError, systemError, withoutStack } from './errors.js';
 import { GuestMemory } from './guest-memory.js';
+import { Deadlines, type DeadlineKind } from './deadlines.js';
 import { ERRNO, LISTEN, native, type WatchHandle } from './native.js';
 import {
   resolveOptions,
@@ -31,6 +32,7 @@ import {
   type Reactor,
 } from './reactor.js';
 import { linuxSys } from './sys/linux.js';
+import { WritePath, type Chunk } from './write-path.js';
 
 /** Options of {@link Engine.dial}. */
 export interface DialOptions {
@@ -48,7 +50,6 @@ const enum State {
 
 /** Pause before re-arming a listener whose accept failed (EMFILE and the like). */
 const LISTENER_RETRY_MS = 50;
-const EBADF = -9;
 
 interface PendingDial {
   resolve(conn: Conn): void;
@@ -57,13 +58,6 @@ interface PendingDial {
   target: ResolvedEndpoint;
 }
 
-/** A connection's deadline timers. */
-interface Deadlines {
-  read?: NodeJS.Timeout;
-  write?: NodeJS.Timeout;
-}
-
-const encoder = new TextEncoder();
 const noop = () => {};
 
 /**
@@ -72,8 +66,8 @@ const noop = () => {};
  *
  * Handlers run on that thread, one at a time, never re-entered: `onOpen`
  * before a connection's first `onData`, `onClose` exactly once after its
- * last. An exception thrown by a handler does not disturb the engine; it is
- * rethrown afterwards as an uncaught exception.
+ * last. An exception thrown by a handler does not disturb the engine; the
+ * first one of a batch is rethrown afterwards as an uncaught exception.
  */
 export class Engine {
   readonly #options: ResolvedOptions;
@@ -87,18 +81,14 @@ export class Engine {
   /** Connections by file descriptor (the reactor's table, mirrored for JS objects). */
   readonly #conns: (Conn | undefined)[] = [];
   readonly #dials = new Map<Conn, PendingDial>();
-  /** Deadline timers, only for connections that have one. */
-  readonly #deadlines = new Map<Conn, Deadlines>();
+  readonly #deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
   readonly #timers = new Set<NodeJS.Timeout>();
   #dispatching = false;
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
   #drainScheduled = false;
   #handlerError: { error: unknown } | undefined;
-  /** The `data` view being delivered, and where its bytes are in reactor memory. */
-  #delivered: Uint8Array | undefined;
-  #deliveredPtr = 0;
-  #deliveredLen = 0;
+  #writer: WritePath | undefined;
   #onOpen: OpenHandler = noop;
   #onData: DataHandler = noop;
   #onClose: CloseHandler = noop;
@@ -126,7 +116,7 @@ export class Engine {
       close: (conn) => this.#close(conn),
       end: (conn) => this.#end(conn),
       bufferedAmount: (conn) => this.#reactor!.bufferedAmount(conn.handle),
-      setDeadline: (conn, kind, deadline) => this.#setDeadline(conn, kind, deadline),
+      setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
       address: (conn, side) => this.#address(conn, side),
     };
   }
@@ -175,7 +165,7 @@ export class Engine {
     return this.#addrs.slice();
   }
 
-  /** Number of live connections (opened and not yet closed by the reactor). */
+  /** Number of live connections (open, or dials in progress) the reactor holds. */
   get connCount(): number {
     return this.#reactor && this.#state === State.Running ? this.#reactor.connCount() : 0;
   }
@@ -221,13 +211,17 @@ export class Engine {
       const epfd = reactor.init(o.readBufferSize, o.maxWriteBufferSize, o.maxConnReadTimesPerEventLoop, o.noDelay ? 1 : 0);
       if (epfd < 0) throw systemError(epfd, 'epoll_create1');
       this.#reactor = reactor;
+      this.#writer = new WritePath(this.#mem, reactor);
       const bound: string[] = [];
       for (const ep of endpoints) {
         unowned = listen(ep, o.backlog, o.reusePort);
         const rc = reactor.addListener(unowned);
         if (rc < 0) throw systemError(rc, 'epoll_ctl');
-        bound.push(formatAddress(sockAddress(unowned, 'local')!));
+        const fd = unowned;
         unowned = -1;
+        const local = sockAddress(fd, 'local');
+        if (local === undefined) throw systemError(-ERRNO.ENOTSOCK, 'getsockname');
+        bound.push(formatAddress(local));
       }
       this.#addrs = bound;
       this.#watcher = native.watchStart(epfd, this.#onReadable);
@@ -263,7 +257,7 @@ export class Engine {
       native.watchStop(this.#watcher!);
       for (const timer of this.#timers) clearTimeout(timer);
       this.#timers.clear();
-      for (const conn of [...this.#deadlines.keys()]) this.#clearDeadlines(conn);
+      this.#deadlines.clearAll();
       const reactor = this.#reactor!;
       reactor.shutdown();
       this.#dispatching = true;
@@ -295,6 +289,9 @@ export class Engine {
     this.#checkRunning();
     const target = await resolveEndpoint(net, endpoint, 'dial');
     this.#checkRunning();
+    // A connection closed since the last batch may still own the descriptor
+    // number connect() is about to reuse: deliver its onClose first.
+    this.#deliverPending();
     const reactor = this.#reactor!;
     const fd = native.connect(target.family, target.ip, target.port);
     if (fd < 0) throw systemError(fd, 'connect', target.ip, target.port);
@@ -352,15 +349,20 @@ export class Engine {
     this.#drainScheduled = true;
     setImmediate(() => {
       this.#drainScheduled = false;
-      if (this.#state !== State.Running) return;
-      this.#dispatching = true;
-      try {
-        this.#drainPending();
-      } finally {
-        this.#dispatching = false;
-      }
-      this.#rethrowHandlerError();
+      this.#deliverPending();
     });
+  }
+
+  /** Outside a dispatch: delivers the events calls made since the last batch caused. */
+  #deliverPending(): void {
+    if (this.#dispatching || !this.#eventsPending || this.#state !== State.Running) return;
+    this.#dispatching = true;
+    try {
+      this.#drainPending();
+    } finally {
+      this.#dispatching = false;
+    }
+    this.#rethrowHandlerError();
   }
 
   /**
@@ -403,9 +405,10 @@ export class Engine {
 
   /**
    * Connections closed by the reactor in this batch are doomed from the
-   * start of its dispatch: their descriptor is already closed (and may be
-   * reused by a connection accepted in the same batch), so no handler may
-   * write to them or look up their addresses.
+   * start of its dispatch (even a dial that opened and closed in the same
+   * batch): their descriptor is already closed (and may be reused by a
+   * connection accepted in the same batch), so no handler may write to them
+   * or look up their addresses.
    */
   #markDoomed(first: number, end: number): void {
     const events = this.#mem.i32;
@@ -413,13 +416,15 @@ export class Engine {
       if ((events[p] & 0xff) !== EventKind.Closed) continue;
       const handle = events[p + 1] >>> 0;
       const conn = this.#conns[handle & FD_MASK];
-      if (conn !== undefined && conn.handle === handle && conn.state === ConnState.Open) conn.state = ConnState.Doomed;
+      if (conn !== undefined && conn.handle === handle && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
+        conn.state = ConnState.Doomed;
+      }
     }
   }
 
-  #opened(handle: number, listenerFd: number): void {
+  #opened(handle: number, acceptedOn: number): void {
     const fd = handle & FD_MASK;
-    if (listenerFd === 0) {
+    if (acceptedOn === 0) {
       const conn = this.#conns[fd];
       if (conn === undefined || conn.handle !== handle) return;
       const dial = this.#dials.get(conn)!;
@@ -441,15 +446,10 @@ export class Engine {
     const mem = this.#mem;
     mem.sync();
     const data = new Uint8Array(mem.buffer, ptr, len);
-    this.#delivered = data;
-    this.#deliveredPtr = ptr;
-    this.#deliveredLen = len;
-    try {
-      this.#onData(conn, data);
-    } catch (error) {
-      this.#handlerError ??= { error };
-    }
-    this.#delivered = undefined;
+    const writer = this.#writer!;
+    writer.deliver(data, ptr, len);
+    this.#call(() => this.#onData(conn, data));
+    writer.deliver(undefined);
   }
 
   #drained(handle: number): void {
@@ -472,12 +472,14 @@ export class Engine {
           ? new NbioError('ERR_NBIO_DIAL_TIMEOUT', `dial ${ip}:${port} timed out`)
           : status < 0
             ? systemError(status, FAILED_CALL[detail] || 'connect', ip, port)
-            : new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped'),
+            : status === CloseCause.Local && this.#state !== State.Running
+              ? new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped')
+              : new NbioError('ERR_NBIO_CLOSED', `dial ${ip}:${port}: the connection closed before it opened`),
       );
       return;
     }
     conn.state = ConnState.Closed;
-    this.#clearDeadlines(conn);
+    this.#deadlines.clear(conn);
     const onClose = this.#onClose;
     if (onClose === noop) return;
     const err = closeError(status, detail);
@@ -500,7 +502,9 @@ export class Engine {
     }
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      if (this.#state === State.Running) this.#reactor!.resumeListener(listenerFd);
+      if (this.#state !== State.Running) return;
+      const rc = this.#reactor!.resumeListener(listenerFd);
+      if (rc < 0) this.#listenerPaused(listenerFd, rc);
     }, LISTENER_RETRY_MS);
     this.#timers.add(timer);
   }
@@ -511,112 +515,27 @@ export class Engine {
     this.#timers.delete(timer);
   }
 
-  #write(conn: Conn, data: Uint8Array | string): void {
-    const mem = this.#mem;
-    let ptr: number;
-    let len: number;
-    const inReactor = this.#reactorBytes(data);
-    if (inReactor >= 0) {
-      // Already in reactor memory (the delivered view, or a view on it): no copy.
-      ptr = inReactor;
-      len = this.#chunkLength(data);
-    } else {
-      len = this.#chunkLength(data);
-      if (len === 0) return;
-      ptr = mem.alloc(1, len);
-      this.#place(data, ptr, len);
-    }
-    if (len !== 0) this.#submit(conn, ptr, len);
+  #write(conn: Conn, data: Chunk): void {
+    this.#afterWrite(conn, this.#writer!.write(conn.handle, data));
   }
 
-  #writev(conn: Conn, chunks: readonly (Uint8Array | string)[]): void {
-    if (!Array.isArray(chunks)) throw new NbioError('ERR_NBIO_INVALID_OPTION', 'writev() takes an array of chunks');
-    // Lengths and reactor-memory sources first: allocating may grow (and
-    // detach) the memory those sources are views on.
-    const lengths = chunks.map((chunk) => this.#chunkLength(chunk));
-    const sources = chunks.map((chunk) => this.#reactorBytes(chunk));
-    const total = lengths.reduce((a, b) => a + b, 0);
-    if (total === 0) return;
-    const mem = this.#mem;
-    const ptr = mem.alloc(1, total);
-    let at = ptr;
-    chunks.forEach((chunk, i) => {
-      if (sources[i] >= 0) mem.u8.copyWithin(at, sources[i], sources[i] + lengths[i]);
-      else this.#place(chunk, at, lengths[i]);
-      at += lengths[i];
-    });
-    this.#submit(conn, ptr, total);
+  #writev(conn: Conn, chunks: readonly Chunk[]): void {
+    this.#afterWrite(conn, this.#writer!.writev(conn.handle, chunks));
   }
 
-  /** Byte length of a chunk to write; throws for anything but bytes or a string. */
-  #chunkLength(data: Uint8Array | string): number {
-    if (data === this.#delivered) return this.#deliveredLen;
-    if (typeof data === 'string') return Buffer.byteLength(data);
-    if (data instanceof Uint8Array) return data.byteLength;
-    throw new NbioError('ERR_NBIO_INVALID_OPTION', 'write() takes a Uint8Array (or Buffer) or a string');
+  #afterWrite(conn: Conn, rc: number): void {
+    if (rc >= 0) return;
+    // The reactor closed the connection (now, or earlier in this batch);
+    // its `closed` event carries the cause to onClose.
+    conn.state = ConnState.Doomed;
+    if (rc !== -ERRNO.EBADF) this.#scheduleDrain();
   }
 
-  /**
-   * Where a chunk's bytes already are in reactor memory (the delivered
-   * view, tracked even if the memory grew and detached it; or any other
-   * view on the memory), or -1.
-   */
-  #reactorBytes(data: Uint8Array | string): number {
-    if (data === this.#delivered) return this.#deliveredPtr;
-    if (typeof data === 'string') return -1;
-    this.#mem.sync();
-    return data.buffer === this.#mem.buffer ? data.byteOffset : -1;
-  }
-
-  /** Copies (or UTF-8 encodes) a chunk from JavaScript into reactor memory at `ptr`. */
-  #place(data: Uint8Array | string, ptr: number, len: number): void {
-    const u8 = this.#mem.u8;
-    if (typeof data === 'string') encoder.encodeInto(data, u8.subarray(ptr, ptr + len));
-    else u8.set(data, ptr);
-  }
-
-  /** Hands `len` bytes at `ptr` in reactor memory to the reactor's write. */
-  #submit(conn: Conn, ptr: number, len: number): void {
-    const rc = this.#reactor!.write(conn.handle, ptr, len);
-    if (rc < 0) {
-      // The reactor closed the connection (now, or earlier in this batch);
-      // its `closed` event carries the cause to onClose.
-      conn.state = ConnState.Doomed;
-      if (rc !== EBADF) this.#scheduleDrain();
-    }
-  }
-
-  #setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void {
-    const at = deadline instanceof Date ? deadline.getTime() : deadline ?? 0;
-    if (typeof at !== 'number' || Number.isNaN(at)) {
-      throw new NbioError('ERR_NBIO_INVALID_OPTION', `a deadline must be a Date, a time in ms or undefined, got ${String(deadline)}`);
-    }
-    let timers = this.#deadlines.get(conn);
-    clearTimeout(timers?.[kind]);
-    if (at === 0) {
-      if (timers) delete timers[kind];
-      if (timers && !timers.read && !timers.write) this.#deadlines.delete(conn);
-      return;
-    }
-    if (!timers) {
-      timers = {};
-      this.#deadlines.set(conn, timers);
-    }
-    timers[kind] = setTimeout(() => {
-      delete timers[kind];
-      if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) return;
-      if (kind === 'write' && this.#reactor!.bufferedAmount(conn.handle) === 0) return;
-      const cause = kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout;
-      if (this.#reactor!.close(conn.handle, cause) === 0) this.#scheduleDrain();
-    }, Math.max(0, at - Date.now()));
-  }
-
-  #clearDeadlines(conn: Conn): void {
-    const timers = this.#deadlines.get(conn);
-    if (timers === undefined) return;
-    clearTimeout(timers.read);
-    clearTimeout(timers.write);
-    this.#deadlines.delete(conn);
+  #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
+    if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) return;
+    if (kind === 'write' && this.#reactor!.bufferedAmount(conn.handle) === 0) return;
+    const cause = kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout;
+    if (this.#reactor!.close(conn.handle, cause) === 0) this.#scheduleDrain();
   }
 
   #close(conn: Conn): void {

@@ -15,6 +15,8 @@ export class GuestMemory {
   /** 32-bit view over {@link buffer}; index = byte address / 4. */
   i32: Int32Array = new Int32Array(0);
   #memory: WebAssembly.Memory | undefined;
+  /** Buffers the memory had before it grew (detached now). */
+  readonly #retired = new WeakSet<ArrayBufferLike>();
   #realloc: ((oldPtr: number, oldSize: number, align: number, newSize: number) => number) | undefined;
 
   /** Binds the instance's memory and `cabi_realloc` once it exists. */
@@ -26,7 +28,9 @@ export class GuestMemory {
 
   /** Makes {@link buffer}, {@link u8} and {@link i32} current if the memory grew. */
   sync(): void {
-    if (this.u8.length === 0) this.#refresh();
+    if (this.u8.length !== 0) return;
+    this.#retired.add(this.buffer);
+    this.#refresh();
   }
 
   /**
@@ -55,6 +59,11 @@ export class GuestMemory {
       i32[w] = 1;
       i32[w + 1] = count;
     }
+  }
+
+  /** Whether `buffer` was this memory's buffer before the memory grew (its views are empty now). */
+  isRetired(buffer: ArrayBufferLike): boolean {
+    return this.#retired.has(buffer);
   }
 
   #refresh(): void {

@@ -14,9 +14,10 @@ export type OpenHandler = (conn: Conn) => void;
 export type DataHandler = (conn: Conn, data: Uint8Array) => void;
 /**
  * Called exactly once per opened connection, after its last data. `err` is
- * undefined when this side closed it (`conn.close()`, `engine.stop()`);
- * otherwise the cause: ERR_NBIO_EOF (peer closed), ERR_NBIO_WRITE_OVERFLOW,
- * or a system error such as ECONNRESET.
+ * undefined when this side closed it (`conn.close()`, `conn.end()`,
+ * `engine.stop()`); otherwise the cause: ERR_NBIO_EOF (peer closed),
+ * ERR_NBIO_WRITE_OVERFLOW, ERR_NBIO_READ_TIMEOUT, ERR_NBIO_WRITE_TIMEOUT, or
+ * a system error such as ECONNRESET.
  */
 export type CloseHandler = (conn: Conn, err: Error | undefined) => void;
 /**
@@ -25,7 +26,7 @@ export type CloseHandler = (conn: Conn, err: Error | undefined) => void;
  * `conn.bufferedAmount` to stop producing while a peer is slow.
  */
 export type DrainHandler = (conn: Conn) => void;
-/** Called once by `stop()`, after every connection's `onClose`. */
+/** Called once by `stop()` of a started engine, after every connection's `onClose`. */
 export type StopHandler = () => void;
 /**
  * Called when accepting a connection failed (EMFILE, ENFILE, ENOMEM…). The
@@ -90,7 +91,7 @@ const KNOWN = new Set([
 ]);
 
 /** Largest `readBufferSize`: 16 MiB (the reactor's batch holds several reads of this size). */
-export const MAX_READ_BUFFER_SIZE = 16 * 1024 * 1024;
+const MAX_READ_BUFFER_SIZE = 16 * 1024 * 1024;
 
 /**
  * Validates options and applies defaults. Throws ERR_NBIO_INVALID_OPTION

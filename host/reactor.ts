@@ -7,7 +7,7 @@ import { packageRoot } from './package-root.js';
 export const CORE_MODULE_PATH = join(packageRoot, 'dist', 'wasm', 'reactor.core.wasm');
 
 /** The import module name of the `sys` interface in the core module. */
-export const SYS_MODULE = 'nbio:engine/sys@0.1.0';
+const SYS_MODULE = 'nbio:engine/sys@0.1.0';
 const ENGINE = 'nbio:engine/engine@0.1.0#';
 
 /**
@@ -72,7 +72,7 @@ export const CloseCause = {
 } as const;
 
 /** Syscall names of `failed-call` values (`detail` of a `closed` event). */
-export const FAILED_CALL = ['', 'read', 'write', 'connect', 'epoll_ctl', 'accept'] as const;
+export const FAILED_CALL = ['', 'read', 'write', 'connect', 'epoll_ctl'] as const;
 
 /** Low 20 bits of a connection handle: its file descriptor (a generation number is above). */
 export const FD_MASK = 0xfffff;
@@ -80,10 +80,15 @@ export const FD_MASK = 0xfffff;
 /** Size of one event record in reactor memory, in 32-bit words (24 bytes). */
 export const EVENT_WORDS = 6;
 
+/** Wraps an export whose WIT result is a u32 (core i32 results arrive signed in JS). */
+function unsigned<A extends number[]>(f: (...args: A) => number): (...args: A) => number {
+  return (...args) => f(...args) >>> 0;
+}
+
 let coreModule: WebAssembly.Module | undefined;
 
 /** The compiled core module, compiled once per process (per thread). */
-export function reactorModule(): WebAssembly.Module {
+function reactorModule(): WebAssembly.Module {
   coreModule ??= new WebAssembly.Module(readFileSync(CORE_MODULE_PATH));
   return coreModule;
 }
@@ -113,10 +118,10 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reacto
     backlog: fn('backlog'),
     takeEvents: fn('take-events'),
     write: fn('write'),
-    bufferedAmount: fn('buffered-amount'),
+    bufferedAmount: unsigned(fn('buffered-amount')),
     close: fn('close'),
     end: fn('end'),
     shutdown: fn('shutdown') as () => void,
-    connCount: fn('conn-count'),
+    connCount: unsigned(fn('conn-count')),
   };
 }

@@ -258,7 +258,7 @@ const lifeCycle: Scenario = (kernel, engine) => {
 const LIFE_CYCLE = [
   'init -> 4',
   'add-listener(3) -> 0',
-  'run-once: opened c1 0 3',
+  'run-once: opened c1 0 4',
   'A fd 5 nodelay true interest 0x2001',
   'run-once: data c1 0 0 "abcdefghijklmnop"',
   'run-once: data c1 0 0 "qrstuvwxyz012345"',
@@ -277,8 +277,8 @@ const LIFE_CYCLE = [
   'take-events: closed c1 2 0',
   'A closed true received 21B buffered 0',
   'write(A, 1B) -> -9',
-  'run-once: opened c2 0 3',
-  'run-once: opened c3 0 3',
+  'run-once: opened c2 0 4',
+  'run-once: opened c3 0 4',
   'B fd 5 C fd 6 conns 2',
   'run-once: data c2 0 0 "last words"',
   'run-once: closed c2 -104 1',
@@ -331,7 +331,7 @@ const gathering: Scenario = (kernel, engine) => {
 const GATHERING = [
   'init -> 4',
   'add-listener(3) -> 0',
-  'run-once: opened c1 0 3',
+  'run-once: opened c1 0 4',
   'A nodelay false',
   'write(A, 5000B) -> 5000',
   'write(A, 5000B) -> 5000',

@@ -1,0 +1,102 @@
+import { NbioError } from './errors.js';
+import type { GuestMemory } from './guest-memory.js';
+import type { Reactor } from './reactor.js';
+
+/** What `conn.write` accepts. */
+export type Chunk = Uint8Array | string;
+
+const encoder = new TextEncoder();
+
+/**
+ * Moves bytes from JavaScript into the reactor's `write`: strings are
+ * UTF-8-encoded and byte arrays copied into reactor memory, except bytes
+ * that already are there (a `data` view being delivered, or a view on it),
+ * which are passed by address without a copy.
+ *
+ * Growing a Wasm memory detaches every view on it. The view being
+ * delivered is tracked by identity, so writing it still sends the right
+ * bytes afterwards; any other view on a memory that has since grown has
+ * lost its bytes, and writing it throws instead of silently sending nothing.
+ */
+export class WritePath {
+  readonly #mem: GuestMemory;
+  readonly #reactor: Reactor;
+  #delivered: Uint8Array | undefined;
+  #deliveredPtr = 0;
+  #deliveredLen = 0;
+
+  constructor(mem: GuestMemory, reactor: Reactor) {
+    this.#mem = mem;
+    this.#reactor = reactor;
+  }
+
+  /** Marks `view` (at `ptr`, `len` bytes in reactor memory) as the data being delivered, or none. */
+  deliver(view: Uint8Array | undefined, ptr = 0, len = 0): void {
+    this.#delivered = view;
+    this.#deliveredPtr = ptr;
+    this.#deliveredLen = len;
+  }
+
+  /** Writes one chunk to connection `handle`; returns the reactor's result (>= 0, or a negated errno). */
+  write(handle: number, data: Chunk): number {
+    const len = this.#length(data);
+    if (len === 0) return 0;
+    let ptr = this.#inReactor(data);
+    if (ptr < 0) {
+      ptr = this.#mem.alloc(1, len);
+      this.#place(data, ptr, len);
+    }
+    return this.#reactor.write(handle, ptr, len);
+  }
+
+  /** Writes the chunks, in order, as one reactor write; same result as {@link write}. */
+  writev(handle: number, chunks: readonly Chunk[]): number {
+    if (!Array.isArray(chunks)) throw new NbioError('ERR_NBIO_INVALID_OPTION', 'writev() takes an array of chunks');
+    // Lengths and reactor-memory sources first: allocating may grow (and
+    // detach) the memory those sources are views on.
+    const lengths = chunks.map((chunk) => this.#length(chunk));
+    const sources = chunks.map((chunk) => this.#inReactor(chunk));
+    const total = lengths.reduce((a, b) => a + b, 0);
+    if (total === 0) return 0;
+    const mem = this.#mem;
+    const ptr = mem.alloc(1, total);
+    let at = ptr;
+    chunks.forEach((chunk, i) => {
+      if (sources[i] >= 0) mem.u8.copyWithin(at, sources[i], sources[i] + lengths[i]);
+      else this.#place(chunk, at, lengths[i]);
+      at += lengths[i];
+    });
+    return this.#reactor.write(handle, ptr, total);
+  }
+
+  /** Byte length of a chunk; throws for anything but bytes or a string, and for a view whose memory grew. */
+  #length(data: Chunk): number {
+    if (data === this.#delivered) return this.#deliveredLen;
+    if (typeof data === 'string') return Buffer.byteLength(data);
+    if (!(data instanceof Uint8Array)) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', 'write() takes a Uint8Array (or Buffer) or a string');
+    }
+    if (data.byteLength === 0 && this.#mem.isRetired(data.buffer)) {
+      throw new NbioError(
+        'ERR_NBIO_INVALID_OPTION',
+        'this view was on reactor memory that has grown since (a large write queued bytes): copy data before such a write',
+      );
+    }
+    return data.byteLength;
+  }
+
+  /** Where a chunk's bytes already are in reactor memory, or -1. */
+  #inReactor(data: Chunk): number {
+    if (data === this.#delivered) return this.#deliveredPtr;
+    if (typeof data === 'string') return -1;
+    this.#mem.sync();
+    return data.buffer === this.#mem.buffer ? data.byteOffset : -1;
+  }
+
+  /** Copies (or UTF-8-encodes) a chunk from JavaScript into reactor memory at `ptr`. */
+  #place(data: Chunk, ptr: number, len: number): void {
+    const u8 = this.#mem.u8;
+    if (typeof data === 'string') encoder.encodeInto(data, u8.subarray(ptr, ptr + len));
+    else u8.set(data, ptr);
+  }
+}
