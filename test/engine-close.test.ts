@@ -1,9 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
-import { native } from '../host/native.js';
 import { readBytes, Scope, signal } from './helpers.js';
 
 describe('closing and stopping', () => {
@@ -145,26 +143,16 @@ describe('closing and stopping', () => {
   });
 
   it('rejects a dial still connecting when stopped, and refuses new ones', async () => {
-    // A listener with backlog 0 that never accepts: once one connection
-    // fills its accept queue, further connects stay pending.
-    const fd = native.listen(4, '127.0.0.1', 0, 0, 0);
-    const { port } = native.getsockname(fd) as { port: number };
-    const filler = net.connect(port, '127.0.0.1').on('error', () => {});
-    try {
-      await new Promise((resolve) => filler.once('connect', resolve));
-      const client = scope.engine();
-      await client.start();
-      const pending = client.dial('tcp', `127.0.0.1:${port}`);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(client.connCount).toBe(1);
-      await client.stop();
-      await expect(pending).rejects.toMatchObject({ code: 'ERR_NBIO_NOT_RUNNING' });
-      await expect(client.dial('tcp', '127.0.0.1:9')).rejects.toMatchObject({ code: 'ERR_NBIO_NOT_RUNNING' });
-      await expect(client.start()).rejects.toMatchObject({ code: 'ERR_NBIO_NOT_RUNNING' });
-    } finally {
-      filler.destroy();
-      native.close(fd);
-    }
+    const address = await scope.unresponsiveAddress();
+    const client = scope.engine();
+    await client.start();
+    const pending = client.dial('tcp', address);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(client.connCount).toBe(1);
+    await client.stop();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_NBIO_NOT_RUNNING' });
+    await expect(client.dial('tcp', '127.0.0.1:9')).rejects.toMatchObject({ code: 'ERR_NBIO_NOT_RUNNING' });
+    await expect(client.start()).rejects.toMatchObject({ code: 'ERR_NBIO_NOT_RUNNING' });
   });
 
   it('delivers onClose of a closed connection before a dial reuses its descriptor', async () => {

@@ -25,6 +25,20 @@ describe('deadlines', () => {
     return { engine, closes, nextClose };
   }
 
+  /** A server with two open connections, in the order they opened. */
+  async function twoConnections() {
+    const opened: Conn[] = [];
+    const both = signal();
+    const s = await server((conn) => {
+      opened.push(conn);
+      if (opened.length === 2) both.resolve();
+    });
+    await scope.connect(s.engine.addrs[0]);
+    await scope.connect(s.engine.addrs[0]);
+    await both.promise;
+    return { ...s, conns: opened };
+  }
+
   it('closes an idle connection with ERR_NBIO_READ_TIMEOUT when its read deadline passes', async () => {
     const { engine, closes, nextClose } = await server((conn) => conn.setReadDeadline(Date.now() + 100));
     const closing = nextClose();
@@ -37,16 +51,8 @@ describe('deadlines', () => {
   });
 
   it('a cleared deadline never fires', async () => {
-    const opened: Conn[] = [];
-    const both = signal();
-    const { engine, closes, nextClose } = await server((conn) => {
-      opened.push(conn);
-      if (opened.length === 2) both.resolve();
-    });
-    await scope.connect(engine.addrs[0]);
-    await scope.connect(engine.addrs[0]);
-    await both.promise;
-    const [cleared, sentinel] = opened;
+    const { closes, nextClose, conns } = await twoConnections();
+    const [cleared, sentinel] = conns;
     cleared.setReadDeadline(new Date(Date.now() + 50));
     cleared.setReadDeadline(undefined);
     sentinel.setDeadline(Date.now() + 300);
@@ -81,16 +87,8 @@ describe('deadlines', () => {
   });
 
   it("keeps a connection open until a deadline beyond setTimeout's range", async () => {
-    const opened: Conn[] = [];
-    const both = signal();
-    const { engine, closes, nextClose } = await server((conn) => {
-      opened.push(conn);
-      if (opened.length === 2) both.resolve();
-    });
-    await scope.connect(engine.addrs[0]);
-    await scope.connect(engine.addrs[0]);
-    await both.promise;
-    const [far, near] = opened;
+    const { closes, nextClose, conns } = await twoConnections();
+    const [far, near] = conns;
     far.setReadDeadline(Date.now() + 40 * 24 * 3600 * 1000); // 40 days: beyond 2^31 ms
     near.setReadDeadline(Date.now() + 100);
     expect(await nextClose()).toBe(near);

@@ -33,24 +33,11 @@ describe('dial', () => {
   });
 
   it('rejects with ERR_NBIO_DIAL_TIMEOUT when the connect never completes', async () => {
-    // A listener with backlog 0 that never accepts: once one connection
-    // fills its accept queue, the kernel drops further SYNs.
-    const fd = native.listen(4, '127.0.0.1', 0, 0, 0);
-    expect(fd).toBeGreaterThan(0);
-    const { port } = native.getsockname(fd) as { port: number };
-    const filler = net.connect(port, '127.0.0.1').on('error', () => {});
-    try {
-      await new Promise((resolve) => filler.once('connect', resolve));
-      const client = scope.engine();
-      await client.start();
-      await expect(client.dial('tcp', `127.0.0.1:${port}`, { timeout: 200 })).rejects.toMatchObject({
-        code: 'ERR_NBIO_DIAL_TIMEOUT',
-      });
-      expect(client.connCount).toBe(0);
-    } finally {
-      filler.destroy();
-      native.close(fd);
-    }
+    const address = await scope.unresponsiveAddress();
+    const client = scope.engine();
+    await client.start();
+    await expect(client.dial('tcp', address, { timeout: 200 })).rejects.toMatchObject({ code: 'ERR_NBIO_DIAL_TIMEOUT' });
+    expect(client.connCount).toBe(0);
   });
 
   it('resolves host names and calls onOpen before the dial resolves', async () => {

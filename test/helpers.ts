@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { Engine, type EngineOptions } from '../host/index.js';
+import { native } from '../host/native.js';
 
 /**
  * What one test opened: engines, node:net servers and sockets. `cleanup()`
@@ -9,6 +10,7 @@ export class Scope {
   readonly #engines: Engine[] = [];
   readonly #servers: net.Server[] = [];
   readonly #sockets: net.Socket[] = [];
+  readonly #fds: number[] = [];
 
   engine(options: EngineOptions = {}): Engine {
     const engine = new Engine(options);
@@ -47,8 +49,23 @@ export class Scope {
     });
   }
 
+  /**
+   * The address of a listener that never accepts, with its accept queue
+   * full (backlog 0, one connection waiting): the kernel drops further
+   * SYNs, so connects to it stay in progress.
+   */
+  async unresponsiveAddress(): Promise<string> {
+    const fd = native.listen(4, '127.0.0.1', 0, 0, 0);
+    if (fd < 0) throw new Error(`listen failed: ${fd}`);
+    this.#fds.push(fd);
+    const { port } = native.getsockname(fd) as { port: number };
+    await this.connect(`127.0.0.1:${port}`);
+    return `127.0.0.1:${port}`;
+  }
+
   async cleanup(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
+    for (const fd of this.#fds) native.close(fd);
     await Promise.all(this.#engines.map((e) => e.stop()));
     await Promise.all(this.#servers.map((s) => new Promise((resolve) => s.close(resolve))));
   }
