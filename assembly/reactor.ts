@@ -49,6 +49,8 @@ import {
 } from "./sys";
 
 const MIN_DATA_AREA: u32 = 256 << 10;
+/** Linear memory the reactor lets write buffers grow into: 3.75 of wasm32's 4 GiB. */
+const MEMORY_BUDGET: u64 = 0xF000_0000;
 const MAX_READ_BUFFER: u32 = 64 << 20;
 
 const IOV: usize = memory.data(<i32>(MAX_IOV * 8), 4);
@@ -342,8 +344,16 @@ export function reactorWrite(conn: u32, ptr: usize, len: u32): i32 {
   }
   const src = ptr + <usize>off;
   const block = adoptLarge(src, <usize>rest);
-  if (block != 0) wbAppendAdopted(q, src, rest, block);
-  else wbAppend(q, src, rest);
+  if (block != 0) {
+    wbAppendAdopted(q, src, rest, block);
+  } else if ((<u64>memory.size() << 16) + <u64>rest > MEMORY_BUDGET) {
+    // Copying would need more memory than wasm32 can have: fail this
+    // connection rather than trap the reactor.
+    closeConn(fd, -ENOBUFS, CALL_WRITE);
+    return -ENOBUFS;
+  } else {
+    wbAppend(q, src, rest);
+  }
   if ((slotFlags(s) & FLAG_OUT) == 0) {
     const r = sysEpollCtl(epfd, EPOLL_CTL_MOD, fd, INTEREST_READ_WRITE, conn);
     if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return r; }

@@ -7,6 +7,9 @@ export type Chunk = Uint8Array | string;
 
 const encoder = new TextEncoder();
 
+/** Largest single write: the bytes are staged in the reactor's 32-bit memory. */
+const MAX_WRITE = 1 << 30;
+
 /**
  * Moves bytes from JavaScript into the reactor's `write`: strings are
  * UTF-8-encoded and byte arrays copied into reactor memory, except bytes
@@ -39,7 +42,7 @@ export class WritePath {
 
   /** Writes one chunk to connection `handle`; returns the reactor's result (>= 0, or a negated errno). */
   write(handle: number, data: Chunk): number {
-    const len = this.#length(data);
+    const len = checkSize(this.#length(data));
     if (len === 0) return 0;
     let ptr = this.#inReactor(data);
     if (ptr < 0) {
@@ -56,7 +59,7 @@ export class WritePath {
     // detach) the memory those sources are views on.
     const lengths = chunks.map((chunk) => this.#length(chunk));
     const sources = chunks.map((chunk) => this.#inReactor(chunk));
-    const total = lengths.reduce((a, b) => a + b, 0);
+    const total = checkSize(lengths.reduce((a, b) => a + b, 0));
     if (total === 0) return 0;
     const mem = this.#mem;
     const ptr = mem.alloc(1, total);
@@ -99,4 +102,9 @@ export class WritePath {
     if (typeof data === 'string') encoder.encodeInto(data, u8.subarray(ptr, ptr + len));
     else u8.set(data, ptr);
   }
+}
+
+function checkSize(len: number): number {
+  if (len > MAX_WRITE) throw new NbioError('ERR_NBIO_INVALID_OPTION', `a single write is limited to ${MAX_WRITE} bytes, got ${len}`);
+  return len;
 }

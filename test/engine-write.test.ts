@@ -99,12 +99,19 @@ describe('writes', () => {
     expect((await received).equals(expected)).toBe(true);
   });
 
-  it('rejects writes of other types', async () => {
+  it('rejects writes of other types, and single writes over 1 GiB', async () => {
     const errors: unknown[] = [];
     const server = scope.engine({ addrs: ['127.0.0.1:0'] });
     const done = signal();
     server.onOpen((conn) => {
-      for (const bad of [() => conn.write(42 as never), () => conn.writev('nope' as never), () => conn.writev([{}] as never)]) {
+      const slab = Buffer.alloc(64 * MiB);
+      const tooLarge = Array.from({ length: 17 }, () => slab); // 1,088 MiB in one write
+      for (const bad of [
+        () => conn.write(42 as never),
+        () => conn.writev('nope' as never),
+        () => conn.writev([{}] as never),
+        () => conn.writev(tooLarge),
+      ]) {
         try {
           bad();
         } catch (err) {
@@ -116,8 +123,9 @@ describe('writes', () => {
     await server.start();
     await scope.connect(server.addrs[0]);
     await done.promise;
-    expect(errors).toHaveLength(3);
+    expect(errors).toHaveLength(4);
     for (const err of errors) expect(err).toMatchObject({ code: 'ERR_NBIO_INVALID_OPTION' });
+    expect((errors[3] as Error).message).toMatch(/limited to 1073741824 bytes/);
   });
 
   it('refuses to write a view on reactor memory that has grown since, instead of sending nothing', async () => {
