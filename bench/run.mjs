@@ -63,7 +63,7 @@ const commands = serverCommands(bins);
 const config = {
   quick: opt.quick,
   scenarios: opt.scenarios ? list(opt.scenarios, SCENARIOS, 'scenario') : Object.keys(SCENARIOS),
-  servers: opt.servers ? list(opt.servers, commands, 'server') : Object.keys(commands),
+  servers: opt.servers ? list(opt.servers, commands, 'server') : ['nbio', 'net', 'c'],
   reps: opt.reps ? Math.round(positive(opt.reps, 'reps')) : opt.quick ? 1 : 3,
   warmup: opt.warmup ? positive(opt.warmup, 'warmup') : opt.quick ? 0.5 : 1,
   secs: opt.secs ? positive(opt.secs, 'secs') : opt.quick ? 1.5 : 5,
@@ -84,8 +84,10 @@ for (const scenarioName of config.scenarios) {
   const scenario = SCENARIOS[scenarioName];
   for (let rep = 0; rep < config.reps; rep++) {
     // Rotate the server order every repetition so slow drifts hit everyone.
-    const k = rep % config.servers.length;
-    const order = [...config.servers.slice(k), ...config.servers.slice(0, k)];
+    // A scenario may run a variant of the engine in place of `nbio`.
+    const servers = config.servers.map((s) => (s === 'nbio' && scenario.nbio ? scenario.nbio : s));
+    const k = rep % servers.length;
+    const order = [...servers.slice(k), ...servers.slice(0, k)];
     for (const [position, server] of order.entries()) {
       const common = { serverName: server, serverArgv: commands[server], loadgen: bins.loadgen, pin };
       process.stderr.write(`bench: ${scenarioName} rep ${rep + 1}/${config.reps} ${server} ... `);

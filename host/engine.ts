@@ -12,12 +12,14 @@ import { GuestMemory } from './guest-memory.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
 import { ERRNO, LISTEN, native, type WatchHandle } from './native.js';
 import {
+  HANDLER_NAMES,
   resolveOptions,
   type AcceptErrorHandler,
   type CloseHandler,
   type DataHandler,
   type DrainHandler,
   type EngineOptions,
+  type HandlerModule,
   type OpenHandler,
   type ResolvedOptions,
   type StopHandler,
@@ -31,6 +33,7 @@ import {
   instantiateReactor,
   type Reactor,
 } from './reactor.js';
+import { PollerGroup } from './pollers.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath, type Chunk } from './write-path.js';
 
@@ -89,6 +92,8 @@ export class Engine {
   #drainScheduled = false;
   #handlerError: { error: unknown } | undefined;
   #writer: WritePath | undefined;
+  /** The pollers in worker threads, with `pollers` > 1. */
+  #pollers: PollerGroup | undefined;
   #onOpen: OpenHandler = noop;
   #onData: DataHandler = noop;
   #onClose: CloseHandler = noop;
@@ -123,38 +128,45 @@ export class Engine {
 
   /** Sets the handler called when a connection opens (replacing the previous one). */
   onOpen(handler: OpenHandler): this {
-    this.#onOpen = checkHandler('onOpen', handler);
+    this.#onOpen = this.#checkHandler('onOpen', handler);
     return this;
   }
 
   /** Sets the handler called with arriving bytes (replacing the previous one). */
   onData(handler: DataHandler): this {
-    this.#onData = checkHandler('onData', handler);
+    this.#onData = this.#checkHandler('onData', handler);
     return this;
   }
 
   /** Sets the handler called when a connection closes (replacing the previous one). */
   onClose(handler: CloseHandler): this {
-    this.#onClose = checkHandler('onClose', handler);
+    this.#onClose = this.#checkHandler('onClose', handler);
     return this;
   }
 
   /** Sets the handler called when a connection's write buffer empties (replacing the previous one). */
   onDrain(handler: DrainHandler): this {
-    this.#onDrain = checkHandler('onDrain', handler);
+    this.#onDrain = this.#checkHandler('onDrain', handler);
     return this;
   }
 
   /** Sets the handler called once the engine stopped (replacing the previous one). */
   onStop(handler: StopHandler): this {
-    this.#onStop = checkHandler('onStop', handler);
+    this.#onStop = this.#checkHandler('onStop', handler);
     return this;
   }
 
   /** Sets the handler called when accepting fails (replacing the previous one). */
   onAcceptError(handler: AcceptErrorHandler): this {
-    this.#onAcceptError = checkHandler('onAcceptError', handler);
+    this.#onAcceptError = this.#checkHandler('onAcceptError', handler);
     return this;
+  }
+
+  #checkHandler<T>(name: string, handler: T): T {
+    if (this.#options.handlers !== undefined) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', `this engine takes its handlers from ${this.#options.handlers}; ${name} cannot be set`);
+    }
+    return checkHandler(name, handler);
   }
 
   /**
@@ -165,7 +177,7 @@ export class Engine {
     return this.#addrs.slice();
   }
 
-  /** Number of live connections (open, or dials in progress) the reactor holds. */
+  /** Number of live connections (open, or dials in progress) of this thread's poller. */
   get connCount(): number {
     return this.#reactor && this.#state === State.Running ? this.#reactor.connCount() : 0;
   }
@@ -224,6 +236,14 @@ export class Engine {
         bound.push(formatAddress(local));
       }
       this.#addrs = bound;
+      if (o.handlers !== undefined) this.#install(await loadHandlers(o.handlers));
+      if (o.pollers > 1) {
+        const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog, handlers } = o;
+        this.#pollers = await PollerGroup.start(o.pollers - 1, {
+          network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog,
+          reusePort: true, handlers,
+        });
+      }
       this.#watcher = native.watchStart(epfd, this.#onReadable);
       this.#state = State.Running;
     } catch (err) {
@@ -233,6 +253,15 @@ export class Engine {
       this.#state = State.Stopped;
       throw err;
     }
+  }
+
+  #install(mod: HandlerModule): void {
+    if (mod.onOpen) this.#onOpen = mod.onOpen;
+    if (mod.onData) this.#onData = mod.onData;
+    if (mod.onClose) this.#onClose = mod.onClose;
+    if (mod.onDrain) this.#onDrain = mod.onDrain;
+    if (mod.onStop) this.#onStop = mod.onStop;
+    if (mod.onAcceptError) this.#onAcceptError = mod.onAcceptError;
   }
 
   /**
@@ -255,6 +284,7 @@ export class Engine {
     this.#state = State.Stopping;
     if (wasRunning) {
       native.watchStop(this.#watcher!);
+      await this.#pollers?.stop();
       for (const timer of this.#timers) clearTimeout(timer);
       this.#timers.clear();
       this.#deadlines.clearAll();
@@ -577,6 +607,15 @@ export class Engine {
 function checkHandler<T>(name: string, handler: T): T {
   if (typeof handler !== 'function') throw new NbioError('ERR_NBIO_INVALID_OPTION', `${name} must be a function`);
   return handler;
+}
+
+/** Loads a `handlers` module; every handler it exports must be a function. */
+async function loadHandlers(href: string): Promise<HandlerModule> {
+  const mod = (await import(href)) as Record<string, unknown>;
+  for (const name of HANDLER_NAMES) {
+    if (mod[name] !== undefined) checkHandler(`${name} of ${href}`, mod[name]);
+  }
+  return mod as HandlerModule;
 }
 
 function listen(ep: ResolvedEndpoint, backlog: number, reusePort: boolean): number {

@@ -1,5 +1,7 @@
 import { parseAddress, parseNetwork, type Endpoint, type Network } from './address.js';
 import type { Conn } from './conn.js';
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { NbioError } from './errors.js';
 
 /** Called once a connection is registered, before any of its data. */
@@ -71,7 +73,34 @@ export interface EngineOptions {
   onDrain?: DrainHandler;
   onStop?: StopHandler;
   onAcceptError?: AcceptErrorHandler;
+  /**
+   * Pollers: threads that serve connections, each with its own reactor.
+   * With N > 1 the engine runs one poller on its own thread and N - 1 in
+   * worker threads, all listening on the same addresses (SO_REUSEPORT: the
+   * kernel spreads connections over them). Handlers must then come from a
+   * `handlers` module, loaded in every poller. Default 1.
+   */
+  pollers?: number;
+  /**
+   * A module (absolute path or URL) that exports the handlers by name
+   * (`onOpen`, `onData`, `onClose`, `onDrain`, `onStop`, `onAcceptError`),
+   * instead of setting them as functions. Required with `pollers` > 1.
+   */
+  handlers?: string | URL;
 }
+
+/** What a `handlers` module may export. */
+export interface HandlerModule {
+  onOpen?: OpenHandler;
+  onData?: DataHandler;
+  onClose?: CloseHandler;
+  onDrain?: DrainHandler;
+  onStop?: StopHandler;
+  onAcceptError?: AcceptErrorHandler;
+}
+
+/** The handler names, as options, methods and `handlers` module exports. */
+export const HANDLER_NAMES = ['onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError'] as const;
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedOptions {
@@ -83,11 +112,14 @@ export interface ResolvedOptions {
   noDelay: boolean;
   backlog: number;
   reusePort: boolean;
+  pollers: number;
+  /** The `handlers` module as a URL string, if given. */
+  handlers: string | undefined;
 }
 
 const KNOWN = new Set([
   'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop',
-  'noDelay', 'backlog', 'reusePort', 'onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError',
+  'noDelay', 'backlog', 'reusePort', 'pollers', 'handlers', ...HANDLER_NAMES,
 ]);
 
 /** Largest `readBufferSize`: 16 MiB (the reactor's batch holds several reads of this size). */
@@ -104,11 +136,16 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) throw new NbioError('ERR_NBIO_INVALID_OPTION', `unknown option "${key}"`);
   }
-  for (const key of ['onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError'] as const) {
+  for (const key of HANDLER_NAMES) {
     const handler = options[key];
     if (handler !== undefined && typeof handler !== 'function') {
       throw new NbioError('ERR_NBIO_INVALID_OPTION', `${key} must be a function`);
     }
+  }
+  const handlers = handlerModule(options);
+  const pollers = integer(options, 'pollers', 1, 1, 64);
+  if (pollers > 1 && handlers === undefined) {
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', 'pollers > 1 needs a handlers module: functions cannot be shared between threads');
   }
   const network = parseNetwork(options.network ?? 'tcp');
   const addrs = options.addrs ?? [];
@@ -123,7 +160,9 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     maxConnReadTimesPerEventLoop: integer(options, 'maxConnReadTimesPerEventLoop', 3, 1, 1 << 20),
     noDelay,
     backlog: integer(options, 'backlog', 511, 1, 65535),
-    reusePort,
+    reusePort: reusePort || pollers > 1,
+    pollers,
+    handlers,
   };
 }
 
@@ -133,7 +172,20 @@ function boolean(options: EngineOptions, key: 'noDelay' | 'reusePort', fallback:
   return value;
 }
 
-type NumericOption = 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'backlog';
+type NumericOption = 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'backlog' | 'pollers';
+
+/** The `handlers` option as a URL string; rejects it next to handler functions. */
+function handlerModule(options: EngineOptions): string | undefined {
+  const { handlers } = options;
+  if (handlers === undefined) return undefined;
+  if (HANDLER_NAMES.some((key) => options[key] !== undefined)) {
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', 'give handlers either as functions or as a handlers module, not both');
+  }
+  if (handlers instanceof URL) return handlers.href;
+  if (typeof handlers === 'string' && isAbsolute(handlers)) return pathToFileURL(handlers).href;
+  if (typeof handlers === 'string' && URL.canParse(handlers)) return handlers;
+  throw new NbioError('ERR_NBIO_INVALID_OPTION', 'handlers must be an absolute module path or a URL');
+}
 
 function integer(options: EngineOptions, key: NumericOption, fallback: number, min: number, max: number): number {
   const value = options[key] ?? fallback;

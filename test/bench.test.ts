@@ -1,5 +1,6 @@
 // Correctness of the benchmark tools (never their speed): the load generator
-// verifies echoes against the nbio-wasm, C and node:net servers, churns,
+// verifies echoes against the nbio-wasm (one and two pollers), C and
+// node:net servers, churns,
 // holds idle connections, and fails when a server echoes wrong bytes.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -49,7 +50,7 @@ async function brokenServer(mangle: (d: Buffer) => Buffer): Promise<number> {
 beforeAll(async () => {
   bins = buildNative();
   const cmds = serverCommands(bins);
-  for (const name of ['c', 'net', 'nbio']) servers.push(await startServer(name, cmds[name]));
+  for (const name of ['c', 'net', 'nbio', 'nbio-p2']) servers.push(await startServer(name, cmds[name]));
 });
 
 afterAll(async () => {
@@ -61,6 +62,7 @@ describe.each([
   ['c', 0],
   ['net', 1],
   ['nbio', 2],
+  ['nbio-p2', 3],
 ])('loadgen against the %s echo server', (_name, i) => {
   it('verifies 50 conns x 64 B', async () => {
     const r = await loadgen(servers[i].port, ['-c', '50', '-s', '64']);

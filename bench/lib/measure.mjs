@@ -6,6 +6,7 @@ import { CLK_TCK, cpuTicks, holdIdle, rssBytes, runLoadgen, sleep, startServer, 
 export function serverCommands(bins) {
   return {
     nbio: [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname],
+    'nbio-p2': [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, '--pollers=2'],
     net: [process.execPath, '--expose-gc', new URL('../servers/net-echo.mjs', import.meta.url).pathname],
     c: [bins.echoServer],
   };
@@ -14,8 +15,8 @@ export function serverCommands(bins) {
 /**
  * Throughput scenarios: loadgen arguments. Churn counts one round trip per
  * connection (connect, one echo, close by reset: see README, "churn").
- * A `50x64-p2` scenario (engine with `pollers: 2`) will join once the engine
- * has that option.
+ * `50x64-p2` is 50x64 with the engine running two pollers (`nbio-p2`, in
+ * place of `nbio`).
  */
 export const SCENARIOS = {
   '50x64': { args: ['-c', '50', '-s', '64'], unit: 'rt/s' },
@@ -23,6 +24,7 @@ export const SCENARIOS = {
   '50x16k': { args: ['-c', '50', '-s', '16384'], unit: 'rt/s' },
   '1000x64': { args: ['-c', '1000', '-s', '64'], unit: 'rt/s' },
   churn: { args: ['-m', 'churn', '-c', '8', '-s', '64', '-r'], unit: 'conns/s' },
+  '50x64-p2': { args: ['-c', '50', '-s', '64'], unit: 'rt/s', nbio: 'nbio-p2' },
   idle: { idle: true, unit: 'bytes/conn' },
 };
 

@@ -1,9 +1,13 @@
 // nbio-wasm echo server (default engine options).
-//   node bench/servers/nbio-echo.mjs [port=0] [host=127.0.0.1]
+//   node bench/servers/nbio-echo.mjs [--pollers=N] [port=0] [host=127.0.0.1]
 // Needs `npm run build` (imports dist/host/index.js). Prints "LISTENING <port>"
 // once started; on SIGTERM stops the engine and exits 0; collects garbage on SIGUSR2.
-const port = Number(process.argv[2] ?? 0);
-const host = process.argv[3] ?? '127.0.0.1';
+// With --pollers=N > 1 the handler comes from echo-handlers.mjs, loaded in every poller.
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const [portArg, hostArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const port = Number(portArg ?? 0);
+const host = hostArg ?? '127.0.0.1';
+const pollers = Number(/^--pollers=(\d+)$/.exec(flags.find((f) => f.startsWith('--pollers=')) ?? '')?.[1] ?? 1);
 
 let Engine;
 try {
@@ -13,10 +17,11 @@ try {
   process.exit(1);
 }
 
-const engine = new Engine({ network: 'tcp', addrs: [`${host}:${port}`] });
-engine.onData((c, data) => {
-  c.write(data);
-});
+const addrs = [`${host}:${port}`];
+const engine =
+  pollers > 1
+    ? new Engine({ network: 'tcp', addrs, pollers, handlers: new URL('./echo-handlers.mjs', import.meta.url) })
+    : new Engine({ network: 'tcp', addrs, onData: (c, data) => c.write(data) });
 // The harness asks for a full collection before it reads RSS (run with --expose-gc).
 process.on('SIGUSR2', () => globalThis.gc?.());
 process.on('SIGTERM', async () => {
