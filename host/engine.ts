@@ -109,12 +109,7 @@ export class Engine {
   constructor(options: EngineOptions = {}) {
     this.#options = resolveOptions(options);
     this.#addrs = (options.addrs ?? []).slice();
-    if (options.onOpen) this.#onOpen = options.onOpen;
-    if (options.onData) this.#onData = options.onData;
-    if (options.onClose) this.#onClose = options.onClose;
-    if (options.onDrain) this.#onDrain = options.onDrain;
-    if (options.onStop) this.#onStop = options.onStop;
-    if (options.onAcceptError) this.#onAcceptError = options.onAcceptError;
+    this.#install(options);
     this.#owner = {
       write: (conn, data) => this.#write(conn, data),
       writev: (conn, chunks) => this.#writev(conn, chunks),
@@ -255,6 +250,7 @@ export class Engine {
     }
   }
 
+  /** Takes the handlers `mod` defines (options, or a handlers module). */
   #install(mod: HandlerModule): void {
     if (mod.onOpen) this.#onOpen = mod.onOpen;
     if (mod.onData) this.#onData = mod.onData;

@@ -37,8 +37,18 @@ export type StopHandler = () => void;
  */
 export type AcceptErrorHandler = (err: Error) => void;
 
+/** The handlers, by name: as options, or as the exports of a `handlers` module. */
+export interface HandlerModule {
+  onOpen?: OpenHandler;
+  onData?: DataHandler;
+  onClose?: CloseHandler;
+  onDrain?: DrainHandler;
+  onStop?: StopHandler;
+  onAcceptError?: AcceptErrorHandler;
+}
+
 /** Options of `new Engine(options)`. Every field is optional. */
-export interface EngineOptions {
+export interface EngineOptions extends HandlerModule {
   /** 'tcp' (IPv4 and IPv6), 'tcp4' or 'tcp6'. Default 'tcp'. */
   network?: Network;
   /**
@@ -67,12 +77,6 @@ export interface EngineOptions {
    * connections over them. Default false.
    */
   reusePort?: boolean;
-  onOpen?: OpenHandler;
-  onData?: DataHandler;
-  onClose?: CloseHandler;
-  onDrain?: DrainHandler;
-  onStop?: StopHandler;
-  onAcceptError?: AcceptErrorHandler;
   /**
    * Pollers: threads that serve connections, each with its own reactor.
    * With N > 1 the engine runs one poller on its own thread and N - 1 in
@@ -89,15 +93,6 @@ export interface EngineOptions {
   handlers?: string | URL;
 }
 
-/** What a `handlers` module may export. */
-export interface HandlerModule {
-  onOpen?: OpenHandler;
-  onData?: DataHandler;
-  onClose?: CloseHandler;
-  onDrain?: DrainHandler;
-  onStop?: StopHandler;
-  onAcceptError?: AcceptErrorHandler;
-}
 
 /** The handler names, as options, methods and `handlers` module exports. */
 export const HANDLER_NAMES = ['onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError'] as const;
