@@ -25,7 +25,7 @@ function finish(code: number, message: string): void {
 }
 
 const engine = new Engine();
-engine.onData((conn, data) => {
+engine.onData((_conn, data) => {
   if (got + data.length > size) return finish(1, `FAIL: more than ${size} bytes came back`);
   received.set(data, got);
   got += data.length;
@@ -33,7 +33,7 @@ engine.onData((conn, data) => {
   if (received.equals(sent)) finish(0, `OK: ${size} bytes echoed intact`);
   else finish(1, 'FAIL: the echo differs from what was sent');
 });
-engine.onClose((conn, err) => {
+engine.onClose((_conn, err) => {
   if (got < size) finish(1, `FAIL: connection closed after ${got} bytes: ${err?.message ?? 'closed'}`);
 });
 const deadline = setTimeout(() => finish(1, `FAIL: only ${got} of ${size} bytes after 60 s`), 60_000);

@@ -10,9 +10,10 @@ import { Conn, ConnState, type ConnOwner } from './conn.js';
 import { NbioError, systemError, withoutStack } from './errors.js';
 import { GuestMemory } from './guest-memory.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
-import { ERRNO, LISTEN, native, type WatchHandle } from './native.js';
+import { ERRNO, native, type WatchHandle } from './native.js';
 import {
-  HANDLER_NAMES,
+  checkHandler,
+  loadHandlers,
   resolveOptions,
   type AcceptErrorHandler,
   type CloseHandler,
@@ -33,7 +34,9 @@ import {
   instantiateReactor,
   type Reactor,
 } from './reactor.js';
+import { closeError } from './close-cause.js';
 import { PollerGroup } from './pollers.js';
+import { listen, sockAddress } from './sockets.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath, type Chunk } from './write-path.js';
 
@@ -597,52 +600,5 @@ export class Engine {
     process.nextTick(() => {
       throw failure.error;
     });
-  }
-}
-
-function checkHandler<T>(name: string, handler: T): T {
-  if (typeof handler !== 'function') throw new NbioError('ERR_NBIO_INVALID_OPTION', `${name} must be a function`);
-  return handler;
-}
-
-/** Loads a `handlers` module; every handler it exports must be a function. */
-async function loadHandlers(href: string): Promise<HandlerModule> {
-  const mod = (await import(href)) as Record<string, unknown>;
-  for (const name of HANDLER_NAMES) {
-    if (mod[name] !== undefined) checkHandler(`${name} of ${href}`, mod[name]);
-  }
-  return mod as HandlerModule;
-}
-
-function listen(ep: ResolvedEndpoint, backlog: number, reusePort: boolean): number {
-  const shared = reusePort ? LISTEN.REUSEPORT : 0;
-  let fd = native.listen(ep.family, ep.ip, ep.port, backlog, (ep.v6only ? LISTEN.V6ONLY : 0) | shared);
-  if (fd === -ERRNO.EAFNOSUPPORT && ep.ip === '::' && !ep.v6only) {
-    // No IPv6 on this machine: "all interfaces" falls back to IPv4.
-    fd = native.listen(4, '0.0.0.0', ep.port, backlog, shared);
-  }
-  if (fd < 0) throw systemError(fd, 'listen', ep.ip, ep.port);
-  return fd;
-}
-
-function sockAddress(fd: number, side: 'local' | 'remote'): AddressInfo | undefined {
-  const found = side === 'local' ? native.getsockname(fd) : native.getpeername(fd);
-  if (typeof found === 'number') return undefined;
-  return { address: found.address, port: found.port, family: found.family === 6 ? 'IPv6' : 'IPv4' };
-}
-
-/** The `err` given to onClose for a `closed` event's status and failed call. */
-function closeError(status: number, detail: number): Error | undefined {
-  switch (status) {
-    case CloseCause.PeerEnded:
-      return withoutStack(() => new NbioError('ERR_NBIO_EOF', 'the peer closed the connection'));
-    case CloseCause.WriteOverflow:
-      return withoutStack(() => new NbioError('ERR_NBIO_WRITE_OVERFLOW', 'the write buffer would exceed maxWriteBufferSize'));
-    case CloseCause.ReadTimeout:
-      return withoutStack(() => new NbioError('ERR_NBIO_READ_TIMEOUT', 'the read deadline passed'));
-    case CloseCause.WriteTimeout:
-      return withoutStack(() => new NbioError('ERR_NBIO_WRITE_TIMEOUT', 'the write deadline passed with bytes still queued'));
-    default:
-      return status < 0 ? withoutStack(() => systemError(status, FAILED_CALL[detail] || 'close')) : undefined;
   }
 }

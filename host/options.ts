@@ -192,3 +192,18 @@ function integer(options: EngineOptions, key: NumericOption, fallback: number, m
   }
   return value;
 }
+
+/** Returns `handler`; throws ERR_NBIO_INVALID_OPTION naming it unless it is a function. */
+export function checkHandler<T>(name: string, handler: T): T {
+  if (typeof handler !== 'function') throw new NbioError('ERR_NBIO_INVALID_OPTION', `${name} must be a function`);
+  return handler;
+}
+
+/** Loads a `handlers` module; every handler it exports must be a function. */
+export async function loadHandlers(href: string): Promise<HandlerModule> {
+  const mod = (await import(href)) as Record<string, unknown>;
+  for (const name of HANDLER_NAMES) {
+    if (mod[name] !== undefined) checkHandler(`${name} of ${href}`, mod[name]);
+  }
+  return mod as HandlerModule;
+}
