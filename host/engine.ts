@@ -477,7 +477,12 @@ export class Engine {
     const data = new Uint8Array(mem.buffer, ptr, len);
     const writer = this.#writer!;
     writer.deliver(data, ptr, len);
-    this.#call(() => this.#onData(conn, data));
+    // Not through #call: no closure per message on the hot path.
+    try {
+      this.#onData(conn, data);
+    } catch (error) {
+      this.#handlerError ??= { error };
+    }
     writer.deliver(undefined);
   }
 
