@@ -1,4 +1,5 @@
 import { NbioError, systemError, withoutStack } from './errors.js';
+import type { ResolvedEndpoint } from './address.js';
 import { CloseCause, FAILED_CALL } from './reactor.js';
 
 /** The `err` given to onClose for a `closed` event's status and failed call. */
@@ -15,4 +16,17 @@ export function closeError(status: number, detail: number): Error | undefined {
     default:
       return status < 0 ? withoutStack(() => systemError(status, FAILED_CALL[detail] || 'close')) : undefined;
   }
+}
+
+/**
+ * The error a dial rejects with when its connection closed before it
+ * opened: the dial timed out, the connect failed (a system error), or the
+ * engine stopped (`running` false) or closed it.
+ */
+export function dialError(status: number, detail: number, target: ResolvedEndpoint, running: boolean): Error {
+  const { ip, port } = target;
+  if (status === CloseCause.DialTimeout) return new NbioError('ERR_NBIO_DIAL_TIMEOUT', `dial ${ip}:${port} timed out`);
+  if (status < 0) return systemError(status, FAILED_CALL[detail] || 'connect', ip, port);
+  if (status === CloseCause.Local && !running) return new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped');
+  return new NbioError('ERR_NBIO_CLOSED', `dial ${ip}:${port}: the connection closed before it opened`);
 }

@@ -3,6 +3,9 @@ import { NbioError } from './errors.js';
 /** Which deadline of a connection. */
 export type DeadlineKind = 'read' | 'write';
 
+/** The timers of one key; a kind is absent when that deadline is not set. */
+type Timers = { [kind in DeadlineKind]?: NodeJS.Timeout };
+
 /** setTimeout's largest delay; longer deadlines are reached in steps. */
 const MAX_DELAY = 0x7fffffff;
 
@@ -11,7 +14,7 @@ const MAX_DELAY = 0x7fffffff;
  * so idle connections pay nothing. `expire` runs when a deadline passes.
  */
 export class Deadlines<K> {
-  readonly #timers = new Map<K, { read?: NodeJS.Timeout; write?: NodeJS.Timeout }>();
+  readonly #timers = new Map<K, Timers>();
   readonly #expire: (key: K, kind: DeadlineKind) => void;
 
   constructor(expire: (key: K, kind: DeadlineKind) => void) {
@@ -57,7 +60,7 @@ export class Deadlines<K> {
     for (const key of [...this.#timers.keys()]) this.clear(key);
   }
 
-  #arm(key: K, kind: DeadlineKind, timers: { read?: NodeJS.Timeout; write?: NodeJS.Timeout }, at: number): void {
+  #arm(key: K, kind: DeadlineKind, timers: Timers, at: number): void {
     const delay = Math.max(0, at - Date.now());
     timers[kind] = setTimeout(() => {
       if (delay > MAX_DELAY) return this.#arm(key, kind, timers, at);

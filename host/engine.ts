@@ -29,12 +29,11 @@ import {
   CloseCause,
   EVENT_WORDS,
   EventKind,
-  FAILED_CALL,
   FD_MASK,
   instantiateReactor,
   type Reactor,
 } from './reactor.js';
-import { closeError } from './close-cause.js';
+import { closeError, dialError } from './close-cause.js';
 import { PollerGroup } from './pollers.js';
 import { listen, sockAddress } from './sockets.js';
 import { linuxSys } from './sys/linux.js';
@@ -289,12 +288,7 @@ export class Engine {
       this.#deadlines.clearAll();
       const reactor = this.#reactor!;
       reactor.shutdown();
-      this.#dispatching = true;
-      try {
-        this.#dispatch(reactor.takeEvents());
-      } finally {
-        this.#dispatching = false;
-      }
+      this.#dispatchingWhile(() => this.#dispatch(reactor.takeEvents()));
     }
     this.#state = State.Stopped;
     if (wasRunning) this.#call(() => this.#onStop());
@@ -353,16 +347,27 @@ export class Engine {
   readonly #onReadable = (): void => {
     if (this.#state !== State.Running) return;
     const reactor = this.#reactor!;
-    this.#dispatching = true;
-    try {
+    this.#dispatchingWhile(() => {
       this.#dispatch(reactor.runOnce(0));
       while (reactor.backlog() > 0) this.#dispatch(reactor.runOnce(0));
       this.#drainPending();
+    });
+    this.#rethrowHandlerError();
+  };
+
+  /**
+   * Runs `deliver` marked as dispatching: calls made by handlers meanwhile
+   * leave the events they cause for the dispatch to pick up, instead of
+   * scheduling a delivery of their own.
+   */
+  #dispatchingWhile(deliver: () => void): void {
+    this.#dispatching = true;
+    try {
+      deliver();
     } finally {
       this.#dispatching = false;
     }
-    this.#rethrowHandlerError();
-  };
+  }
 
   /** Dispatches events the reactor holds because of calls made between batches. */
   #drainPending(): void {
@@ -385,12 +390,7 @@ export class Engine {
   /** Outside a dispatch: delivers the events calls made since the last batch caused. */
   #deliverPending(): void {
     if (this.#dispatching || !this.#eventsPending || this.#state !== State.Running) return;
-    this.#dispatching = true;
-    try {
-      this.#drainPending();
-    } finally {
-      this.#dispatching = false;
-    }
+    this.#dispatchingWhile(() => this.#drainPending());
     this.#rethrowHandlerError();
   }
 
@@ -443,35 +443,37 @@ export class Engine {
     const events = this.#mem.i32;
     for (let p = first; p < end; p += EVENT_WORDS) {
       if ((events[p] & 0xff) !== EventKind.Closed) continue;
-      const handle = events[p + 1] >>> 0;
-      const conn = this.#conns[handle & FD_MASK];
-      if (conn !== undefined && conn.handle === handle && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
+      const conn = this.#connOf(events[p + 1] >>> 0);
+      if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
         conn.state = ConnState.Doomed;
       }
     }
   }
 
+  /** The connection `handle` names, unless its descriptor belongs to another (or no) connection now. */
+  #connOf(handle: number): Conn | undefined {
+    const conn = this.#conns[handle & FD_MASK];
+    return conn !== undefined && conn.handle === handle ? conn : undefined;
+  }
+
   #opened(handle: number, acceptedOn: number): void {
-    const fd = handle & FD_MASK;
     if (acceptedOn === 0) {
-      const conn = this.#conns[fd];
-      if (conn === undefined || conn.handle !== handle) return;
-      const dial = this.#dials.get(conn)!;
-      this.#dials.delete(conn);
-      this.#clearTimer(dial.timer);
+      const conn = this.#connOf(handle);
+      if (conn === undefined) return;
+      const dial = this.#takeDial(conn)!;
       if (conn.state === ConnState.Connecting) conn.state = ConnState.Open;
       this.#call(() => this.#onOpen(conn));
       dial.resolve(conn);
       return;
     }
     const conn = new Conn(this.#owner, handle, ConnState.Open);
-    this.#conns[fd] = conn;
+    this.#conns[handle & FD_MASK] = conn;
     this.#call(() => this.#onOpen(conn));
   }
 
   #deliverData(handle: number, ptr: number, len: number): void {
-    const conn = this.#conns[handle & FD_MASK];
-    if (conn === undefined || conn.handle !== handle || conn.state === ConnState.Closed) return;
+    const conn = this.#connOf(handle);
+    if (conn === undefined || conn.state === ConnState.Closed) return;
     const mem = this.#mem;
     mem.sync();
     const data = new Uint8Array(mem.buffer, ptr, len);
@@ -487,32 +489,21 @@ export class Engine {
   }
 
   #drained(handle: number): void {
-    const conn = this.#conns[handle & FD_MASK];
-    if (conn === undefined || conn.handle !== handle || conn.state !== ConnState.Open) return;
+    const conn = this.#connOf(handle);
+    if (conn === undefined || conn.state !== ConnState.Open) return;
     this.#call(() => this.#onDrain(conn));
   }
 
   #closed(handle: number, status: number, detail: number): void {
-    const fd = handle & FD_MASK;
-    const conn = this.#conns[fd];
-    if (conn === undefined || conn.handle !== handle) return;
-    this.#conns[fd] = undefined;
-    const dial = this.#dials.get(conn);
+    const conn = this.#connOf(handle);
+    if (conn === undefined) return;
+    this.#conns[handle & FD_MASK] = undefined;
+    conn.state = ConnState.Closed;
+    const dial = this.#takeDial(conn);
     if (dial !== undefined) {
-      const { ip, port } = dial.target;
-      this.#failDial(
-        conn,
-        status === CloseCause.DialTimeout
-          ? new NbioError('ERR_NBIO_DIAL_TIMEOUT', `dial ${ip}:${port} timed out`)
-          : status < 0
-            ? systemError(status, FAILED_CALL[detail] || 'connect', ip, port)
-            : status === CloseCause.Local && this.#state !== State.Running
-              ? new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped')
-              : new NbioError('ERR_NBIO_CLOSED', `dial ${ip}:${port}: the connection closed before it opened`),
-      );
+      dial.reject(dialError(status, detail, dial.target, this.#state === State.Running));
       return;
     }
-    conn.state = ConnState.Closed;
     this.#deadlines.clear(conn);
     const onClose = this.#onClose;
     if (onClose === noop) return;
@@ -520,12 +511,13 @@ export class Engine {
     this.#call(() => onClose(conn, err));
   }
 
-  #failDial(conn: Conn, err: Error): void {
-    const dial = this.#dials.get(conn)!;
+  /** Removes `conn`'s pending dial, if it has one, and stops its timer. */
+  #takeDial(conn: Conn): PendingDial | undefined {
+    const dial = this.#dials.get(conn);
+    if (dial === undefined) return undefined;
     this.#dials.delete(conn);
     this.#clearTimer(dial.timer);
-    conn.state = ConnState.Closed;
-    dial.reject(err);
+    return dial;
   }
 
   #listenerPaused(listenerFd: number, errno: number): void {

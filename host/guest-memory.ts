@@ -1,3 +1,6 @@
+/** The canonical ABI's `cabi_realloc` export. */
+type Realloc = (oldPtr: number, oldSize: number, align: number, newSize: number) => number;
+
 /**
  * The host's window on the reactor's linear memory.
  *
@@ -17,10 +20,10 @@ export class GuestMemory {
   #memory: WebAssembly.Memory | undefined;
   /** Buffers the memory had before it grew (detached now). */
   readonly #retired = new WeakSet<ArrayBufferLike>();
-  #realloc: ((oldPtr: number, oldSize: number, align: number, newSize: number) => number) | undefined;
+  #realloc: Realloc | undefined;
 
   /** Binds the instance's memory and `cabi_realloc` once it exists. */
-  attach(memory: WebAssembly.Memory, realloc: (oldPtr: number, oldSize: number, align: number, newSize: number) => number): void {
+  attach(memory: WebAssembly.Memory, realloc: Realloc): void {
     this.#memory = memory;
     this.#realloc = realloc;
     this.#refresh();
