@@ -1,15 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
-import { readBytes, Scope, signal } from './helpers.js';
+import { readBytes, signal, useScope } from './helpers.js';
 
 describe('closing and stopping', () => {
-  let scope: Scope;
-  beforeEach(() => {
-    scope = new Scope();
-  });
-  afterEach(() => scope.cleanup());
+  const scope = useScope();
 
   it('reports a peer reset (SO_LINGER 0) to onClose once, as ECONNRESET', async () => {
     const closes: (Error | undefined)[] = [];

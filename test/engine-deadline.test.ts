@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
-import { Scope, signal } from './helpers.js';
+import { signal, useScope } from './helpers.js';
 
 describe('deadlines', () => {
-  let scope: Scope;
-  beforeEach(() => {
-    scope = new Scope();
-  });
-  afterEach(() => scope.cleanup());
+  const scope = useScope();
 
   /** A server whose connections are handed to `onOpen`; closes are collected by connection. */
   async function server(onOpen: (conn: Conn) => void) {

@@ -1,14 +1,10 @@
 import net from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native } from '../host/native.js';
-import { Scope, signal } from './helpers.js';
+import { signal, useScope } from './helpers.js';
 
 describe('dial', () => {
-  let scope: Scope;
-  beforeEach(() => {
-    scope = new Scope();
-  });
-  afterEach(() => scope.cleanup());
+  const scope = useScope();
 
   it('rejects with ECONNREFUSED when nothing listens, without onOpen or onClose', async () => {
     const free = await new Promise<number>((resolve) => {

@@ -1,16 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
-import { Collector, readBytes, Scope } from './helpers.js';
+import { Collector, readBytes, useScope } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
 describe('echo over loopback', () => {
-  let scope: Scope;
-  beforeEach(() => {
-    scope = new Scope();
-  });
-  afterEach(() => scope.cleanup());
+  const scope = useScope();
 
   it('echoes 4 MiB written in one call by an engine client (the seed scenario)', async () => {
     const server = await scope.echoServer({ maxWriteBufferSize: 6 * MiB });

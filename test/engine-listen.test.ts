@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readBytes, Scope, split } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { readBytes, split, useScope } from './helpers.js';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 
@@ -11,11 +11,7 @@ const hasIPv6 = await new Promise<boolean>((resolve) => {
 });
 
 describe('listening', () => {
-  let scope: Scope;
-  beforeEach(() => {
-    scope = new Scope();
-  });
-  afterEach(() => scope.cleanup());
+  const scope = useScope();
 
   it('listens on several addresses and reports each bound port', async () => {
     const server = await scope.echoServer({ addrs: ['127.0.0.1:0', '127.0.0.1:0', '127.0.0.2:0'] });

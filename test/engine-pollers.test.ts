@@ -1,16 +1,12 @@
 import { readdirSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../host/index.js';
-import { readBytes, Scope } from './helpers.js';
+import { readBytes, useScope } from './helpers.js';
 
 const threadEcho = new URL('./fixtures/thread-echo.mjs', import.meta.url);
 
 describe('pollers', () => {
-  let scope: Scope;
-  beforeEach(() => {
-    scope = new Scope();
-  });
-  afterEach(() => scope.cleanup());
+  const scope = useScope();
 
   it('serves connections on two pollers (main thread and a worker), then stops them all', async () => {
     const engine = scope.engine({ addrs: ['127.0.0.1:0'], pollers: 2, handlers: threadEcho });

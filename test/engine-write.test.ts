@@ -1,16 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
-import { Collector, readBytes, Scope, signal } from './helpers.js';
+import { Collector, readBytes, signal, useScope } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
 describe('writes', () => {
-  let scope: Scope;
-  beforeEach(() => {
-    scope = new Scope();
-  });
-  afterEach(() => scope.cleanup());
+  const scope = useScope();
 
   it('delivers 6 MiB written in onOpen intact (more than the socket buffer)', async () => {
     const payload = randomBytes(6 * MiB);

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { afterEach } from 'vitest';
 import { Engine, type EngineOptions } from '../host/index.js';
 import { native } from '../host/native.js';
 
@@ -63,12 +64,20 @@ export class Scope {
     return `127.0.0.1:${port}`;
   }
 
+  /** Closes everything opened so far; the scope can then be used again. */
   async cleanup(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    for (const fd of this.#fds) native.close(fd);
-    await Promise.all(this.#engines.map((e) => e.stop()));
-    await Promise.all(this.#servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    for (const socket of this.#sockets.splice(0)) socket.destroy();
+    for (const fd of this.#fds.splice(0)) native.close(fd);
+    await Promise.all(this.#engines.splice(0).map((e) => e.stop()));
+    await Promise.all(this.#servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
   }
+}
+
+/** A scope for the tests of the calling `describe`, cleaned up after each test. */
+export function useScope(): Scope {
+  const scope = new Scope();
+  afterEach(() => scope.cleanup());
+  return scope;
 }
 
 /** Splits '127.0.0.1:8888' or '[::1]:8888'. */
