@@ -152,8 +152,9 @@ describe('harness measurement', () => {
       nofile: 4096,
       settleMs: 100,
     });
-    expect(m.conns_total).toBe(300);
-    expect(m.rss_total).toBeGreaterThan(0);
+    // Real readings of a Node process (tens of MB), and a finite per-connection figure;
+    // measureIdle itself throws unless all 300 connections opened and echoed.
+    for (const rss of [m.rss_before, m.rss_base, m.rss_total]) expect(rss).toBeGreaterThan(10 * 2 ** 20);
     expect(Number.isFinite(m.rate)).toBe(true);
   });
 
