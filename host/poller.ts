@@ -1,0 +1,401 @@
+import type { AddressInfo, ResolvedEndpoint } from './address.js';
+import { closeError, dialError } from './close-cause.js';
+import { Conn, ConnState, type ConnOwner } from './conn.js';
+import { Deadlines, type DeadlineKind } from './deadlines.js';
+import { systemError, withoutStack } from './errors.js';
+import { GuestMemory } from './guest-memory.js';
+import { noop, type Handlers } from './handlers.js';
+import { ERRNO, native, type WatchHandle } from './native.js';
+import type { ResolvedOptions } from './options.js';
+import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, instantiateReactor, type Reactor } from './reactor.js';
+import { sockAddress } from './sockets.js';
+import { linuxSys } from './sys/linux.js';
+import { WritePath } from './write-path.js';
+
+/** Pause before re-arming a listener whose accept failed (EMFILE and the like). */
+const LISTENER_RETRY_MS = 50;
+
+/** The settings a poller's reactor is initialised with. */
+export type ReactorSettings = Pick<ResolvedOptions, 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay'>;
+
+interface PendingDial {
+  resolve(conn: Conn): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout | undefined;
+  target: ResolvedEndpoint;
+}
+
+/**
+ * One poller: a reactor instance (its own Wasm memory and epoll instance)
+ * driven inside this thread's event loop, and the connections it serves.
+ *
+ * A libuv watcher on the epoll descriptor calls {@link #onReadable} when
+ * something is ready; the poller then runs the reactor's `run-once` and
+ * dispatches the batch of events to the engine's {@link Handlers}. Calls
+ * made from outside a batch (a write from a timer, a close) may cause
+ * events too; those are delivered by a `setImmediate` or by the next batch,
+ * whichever comes first.
+ *
+ * Life cycle: {@link create} → {@link addListener}… → {@link start} →
+ * {@link stop}; or {@link abandon} instead of `start` when setting up failed.
+ */
+export class Poller {
+  readonly #handlers: Handlers;
+  readonly #reactor: Reactor;
+  readonly #mem: GuestMemory;
+  readonly #writer: WritePath;
+  readonly #epfd: number;
+  #watcher: WatchHandle | undefined;
+  #running = false;
+  /** Connections by file descriptor (the reactor's table, mirrored for JS objects). */
+  readonly #conns: (Conn | undefined)[] = [];
+  readonly #dials = new Map<Conn, PendingDial>();
+  readonly #deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #dispatching = false;
+  /** The reactor may hold events caused by calls made outside `run-once`. */
+  #eventsPending = false;
+  #drainScheduled = false;
+  readonly #owner: ConnOwner = {
+    write: (conn, data) => this.#afterWrite(conn, this.#writer.write(conn.handle, data)),
+    writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(conn.handle, chunks)),
+    close: (conn) => this.#close(conn),
+    end: (conn) => this.#end(conn),
+    bufferedAmount: (conn) => this.#reactor.bufferedAmount(conn.handle),
+    setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
+    address: (conn, side) => this.#address(conn, side),
+  };
+
+  private constructor(handlers: Handlers, reactor: Reactor, mem: GuestMemory, epfd: number) {
+    this.#handlers = handlers;
+    this.#reactor = reactor;
+    this.#mem = mem;
+    this.#writer = new WritePath(mem, reactor);
+    this.#epfd = epfd;
+  }
+
+  /**
+   * Instantiates and initialises a reactor (creating its epoll instance).
+   * Throws a system error (syscall 'epoll_create1') if that fails.
+   */
+  static create(settings: ReactorSettings, handlers: Handlers): Poller {
+    const mem = new GuestMemory();
+    const reactor = instantiateReactor(linuxSys(mem), mem);
+    const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay } = settings;
+    const epfd = reactor.init(readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0);
+    if (epfd < 0) throw systemError(epfd, 'epoll_create1');
+    return new Poller(handlers, reactor, mem, epfd);
+  }
+
+  /**
+   * Hands a listening socket to the reactor, which accepts on it from then on
+   * and closes it at {@link stop}. Throws a system error (the descriptor is
+   * then still the caller's).
+   */
+  addListener(fd: number): void {
+    const rc = this.#reactor.addListener(fd);
+    if (rc < 0) throw systemError(rc, 'epoll_ctl');
+  }
+
+  /** Starts serving: watches the epoll descriptor in this thread's event loop. */
+  start(): void {
+    this.#watcher = native.watchStart(this.#epfd, this.#onReadable);
+    this.#running = true;
+  }
+
+  /** Closes everything the reactor owns (listeners, epoll instance) without delivering events: setting up failed. */
+  abandon(): void {
+    this.#reactor.shutdown();
+  }
+
+  /**
+   * Stops serving: stops the watcher and every timer, closes the listeners
+   * and connections (discarding queued bytes) and delivers each open
+   * connection's `onClose` (err undefined); pending dials reject with
+   * ERR_NBIO_NOT_RUNNING.
+   */
+  stop(): void {
+    this.#running = false;
+    native.watchStop(this.#watcher!);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#deadlines.clearAll();
+    const reactor = this.#reactor;
+    reactor.shutdown();
+    this.#dispatchingWhile(() => this.#dispatch(reactor.takeEvents()));
+  }
+
+  /** Live connections (open, or dials in progress). */
+  get connCount(): number {
+    return this.#running ? this.#reactor.connCount() : 0;
+  }
+
+  /** Bytes of the reactor's Wasm memory. */
+  get memoryBytes(): number {
+    this.#mem.sync();
+    return this.#mem.buffer.byteLength;
+  }
+
+  /**
+   * Connects to `target` and resolves with the connection once it is open
+   * (after its `onOpen`); rejects with a system error, ERR_NBIO_DIAL_TIMEOUT
+   * after `timeout` ms (0: no limit), or ERR_NBIO_NOT_RUNNING if the poller
+   * stops first. The poller must be running.
+   */
+  dial(target: ResolvedEndpoint, timeout: number): Promise<Conn> {
+    // A connection closed since the last batch may still own the descriptor
+    // number connect() is about to reuse: deliver its onClose first.
+    this.#deliverPending();
+    const reactor = this.#reactor;
+    const fd = native.connect(target.family, target.ip, target.port);
+    if (fd < 0) return Promise.reject(systemError(fd, 'connect', target.ip, target.port));
+    const handle = reactor.addConn(fd, 1);
+    if (handle < 0) return Promise.reject(systemError(handle, 'epoll_ctl'));
+    const conn = new Conn(this.#owner, handle, ConnState.Connecting);
+    this.#conns[fd] = conn;
+    return new Promise<Conn>((resolve, reject) => {
+      const dial: PendingDial = { resolve, reject, timer: undefined, target };
+      if (timeout > 0) {
+        dial.timer = setTimeout(() => {
+          this.#timers.delete(dial.timer!);
+          if (reactor.close(handle, CloseCause.DialTimeout) === 0) this.#scheduleDrain();
+        }, timeout);
+        this.#timers.add(dial.timer);
+      }
+      this.#dials.set(conn, dial);
+    });
+  }
+
+  /** Runs when the epoll instance has something ready (libuv watcher). */
+  readonly #onReadable = (): void => {
+    if (!this.#running) return;
+    const reactor = this.#reactor;
+    this.#dispatchingWhile(() => {
+      this.#dispatch(reactor.runOnce(0));
+      while (reactor.backlog() > 0) this.#dispatch(reactor.runOnce(0));
+      this.#drainPending();
+    });
+    this.#handlers.rethrow();
+  };
+
+  /**
+   * Runs `deliver` marked as dispatching: calls made by handlers meanwhile
+   * leave the events they cause for the dispatch to pick up, instead of
+   * scheduling a delivery of their own.
+   */
+  #dispatchingWhile(deliver: () => void): void {
+    this.#dispatching = true;
+    try {
+      deliver();
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  /** Dispatches events the reactor holds because of calls made between batches. */
+  #drainPending(): void {
+    while (this.#eventsPending) {
+      this.#eventsPending = false;
+      this.#dispatch(this.#reactor.takeEvents());
+    }
+  }
+
+  #scheduleDrain(): void {
+    this.#eventsPending = true;
+    if (this.#dispatching || this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    setImmediate(() => {
+      this.#drainScheduled = false;
+      this.#deliverPending();
+    });
+  }
+
+  /** Outside a dispatch: delivers the events calls made since the last batch caused. */
+  #deliverPending(): void {
+    if (this.#dispatching || !this.#eventsPending || !this.#running) return;
+    this.#dispatchingWhile(() => this.#drainPending());
+    this.#handlers.rethrow();
+  }
+
+  /**
+   * Delivers one batch (`ret` addresses its {ptr, len} in reactor memory).
+   * The reactor keeps the listed records and their `data` bytes in place
+   * until the next `run-once` or `take-events`, even when a handler makes
+   * it grow its memory or append events; only the view must be refreshed
+   * after a handler ran.
+   */
+  #dispatch(ret: number): void {
+    const mem = this.#mem;
+    mem.sync();
+    const w = ret >>> 2;
+    const first = mem.i32[w] >>> 2;
+    const end = first + mem.i32[w + 1] * EVENT_WORDS;
+    this.#markDoomed(first, end);
+    for (let p = first; p < end; p += EVENT_WORDS) {
+      mem.sync();
+      const events = mem.i32;
+      const handle = events[p + 1] >>> 0;
+      switch (events[p] & 0xff) {
+        case EventKind.Data:
+          this.#deliverData(handle, events[p + 4] >>> 0, events[p + 5] >>> 0);
+          break;
+        case EventKind.Opened:
+          this.#opened(handle, events[p + 3]);
+          break;
+        case EventKind.Closed:
+          this.#closed(handle, events[p + 2], events[p + 3]);
+          break;
+        case EventKind.ListenerPaused:
+          this.#listenerPaused(events[p + 3], events[p + 2]);
+          break;
+        case EventKind.Drained:
+          this.#drained(handle);
+          break;
+      }
+    }
+  }
+
+  /**
+   * Connections closed by the reactor in this batch are doomed from the
+   * start of its dispatch (even a dial that opened and closed in the same
+   * batch): their descriptor is already closed (and may be reused by a
+   * connection accepted in the same batch), so no handler may write to them
+   * or look up their addresses.
+   */
+  #markDoomed(first: number, end: number): void {
+    const events = this.#mem.i32;
+    for (let p = first; p < end; p += EVENT_WORDS) {
+      if ((events[p] & 0xff) !== EventKind.Closed) continue;
+      const conn = this.#connOf(events[p + 1] >>> 0);
+      if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
+        conn.state = ConnState.Doomed;
+      }
+    }
+  }
+
+  /** The connection `handle` names, unless its descriptor belongs to another (or no) connection now. */
+  #connOf(handle: number): Conn | undefined {
+    const conn = this.#conns[handle & FD_MASK];
+    return conn !== undefined && conn.handle === handle ? conn : undefined;
+  }
+
+  #opened(handle: number, acceptedOn: number): void {
+    const handlers = this.#handlers;
+    if (acceptedOn === 0) {
+      const conn = this.#connOf(handle);
+      if (conn === undefined) return;
+      const dial = this.#takeDial(conn)!;
+      if (conn.state === ConnState.Connecting) conn.state = ConnState.Open;
+      handlers.call(() => handlers.onOpen(conn));
+      dial.resolve(conn);
+      return;
+    }
+    const conn = new Conn(this.#owner, handle, ConnState.Open);
+    this.#conns[handle & FD_MASK] = conn;
+    handlers.call(() => handlers.onOpen(conn));
+  }
+
+  #deliverData(handle: number, ptr: number, len: number): void {
+    const conn = this.#connOf(handle);
+    if (conn === undefined || conn.state === ConnState.Closed) return;
+    const mem = this.#mem;
+    mem.sync();
+    const data = new Uint8Array(mem.buffer, ptr, len);
+    const writer = this.#writer;
+    writer.deliver(data, ptr, len);
+    // Not through handlers.call: no closure per message on the hot path.
+    try {
+      this.#handlers.onData(conn, data);
+    } catch (error) {
+      this.#handlers.capture(error);
+    }
+    writer.deliver(undefined);
+  }
+
+  #drained(handle: number): void {
+    const conn = this.#connOf(handle);
+    if (conn === undefined || conn.state !== ConnState.Open) return;
+    const handlers = this.#handlers;
+    handlers.call(() => handlers.onDrain(conn));
+  }
+
+  #closed(handle: number, status: number, detail: number): void {
+    const conn = this.#connOf(handle);
+    if (conn === undefined) return;
+    this.#conns[handle & FD_MASK] = undefined;
+    conn.state = ConnState.Closed;
+    const dial = this.#takeDial(conn);
+    if (dial !== undefined) {
+      dial.reject(dialError(status, detail, dial.target, this.#running));
+      return;
+    }
+    this.#deadlines.clear(conn);
+    const onClose = this.#handlers.onClose;
+    if (onClose === noop) return;
+    const err = closeError(status, detail);
+    this.#handlers.call(() => onClose(conn, err));
+  }
+
+  /** Removes `conn`'s pending dial, if it has one, and stops its timer. */
+  #takeDial(conn: Conn): PendingDial | undefined {
+    const dial = this.#dials.get(conn);
+    if (dial === undefined) return undefined;
+    this.#dials.delete(conn);
+    this.#clearTimer(dial.timer);
+    return dial;
+  }
+
+  #listenerPaused(listenerFd: number, errno: number): void {
+    const handlers = this.#handlers;
+    const onAcceptError = handlers.onAcceptError;
+    if (onAcceptError !== noop) {
+      const err = withoutStack(() => systemError(errno, 'accept'));
+      handlers.call(() => onAcceptError(err));
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#running) return;
+      const rc = this.#reactor.resumeListener(listenerFd);
+      if (rc < 0) this.#listenerPaused(listenerFd, rc);
+    }, LISTENER_RETRY_MS);
+    this.#timers.add(timer);
+  }
+
+  #clearTimer(timer: NodeJS.Timeout | undefined): void {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#timers.delete(timer);
+  }
+
+  #afterWrite(conn: Conn, rc: number): void {
+    if (rc >= 0) return;
+    // The reactor closed the connection (now, or earlier in this batch);
+    // its `closed` event carries the cause to onClose.
+    conn.state = ConnState.Doomed;
+    if (rc !== -ERRNO.EBADF) this.#scheduleDrain();
+  }
+
+  #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
+    if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) return;
+    if (kind === 'write' && this.#reactor.bufferedAmount(conn.handle) === 0) return;
+    const cause = kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout;
+    if (this.#reactor.close(conn.handle, cause) === 0) this.#scheduleDrain();
+  }
+
+  #close(conn: Conn): void {
+    const state = conn.state;
+    conn.state = ConnState.Closed;
+    if (state === ConnState.Doomed) this.#scheduleDrain();
+    else if (this.#reactor.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
+  }
+
+  #end(conn: Conn): void {
+    conn.state = ConnState.Ending;
+    // Closes at once when nothing is queued; otherwise after the last flush.
+    if (this.#reactor.end(conn.handle) === 0) this.#scheduleDrain();
+  }
+
+  #address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
+    return sockAddress(conn.handle & FD_MASK, side);
+  }
+}
