@@ -1,10 +1,12 @@
 /**
  * Typed loader for the native Linux shim (host/native/nbio_shim.c).
  *
- * The addon is built by `npm install` (node-gyp, see host/native/binding.gyp)
- * into host/native/build/Release/nbio_shim.node under the package root. This
- * module finds that root by walking up from its own location, so it works
- * both as host/native.ts (vitest) and as the compiled dist/host/native.js.
+ * The addon is prebuilt for linux-x64 in the package
+ * (host/native/prebuilds/), or built by `npm install` from the C source
+ * (node-gyp-build falls back to node-gyp, see host/native/binding.gyp) into
+ * host/native/build/Release. The package root is found by walking up from
+ * this module, so it works both as host/native.ts (vitest) and as the
+ * compiled dist/host/native.js.
  *
  * Conventions shared by every hot-path function below:
  * - Arguments are plain numbers; results are int32: `n >= 0` is the result,
@@ -21,7 +23,6 @@
  * - Records in buffers are 8 bytes, two little-endian u32s, with no
  *   alignment requirement.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -236,16 +237,30 @@ export const LISTEN = {
 /** errno numbers of this platform (positive; results carry them negated). */
 export const ERRNO = osConstants.errno;
 
-/** Absolute path of the built addon. */
-export const addonPath = join(packageRoot, 'host', 'native', 'build', 'Release', 'nbio_shim.node');
+/** Where the addon is looked for: its sources, the node-gyp build beside them, and prebuilds/ (packages). */
+const addonDir = join(packageRoot, 'host', 'native');
 
-function load(): NativeShim {
-  if (!existsSync(addonPath)) {
+/**
+ * Absolute path of the addon this process loads: a local build
+ * (host/native/build/Release, made by `npm install` from a source checkout
+ * or on a platform without a prebuild) or the prebuilt one shipped in the
+ * package (host/native/prebuilds/<platform>-<arch>/), found by node-gyp-build.
+ */
+export const addonPath: string = resolveAddon();
+
+function resolveAddon(): string {
+  const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as { resolve(dir: string): string };
+  try {
+    return nodeGypBuild.resolve(addonDir);
+  } catch (err) {
     throw new Error(
-      `nbio-wasm: native shim not built (${addonPath} is missing); ` +
-        'run `npm run install` (node-gyp rebuild --directory=host/native)',
+      `nbio-wasm: no native shim for this platform in ${addonDir} (${(err as Error).message.split('\n')[0]}); ` +
+        'reinstall the package so that it is built from source (a C compiler, make and python3 are needed)',
     );
   }
+}
+
+function load(): NativeShim {
   return createRequire(import.meta.url)(addonPath) as NativeShim;
 }
 

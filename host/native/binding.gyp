@@ -1,6 +1,9 @@
-# The native Linux shim (one C file, plain Node-API). Built by `npm install`
-# (package.json "install": node-gyp rebuild --directory=host/native) into
-# build/Release/nbio_shim.node. Offline builds need nodedir=/usr (.npmrc).
+# The native Linux shim (one C file, plain Node-API). `npm install` runs
+# node-gyp-build here (package.json "install"): it loads the prebuilt addon
+# shipped in the package (prebuilds/, made by build/prebuild.mjs) or, when
+# there is none for this platform, builds this file with node-gyp into
+# build/Release/nbio_shim.node. Offline builds need Node's headers: the
+# repository's .npmrc sets nodedir=/usr.
 {
   "targets": [
     {

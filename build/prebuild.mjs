@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Builds the native shim for this platform as a prebuilt addon that travels
+// in the npm package (the prebuildify + node-gyp-build convention):
+//   host/native/prebuilds/<platform>-<arch>/node.napi.uv1.glibc.node
+// node-gyp-build loads it on install and at run time, so users on this
+// platform need no C compiler. Runs in a scratch copy of host/native, so the
+// local build (host/native/build) that running processes load is never
+// touched. `npm pack` runs it (prepack).
+//
+// Flags: --out DIR writes DIR/prebuilds/... instead (default host/native).
+// Offline machines need Node's headers: node-gyp takes them from the
+// `nodedir` npm setting (npm passes it as npm_config_nodedir).
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(root, 'package.json'));
+const outFlag = process.argv.indexOf('--out');
+const out = outFlag > 0 ? resolve(process.argv[outFlag + 1]) : join(root, 'host', 'native');
+
+const scratch = mkdtempSync(join(tmpdir(), 'nbio-prebuild-'));
+try {
+  for (const file of ['binding.gyp', 'nbio_shim.c']) cpSync(join(root, 'host', 'native', file), join(scratch, file));
+  const prebuildify = join(dirname(require.resolve('prebuildify/package.json')), 'bin.js');
+  const nodeGyp = join(dirname(require.resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
+  const args = [prebuildify, '--napi', '--strip', '--tag-uv', '--tag-libc', '--target', `node@${process.versions.node}`,
+    '--node-gyp', nodeGyp];
+  const run = spawnSync(process.execPath, args, { cwd: scratch, stdio: 'inherit' });
+  if (run.error || run.status !== 0) {
+    process.stderr.write(`[prebuild] FAILED: prebuildify exited with ${run.error?.message ?? run.status ?? run.signal}\n`);
+    process.exit(1);
+  }
+  cpSync(join(scratch, 'prebuilds'), join(out, 'prebuilds'), { recursive: true });
+  process.stdout.write(`[prebuild] ${join(out, 'prebuilds')}\n`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
