@@ -69,7 +69,7 @@ export function parseAddress(address: unknown, purpose: 'listen' | 'dial'): Endp
 /**
  * Resolves an endpoint for `network`: host names through the system
  * resolver (so its errors, e.g. ENOTFOUND, are Node's own), IP literals
- * checked against the network (an IPv6 address on tcp4 is rejected).
+ * checked against the network ({@link checkFamily}).
  */
 export async function resolveEndpoint(
   network: Network,
@@ -77,7 +77,7 @@ export async function resolveEndpoint(
   purpose: 'listen' | 'dial',
 ): Promise<ResolvedEndpoint> {
   const { host, port } = endpoint;
-  const wanted = network === 'tcp4' ? 4 : network === 'tcp6' ? 6 : 0;
+  const wanted = familyOf(network);
   if (host === '') {
     if (purpose === 'listen') {
       return wanted === 4
@@ -86,15 +86,29 @@ export async function resolveEndpoint(
     }
     return wanted === 6 ? { family: 6, ip: '::1', port, v6only: false } : { family: 4, ip: '127.0.0.1', port, v6only: false };
   }
-  const literal = isIP(host);
-  if (literal !== 0) {
-    if (wanted !== 0 && literal !== wanted) {
-      throw invalid(`${host}:${port}`, `an IPv${literal} address cannot be used with network ${network}`);
-    }
-    return { family: literal as 4 | 6, ip: host, port, v6only: wanted === 6 };
-  }
+  const literal = checkFamily(network, endpoint);
+  if (literal !== 0) return { family: literal, ip: host, port, v6only: wanted === 6 };
   const found = await lookup(host, { family: wanted });
   return { family: found.family as 4 | 6, ip: found.address, port, v6only: wanted === 6 };
+}
+
+/**
+ * The IP version of `endpoint`'s host when it is an IP literal (0 for a host
+ * name or ''); throws ERR_NBIO_INVALID_ADDRESS when that version cannot be
+ * used with `network` (an IPv6 address on tcp4, an IPv4 address on tcp6).
+ */
+export function checkFamily(network: Network, endpoint: Endpoint): 0 | 4 | 6 {
+  const literal = isIP(endpoint.host) as 0 | 4 | 6;
+  const wanted = familyOf(network);
+  if (literal !== 0 && wanted !== 0 && literal !== wanted) {
+    throw invalid(`${endpoint.host}:${endpoint.port}`, `an IPv${literal} address cannot be used with network ${network}`);
+  }
+  return literal;
+}
+
+/** The IP version `network` is limited to, or 0 for both. */
+function familyOf(network: Network): 0 | 4 | 6 {
+  return network === 'tcp4' ? 4 : network === 'tcp6' ? 6 : 0;
 }
 
 /** Formats an address the way `addrs` are written: '1.2.3.4:80' or '[::1]:80'. */

@@ -1,9 +1,9 @@
-import { NbioError, systemError, withoutStack } from './errors.js';
+import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
 import type { ResolvedEndpoint } from './address.js';
 import { CloseCause, FAILED_CALL } from './reactor.js';
 
 /** The `err` given to onClose for a `closed` event's status and failed call. */
-export function closeError(status: number, detail: number): Error | undefined {
+export function closeError(status: number, detail: number): EngineError | undefined {
   switch (status) {
     case CloseCause.PeerEnded:
       return withoutStack(() => new NbioError('ERR_NBIO_EOF', 'the peer closed the connection'));

@@ -42,14 +42,15 @@ export interface ConnOwner {
 export class Conn {
   /** A slot for the application's own per-connection state; the engine never touches it. */
   session: unknown = undefined;
-  /** The reactor's handle of this connection (descriptor and generation). */
+  /** @internal The reactor's handle of this connection (descriptor and generation). */
   readonly handle: number;
-  /** Where the connection is in its lifecycle; see {@link ConnState}. */
+  /** @internal Where the connection is in its lifecycle; see {@link ConnState}. */
   state: ConnState;
   readonly #owner: ConnOwner;
   #local: AddressInfo | undefined;
   #remote: AddressInfo | undefined;
 
+  /** Connections are created by an engine (accepted, or returned by `dial`), never by users. */
   constructor(owner: ConnOwner, handle: number, state: ConnState) {
     this.#owner = owner;
     this.handle = handle;

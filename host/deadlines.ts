@@ -24,13 +24,13 @@ export class Deadlines<K> {
   /**
    * Sets the `kind` deadline of `key` to `deadline` (a Date, or ms since the
    * epoch), replacing the previous one; undefined or 0 clears it. A time in
-   * the past expires at once. Throws ERR_NBIO_INVALID_OPTION for anything
+   * the past expires at once. Throws ERR_NBIO_INVALID_ARG for anything
    * that is not a finite time.
    */
   set(key: K, kind: DeadlineKind, deadline: Date | number | undefined): void {
     const at = deadline instanceof Date ? deadline.getTime() : deadline ?? 0;
     if (typeof at !== 'number' || !Number.isFinite(at)) {
-      throw new NbioError('ERR_NBIO_INVALID_OPTION', `a deadline must be a Date, a time in ms or undefined, got ${String(deadline)}`);
+      throw new NbioError('ERR_NBIO_INVALID_ARG', `a deadline must be a Date, a time in ms or undefined, got ${String(deadline)}`);
     }
     let timers = this.#timers.get(key);
     clearTimeout(timers?.[kind]);

@@ -1,9 +1,10 @@
-import { formatAddress, parseAddress, parseNetwork, resolveEndpoint } from './address.js';
+import { checkFamily, formatAddress, parseAddress, parseNetwork, resolveEndpoint, type Network } from './address.js';
 import type { Conn } from './conn.js';
 import { NbioError, systemError } from './errors.js';
 import { Handlers, noop } from './handlers.js';
 import { ERRNO, native } from './native.js';
 import {
+  checkKnownKeys,
   loadHandlers,
   resolveOptions,
   type AcceptErrorHandler,
@@ -25,6 +26,8 @@ export interface DialOptions {
   /** Give up (rejecting with ERR_NBIO_DIAL_TIMEOUT) after this many milliseconds; 0 or absent: no limit. */
   timeout?: number;
 }
+
+const DIAL_OPTIONS: ReadonlySet<string> = new Set(['timeout']);
 
 const enum State {
   Created,
@@ -218,11 +221,14 @@ export class Engine {
    * connection once it is open (after its `onOpen`); it is driven by this
    * engine like an accepted one. Rejects with Node-style system errors
    * (ECONNREFUSED…), ERR_NBIO_DIAL_TIMEOUT, or ERR_NBIO_NOT_RUNNING when the
-   * engine is not running.
+   * engine is not running; with ERR_NBIO_INVALID_ADDRESS or
+   * ERR_NBIO_INVALID_OPTION (an unknown option) for bad arguments.
    */
-  async dial(network: string, address: string, options: DialOptions = {}): Promise<Conn> {
+  async dial(network: Network, address: string, options: DialOptions = {}): Promise<Conn> {
     const net = parseNetwork(network);
     const endpoint = parseAddress(address, 'dial');
+    checkFamily(net, endpoint);
+    checkKnownKeys(options, DIAL_OPTIONS, 'dial option');
     const timeout = options.timeout ?? 0;
     if (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout)) {
       throw new NbioError('ERR_NBIO_INVALID_OPTION', `timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);

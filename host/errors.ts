@@ -17,8 +17,15 @@ export type NbioErrorCode =
   | 'ERR_NBIO_READ_TIMEOUT'
   /** The connection's write deadline passed with bytes still queued; it was closed. */
   | 'ERR_NBIO_WRITE_TIMEOUT'
-  /** An engine option or a call argument is invalid. */
+  /** An engine option, a dial option or a handlers module is invalid. */
   | 'ERR_NBIO_INVALID_OPTION'
+  /** A call got an argument of the wrong kind or size (e.g. `conn.write(undefined)`). */
+  | 'ERR_NBIO_INVALID_ARG'
+  /**
+   * A `data` view from `onData` was used after its handler returned (or
+   * after the engine's memory grew under it): its bytes are gone.
+   */
+  | 'ERR_NBIO_STALE_VIEW'
   /** An address is malformed or names an unsupported network. */
   | 'ERR_NBIO_INVALID_ADDRESS'
   /** The engine is not running (not started yet, or stopped). */
@@ -49,6 +56,9 @@ export interface SystemError extends Error {
   address?: string;
   port?: number;
 }
+
+/** What `onClose` and rejected promises report: an error of nbio-wasm's own, or a failed system call. */
+export type EngineError = NbioError | SystemError;
 
 /** Builds a {@link SystemError} from a negated errno returned by the shim or the reactor. */
 export function systemError(negatedErrno: number, syscall: string, address?: string, port?: number): SystemError {

@@ -3,7 +3,7 @@
  */
 export { Engine, type DialOptions } from './engine.js';
 export { Conn } from './conn.js';
-export { NbioError, type NbioErrorCode, type SystemError } from './errors.js';
+export { NbioError, type EngineError, type NbioErrorCode, type SystemError } from './errors.js';
 export type { AddressInfo, Network } from './address.js';
 export type {
   AcceptErrorHandler,

@@ -1,17 +1,18 @@
-import { parseAddress, parseNetwork, type Endpoint, type Network } from './address.js';
+import { checkFamily, parseAddress, parseNetwork, type Endpoint, type Network } from './address.js';
 import type { Conn } from './conn.js';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NbioError } from './errors.js';
+import { NbioError, type EngineError } from './errors.js';
 
 /** Called once a connection is registered, before any of its data. */
 export type OpenHandler = (conn: Conn) => void;
 /**
  * Called with each chunk of bytes that arrived. `data` is a view into the
  * engine's read buffer, valid only until the handler returns: copy it to
- * keep it (`conn.write(data)` inside the handler needs no copy). A write
- * that makes the engine grow its memory empties the view (writing `data`
- * itself still works): read it before such a write.
+ * keep it (`conn.write(data)` inside the handler needs no copy; writing a
+ * kept view later throws ERR_NBIO_STALE_VIEW). A write that makes the
+ * engine grow its memory empties the view (writing `data` itself still
+ * works): read it before such a write.
  */
 export type DataHandler = (conn: Conn, data: Uint8Array) => void;
 /**
@@ -21,7 +22,7 @@ export type DataHandler = (conn: Conn, data: Uint8Array) => void;
  * ERR_NBIO_WRITE_OVERFLOW, ERR_NBIO_READ_TIMEOUT, ERR_NBIO_WRITE_TIMEOUT, or
  * a system error such as ECONNRESET.
  */
-export type CloseHandler = (conn: Conn, err: Error | undefined) => void;
+export type CloseHandler = (conn: Conn, err: EngineError | undefined) => void;
 /**
  * Called when a connection's write buffer became empty again: every byte
  * written so far was taken by the kernel. Pair it with
@@ -128,9 +129,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new NbioError('ERR_NBIO_INVALID_OPTION', 'options must be an object');
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new NbioError('ERR_NBIO_INVALID_OPTION', `unknown option "${key}"`);
-  }
+  checkKnownKeys(options, KNOWN, 'option');
   for (const key of HANDLER_NAMES) {
     const handler = options[key];
     if (handler !== undefined && typeof handler !== 'function') {
@@ -149,7 +148,11 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   const reusePort = boolean(options, 'reusePort', false);
   return {
     network,
-    addrs: addrs.map((a) => parseAddress(a, 'listen')),
+    addrs: addrs.map((a) => {
+      const endpoint = parseAddress(a, 'listen');
+      checkFamily(network, endpoint);
+      return endpoint;
+    }),
     readBufferSize: integer(options, 'readBufferSize', 65536, 1, MAX_READ_BUFFER_SIZE),
     maxWriteBufferSize: integer(options, 'maxWriteBufferSize', 0, 0, 0xffffffff),
     maxConnReadTimesPerEventLoop: integer(options, 'maxConnReadTimesPerEventLoop', 3, 1, 1 << 20),
@@ -159,6 +162,14 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     pollers,
     handlers,
   };
+}
+
+/** Throws ERR_NBIO_INVALID_OPTION naming the first key of `object` not in `known` (`what`: "option", "dial option"…). */
+export function checkKnownKeys(object: object, known: ReadonlySet<string>, what: string): void {
+  if (object === null || typeof object !== 'object') throw new NbioError('ERR_NBIO_INVALID_OPTION', `${what}s must be an object`);
+  for (const key of Object.keys(object)) {
+    if (!known.has(key)) throw new NbioError('ERR_NBIO_INVALID_OPTION', `unknown ${what} "${key}"`);
+  }
 }
 
 function boolean(options: EngineOptions, key: 'noDelay' | 'reusePort', fallback: boolean): boolean {
@@ -199,11 +210,18 @@ export function checkHandler<T>(name: string, handler: T): T {
   return handler;
 }
 
-/** Loads a `handlers` module; every handler it exports must be a function. */
+/**
+ * Loads a `handlers` module. It may export only handlers (by their names),
+ * each a function; anything else it exports is refused with
+ * ERR_NBIO_INVALID_OPTION, like an unknown engine option.
+ */
 export async function loadHandlers(href: string): Promise<HandlerModule> {
   const mod = (await import(href)) as Record<string, unknown>;
-  for (const name of HANDLER_NAMES) {
-    if (mod[name] !== undefined) checkHandler(`${name} of ${href}`, mod[name]);
+  for (const name of Object.keys(mod)) {
+    if (!(HANDLER_NAMES as readonly string[]).includes(name)) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', `${href} exports "${name}", which is not a handler (expected ${HANDLER_NAMES.join(', ')})`);
+    }
+    checkHandler(`${name} of ${href}`, mod[name]);
   }
   return mod as HandlerModule;
 }

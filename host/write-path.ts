@@ -7,6 +7,9 @@ export type Chunk = Uint8Array | string;
 
 const encoder = new TextEncoder();
 
+/** How many of the last delivered `data` views are recognised as stale by identity. */
+const RECENT_VIEWS = 16;
+
 /** Largest single write: the bytes are staged in the reactor's 32-bit memory. */
 const MAX_WRITE = 1 << 30;
 
@@ -16,10 +19,12 @@ const MAX_WRITE = 1 << 30;
  * that already are there (a `data` view being delivered, or a view on it),
  * which are passed by address without a copy.
  *
- * Growing a Wasm memory detaches every view on it. The view being
- * delivered is tracked by identity, so writing it still sends the right
- * bytes afterwards; any other view on a memory that has since grown has
- * lost its bytes, and writing it throws instead of silently sending nothing.
+ * A `data` view is valid only while its `onData` runs: afterwards the same
+ * memory holds newer bytes, so writing a kept view (or a view on it) throws
+ * ERR_NBIO_STALE_VIEW instead of sending them. Growing a Wasm memory
+ * detaches every view on it; the view being delivered is tracked by
+ * identity, so writing it still sends the right bytes afterwards, while any
+ * other view on the old memory is stale.
  */
 export class WritePath {
   readonly #mem: GuestMemory;
@@ -27,6 +32,9 @@ export class WritePath {
   #delivered: Uint8Array | undefined;
   #deliveredPtr = 0;
   #deliveredLen = 0;
+  /** The views delivered most recently (a ring), refused by identity once their handler returned. */
+  readonly #recent: (Uint8Array | undefined)[] = new Array(RECENT_VIEWS).fill(undefined);
+  #recentAt = 0;
 
   constructor(mem: GuestMemory, reactor: Reactor) {
     this.#mem = mem;
@@ -35,6 +43,10 @@ export class WritePath {
 
   /** Marks `view` (at `ptr`, `len` bytes in reactor memory) as the data being delivered, or none. */
   deliver(view: Uint8Array | undefined, ptr = 0, len = 0): void {
+    if (view !== undefined) {
+      this.#recent[this.#recentAt] = view;
+      this.#recentAt = (this.#recentAt + 1) % RECENT_VIEWS;
+    }
     this.#delivered = view;
     this.#deliveredPtr = ptr;
     this.#deliveredLen = len;
@@ -54,7 +66,7 @@ export class WritePath {
 
   /** Writes the chunks, in order, as one reactor write; same result as {@link write}. */
   writev(handle: number, chunks: readonly Chunk[]): number {
-    if (!Array.isArray(chunks)) throw new NbioError('ERR_NBIO_INVALID_OPTION', 'writev() takes an array of chunks');
+    if (!Array.isArray(chunks)) throw new NbioError('ERR_NBIO_INVALID_ARG', `writev() takes an array of chunks, got ${describe(chunks)}`);
     // Lengths and reactor-memory sources first: allocating may grow (and
     // detach) the memory those sources are views on.
     const lengths = chunks.map((chunk) => this.#length(chunk));
@@ -72,25 +84,52 @@ export class WritePath {
     return this.#reactor.write(handle, ptr, total);
   }
 
-  /** Byte length of a chunk; throws for anything but bytes or a string, and for a view whose memory grew. */
+  /**
+   * Byte length of a chunk. Throws ERR_NBIO_INVALID_ARG for anything but
+   * bytes or a string, and ERR_NBIO_STALE_VIEW for a view of received data
+   * that is no longer valid.
+   */
   #length(data: Chunk): number {
-    if (data === this.#delivered) return this.#deliveredLen;
+    if (this.#delivered !== undefined && data === this.#delivered) return this.#deliveredLen;
     if (typeof data === 'string') return Buffer.byteLength(data);
     if (!(data instanceof Uint8Array)) {
-      throw new NbioError('ERR_NBIO_INVALID_OPTION', 'write() takes a Uint8Array (or Buffer) or a string');
+      throw new NbioError('ERR_NBIO_INVALID_ARG', `write() takes a Uint8Array (or Buffer) or a string, got ${describe(data)}`);
     }
-    if (data.byteLength === 0 && this.#mem.isRetired(data.buffer)) {
+    if (this.#isStale(data)) {
       throw new NbioError(
-        'ERR_NBIO_INVALID_OPTION',
-        'this view was on reactor memory that has grown since (a large write queued bytes): copy data before such a write',
+        'ERR_NBIO_STALE_VIEW',
+        'this view of received data is no longer valid: a data view (or a view on it) can be written only while its onData runs, ' +
+          'and not after a write that grew the engine\'s memory; copy it (Buffer.from(data)) to keep it',
       );
     }
     return data.byteLength;
   }
 
-  /** Where a chunk's bytes already are in reactor memory, or -1. */
+  /**
+   * Whether `view` is on reactor memory but is not the data being delivered
+   * now (or a view on it): its bytes have been, or may be, replaced by
+   * newer ones. Stale are: any such view outside an `onData`; one outside
+   * the range of the data being delivered; one of the {@link RECENT_VIEWS}
+   * data views delivered last (by identity); one on memory that has grown
+   * since (it is empty). Not detectable: a kept view on an older delivery
+   * that happens to cover bytes of the current one.
+   */
+  #isStale(view: Uint8Array): boolean {
+    const mem = this.#mem;
+    // A view on memory that has grown since is detached, so empty.
+    if (view.byteLength === 0) return mem.isRetired(view.buffer);
+    mem.sync();
+    if (view.buffer !== mem.buffer) return false;
+    const start = view.byteOffset;
+    if (this.#delivered === undefined || start < this.#deliveredPtr || start + view.byteLength > this.#deliveredPtr + this.#deliveredLen) {
+      return true;
+    }
+    return this.#recent.includes(view);
+  }
+
+  /** Where a chunk's bytes already are in reactor memory, or -1 (call {@link #length} first: it rejects stale views). */
   #inReactor(data: Chunk): number {
-    if (data === this.#delivered) return this.#deliveredPtr;
+    if (this.#delivered !== undefined && data === this.#delivered) return this.#deliveredPtr;
     if (typeof data === 'string') return -1;
     this.#mem.sync();
     return data.buffer === this.#mem.buffer ? data.byteOffset : -1;
@@ -105,6 +144,13 @@ export class WritePath {
 }
 
 function checkSize(len: number): number {
-  if (len > MAX_WRITE) throw new NbioError('ERR_NBIO_INVALID_OPTION', `a single write is limited to ${MAX_WRITE} bytes, got ${len}`);
+  if (len > MAX_WRITE) throw new NbioError('ERR_NBIO_INVALID_ARG', `a single write is limited to ${MAX_WRITE} bytes, got ${len}`);
   return len;
+}
+
+/** Names what a caller passed, for an error message. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return value.constructor?.name ?? 'an object';
 }

@@ -108,6 +108,6 @@ describe('deadlines', () => {
     await scope.connect(engine.addrs[0]);
     await opened.promise;
     expect(errors).toHaveLength(3);
-    for (const err of errors) expect(err).toMatchObject({ code: 'ERR_NBIO_INVALID_OPTION' });
+    for (const err of errors) expect(err).toMatchObject({ code: 'ERR_NBIO_INVALID_ARG' });
   });
 });

@@ -29,6 +29,15 @@ describe('examples (npm start, npm run example:client)', () => {
     }
   });
 
+  it('the echo server reports a bad address in one line', () => {
+    for (const [address, reason] of [['nonsense', /missing ":port"/], ['127.0.0.1:70000', /out of range/]] as const) {
+      const server = spawnSync(process.execPath, [example('echo-server'), address], { encoding: 'utf8', timeout: 60_000 });
+      expect(server.status).toBe(1);
+      expect(server.stderr.trim().split('\n')).toEqual([expect.stringMatching(reason)]);
+      expect(server.stderr).toMatch(new RegExp(`^echo server: cannot listen on ${address}: `));
+    }
+  });
+
   it('the echo client fails cleanly when nothing listens', () => {
     const client = spawnSync(process.execPath, [example('echo-client'), '127.0.0.1:1'], { encoding: 'utf8', timeout: 60_000 });
     expect(client.stdout).toMatch(/FAIL: dial 127\.0\.0\.1:1: connect ECONNREFUSED/);
