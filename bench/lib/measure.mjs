@@ -1,6 +1,6 @@
 // One measurement: a fresh server, one load-generator run, /proc samples
 // taken exactly at the load generator's MEASURE_START / MEASURE_END markers.
-import { CLK_TCK, cpuTicks, holdIdle, rssBytes, runLoadgen, sleep, startServer, systemTicks } from './procs.mjs';
+import { CLK_TCK, cpuTicks, cpuTimes, holdIdle, rssBytes, runLoadgen, sleep, startServer, systemTicks } from './procs.mjs';
 
 /** The three servers, as argv (the port is appended when started). */
 export function serverCommands(bins) {
@@ -34,6 +34,7 @@ function sample(pids) {
     sys: systemTicks(),
     self: cpuTicks(process.pid),
     procs: pids.map((pid) => cpuTicks(pid)),
+    server: cpuTimes(pids[0]),
   };
 }
 
@@ -44,17 +45,27 @@ function sample(pids) {
  */
 export async function measureThroughput({ serverName, serverArgv, loadgen, scenario, warmup, secs, pin }) {
   const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null });
+  // Only the Node servers report their heap (bench/servers/heap-report.mjs).
+  const heap = serverArgv[0] === process.execPath ? server.heap : () => null;
   try {
     let s0 = null;
     let s1 = null;
+    let heap0 = null;
+    let heap1 = null;
     const run = runLoadgen(
       loadgen,
       ['-p', String(server.port), '-w', String(warmup), '-d', String(secs), ...scenario.args],
       {
         cpu: pin?.loadgen ?? null,
         on: {
-          MEASURE_START: (_, pid) => (s0 = sample([server.pid, pid])),
-          MEASURE_END: (_, pid) => (s1 = sample([server.pid, pid])),
+          MEASURE_START: (_, pid) => {
+            s0 = sample([server.pid, pid]);
+            heap0 = heap();
+          },
+          MEASURE_END: (_, pid) => {
+            s1 = sample([server.pid, pid]);
+            heap1 = heap();
+          },
         },
         timeoutMs: (warmup + secs) * 1000 + 60000,
       },
@@ -76,6 +87,8 @@ export async function measureThroughput({ serverName, serverArgv, loadgen, scena
     const otherTicks = s1.sys.task - s0.sys.task - serverTicks - loadgenTicks - selfTicks;
     const pct = (ticks) => (100 * ticks) / wallTicks;
     const lg = r.result;
+    const perRt = (ticks) => (lg.round_trips > 0 ? (ticks * 1e6) / CLK_TCK / lg.round_trips : null);
+    const [h0, h1] = await Promise.all([heap0, heap1]);
     return {
       loadgen: lg,
       rate: lg.rt_per_s,
@@ -83,7 +96,13 @@ export async function measureThroughput({ serverName, serverArgv, loadgen, scena
       loadgen_cpu_pct: pct(loadgenTicks),
       other_cpu_pct: Math.max(0, pct(otherTicks)),
       irq_cpu_pct: pct(s1.sys.irq - s0.sys.irq),
-      server_cpu_us_per_rt: lg.round_trips > 0 ? (serverTicks * 1e6) / CLK_TCK / lg.round_trips : null,
+      server_cpu_us_per_rt: perRt(serverTicks),
+      server_user_us_per_rt: perRt(s1.server.user - s0.server.user),
+      server_sys_us_per_rt: perRt(s1.server.sys - s0.server.sys),
+      // Node servers only: collections and heap growth inside the measured window.
+      server_gcs: h0 && h1 ? h1.gcs - h0.gcs : null,
+      server_gc_ms: h0 && h1 ? h1.gc_ms - h0.gc_ms : null,
+      server_heap_growth: h0 && h1 ? h1.heap_used - h0.heap_used : null,
     };
   } finally {
     await server.stop();

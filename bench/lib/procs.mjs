@@ -6,12 +6,18 @@ import { createInterface } from 'node:readline';
 /** Clock ticks per second for /proc times (USER_HZ). */
 export const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 
-/** utime + stime of a process (all its threads), in clock ticks. */
-export function cpuTicks(pid) {
+/** utime and stime of a process (all its threads), in clock ticks. */
+export function cpuTimes(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name may contain spaces and parentheses: split after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of proc(5)
+  return { user: Number(fields[11]), sys: Number(fields[12]) }; // fields 14 and 15 of proc(5)
+}
+
+/** utime + stime of a process (all its threads), in clock ticks. */
+export function cpuTicks(pid) {
+  const { user, sys } = cpuTimes(pid);
+  return user + sys;
 }
 
 /** VmRSS of a process in bytes. */
@@ -115,8 +121,35 @@ export async function startServer(name, argv, { cpu = null, nofile = null, timeo
     const tail = stderr().trim();
     throw new Error(`server ${name} (${argv.join(' ')}) failed to start: ${err.message}${tail ? `\n${tail}` : ''}`);
   });
-  child.stdout.resume();
-  return { child, pid: child.pid, port, stderr, stop: () => terminate(child) };
+  return { child, pid: child.pid, port, stderr, stop: () => terminate(child), heap: heapReporter(child) };
+}
+
+/**
+ * Asks a Node server for its heap activity: SIGWINCH makes it print
+ * `HEAP <gc count> <gc ms> <heap used bytes>` (bench/servers/heap-report.mjs).
+ * Returns a function that sends the signal and resolves with the next such
+ * line, parsed (null if the server does not answer within 2 s: not a Node
+ * server, or one without the report).
+ */
+function heapReporter(child) {
+  const waiting = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const m = /^HEAP (\d+) ([\d.]+) (\d+)$/.exec(line.trim());
+    if (m) waiting.shift()?.({ gcs: Number(m[1]), gc_ms: Number(m[2]), heap_used: Number(m[3]) });
+  });
+  return () =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        waiting.splice(waiting.indexOf(answer), 1);
+        resolve(null);
+      }, 2000);
+      const answer = (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      };
+      waiting.push(answer);
+      child.kill('SIGWINCH');
+    });
 }
 
 /**

@@ -46,6 +46,10 @@ export function summarize(runs) {
       s.p99_us = median(rs.map((r) => r.loadgen.p99_us));
       s.p999_us = median(rs.map((r) => r.loadgen.p999_us));
       s.cpu_us_per_rt = median(rs.map((r) => r.server_cpu_us_per_rt));
+      s.user_us_per_rt = median(rs.map((r) => r.server_user_us_per_rt));
+      s.sys_us_per_rt = median(rs.map((r) => r.server_sys_us_per_rt));
+      s.gcs = median(rs.map((r) => r.server_gcs ?? null));
+      s.heap_growth = median(rs.map((r) => r.server_heap_growth ?? null));
       s.server_cpu_pct = median(rs.map((r) => r.server_cpu_pct));
       s.loadgen_cpu_pct = median(rs.map((r) => r.loadgen_cpu_pct));
       s.other_cpu_pct = median(rs.map((r) => r.other_cpu_pct));
@@ -96,14 +100,15 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
   if (thr.length) {
     lines.push('## Throughput and latency', '');
     lines.push(
-      '| scenario | server | runs | rate median | rate min–max | p50 µs | p99 µs | p99.9 µs | server CPU µs/op | rate ÷ net | rate ÷ c | CPU/op ÷ net | CPU/op ÷ c | other CPU % (max) |',
+      '| scenario | server | runs | rate median | rate min–max | p50 µs | p99 µs | p99.9 µs | server CPU µs/op | user µs/op | sys µs/op | GCs | heap Δ MB | rate ÷ net | rate ÷ c | CPU/op ÷ net | CPU/op ÷ c | other CPU % (max) |',
     );
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const s of thr) {
       const unit = config.units[s.scenario];
       lines.push(
         `| ${s.scenario} | ${s.server} | ${s.runs} | ${int(s.median)} ${unit} | ${int(s.min)}–${int(s.max)} | ` +
           `${fix(s.p50_us)} | ${fix(s.p99_us)} | ${fix(s.p999_us)} | ${fix(s.cpu_us_per_rt, 2)} | ` +
+          `${fix(s.user_us_per_rt, 2)} | ${fix(s.sys_us_per_rt, 2)} | ${fix(s.gcs, 0)} | ${s.heap_growth === null ? '–' : fix(s.heap_growth / 1048576, 2)} | ` +
           `${times(s.rate_vs_net)} | ${times(s.rate_vs_c)} | ${times(s.cpu_vs_net)} | ${times(s.cpu_vs_c)} | ` +
           `${fix(s.other_cpu_pct, 0)} (${fix(s.other_cpu_pct_max, 0)}) |`,
       );
@@ -130,7 +135,9 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
     'Rate is round trips/s (churn: connections/s, each one connect + one echo + close). ' +
       'Latency percentiles are medians over the runs. Server CPU/op is the server process’s utime+stime ' +
       '(/proc/PID/stat, 10 ms ticks) between the load generator’s MEASURE_START and MEASURE_END markers, ' +
-      'divided by the round trips it measured in that window. Kernel softirq time for loopback traffic is ' +
+      'divided by the round trips it measured in that window; user and sys µs/op split it into utime and stime. ' +
+      'GCs and heap Δ (Node servers only) are the garbage collections (perf_hooks gc entries) and the change of ' +
+      'V8’s used heap within the same window; heap Δ can be negative when a collection ran. Kernel softirq time for loopback traffic is ' +
       'not charged to either process and is not in CPU/op. “Other CPU %” is the busy time of every other ' +
       'process (/proc/stat user+nice+system minus server, loadgen and harness) as % of one CPU; above ~10 % the ' +
       'rates are unreliable. Idle: (RSS@N − RSS@base) / (N − base), VmRSS 1 s after each batch is READY, after a warm-up round that opened and closed 1,000 connections; SIGUSR2 before each reading makes the Node servers collect garbage.',

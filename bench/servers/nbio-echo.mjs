@@ -1,8 +1,11 @@
 // nbio-wasm echo server (default engine options).
 //   node bench/servers/nbio-echo.mjs [--pollers=N] [port=0] [host=127.0.0.1]
 // Needs `npm run build` (imports dist/host/index.js). Prints "LISTENING <port>"
-// once started; on SIGTERM stops the engine and exits 0; collects garbage on SIGUSR2.
+// once started; on SIGTERM stops the engine and exits 0; collects garbage on SIGUSR2;
+// reports heap activity on SIGWINCH (heap-report.mjs).
 // With --pollers=N > 1 the handler comes from echo-handlers.mjs, loaded in every poller.
+import { reportHeapOnSignal } from './heap-report.mjs';
+
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const [portArg, hostArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const port = Number(portArg ?? 0);
@@ -24,6 +27,7 @@ const engine =
     : new Engine({ network: 'tcp', addrs, onData: (c, data) => c.write(data) });
 // The harness asks for a full collection before it reads RSS (run with --expose-gc).
 process.on('SIGUSR2', () => globalThis.gc?.());
+reportHeapOnSignal();
 process.on('SIGTERM', async () => {
   await engine.stop();
   process.exit(0);
