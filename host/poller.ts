@@ -18,6 +18,16 @@ const LISTENER_RETRY_MS = 50;
 /** The settings a poller's reactor is initialised with. */
 export type ReactorSettings = Pick<ResolvedOptions, 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay'>;
 
+/**
+ * What a paused connection had read before the pause took effect (the rest
+ * of the batch), and its close if that came behind those bytes: delivered
+ * in order once it resumes.
+ */
+interface HeldReads {
+  chunks: Uint8Array[];
+  close: { status: number; detail: number } | undefined;
+}
+
 interface PendingDial {
   resolve(conn: Conn): void;
   reject(err: Error): void;
@@ -52,6 +62,10 @@ export class Poller {
   readonly #dials = new Map<Conn, PendingDial>();
   readonly #deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Paused connections holding bytes read before the pause (see {@link HeldReads}). */
+  readonly #held = new Map<Conn, HeldReads>();
+  /** Connections resumed while holding bytes: delivered by the next drain. */
+  #resumed: Conn[] = [];
   #dispatching = false;
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
@@ -61,6 +75,8 @@ export class Poller {
     writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(conn.handle, chunks)),
     close: (conn) => this.#close(conn),
     end: (conn) => this.#end(conn),
+    pause: (conn) => this.#pauseReading(conn),
+    resume: (conn) => this.#resumeReading(conn),
     bufferedAmount: (conn) => this.#reactor.bufferedAmount(conn.handle),
     setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
     address: (conn, side) => this.#address(conn, side),
@@ -122,7 +138,14 @@ export class Poller {
     this.#deadlines.clearAll();
     const reactor = this.#reactor;
     reactor.shutdown();
-    this.#dispatchingWhile(() => this.#dispatch(reactor.takeEvents()));
+    this.#dispatchingWhile(() => {
+      this.#dispatch(reactor.takeEvents());
+      // Closes held behind the bytes of paused connections: reported now.
+      for (const [conn, held] of this.#held) {
+        if (held.close !== undefined) this.#finishClose(conn, held.close.status, held.close.detail);
+      }
+      this.#held.clear();
+    });
   }
 
   /** Live connections (open, or dials in progress). */
@@ -197,6 +220,7 @@ export class Poller {
     while (this.#eventsPending) {
       this.#eventsPending = false;
       this.#dispatch(this.#reactor.takeEvents());
+      if (this.#resumed.length > 0) this.#deliverHeld();
     }
   }
 
@@ -300,6 +324,10 @@ export class Poller {
     if (conn === undefined || conn.state === ConnState.Closed) return;
     const mem = this.#mem;
     mem.sync();
+    if (conn.paused || this.#held.has(conn)) {
+      this.#hold(conn).chunks.push(mem.u8.slice(ptr, ptr + len));
+      return;
+    }
     const data = new Uint8Array(mem.buffer, ptr, len);
     const writer = this.#writer;
     writer.deliver(data, ptr, len);
@@ -323,6 +351,20 @@ export class Poller {
     const conn = this.#connOf(handle);
     if (conn === undefined) return;
     this.#conns[handle & FD_MASK] = undefined;
+    const held = this.#held.get(conn);
+    if (held !== undefined && this.#running && conn.state !== ConnState.Closed) {
+      // Bytes before this close are still held: report it after them.
+      held.close = { status, detail };
+      conn.state = ConnState.Doomed;
+      this.#deadlines.clear(conn);
+      return;
+    }
+    this.#held.delete(conn);
+    this.#finishClose(conn, status, detail);
+  }
+
+  /** The connection is gone: rejects its dial, or calls onClose with the cause. */
+  #finishClose(conn: Conn, status: number, detail: number): void {
     conn.state = ConnState.Closed;
     const dial = this.#takeDial(conn);
     if (dial !== undefined) {
@@ -385,7 +427,12 @@ export class Poller {
   #close(conn: Conn): void {
     const state = conn.state;
     conn.state = ConnState.Closed;
-    if (state === ConnState.Doomed) this.#scheduleDrain();
+    if (this.#held.get(conn)?.close !== undefined) {
+      // Its close came while paused: report it now, dropping the held bytes.
+      this.#held.get(conn)!.chunks.length = 0;
+      this.#resumed.push(conn);
+      this.#scheduleDrain();
+    } else if (state === ConnState.Doomed) this.#scheduleDrain();
     else if (this.#reactor.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
   }
 
@@ -393,6 +440,49 @@ export class Poller {
     conn.state = ConnState.Ending;
     // Closes at once when nothing is queued; otherwise after the last flush.
     if (this.#reactor.end(conn.handle) === 0) this.#scheduleDrain();
+  }
+
+  #hold(conn: Conn): HeldReads {
+    let held = this.#held.get(conn);
+    if (held === undefined) {
+      held = { chunks: [], close: undefined };
+      this.#held.set(conn, held);
+    }
+    return held;
+  }
+
+  #pauseReading(conn: Conn): void {
+    this.#afterWrite(conn, this.#reactor.pauseReading(conn.handle));
+  }
+
+  #resumeReading(conn: Conn): void {
+    const held = this.#held.get(conn);
+    if (held === undefined) {
+      if (conn.state === ConnState.Open || conn.state === ConnState.Ending) {
+        this.#afterWrite(conn, this.#reactor.resumeReading(conn.handle));
+      }
+      return;
+    }
+    // Held bytes go first, from the next drain; the reactor reads again after them.
+    this.#resumed.push(conn);
+    this.#scheduleDrain();
+  }
+
+  /** Delivers what resumed (or closed) connections held, then lets the reactor read them again. */
+  #deliverHeld(): void {
+    const handlers = this.#handlers;
+    for (const conn of this.#resumed.splice(0)) {
+      const held = this.#held.get(conn);
+      if (held === undefined) continue;
+      while (held.chunks.length > 0 && !conn.paused && conn.state !== ConnState.Closed) {
+        const data = held.chunks.shift()!;
+        handlers.call(() => handlers.onData(conn, data));
+      }
+      if (conn.paused && conn.state !== ConnState.Closed) continue;
+      this.#held.delete(conn);
+      if (held.close !== undefined) this.#finishClose(conn, held.close.status, held.close.detail);
+      else this.#resumeReading(conn);
+    }
   }
 
   #address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
