@@ -61,7 +61,7 @@ export function cToolchainMissing() {
 export function compileC(source) {
   const out = join(PLUGINS_OUT, `${Date.now()}-${process.pid}.core.wasm`);
   const r = spawnSync("clang", ["--target=wasm32-wasi", `--sysroot=${WASI_SYSROOT}`, "-O2", "-Wall", "-Werror",
-    "-nostartfiles", "-Wl,--no-entry", "-Wl,--strip-all", "-o", out, source], { encoding: "utf8" });
+    "-mexec-model=reactor", "-Wl,--strip-all", "-o", out, source], { encoding: "utf8" });
   if (r.error || r.status !== 0) throw new Error(`clang ${source}: ${r.error?.message ?? r.stderr}`);
   const core = readFileSync(out);
   rmSync(out);

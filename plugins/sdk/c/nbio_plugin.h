@@ -4,9 +4,10 @@
  * Build a plugin with Debian's clang, lld and wasi-libc
  * (apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32):
  *
- *   clang --target=wasm32-wasi --sysroot=/usr -O2 -nostartfiles \
- *     -Wl,--no-entry -o plugin.core.wasm plugin.c
+ *   clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor \
+ *     -o plugin.core.wasm plugin.c
  *
+ * (a reactor: its `_initialize` runs the constructors once, before init),
  * then make it a component (build/plugins.mjs does both). Use only the
  * parts of libc that import nothing from WASI (malloc, memcpy, string
  * functions): the engine refuses a plugin with WASI imports.
