@@ -62,6 +62,8 @@ export class Poller {
   readonly #dials = new Map<Conn, PendingDial>();
   readonly #deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Connections closed by {@link fail}, with the error their onClose receives. */
+  readonly #failures = new Map<Conn, Error>();
   /** Paused connections holding bytes read before the pause (see {@link HeldReads}). */
   readonly #held = new Map<Conn, HeldReads>();
   /** Connections resumed while holding bytes: delivered by the next drain. */
@@ -146,6 +148,17 @@ export class Poller {
       }
       this.#held.clear();
     });
+  }
+
+  /**
+   * Closes `conn` now, discarding queued bytes, like `conn.close()`, but its
+   * onClose receives `err` (a plugin's failure, say). Does nothing if the
+   * connection is already closed.
+   */
+  fail(conn: Conn, err: Error): void {
+    if (conn.state === ConnState.Closed) return;
+    this.#failures.set(conn, err);
+    this.#close(conn);
   }
 
   /** Live connections (open, or dials in progress). */
@@ -366,6 +379,8 @@ export class Poller {
   /** The connection is gone: rejects its dial, or calls onClose with the cause. */
   #finishClose(conn: Conn, status: number, detail: number): void {
     conn.state = ConnState.Closed;
+    const failure = this.#failures.get(conn);
+    if (failure !== undefined) this.#failures.delete(conn);
     const dial = this.#takeDial(conn);
     if (dial !== undefined) {
       dial.reject(dialError(status, detail, dial.target, this.#running));
@@ -374,7 +389,7 @@ export class Poller {
     this.#deadlines.clear(conn);
     const onClose = this.#handlers.onClose;
     if (onClose === noop) return;
-    const err = closeError(status, detail);
+    const err = failure ?? closeError(status, detail);
     this.#handlers.call(() => onClose(conn, err));
   }
 

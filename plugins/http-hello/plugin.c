@@ -30,17 +30,11 @@ static char *body = "Hello, world\n";
 static size_t body_len = 13;
 static nbio_init_result_t init_result;
 
-static const char bad_config[] = "http-hello: the body must not be empty";
-
 NBIO_PLUGIN_INIT nbio_init(uint8_t *config, size_t len) {
   init_result.is_err = 0;
-  if (config != NULL && len > 0) {
+  if (len > 0) {
     body = (char *)config; /* ours to keep: allocated with cabi_realloc */
     body_len = len;
-  } else if (config != NULL) {
-    init_result.is_err = 1;
-    init_result.err_ptr = bad_config;
-    init_result.err_len = sizeof bad_config - 1;
   }
   return &init_result;
 }
@@ -75,16 +69,16 @@ static void put_size(char *buf, size_t *at, size_t v) {
   while (n > 0) buf[(*at)++] = digits[--n];
 }
 
-static void respond(session_t *s, const char *status, int close_after) {
+static void respond(session_t *s, const char *status, int with_body, int close_after) {
   char head[256];
   size_t n = 0;
   put(head, &n, "HTTP/1.1 ");
   put(head, &n, status);
   put(head, &n, "\r\nContent-Type: text/plain\r\nContent-Length: ");
-  put_size(head, &n, close_after ? 0 : body_len);
+  put_size(head, &n, with_body ? body_len : 0);
   put(head, &n, close_after ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
   send_bytes(s, head, n);
-  if (!close_after) send_bytes(s, body, body_len);
+  if (with_body) send_bytes(s, body, body_len);
   if (close_after) {
     if (s->out_len == 0) nbio_conn_end(s->conn);
     else s->end_after_out = 1;
@@ -135,13 +129,13 @@ NBIO_PLUGIN_ON_DATA nbio_on_data(uint32_t key, uint8_t *data, size_t len) {
   char *end;
   while (!s->end_after_out && (end = find_head_end(s->in, s->in_len)) != NULL) {
     size_t head_len = (size_t)(end - s->in);
-    respond(s, "200 OK", asks_to_close(s->in, head_len));
+    respond(s, "200 OK", 1, asks_to_close(s->in, head_len));
     memmove(s->in, end, s->in_len - head_len);
     s->in_len -= head_len;
   }
   if (s->in_len > MAX_HEAD) {
     s->in_len = 0;
-    respond(s, "431 Request Header Fields Too Large", 1);
+    respond(s, "431 Request Header Fields Too Large", 0, 1);
   }
 }
 
