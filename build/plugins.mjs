@@ -21,10 +21,13 @@ const WORLD = "connection-plugin";
 export const C_TOOLCHAIN = "clang lld wasi-libc libclang-rt-14-dev-wasm32";
 const WASI_SYSROOT = "/usr";
 
-/** Wraps a core module implementing the plugin world into a component. */
-export async function componentize(core) {
+/**
+ * Wraps a core module implementing the plugin world into a component
+ * (`witSource` and `world`: another world, for tests).
+ */
+export async function componentize(core, witSource = readFileSync(WIT, "utf8"), world = WORLD) {
   const { componentEmbed, componentNew } = await import("@bytecodealliance/jco");
-  const embedded = await componentEmbed({ binary: core, witSource: readFileSync(WIT, "utf8"), world: WORLD });
+  const embedded = await componentEmbed({ binary: core, witSource, world });
   return componentNew(embedded);
 }
 

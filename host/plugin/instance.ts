@@ -25,6 +25,12 @@ export interface InstanceHost {
   readonly writeQueueLimit: number;
   log(level: LogLevel, message: string): void;
   /**
+   * The instance the engine gave `conn` to: the owner check every host
+   * function makes, on the engine's own record rather than the instance's
+   * table (defence in depth against a bug in the table).
+   */
+  owner(conn: Conn): PluginInstance | undefined;
+  /**
    * The instance failed: it trapped (ERR_NBIO_PLUGIN_TRAP) or hit a limit
    * (ERR_NBIO_PLUGIN_LIMIT), `err.cause` being what was thrown. Called once,
    * from inside the failing call; the instance is dead from then on.
@@ -60,8 +66,6 @@ export class PluginInstance {
   readonly #handles = new HandleTable<Conn | typeof CLOSED>();
   /** The open connections given to this instance: the plugin's key and handle for each. */
   readonly #open = new Map<Conn, { key: number; handle: number }>();
-  /** Every connection ever given to this instance: the owner check of the host functions. */
-  readonly #given = new WeakSet<Conn>();
   #running = false;
   #dead = false;
   /** Fuel used by all calls so far, and the number of calls. */
@@ -133,7 +137,6 @@ export class PluginInstance {
     try {
       const handle = this.#handles.insert(conn);
       if (handle === 0) throw new PluginViolation('its table is full: it does not drop the handles of closed connections');
-      this.#given.add(conn);
       const entry = { key: 0, handle };
       this.#open.set(conn, entry);
       entry.key = this.#fn.onOpen(handle) >>> 0;
@@ -247,7 +250,7 @@ export class PluginInstance {
     const value = this.#handles.get(handle);
     if (value === undefined) throw new PluginViolation(`handle ${handle >>> 0} names no connection of this plugin instance (dropped, or never given)`);
     if (value === CLOSED) return undefined;
-    if (!this.#given.has(value)) throw new PluginViolation(`handle ${handle >>> 0} names a connection that was not given to this plugin instance`);
+    if (this.#host.owner(value) !== this) throw new PluginViolation(`handle ${handle >>> 0} names a connection that was not given to this plugin instance`);
     return value;
   }
 

@@ -59,6 +59,8 @@ export class PluginSupervisor {
   #state: PluginStats['state'] = 'running';
   #disabled: NbioError | undefined;
   readonly #waiting = new Set<Conn>();
+  /** The instance each open connection was given to. */
+  readonly #owners = new Map<Conn, PluginInstance>();
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #restarts = 0;
@@ -77,6 +79,7 @@ export class PluginSupervisor {
       fuelPerEvent: options.fuelPerEvent,
       writeQueueLimit,
       log: (level, message) => events.log(level, message),
+      owner: (conn) => this.#owners.get(conn),
       failed: (instance, err) => this.#failed(instance, err),
     };
   }
@@ -114,7 +117,7 @@ export class PluginSupervisor {
   /** A connection opened: given to the instance, or kept waiting, or refused. */
   open(conn: Conn): void {
     if (this.#disabled !== undefined) this.#closer!.fail(conn, this.#disabled);
-    else if (this.#instance !== undefined) this.#instance.open(conn);
+    else if (this.#instance !== undefined) this.#give(this.#instance, conn);
     else if (this.#state === 'restarting') {
       conn.pause();
       this.#waiting.add(conn);
@@ -132,6 +135,7 @@ export class PluginSupervisor {
   /** A connection closed, `err` being what its onClose receives. */
   closed(conn: Conn, err: Error | undefined): void {
     this.#waiting.delete(conn);
+    this.#owners.delete(conn);
     this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : reasonOf(err));
   }
 
@@ -208,10 +212,15 @@ export class PluginSupervisor {
     for (const conn of this.#waiting) {
       this.#waiting.delete(conn);
       if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) continue;
-      instance.open(conn);
+      this.#give(instance, conn);
       if (instance.dead) return; // its failure closed what it had and decided what next
       conn.resume();
     }
+  }
+
+  #give(instance: PluginInstance, conn: Conn): void {
+    this.#owners.set(conn, instance);
+    instance.open(conn);
   }
 
   /** Drops the current instance, keeping its counts. */
