@@ -4,6 +4,7 @@ import { Conn, ConnState, type ConnOwner } from './conn.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
 import { systemError, withoutStack } from './errors.js';
 import { GuestMemory } from './guest-memory.js';
+import { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
@@ -17,16 +18,6 @@ const LISTENER_RETRY_MS = 50;
 
 /** The settings a poller's reactor is initialised with. */
 export type ReactorSettings = Pick<ResolvedOptions, 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay'>;
-
-/**
- * What a paused connection had read before the pause took effect (the rest
- * of the batch), and its close if that came behind those bytes: delivered
- * in order once it resumes.
- */
-interface HeldReads {
-  chunks: Uint8Array[];
-  close: { status: number; detail: number } | undefined;
-}
 
 interface PendingDial {
   resolve(conn: Conn): void;
@@ -64,10 +55,8 @@ export class Poller {
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Connections closed by {@link fail}, with the error their onClose receives. */
   readonly #failures = new Map<Conn, Error>();
-  /** Paused connections holding bytes read before the pause (see {@link HeldReads}). */
-  readonly #held = new Map<Conn, HeldReads>();
-  /** Connections resumed while holding bytes: delivered by the next drain. */
-  #resumed: Conn[] = [];
+  /** What paused connections had read before the pause, delivered after they resume. */
+  readonly #held = new HeldReads();
   #dispatching = false;
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
@@ -143,10 +132,7 @@ export class Poller {
     this.#dispatchingWhile(() => {
       this.#dispatch(reactor.takeEvents());
       // Closes held behind the bytes of paused connections: reported now.
-      for (const [conn, held] of this.#held) {
-        if (held.close !== undefined) this.#finishClose(conn, held.close.status, held.close.detail);
-      }
-      this.#held.clear();
+      for (const [conn, close] of this.#held.takeCloses()) this.#finishClose(conn, close.status, close.detail);
     });
   }
 
@@ -233,7 +219,7 @@ export class Poller {
     while (this.#eventsPending) {
       this.#eventsPending = false;
       this.#dispatch(this.#reactor.takeEvents());
-      if (this.#resumed.length > 0) this.#deliverHeld();
+      if (this.#held.pending) this.#deliverHeld();
     }
   }
 
@@ -338,7 +324,7 @@ export class Poller {
     const mem = this.#mem;
     mem.sync();
     if (conn.paused || this.#held.has(conn)) {
-      this.#hold(conn).chunks.push(mem.u8.slice(ptr, ptr + len));
+      this.#held.hold(conn, mem.u8.subarray(ptr, ptr + len));
       return;
     }
     const data = new Uint8Array(mem.buffer, ptr, len);
@@ -364,10 +350,8 @@ export class Poller {
     const conn = this.#connOf(handle);
     if (conn === undefined) return;
     this.#conns[handle & FD_MASK] = undefined;
-    const held = this.#held.get(conn);
-    if (held !== undefined && this.#running && conn.state !== ConnState.Closed) {
+    if (this.#running && conn.state !== ConnState.Closed && this.#held.holdClose(conn, { status, detail })) {
       // Bytes before this close are still held: report it after them.
-      held.close = { status, detail };
       conn.state = ConnState.Doomed;
       this.#deadlines.clear(conn);
       return;
@@ -442,10 +426,10 @@ export class Poller {
   #close(conn: Conn): void {
     const state = conn.state;
     conn.state = ConnState.Closed;
-    if (this.#held.get(conn)?.close !== undefined) {
+    if (this.#held.hasClose(conn)) {
       // Its close came while paused: report it now, dropping the held bytes.
-      this.#held.get(conn)!.chunks.length = 0;
-      this.#resumed.push(conn);
+      this.#held.dropBytes(conn);
+      this.#held.resumed(conn);
       this.#scheduleDrain();
     } else if (state === ConnState.Doomed) this.#scheduleDrain();
     else if (this.#reactor.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
@@ -457,36 +441,26 @@ export class Poller {
     if (this.#reactor.end(conn.handle) === 0) this.#scheduleDrain();
   }
 
-  #hold(conn: Conn): HeldReads {
-    let held = this.#held.get(conn);
-    if (held === undefined) {
-      held = { chunks: [], close: undefined };
-      this.#held.set(conn, held);
-    }
-    return held;
-  }
-
   #pauseReading(conn: Conn): void {
     this.#afterWrite(conn, this.#reactor.pauseReading(conn.handle));
   }
 
   #resumeReading(conn: Conn): void {
-    const held = this.#held.get(conn);
-    if (held === undefined) {
+    if (!this.#held.has(conn)) {
       if (conn.state === ConnState.Open || conn.state === ConnState.Ending) {
         this.#afterWrite(conn, this.#reactor.resumeReading(conn.handle));
       }
       return;
     }
     // Held bytes go first, from the next drain; the reactor reads again after them.
-    this.#resumed.push(conn);
+    this.#held.resumed(conn);
     this.#scheduleDrain();
   }
 
   /** Delivers what resumed (or closed) connections held, then lets the reactor read them again. */
   #deliverHeld(): void {
     const handlers = this.#handlers;
-    for (const conn of this.#resumed.splice(0)) {
+    for (const conn of this.#held.takeResumed()) {
       const held = this.#held.get(conn);
       if (held === undefined) continue;
       while (held.chunks.length > 0 && !conn.paused && conn.state !== ConnState.Closed) {
