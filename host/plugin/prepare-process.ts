@@ -1,17 +1,16 @@
 /**
- * The worker that checks and meters one plugin (see module.ts): takes the
- * component's core module out, checks it against the plugin world, injects
- * the metering with binaryen, caps its memory, and posts the result
- * ({@link PrepareResult}) back once. It needs binaryen, which no other part
- * of the engine loads.
+ * The child process that checks and meters one plugin (see module.ts):
+ * receives a {@link PrepareRequest}, takes the component's core module out,
+ * checks it against the plugin world, injects the metering with binaryen,
+ * caps its memory, sends the result ({@link PrepareResult}) back once and
+ * exits. It needs binaryen, which no other part of the engine loads.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import binaryen from 'binaryen';
 import { NbioError } from '../errors.js';
 import { pluginCoreModule } from './component.js';
 import { capMemory } from './memory-cap.js';
 import { meter } from './metering.js';
-import type { PrepareResult } from './module.js';
+import type { PrepareRequest, PrepareResult } from './module.js';
 import { checkWorld, type FunctionShape, type ModuleShape } from './world.js';
 
 type Binaryen = typeof binaryen;
@@ -83,14 +82,15 @@ function prepare(component: Uint8Array, maxPages: number): PrepareResult {
   }
 }
 
-const { component, maxPages } = workerData as { component: Uint8Array; maxPages: number };
-let result: PrepareResult;
-try {
-  result = prepare(component, maxPages);
-} catch (err) {
-  const { code, message } = err as { code?: string; message: string };
-  result = code === 'ERR_NBIO_PLUGIN_LOAD'
-    ? { ok: false, code, message }
-    : { ok: false, code: 'ERR_NBIO_PLUGIN_LOAD', message: `plugin refused: checking it failed (${message})` };
-}
-parentPort!.postMessage(result);
+process.once('message', ({ component, maxPages }: PrepareRequest) => {
+  let result: PrepareResult;
+  try {
+    result = prepare(component, maxPages);
+  } catch (err) {
+    const { code, message } = err as { code?: string; message: string };
+    result = code === 'ERR_NBIO_PLUGIN_LOAD'
+      ? { ok: false, code, message }
+      : { ok: false, code: 'ERR_NBIO_PLUGIN_LOAD', message: `plugin refused: checking it failed (${message})` };
+  }
+  process.send!(result, () => process.exit(0));
+});
