@@ -39,7 +39,7 @@ function sinkConn() {
 
 function instanceHost(owners) {
   return {
-    fuelPerEvent: 10_000_000,
+    fuelPerEvent: 50_000_000,
     writeQueueLimit: 1 << 20,
     log() {},
     owner: (conn) => owners.get(conn),

@@ -16,7 +16,8 @@ export interface PluginOptions {
   /**
    * CPU budget of one event (one call into the plugin), in fuel units: about
    * one per WebAssembly instruction executed (see README, "Plugins").
-   * Running out stops the call (ERR_NBIO_PLUGIN_LIMIT). Default 10,000,000.
+   * Running out stops the call (ERR_NBIO_PLUGIN_LIMIT). Default 50,000,000
+   * (a few milliseconds of CPU).
    */
   fuelPerEvent?: number;
   /** Bytes (or a string, as UTF-8) given to the plugin's `init`. Default: empty. */
@@ -74,7 +75,7 @@ export function resolvePluginOptions(options: unknown): ResolvedPluginOptions {
   return {
     module,
     maxMemory: integer(o, 'maxMemory', 16 * 1024 * 1024, PAGE, 4 * 1024 * 1024 * 1024 - PAGE),
-    fuelPerEvent: integer(o, 'fuelPerEvent', 10_000_000, 1, 2 ** 31 - 1),
+    fuelPerEvent: integer(o, 'fuelPerEvent', 50_000_000, 1, 2 ** 31 - 1),
     config: typeof config === 'string' ? new TextEncoder().encode(config) : (config ?? new Uint8Array(0)),
     maxRestarts: integer(o, 'maxRestarts', 5, 0, 1_000_000),
     restartDelay: integer(o, 'restartDelay', 100, 0, 60_000),
