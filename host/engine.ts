@@ -215,7 +215,9 @@ export class Engine {
         this.#pollers = await PollerGroup.start(o.pollers - 1, {
           network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog,
           reusePort: true, handlers,
-          plugin: plugin === undefined ? undefined : { ...plugin, log: undefined },
+          // (A URL object cannot cross threads; its text can. Nor can a function.)
+          plugin: plugin === undefined ? undefined
+            : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
         }, {
           pluginError: (err) => this.#reportPluginError(err),
           pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),

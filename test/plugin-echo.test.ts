@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
 import { Collector, readBytes, signal, useScope } from './helpers.js';
@@ -128,6 +129,16 @@ describe('plugins and the engine', () => {
     expect(events).toEqual(['open', 'close ERR_NBIO_EOF', 'stop']);
     expect(server.pluginStats).toMatchObject({ state: 'stopped', failures: 0 });
     expect(server.pluginStats!.events).toBeGreaterThanOrEqual(3);
+  });
+
+  it('loads the plugin in every poller, from a URL too', async () => {
+    const server = scope.engine({ addrs: ['127.0.0.1:0'], pollers: 3, plugin: { module: pathToFileURL(examplePlugin('echo')) } });
+    await server.start();
+    const sockets = await Promise.all(Array.from({ length: 12 }, () => scope.connect(server.addrs[0])));
+    await Promise.all(sockets.map(async (socket, i) => {
+      socket.write(`url ${i}`);
+      expect((await readBytes(socket, `url ${i}`.length)).toString()).toBe(`url ${i}`);
+    }));
   });
 
   it('gives each poller its own instance, and reports failures from every poller', async () => {
