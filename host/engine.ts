@@ -215,7 +215,7 @@ export class Engine {
         this.#pollers = await PollerGroup.start(o.pollers - 1, {
           network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog,
           reusePort: true, handlers,
-          // (A URL object reaches a thread as an empty object, its text intact; a function not at all.)
+          // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
           plugin: plugin === undefined ? undefined
             : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
         }, {
