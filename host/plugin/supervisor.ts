@@ -21,7 +21,7 @@ export interface PluginEvents {
 
 /** `engine.pluginStats`: what a poller's plugin did so far. */
 export interface PluginStats {
-  /** `running`: an instance serves; `restarting`: waiting to re-create one; `disabled`: failed too often. */
+  /** `running`: an instance serves; `restarting`: waiting to re-create one; `disabled`: failed too often; `stopped`: the engine stopped. */
   state: 'running' | 'restarting' | 'disabled' | 'stopped';
   /** Instances that failed (trapped or hit a limit). */
   failures: number;
