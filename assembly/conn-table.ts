@@ -12,7 +12,9 @@
  *
  *   state: FREE, LISTENER, CONNECTING, OPEN
  *   flags: FLAG_OUT (EPOLLOUT armed), FLAG_PAUSED (listener paused),
- *          FLAG_ENDING (close once the write queue is empty)
+ *          FLAG_ENDING (close once the write queue is empty),
+ *          FLAG_READ_PAUSED (no read interest: `pause-reading`),
+ *          FLAG_PARKED (paused and hung up: out of the epoll set until resumed)
  *   gen:   generation of the current (or, when FREE, the next) occupant,
  *          1..GEN_MAX; 0 in a never-used slot means 1.
  *
@@ -35,6 +37,8 @@ export const STATE_OPEN: u8 = 3;
 export const FLAG_OUT: u8 = 1;
 export const FLAG_PAUSED: u8 = 2;
 export const FLAG_ENDING: u8 = 4;
+export const FLAG_READ_PAUSED: u8 = 8;
+export const FLAG_PARKED: u8 = 16;
 
 const INITIAL_SLOTS: i32 = 1024;
 

@@ -17,6 +17,8 @@
  *   buffered-amount (conn)          -> u32
  *   close           (conn, cause)   -> 0 | -errno
  *   end             (conn)          -> 0 | -errno
+ *   pause-reading   (conn)          -> 0 | -errno
+ *   resume-reading  (conn)          -> 0 | -errno
  *   shutdown        ()              -> ()
  *   conn-count      ()              -> u32
  *
@@ -27,7 +29,8 @@
 import { endCall } from "./abi";
 import {
   reactorAddConn, reactorAddListener, reactorBacklog, reactorBufferedAmount,
-  reactorClose, reactorConnCount, reactorEnd, reactorInit, reactorResumeListener, reactorRunOnce,
+  reactorClose, reactorConnCount, reactorEnd, reactorInit, reactorPauseReading, reactorResumeListener,
+  reactorResumeReading, reactorRunOnce,
   reactorShutdown, reactorTakeEvents, reactorWrite,
 } from "./reactor";
 
@@ -65,6 +68,12 @@ export function engine$close(conn: u32, cause: i32): i32 {
 }
 export function engine$end(conn: u32): i32 {
   const r = reactorEnd(conn); endCall(); return r;
+}
+export function engine$pause_reading(conn: u32): i32 {
+  const r = reactorPauseReading(conn); endCall(); return r;
+}
+export function engine$resume_reading(conn: u32): i32 {
+  const r = reactorResumeReading(conn); endCall(); return r;
 }
 export function engine$shutdown(): void {
   reactorShutdown(); endCall();

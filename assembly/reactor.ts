@@ -22,18 +22,26 @@
  * Per ready report, in order: connect completion; OUT -> flush;
  * IN/PRI/ERR/HUP/RDHUP -> read loop. Hang-ups close a connection only via
  * the read loop (EOF or an error), so no tail data is lost.
+ *
+ * Paused reading (`pause-reading`): the connection's interest drops IN and
+ * RDHUP (OUT stays while bytes are queued), so nothing is read. ERR and HUP
+ * are reported whatever the interest and, level-triggered, would come back
+ * at every poll: a paused connection that reports one is "parked", taken
+ * out of the epoll set, and put back by `resume-reading`, whose level-
+ * triggered registration then reports the bytes still unread and the
+ * hang-up, in that order, through the read loop.
  */
 import {
   CALL_CONNECT, CALL_EPOLL_CTL, CALL_NONE, CALL_READ, CALL_WRITE,
   CAUSE_LOCAL, CAUSE_PEER_ENDED, CAUSE_WRITE_OVERFLOW,
   EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, EMFILE, ENOBUFS,
-  EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, FD_MASK,
+  EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, FD_MASK,
   INTEREST_LISTEN, INTEREST_READ, INTEREST_READ_WRITE,
   KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_LISTENER_PAUSED, KIND_OPENED,
   MAX_ACCEPTS_PER_REPORT, MAX_IOV, MAX_READY, READ_TRIGGER,
 } from "./constants";
 import {
-  FLAG_ENDING, FLAG_OUT, FLAG_PAUSED, STATE_CONNECTING, STATE_FREE, STATE_LISTENER, STATE_OPEN,
+  FLAG_ENDING, FLAG_OUT, FLAG_PARKED, FLAG_PAUSED, FLAG_READ_PAUSED, STATE_CONNECTING, STATE_FREE, STATE_LISTENER, STATE_OPEN,
   ctCapacity, ctEnsure, ctHandle, ctLiveConns, ctLookup, ctOpen, ctRelease, ctSlot,
   slotFlags, slotQueue, slotSetFlags, slotSetState, slotState,
 } from "./conn-table";
@@ -88,13 +96,34 @@ function closeConn(fd: i32, status: i32, detail: u32): void {
   evPush(KIND_CLOSED, h, status, detail, 0, 0);
 }
 
+/** The epoll interest a connection's flags call for. */
+function interestOf(s: usize): u32 {
+  const f = slotFlags(s);
+  return ((f & FLAG_READ_PAUSED) != 0 ? 0 : INTEREST_READ) | ((f & FLAG_OUT) != 0 ? EPOLLOUT : 0);
+}
+
+/** Sets `flags` on the slot and registers the interest they call for
+ *  (nothing while parked: `resume-reading` registers it). Closes the
+ *  connection and returns -errno if epoll-ctl fails. */
+function setConnFlags(fd: i32, s: usize, flags: u8): i32 {
+  slotSetFlags(s, flags);
+  if ((flags & FLAG_PARKED) != 0) return 0;
+  const r = sysEpollCtl(epfd, EPOLL_CTL_MOD, fd, interestOf(s), ctHandle(fd));
+  if (r < 0) closeConn(fd, r, CALL_EPOLL_CTL);
+  return r;
+}
+
 /** Disarms EPOLLOUT once the queue is empty. False if the conn closed. */
 function disarmOut(fd: i32, s: usize): bool {
   if ((slotFlags(s) & FLAG_OUT) == 0) return true;
-  const r = sysEpollCtl(epfd, EPOLL_CTL_MOD, fd, INTEREST_READ, ctHandle(fd));
-  if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return false; }
-  slotSetFlags(s, slotFlags(s) & ~FLAG_OUT);
-  return true;
+  return setConnFlags(fd, s, slotFlags(s) & ~FLAG_OUT) >= 0;
+}
+
+/** A paused connection reported ERR or HUP: leaves the epoll set until resumed. */
+function park(fd: i32, s: usize): void {
+  const r = sysEpollCtl(epfd, EPOLL_CTL_DEL, fd, 0, 0);
+  if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return; }
+  slotSetFlags(s, slotFlags(s) | FLAG_PARKED);
 }
 
 /** Writes queued bytes until the queue is empty or the kernel is full.
@@ -235,6 +264,10 @@ function processReport(token: u32, events: u32): bool {
     }
     if ((events & EPOLLOUT) != 0 && !flush(fd, s)) return true;
   }
+  if ((slotFlags(s) & FLAG_READ_PAUSED) != 0) {
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0) park(fd, s);
+    return true;
+  }
   if ((events & READ_TRIGGER) != 0) return readLoop(fd, token, events);
   return true;
 }
@@ -355,9 +388,8 @@ export function reactorWrite(conn: u32, ptr: usize, len: u32): i32 {
     wbAppend(q, src, rest);
   }
   if ((slotFlags(s) & FLAG_OUT) == 0) {
-    const r = sysEpollCtl(epfd, EPOLL_CTL_MOD, fd, INTEREST_READ_WRITE, conn);
-    if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return r; }
-    slotSetFlags(s, slotFlags(s) | FLAG_OUT);
+    const r = setConnFlags(fd, s, slotFlags(s) | FLAG_OUT);
+    if (r < 0) return r;
   }
   return <i32>len;
 }
@@ -372,6 +404,31 @@ export function reactorClose(conn: u32, cause: i32): i32 {
   const s = ctLookup(conn);
   if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
   closeConn(fdOf(conn), cause, CALL_NONE);
+  return 0;
+}
+
+export function reactorPauseReading(conn: u32): i32 {
+  const s = ctLookup(conn);
+  if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
+  const f = slotFlags(s);
+  if ((f & FLAG_READ_PAUSED) != 0) return 0;
+  const r = setConnFlags(fdOf(conn), s, f | FLAG_READ_PAUSED);
+  return r < 0 ? r : 0;
+}
+
+export function reactorResumeReading(conn: u32): i32 {
+  const s = ctLookup(conn);
+  if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
+  const f = slotFlags(s);
+  if ((f & FLAG_READ_PAUSED) == 0) return 0;
+  const fd = fdOf(conn);
+  if ((f & FLAG_PARKED) == 0) {
+    const r = setConnFlags(fd, s, f & ~FLAG_READ_PAUSED);
+    return r < 0 ? r : 0;
+  }
+  slotSetFlags(s, f & ~(FLAG_READ_PAUSED | FLAG_PARKED));
+  const r = sysEpollCtl(epfd, EPOLL_CTL_ADD, fd, interestOf(s), conn);
+  if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return r; }
   return 0;
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Echo benchmark harness: nbio-wasm vs node:net vs a C epoll server.
+// Echo benchmark harness: nbio-wasm (JavaScript handler and echo plugin) vs
+// node:net vs a C epoll server, then in-process plugin host measurements.
 // See bench/README.md. Usage:
 //   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,net,c]
 //                      [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR]
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, buildNative } from './lib/build.mjs';
 import { SCENARIOS, measureIdle, measureThroughput, serverCommands } from './lib/measure.mjs';
+import { measurePlugins, pluginMarkdown } from './lib/plugin-micro.mjs';
 import { machineInfo, markdown, summarize } from './lib/report.mjs';
 
 const IDLE_BASE = 100;
@@ -63,7 +65,7 @@ const commands = serverCommands(bins);
 const config = {
   quick: opt.quick,
   scenarios: opt.scenarios ? list(opt.scenarios, SCENARIOS, 'scenario') : Object.keys(SCENARIOS),
-  servers: opt.servers ? list(opt.servers, commands, 'server') : ['nbio', 'net', 'c'],
+  servers: opt.servers ? list(opt.servers, commands, 'server') : ['nbio', 'nbio-plugin', 'net', 'c'],
   reps: opt.reps ? Math.round(positive(opt.reps, 'reps')) : opt.quick ? 1 : 3,
   warmup: opt.warmup ? positive(opt.warmup, 'warmup') : opt.quick ? 0.5 : 1,
   secs: opt.secs ? positive(opt.secs, 'secs') : opt.quick ? 1.5 : 5,
@@ -85,7 +87,10 @@ for (const scenarioName of config.scenarios) {
   for (let rep = 0; rep < config.reps; rep++) {
     // Rotate the server order every repetition so slow drifts hit everyone.
     // A scenario may run a variant of the engine in place of `nbio`.
-    const servers = config.servers.map((s) => (s === 'nbio' && scenario.nbio ? scenario.nbio : s));
+    // (The plugin echo runs one poller: it has no place in a scenario about a variant.)
+    const servers = config.servers
+      .filter((s) => !(s === 'nbio-plugin' && scenario.nbio))
+      .map((s) => (s === 'nbio' && scenario.nbio ? scenario.nbio : s));
     const k = rep % servers.length;
     const order = [...servers.slice(k), ...servers.slice(0, k)];
     for (const [position, server] of order.entries()) {
@@ -110,10 +115,14 @@ for (const scenarioName of config.scenarios) {
   }
 }
 
+process.stderr.write('bench: plugin host, in process ... ');
+const plugins = await measurePlugins({ quick: config.quick });
+process.stderr.write('done\n');
+
 const elapsedS = (Date.now() - startedAt.getTime()) / 1000;
 const summary = summarize(runs);
-const md = markdown({ machine, config, summary, startedAt: startedAt.toISOString(), elapsedS });
-const json = { started_at: startedAt.toISOString(), elapsed_s: elapsedS, machine, config, summary, runs };
+const md = markdown({ machine, config, summary, startedAt: startedAt.toISOString(), elapsedS }) + '\n' + pluginMarkdown(plugins);
+const json = { started_at: startedAt.toISOString(), elapsed_s: elapsedS, machine, config, summary, runs, plugins };
 
 const outDir = opt.out ?? join(BENCH_DIR, 'results');
 mkdirSync(outDir, { recursive: true });

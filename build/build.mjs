@@ -5,12 +5,14 @@
 //                                 -> dist/wasm/reactor.component.wasm
 //   3. jco transpile (sync instantiation, name reactor) -> dist/jco/
 //   4. tsc -p .                   -> dist/host, dist/examples
-// Flags: --wasm-only skips step 4.
+//   5. plugins/ (build/plugins.mjs) -> dist/plugins/NAME.wasm
+// Flags: --wasm-only skips steps 4 and 5.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
+import { buildPlugins } from "./plugins.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(join(root, "package.json"));
@@ -85,5 +87,6 @@ await step("asc  assembly/index.ts -> dist/wasm/reactor.core.wasm", compileCore)
 await step("jco  embed + new -> dist/wasm/reactor.component.wasm", makeComponent);
 await step("jco  transpile -> dist/jco", transpile);
 if (!wasmOnly) await step("tsc  -p .", typescript);
+if (!wasmOnly) await step("plugins -> dist/plugins", () => buildPlugins());
 const size = (f) => statSync(f).size;
 process.stdout.write(`[build] core ${size(CORE)} B, component ${size(COMPONENT)} B\n`);

@@ -7,6 +7,7 @@ import { Transform } from "assemblyscript/transform";
 
 export const INTERFACES = {
   engine: "nbio:engine/engine@0.1.0",
+  handler: "nbio:plugin/handler@0.1.0",
 };
 
 /** Maps an AssemblyScript export name to its component core name, or null. */

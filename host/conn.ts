@@ -29,6 +29,8 @@ export interface ConnOwner {
   writev(conn: Conn, chunks: readonly Chunk[]): void;
   close(conn: Conn): void;
   end(conn: Conn): void;
+  pause(conn: Conn): void;
+  resume(conn: Conn): void;
   bufferedAmount(conn: Conn): number;
   setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void;
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
@@ -47,6 +49,7 @@ export class Conn {
   /** @internal Where the connection is in its lifecycle; see {@link ConnState}. */
   state: ConnState;
   readonly #owner: ConnOwner;
+  #paused = false;
   #local: AddressInfo | undefined;
   #remote: AddressInfo | undefined;
 
@@ -102,6 +105,38 @@ export class Conn {
    */
   end(): void {
     if (this.state === ConnState.Open) this.#owner.end(this);
+  }
+
+  /**
+   * Stops reading: `onData` is not called for this connection until
+   * {@link resume}. What the peer sends meanwhile waits in the kernel (TCP
+   * flow control then slows the peer down); bytes already read when
+   * `pause()` was called are kept and delivered first after `resume()`, so
+   * nothing is lost. Writes go on as usual. The peer closing (or resetting)
+   * the connection meanwhile is reported by `onClose` only after the bytes
+   * before it, that is after `resume()` (or at once on `close()` or
+   * `engine.stop()`). Calling it again, or on a closed connection, does nothing.
+   */
+  pause(): void {
+    if (this.#paused || (this.state !== ConnState.Open && this.state !== ConnState.Ending)) return;
+    this.#paused = true;
+    this.#owner.pause(this);
+  }
+
+  /**
+   * Resumes reading after {@link pause}: bytes kept while paused are
+   * delivered first (asynchronously, never from inside this call), then
+   * reading goes on. Calling it when not paused does nothing.
+   */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#owner.resume(this);
+  }
+
+  /** True between {@link pause} and {@link resume}. */
+  get paused(): boolean {
+    return this.#paused;
   }
 
   /**

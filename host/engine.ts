@@ -5,6 +5,7 @@ import { Handlers, noop } from './handlers.js';
 import { ERRNO, native } from './native.js';
 import {
   checkKnownKeys,
+  checkHandler,
   loadHandlers,
   resolveOptions,
   type AcceptErrorHandler,
@@ -17,6 +18,9 @@ import {
   type ResolvedOptions,
   type StopHandler,
 } from './options.js';
+import { PluginDispatch } from './plugin/adapter.js';
+import { preparePlugin, readPlugin } from './plugin/module.js';
+import { PluginSupervisor, type PluginStats } from './plugin/supervisor.js';
 import { Poller } from './poller.js';
 import { PollerGroup } from './pollers.js';
 import { listen, sockAddress } from './sockets.js';
@@ -28,6 +32,11 @@ export interface DialOptions {
 }
 
 const DIAL_OPTIONS: ReadonlySet<string> = new Set(['timeout']);
+/** Most bytes a plugin's connection may have queued when `maxWriteBufferSize` is 0 (no limit for JavaScript writes). */
+const PLUGIN_WRITE_QUEUE = 1024 * 1024;
+
+/** Called when a plugin instance fails or the plugin is disabled. */
+export type PluginErrorHandler = (err: NbioError) => void;
 
 const enum State {
   Created,
@@ -59,6 +68,9 @@ export class Engine {
   /** The pollers in worker threads, with `pollers` > 1. */
   #pollers: PollerGroup | undefined;
   readonly #handlers = new Handlers();
+  #onPluginError: PluginErrorHandler = noop;
+  /** This thread's poller's plugin, with the `plugin` option. */
+  #supervisor: PluginSupervisor | undefined;
 
   /**
    * Validates `options` (throwing ERR_NBIO_INVALID_OPTION or
@@ -100,7 +112,28 @@ export class Engine {
     return this.#setHandler('onAcceptError', handler);
   }
 
+  /**
+   * Sets the handler called when a plugin instance fails (the error is
+   * ERR_NBIO_PLUGIN_TRAP or ERR_NBIO_PLUGIN_LIMIT, its `cause` what was
+   * thrown; the instance's connections were closed with it), when
+   * re-creating one fails, and once when the plugin is disabled
+   * (ERR_NBIO_PLUGIN_DISABLED). With `pollers` > 1, failures in every
+   * poller are reported here.
+   */
+  onPluginError(handler: PluginErrorHandler): this {
+    this.#onPluginError = checkHandler('onPluginError', handler);
+    return this;
+  }
+
+  /** What this thread's poller's plugin did so far; undefined without a plugin or before `start()`. */
+  get pluginStats(): PluginStats | undefined {
+    return this.#supervisor?.stats;
+  }
+
   #setHandler<K extends keyof HandlerModule>(name: K, handler: HandlerModule[K]): this {
+    if (name === 'onData' && this.#options.plugin !== undefined) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', 'onData cannot be set with a plugin: the plugin handles the data');
+    }
     if (this.#options.handlers !== undefined) {
       throw new NbioError('ERR_NBIO_INVALID_OPTION', `this engine takes its handlers from ${this.#options.handlers}; ${name} cannot be set`);
     }
@@ -156,7 +189,8 @@ export class Engine {
     let poller: Poller | undefined;
     try {
       const endpoints = await Promise.all(o.addrs.map((ep) => resolveEndpoint(o.network, ep, 'listen')));
-      poller = Poller.create(o, this.#handlers);
+      const supervisor = o.plugin === undefined ? undefined : await this.#loadPlugin(o);
+      poller = Poller.create(o, supervisor === undefined ? this.#handlers : new PluginDispatch(this.#handlers, supervisor));
       const bound: string[] = [];
       for (const ep of endpoints) {
         unowned = listen(ep, o.backlog, o.reusePort);
@@ -168,12 +202,27 @@ export class Engine {
         bound.push(formatAddress(local));
       }
       this.#addrs = bound;
-      if (o.handlers !== undefined) this.#handlers.install(await loadHandlers(o.handlers));
+      if (o.handlers !== undefined) {
+        const mod = await loadHandlers(o.handlers);
+        if (o.plugin !== undefined && mod.onData !== undefined) {
+          throw new NbioError('ERR_NBIO_INVALID_OPTION', `${o.handlers} exports onData, which cannot be used with a plugin`);
+        }
+        this.#handlers.install(mod);
+      }
+      supervisor?.start(poller);
+      this.#supervisor = supervisor;
       if (o.pollers > 1) {
-        const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog, handlers } = o;
+        const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog, handlers, plugin } = o;
+        const pluginLog = plugin?.log;
         this.#pollers = await PollerGroup.start(o.pollers - 1, {
           network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog,
           reusePort: true, handlers,
+          // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
+          plugin: plugin === undefined ? undefined
+            : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
+        }, {
+          pluginError: (err) => this.#reportPluginError(err),
+          pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
         });
       }
       poller.start();
@@ -181,6 +230,8 @@ export class Engine {
       this.#state = State.Running;
     } catch (err) {
       if (unowned >= 0) native.close(unowned);
+      this.#supervisor?.stop();
+      this.#supervisor = undefined;
       // Closes the listeners the reactor took over and its epoll instance.
       poller?.abandon();
       this.#state = State.Stopped;
@@ -207,7 +258,10 @@ export class Engine {
     const wasRunning = this.#state === State.Running;
     this.#state = State.Stopping;
     if (wasRunning) {
+      const supervisor = this.#supervisor;
+      if (supervisor !== undefined) supervisor.stopping = true;
       this.#poller!.stop();
+      supervisor?.stop();
       await this.#pollers?.stop();
     }
     this.#state = State.Stopped;
@@ -237,6 +291,24 @@ export class Engine {
     const target = await resolveEndpoint(net, endpoint, 'dial');
     this.#checkRunning();
     return this.#poller!.dial(target, timeout);
+  }
+
+  /** Loads and checks the plugin (ERR_NBIO_PLUGIN_LOAD if refused) and makes this poller's supervisor. */
+  async #loadPlugin(o: ResolvedOptions): Promise<PluginSupervisor> {
+    const options = o.plugin!;
+    const plugin = await preparePlugin(await readPlugin(options.module), options.maxMemory);
+    const log = options.log;
+    return new PluginSupervisor(plugin, options, o.maxWriteBufferSize || PLUGIN_WRITE_QUEUE, {
+      error: (err) => this.#reportPluginError(err),
+      log: (level, message) => {
+        if (log !== undefined) this.#handlers.call(() => log(level, message));
+      },
+    });
+  }
+
+  #reportPluginError(err: NbioError): void {
+    const handler = this.#onPluginError;
+    if (handler !== noop) this.#handlers.call(() => handler(err));
   }
 
   #checkRunning(): void {

@@ -31,7 +31,15 @@ export type NbioErrorCode =
   /** The engine is not running (not started yet, or stopped). */
   | 'ERR_NBIO_NOT_RUNNING'
   /** `start` was called on an engine that was already started. */
-  | 'ERR_NBIO_ALREADY_STARTED';
+  | 'ERR_NBIO_ALREADY_STARTED'
+  /** A plugin could not be read, or was refused (not a plugin component, forbidden imports, over a cap), or its `init` failed. */
+  | 'ERR_NBIO_PLUGIN_LOAD'
+  /** A plugin instance trapped (or broke the rules of its world); its connections were closed. */
+  | 'ERR_NBIO_PLUGIN_TRAP'
+  /** A plugin instance ran out of fuel for an event, or grew its memory past `maxMemory`; its connections were closed. */
+  | 'ERR_NBIO_PLUGIN_LIMIT'
+  /** The plugin failed more than `maxRestarts` times and serves no more connections. */
+  | 'ERR_NBIO_PLUGIN_DISABLED';
 
 /** An error created by nbio-wasm, identified by its stable `code`. */
 export class NbioError extends Error {

@@ -1,7 +1,7 @@
 /**
  * nbio-wasm: a non-blocking TCP engine for Node.js. See README.md.
  */
-export { Engine, type DialOptions } from './engine.js';
+export { Engine, type DialOptions, type PluginErrorHandler } from './engine.js';
 export { Conn } from './conn.js';
 export { NbioError, type EngineError, type NbioErrorCode, type SystemError } from './errors.js';
 export type { AddressInfo, Network } from './address.js';
@@ -14,3 +14,6 @@ export type {
   OpenHandler,
   StopHandler,
 } from './options.js';
+export type { PluginOptions } from './plugin/options.js';
+export type { PluginStats } from './plugin/supervisor.js';
+export type { LogLevel } from './plugin/instance.js';

@@ -3,6 +3,7 @@ import type { Conn } from './conn.js';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NbioError, type EngineError } from './errors.js';
+import { resolvePluginOptions, type PluginOptions, type ResolvedPluginOptions } from './plugin/options.js';
 
 /** Called once a connection is registered, before any of its data. */
 export type OpenHandler = (conn: Conn) => void;
@@ -92,6 +93,12 @@ export interface EngineOptions extends HandlerModule {
    * instead of setting them as functions. Required with `pollers` > 1.
    */
   handlers?: string | URL;
+  /**
+   * A WebAssembly plugin that handles every connection of the engine (see
+   * README, "Plugins"); `onData` cannot be set with it, the other handlers
+   * still observe the connections.
+   */
+  plugin?: PluginOptions;
 }
 
 
@@ -111,11 +118,12 @@ export interface ResolvedOptions {
   pollers: number;
   /** The `handlers` module as a URL string, if given. */
   handlers: string | undefined;
+  plugin: ResolvedPluginOptions | undefined;
 }
 
 const KNOWN = new Set([
   'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop',
-  'noDelay', 'backlog', 'reusePort', 'pollers', 'handlers', ...HANDLER_NAMES,
+  'noDelay', 'backlog', 'reusePort', 'pollers', 'handlers', 'plugin', ...HANDLER_NAMES,
 ]);
 
 /** Largest `readBufferSize`: 16 MiB (the reactor's batch holds several reads of this size). */
@@ -138,7 +146,14 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   }
   const handlers = handlerModule(options);
   const pollers = integer(options, 'pollers', 1, 1, 64);
-  if (pollers > 1 && handlers === undefined) {
+  const plugin = options.plugin === undefined ? undefined : resolvePluginOptions(options.plugin);
+  if (plugin !== undefined && options.onData !== undefined) {
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', 'onData cannot be set with a plugin: the plugin handles the data');
+  }
+  if (pollers > 1 && plugin !== undefined && HANDLER_NAMES.some((key) => options[key] !== undefined)) {
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', 'pollers > 1 takes handlers from a handlers module: functions cannot be shared between threads');
+  }
+  if (pollers > 1 && handlers === undefined && plugin === undefined) {
     throw new NbioError('ERR_NBIO_INVALID_OPTION', 'pollers > 1 needs a handlers module: functions cannot be shared between threads');
   }
   const network = parseNetwork(options.network ?? 'tcp');
@@ -161,6 +176,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     reusePort: reusePort || pollers > 1,
     pollers,
     handlers,
+    plugin,
   };
 }
 

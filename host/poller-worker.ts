@@ -6,11 +6,19 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from './engine.js';
-import type { EngineOptions } from './options.js';
-import type { PollerMessage, PollerRequest } from './pollers.js';
+import type { NbioError } from './errors.js';
+import type { PollerData, PollerMessage, PollerRequest } from './pollers.js';
 
 const port = parentPort!;
-const engine = new Engine(workerData as EngineOptions);
+const { options, forwardPluginLog } = workerData as PollerData;
+if (options.plugin !== undefined && forwardPluginLog) {
+  options.plugin.log = (level, message) => port.postMessage({ type: 'plugin-log', level, message } satisfies PollerMessage);
+}
+const engine = new Engine(options);
+engine.onPluginError((err) => {
+  const { code, message, cause } = err as NbioError;
+  port.postMessage({ type: 'plugin-error', code, message, cause: String((cause as Error)?.message ?? cause) } satisfies PollerMessage);
+});
 try {
   await engine.start();
   port.postMessage({ type: 'started' } satisfies PollerMessage);

@@ -2,8 +2,9 @@ import type { AddressInfo, ResolvedEndpoint } from './address.js';
 import { closeError, dialError } from './close-cause.js';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
-import { systemError, withoutStack } from './errors.js';
+import { systemError, withoutStack, type EngineError } from './errors.js';
 import { GuestMemory } from './guest-memory.js';
+import { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
@@ -52,6 +53,10 @@ export class Poller {
   readonly #dials = new Map<Conn, PendingDial>();
   readonly #deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Connections closed by {@link fail}, with the error their onClose receives. */
+  readonly #failures = new Map<Conn, EngineError>();
+  /** What paused connections had read before the pause, delivered after they resume. */
+  readonly #held = new HeldReads();
   #dispatching = false;
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
@@ -61,6 +66,8 @@ export class Poller {
     writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(conn.handle, chunks)),
     close: (conn) => this.#close(conn),
     end: (conn) => this.#end(conn),
+    pause: (conn) => this.#pauseReading(conn),
+    resume: (conn) => this.#resumeReading(conn),
     bufferedAmount: (conn) => this.#reactor.bufferedAmount(conn.handle),
     setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
     address: (conn, side) => this.#address(conn, side),
@@ -122,7 +129,22 @@ export class Poller {
     this.#deadlines.clearAll();
     const reactor = this.#reactor;
     reactor.shutdown();
-    this.#dispatchingWhile(() => this.#dispatch(reactor.takeEvents()));
+    this.#dispatchingWhile(() => {
+      this.#dispatch(reactor.takeEvents());
+      // Closes held behind the bytes of paused connections: reported now.
+      for (const [conn, close] of this.#held.takeCloses()) this.#finishClose(conn, close.status, close.detail);
+    });
+  }
+
+  /**
+   * Closes `conn` now, discarding queued bytes, like `conn.close()`, but its
+   * onClose receives `err` (a plugin's failure, say). Does nothing if the
+   * connection is already closed.
+   */
+  fail(conn: Conn, err: EngineError): void {
+    if (conn.state === ConnState.Closed) return;
+    this.#failures.set(conn, err);
+    this.#close(conn);
   }
 
   /** Live connections (open, or dials in progress). */
@@ -197,6 +219,7 @@ export class Poller {
     while (this.#eventsPending) {
       this.#eventsPending = false;
       this.#dispatch(this.#reactor.takeEvents());
+      if (this.#held.pending) this.#deliverHeld();
     }
   }
 
@@ -300,6 +323,10 @@ export class Poller {
     if (conn === undefined || conn.state === ConnState.Closed) return;
     const mem = this.#mem;
     mem.sync();
+    if (conn.paused || this.#held.has(conn)) {
+      this.#held.hold(conn, mem.u8.subarray(ptr, ptr + len));
+      return;
+    }
     const data = new Uint8Array(mem.buffer, ptr, len);
     const writer = this.#writer;
     writer.deliver(data, ptr, len);
@@ -323,7 +350,21 @@ export class Poller {
     const conn = this.#connOf(handle);
     if (conn === undefined) return;
     this.#conns[handle & FD_MASK] = undefined;
+    if (this.#running && conn.state !== ConnState.Closed && this.#held.holdClose(conn, { status, detail })) {
+      // Bytes before this close are still held: report it after them.
+      conn.state = ConnState.Doomed;
+      this.#deadlines.clear(conn);
+      return;
+    }
+    this.#held.delete(conn);
+    this.#finishClose(conn, status, detail);
+  }
+
+  /** The connection is gone: rejects its dial, or calls onClose with the cause. */
+  #finishClose(conn: Conn, status: number, detail: number): void {
     conn.state = ConnState.Closed;
+    const failure = this.#failures.get(conn);
+    if (failure !== undefined) this.#failures.delete(conn);
     const dial = this.#takeDial(conn);
     if (dial !== undefined) {
       dial.reject(dialError(status, detail, dial.target, this.#running));
@@ -332,7 +373,7 @@ export class Poller {
     this.#deadlines.clear(conn);
     const onClose = this.#handlers.onClose;
     if (onClose === noop) return;
-    const err = closeError(status, detail);
+    const err = failure ?? closeError(status, detail);
     this.#handlers.call(() => onClose(conn, err));
   }
 
@@ -385,7 +426,12 @@ export class Poller {
   #close(conn: Conn): void {
     const state = conn.state;
     conn.state = ConnState.Closed;
-    if (state === ConnState.Doomed) this.#scheduleDrain();
+    if (this.#held.hasClose(conn)) {
+      // Its close came while paused: report it now, dropping the held bytes.
+      this.#held.dropBytes(conn);
+      this.#held.resumed(conn);
+      this.#scheduleDrain();
+    } else if (state === ConnState.Doomed) this.#scheduleDrain();
     else if (this.#reactor.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
   }
 
@@ -393,6 +439,39 @@ export class Poller {
     conn.state = ConnState.Ending;
     // Closes at once when nothing is queued; otherwise after the last flush.
     if (this.#reactor.end(conn.handle) === 0) this.#scheduleDrain();
+  }
+
+  #pauseReading(conn: Conn): void {
+    this.#afterWrite(conn, this.#reactor.pauseReading(conn.handle));
+  }
+
+  #resumeReading(conn: Conn): void {
+    if (!this.#held.has(conn)) {
+      if (conn.state === ConnState.Open || conn.state === ConnState.Ending) {
+        this.#afterWrite(conn, this.#reactor.resumeReading(conn.handle));
+      }
+      return;
+    }
+    // Held bytes go first, from the next drain; the reactor reads again after them.
+    this.#held.resumed(conn);
+    this.#scheduleDrain();
+  }
+
+  /** Delivers what resumed (or closed) connections held, then lets the reactor read them again. */
+  #deliverHeld(): void {
+    const handlers = this.#handlers;
+    for (const conn of this.#held.takeResumed()) {
+      const held = this.#held.get(conn);
+      if (held === undefined) continue;
+      while (held.chunks.length > 0 && !conn.paused && conn.state !== ConnState.Closed) {
+        const data = held.chunks.shift()!;
+        handlers.call(() => handlers.onData(conn, data));
+      }
+      if (conn.paused && conn.state !== ConnState.Closed) continue;
+      this.#held.delete(conn);
+      if (held.close !== undefined) this.#finishClose(conn, held.close.status, held.close.detail);
+      else this.#resumeReading(conn);
+    }
   }
 
   #address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {

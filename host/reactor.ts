@@ -45,6 +45,8 @@ export interface Reactor {
   bufferedAmount(conn: number): number;
   close(conn: number, cause: number): number;
   end(conn: number): number;
+  pauseReading(conn: number): number;
+  resumeReading(conn: number): number;
   shutdown(): void;
   connCount(): number;
 }
@@ -121,6 +123,8 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reacto
     bufferedAmount: unsigned(fn('buffered-amount')),
     close: fn('close'),
     end: fn('end'),
+    pauseReading: fn('pause-reading'),
+    resumeReading: fn('resume-reading'),
     shutdown: fn('shutdown') as () => void,
     connCount: unsigned(fn('conn-count')),
   };

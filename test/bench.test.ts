@@ -1,7 +1,7 @@
 // Correctness of the benchmark tools (never their speed): the load generator
-// verifies echoes against the nbio-wasm (one and two pollers), C and
-// node:net servers, churns,
-// holds idle connections, and fails when a server echoes wrong bytes.
+// verifies echoes against the nbio-wasm (one and two pollers, and the echo
+// plugin), C and node:net servers, churns, holds idle connections, and
+// fails when a server echoes wrong bytes.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +50,7 @@ async function brokenServer(mangle: (d: Buffer) => Buffer): Promise<number> {
 beforeAll(async () => {
   bins = buildNative();
   const cmds = serverCommands(bins);
-  for (const name of ['c', 'net', 'nbio', 'nbio-p2']) servers.push(await startServer(name, cmds[name]));
+  for (const name of ['c', 'net', 'nbio', 'nbio-p2', 'nbio-plugin']) servers.push(await startServer(name, cmds[name]));
 });
 
 afterAll(async () => {
@@ -63,6 +63,7 @@ describe.each([
   ['net', 1],
   ['nbio', 2],
   ['nbio-p2', 3],
+  ['nbio-plugin', 4],
 ])('loadgen against the %s echo server', (_name, i) => {
   it('verifies 50 conns x 64 B', async () => {
     const r = await loadgen(servers[i].port, ['-c', '50', '-s', '64']);

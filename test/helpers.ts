@@ -27,6 +27,20 @@ export class Scope {
     return engine;
   }
 
+  /**
+   * Dials `address` from a fresh engine client, writes `sent` in one call and
+   * resolves with the first `sent.length` bytes that come back.
+   */
+  async echoedByEngineClient(address: string, sent: Uint8Array): Promise<Buffer> {
+    const client = this.engine();
+    const received = new Collector(sent.length);
+    client.onData((_conn, data) => received.push(data));
+    await client.start();
+    const conn = await client.dial('tcp', address, { timeout: 10_000 });
+    conn.write(sent);
+    return received.done;
+  }
+
   server(onConnection: (socket: net.Socket) => void): Promise<net.Server> {
     const server = net.createServer(onConnection);
     this.#servers.push(server);

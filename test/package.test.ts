@@ -80,6 +80,29 @@ describe('the npm package', () => {
     expect(existsSync(join(installed, 'dist', 'host', 'sys', 'fake.js'))).toBe(false);
   });
 
+  it('loads and runs a plugin from the installed package (binaryen and the checking process come with it)', () => {
+    cpSync(join(root, 'dist', 'plugins', 'echo.wasm'), join(project, 'echo.wasm'));
+    writeFileSync(
+      join(project, 'plugin-echo.mjs'),
+      `import net from 'node:net';
+import { Engine } from 'nbio-wasm';
+const engine = new Engine({ addrs: ['127.0.0.1:0'], plugin: { module: new URL('./echo.wasm', import.meta.url) } });
+await engine.start();
+const [host, port] = [engine.addrs[0].slice(0, engine.addrs[0].lastIndexOf(':')), Number(engine.addrs[0].split(':').pop())];
+const socket = net.connect({ host, port }, () => socket.write('through the plugin'));
+socket.once('data', async (reply) => {
+  console.log(String(reply));
+  socket.destroy();
+  await engine.stop();
+});
+`,
+    );
+    const run = spawnSync(process.execPath, ['plugin-echo.mjs'], { cwd: project, encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('through the plugin');
+    expect(run.status).toBe(0);
+  });
+
   it('runs the example echo server and client from a project that imports it', async () => {
     const server = spawn(process.execPath, ['echo-server.mjs', '127.0.0.1:0'], { cwd: project, stdio: ['ignore', 'pipe', 'inherit'] });
     try {

@@ -14,15 +14,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
 
-/** The README's ```ts and ```js blocks, with the line each starts on. */
+/** The README's ```ts and ```js blocks (indented ones in lists too, unindented), with the line each starts on. */
 function codeBlocks(): { line: number; code: string }[] {
   const lines = readFileSync(join(root, 'README.md'), 'utf8').split('\n');
   const blocks: { line: number; code: string }[] = [];
   for (let i = 0; i < lines.length; i++) {
-    if (!/^```(ts|js|typescript|javascript)\s*$/.test(lines[i])) continue;
+    const fence = /^( *)```(ts|js|typescript|javascript)\s*$/.exec(lines[i]);
+    if (fence === null) continue;
+    const indent = fence[1];
     const start = i + 1;
-    while (i + 1 < lines.length && lines[i + 1] !== '```') i++;
-    blocks.push({ line: start + 1, code: lines.slice(start, i + 1).join('\n') });
+    while (i + 1 < lines.length && lines[i + 1] !== `${indent}\`\`\``) i++;
+    blocks.push({ line: start + 1, code: lines.slice(start, i + 1).map((l) => l.slice(indent.length)).join('\n') });
     i++;
   }
   return blocks;
@@ -35,7 +37,7 @@ describe('README code', () => {
   const blocks = codeBlocks();
 
   it('has code blocks to check', () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    expect(blocks.length).toBeGreaterThanOrEqual(5);
   });
 
   it('type-checks under tsc --strict against the shipped declarations', () => {

@@ -2,11 +2,12 @@
 // taken exactly at the load generator's MEASURE_START / MEASURE_END markers.
 import { CLK_TCK, cpuTicks, cpuTimes, holdIdle, rssBytes, runLoadgen, sleep, startServer, systemTicks } from './procs.mjs';
 
-/** The three servers, as argv (the port is appended when started). */
+/** The servers, as argv (the port is appended when started). */
 export function serverCommands(bins) {
   return {
     nbio: [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname],
     'nbio-p2': [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, '--pollers=2'],
+    'nbio-plugin': [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, '--plugin'],
     net: [process.execPath, '--expose-gc', new URL('../servers/net-echo.mjs', import.meta.url).pathname],
     c: [bins.echoServer],
   };

@@ -65,7 +65,8 @@ export function summarize(runs) {
   }
   // Ratios against the baselines, for whichever of them ran in the same scenario.
   for (const s of out) {
-    for (const base of ['net', 'c']) {
+    // The plugin echo is also compared with the JavaScript-handler echo (nbio).
+    for (const base of s.server === 'nbio-plugin' ? ['net', 'c', 'nbio'] : ['net', 'c']) {
       const b = out.find((o) => o.scenario === s.scenario && o.server === base);
       if (!b || b === s) continue;
       s[`rate_vs_${base}`] = ratio(s.median, b.median);
@@ -113,6 +114,15 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
           `${fix(s.other_cpu_pct, 0)} (${fix(s.other_cpu_pct_max, 0)}) |`,
       );
     }
+    lines.push('');
+  }
+
+  const plugin = summary.filter((s) => s.server === 'nbio-plugin' && s.rate_vs_nbio !== undefined);
+  if (plugin.length) {
+    lines.push('## Plugin echo (dist/plugins/echo.wasm) ÷ JavaScript-handler echo (nbio)', '');
+    lines.push('| scenario | rate ÷ nbio | CPU/op ÷ nbio |');
+    lines.push('|---|---|---|');
+    for (const s of plugin) lines.push(`| ${s.scenario} | ${times(s.rate_vs_nbio)} | ${times(s.cpu_vs_nbio)} |`);
     lines.push('');
   }
 

@@ -1,15 +1,17 @@
 // nbio-wasm echo server (default engine options).
-//   node bench/servers/nbio-echo.mjs [--pollers=N] [port=0] [host=127.0.0.1]
+//   node bench/servers/nbio-echo.mjs [--pollers=N] [--plugin] [port=0] [host=127.0.0.1]
 // Needs `npm run build` (imports dist/host/index.js). Prints "LISTENING <port>"
 // once started; on SIGTERM stops the engine and exits 0; collects garbage on SIGUSR2;
 // reports heap activity on SIGWINCH (heap-report.mjs).
 // With --pollers=N > 1 the handler comes from echo-handlers.mjs, loaded in every poller.
+// With --plugin the echo is the WebAssembly plugin dist/plugins/echo.wasm (default limits).
 import { reportHeapOnSignal } from './heap-report.mjs';
 
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const [portArg, hostArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const port = Number(portArg ?? 0);
 const host = hostArg ?? '127.0.0.1';
+const plugin = flags.includes('--plugin');
 const pollers = Number(/^--pollers=(\d+)$/.exec(flags.find((f) => f.startsWith('--pollers=')) ?? '')?.[1] ?? 1);
 
 let Engine;
@@ -21,8 +23,9 @@ try {
 }
 
 const addrs = [`${host}:${port}`];
-const engine =
-  pollers > 1
+const engine = plugin
+  ? new Engine({ network: 'tcp', addrs, plugin: { module: new URL('../../dist/plugins/echo.wasm', import.meta.url) } })
+  : pollers > 1
     ? new Engine({ network: 'tcp', addrs, pollers, handlers: new URL('./echo-handlers.mjs', import.meta.url) })
     : new Engine({ network: 'tcp', addrs, onData: (c, data) => c.write(data) });
 // The harness asks for a full collection before it reads RSS (run with --expose-gc).

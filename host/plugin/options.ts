@@ -1,0 +1,84 @@
+import { NbioError } from '../errors.js';
+import type { LogLevel } from './instance.js';
+import { PAGE } from './memory-cap.js';
+import type { PluginSource } from './module.js';
+
+/** The `plugin` option of `new Engine(options)`. */
+export interface PluginOptions {
+  /** The plugin component: a path, a URL (file:, http:, https:) or its bytes. */
+  module: PluginSource;
+  /**
+   * Most bytes of linear memory one instance may have (rounded down to
+   * 64 KiB pages). A module declaring more as its initial size is refused;
+   * growing past it traps (ERR_NBIO_PLUGIN_LIMIT). Default 16 MiB.
+   */
+  maxMemory?: number;
+  /**
+   * CPU budget of one event (one call into the plugin), in fuel units: about
+   * one per WebAssembly instruction executed (see README, "Plugins").
+   * Running out stops the call (ERR_NBIO_PLUGIN_LIMIT). Default 50,000,000
+   * (a few milliseconds of CPU).
+   */
+  fuelPerEvent?: number;
+  /** Bytes (or a string, as UTF-8) given to the plugin's `init`. Default: empty. */
+  config?: string | Uint8Array;
+  /**
+   * Instances re-created after failures (traps, limits) before the plugin
+   * is disabled (ERR_NBIO_PLUGIN_DISABLED). Default 5.
+   */
+  maxRestarts?: number;
+  /** Milliseconds before the first re-creation; doubled for each further one, up to 30 s. Default 100. */
+  restartDelay?: number;
+  /** Receives the plugin's log lines (`host.log`). Default: they are dropped. */
+  log?: (level: LogLevel, message: string) => void;
+}
+
+/** {@link PluginOptions} after validation, with defaults applied. */
+export interface ResolvedPluginOptions {
+  module: PluginSource;
+  maxMemory: number;
+  fuelPerEvent: number;
+  config: Uint8Array;
+  maxRestarts: number;
+  restartDelay: number;
+  log: ((level: LogLevel, message: string) => void) | undefined;
+}
+
+const KNOWN = new Set(['module', 'maxMemory', 'fuelPerEvent', 'config', 'maxRestarts', 'restartDelay', 'log']);
+
+function invalid(message: string): NbioError {
+  return new NbioError('ERR_NBIO_INVALID_OPTION', `plugin.${message}`);
+}
+
+function integer(options: PluginOptions, key: 'maxMemory' | 'fuelPerEvent' | 'maxRestarts' | 'restartDelay',
+  fallback: number, min: number, max: number): number {
+  const value = options[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`${key} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Validates the `plugin` option; throws ERR_NBIO_INVALID_OPTION naming the offending field. */
+export function resolvePluginOptions(options: unknown): ResolvedPluginOptions {
+  if (options === null || typeof options !== 'object') throw new NbioError('ERR_NBIO_INVALID_OPTION', 'plugin must be an object');
+  const o = options as PluginOptions;
+  for (const key of Object.keys(o)) if (!KNOWN.has(key)) throw invalid(`${key} is not an option`);
+  const { module, config, log } = o;
+  if (!(module instanceof Uint8Array || module instanceof URL || (typeof module === 'string' && module !== ''))) {
+    throw invalid('module must be a path, a URL or the bytes of a plugin component');
+  }
+  if (config !== undefined && typeof config !== 'string' && !(config instanceof Uint8Array)) {
+    throw invalid('config must be a string or a Uint8Array');
+  }
+  if (log !== undefined && typeof log !== 'function') throw invalid('log must be a function');
+  return {
+    module,
+    maxMemory: integer(o, 'maxMemory', 16 * 1024 * 1024, PAGE, 4 * 1024 * 1024 * 1024 - PAGE),
+    fuelPerEvent: integer(o, 'fuelPerEvent', 50_000_000, 1, 2 ** 31 - 1),
+    config: typeof config === 'string' ? new TextEncoder().encode(config) : (config ?? new Uint8Array(0)),
+    maxRestarts: integer(o, 'maxRestarts', 5, 0, 1_000_000),
+    restartDelay: integer(o, 'restartDelay', 100, 0, 60_000),
+    log,
+  };
+}

@@ -1,0 +1,248 @@
+import { ConnState, type Conn } from '../conn.js';
+import { NbioError, withoutStack } from '../errors.js';
+import { CloseReason, PluginInstance, type InstanceHost, type LogLevel } from './instance.js';
+import type { PluginModule } from './module.js';
+import type { ResolvedPluginOptions } from './options.js';
+
+/** Longest pause between re-creations of a failing plugin. */
+const MAX_RESTART_DELAY_MS = 30_000;
+
+/** What the supervisor needs from the poller whose connections it serves. */
+export interface ConnCloser {
+  /** Closes `conn` (discarding queued bytes); its onClose receives `err`. */
+  fail(conn: Conn, err: NbioError): void;
+}
+
+/** Where the supervisor reports to: the engine's `onPluginError` and the `log` option. */
+export interface PluginEvents {
+  error(err: NbioError): void;
+  log(level: LogLevel, message: string): void;
+}
+
+/** `engine.pluginStats`: what a poller's plugin did so far. */
+export interface PluginStats {
+  /** `running`: an instance serves; `restarting`: waiting to re-create one; `disabled`: failed too often; `stopped`: the engine stopped. */
+  state: 'running' | 'restarting' | 'disabled' | 'stopped';
+  /** Instances that failed (trapped or hit a limit). */
+  failures: number;
+  /** Instances re-created after a failure. */
+  restarts: number;
+  /** Calls into the plugin (events), over all its instances. */
+  events: number;
+  /** Fuel those calls used. */
+  fuelUsed: number;
+  /** Connections the current instance serves. */
+  connections: number;
+}
+
+/**
+ * Runs a plugin for one poller: one instance at a time serves every
+ * connection of the poller. When an instance fails, only its connections
+ * close (each onClose gets the failure, ERR_NBIO_PLUGIN_TRAP or
+ * ERR_NBIO_PLUGIN_LIMIT, with the cause attached), the failure is
+ * reported, and a new instance is created after a delay that doubles with
+ * each failure (`restartDelay`, up to 30 s). Connections that open
+ * meanwhile wait, paused, and go to the new instance. After more than
+ * `maxRestarts` failures the plugin is disabled: waiting and new
+ * connections are closed with ERR_NBIO_PLUGIN_DISABLED.
+ */
+export class PluginSupervisor {
+  readonly #plugin: PluginModule;
+  readonly #options: ResolvedPluginOptions;
+  readonly #events: PluginEvents;
+  readonly #host: InstanceHost;
+  #closer: ConnCloser | undefined;
+  #instance: PluginInstance | undefined;
+  /** The instance being initialised, and how it failed, if it did. */
+  #spawning: PluginInstance | undefined;
+  #spawnFailure: NbioError | undefined;
+  #state: PluginStats['state'] = 'running';
+  #disabled: NbioError | undefined;
+  readonly #waiting = new Set<Conn>();
+  /** The instance each open connection was given to. */
+  readonly #owners = new Map<Conn, PluginInstance>();
+  #timer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #restarts = 0;
+  /** Events and fuel of instances no longer current. */
+  #pastEvents = 0;
+  #pastFuel = 0;
+  /** Set when the engine stops: closes are reported to the plugin as `stopped`. */
+  stopping = false;
+
+  /** `writeQueueLimit`: most bytes a connection may have queued; the plugin's writes take no more. */
+  constructor(plugin: PluginModule, options: ResolvedPluginOptions, writeQueueLimit: number, events: PluginEvents) {
+    this.#plugin = plugin;
+    this.#options = options;
+    this.#events = events;
+    this.#host = {
+      fuelPerEvent: options.fuelPerEvent,
+      writeQueueLimit,
+      log: (level, message) => events.log(level, message),
+      owner: (conn) => this.#owners.get(conn),
+      failed: (instance, err) => this.#failed(instance, err),
+    };
+  }
+
+  /** Creates the first instance; throws ERR_NBIO_PLUGIN_LOAD if it cannot be created or its init fails. */
+  start(closer: ConnCloser): void {
+    this.#closer = closer;
+    const failure = this.#spawn();
+    if (failure !== undefined) {
+      const err = new NbioError('ERR_NBIO_PLUGIN_LOAD', `the plugin did not start: ${failure.message}`);
+      err.cause = failure;
+      throw err;
+    }
+  }
+
+  /** Stops: no more re-creations; the instance is dropped. */
+  stop(): void {
+    this.#state = 'stopped';
+    clearTimeout(this.#timer);
+    this.#retire();
+  }
+
+  get stats(): PluginStats {
+    const current = this.#instance;
+    return {
+      state: this.#state,
+      failures: this.#failures,
+      restarts: this.#restarts,
+      events: this.#pastEvents + (current?.events ?? 0),
+      fuelUsed: this.#pastFuel + (current?.fuelUsed ?? 0),
+      connections: current?.connections().length ?? 0,
+    };
+  }
+
+  /** A connection opened: given to the instance, or kept waiting, or refused. */
+  open(conn: Conn): void {
+    if (this.#disabled !== undefined) this.#closer!.fail(conn, this.#disabled);
+    else if (this.#instance !== undefined) this.#give(this.#instance, conn);
+    else if (this.#state === 'restarting') {
+      conn.pause();
+      this.#waiting.add(conn);
+    }
+  }
+
+  data(conn: Conn, data: Uint8Array): void {
+    this.#instance?.data(conn, data);
+  }
+
+  drain(conn: Conn): void {
+    this.#instance?.drain(conn);
+  }
+
+  /** A connection closed, `err` being what its onClose receives. */
+  closed(conn: Conn, err: Error | undefined): void {
+    this.#waiting.delete(conn);
+    this.#owners.delete(conn);
+    this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : reasonOf(err));
+  }
+
+  /** Creates and initialises an instance; returns why that failed, or undefined. */
+  #spawn(): NbioError | undefined {
+    let instance: PluginInstance;
+    try {
+      instance = new PluginInstance(this.#plugin, this.#host);
+    } catch (err) {
+      const failure = new NbioError('ERR_NBIO_PLUGIN_LOAD', `instantiating the plugin failed: ${(err as Error).message}`);
+      failure.cause = err;
+      return failure;
+    }
+    this.#spawning = instance;
+    this.#spawnFailure = undefined;
+    const refused = instance.init(this.#options.config);
+    this.#spawning = undefined;
+    if (this.#spawnFailure !== undefined) {
+      this.#pastEvents += instance.events;
+      this.#pastFuel += instance.fuelUsed;
+      return this.#spawnFailure;
+    }
+    if (refused !== undefined) return new NbioError('ERR_NBIO_PLUGIN_LOAD', `the plugin's init refused its config: ${refused}`);
+    this.#instance = instance;
+    this.#state = 'running';
+    return undefined;
+  }
+
+  /** An instance failed (called from inside its failing call). */
+  #failed(instance: PluginInstance, err: NbioError): void {
+    if (instance === this.#spawning) {
+      this.#spawnFailure = err;
+      return;
+    }
+    if (instance !== this.#instance) return;
+    this.#retire();
+    this.#failures++;
+    for (const conn of instance.connections()) this.#closer!.fail(conn, err);
+    this.#events.error(err);
+    this.#afterFailure(err);
+  }
+
+  /** After a failure: re-create later, or disable. */
+  #afterFailure(cause: NbioError): void {
+    if (this.#state === 'stopped') return;
+    if (this.#failures > this.#options.maxRestarts) {
+      this.#state = 'disabled';
+      const disabled = withoutStack(() => new NbioError('ERR_NBIO_PLUGIN_DISABLED',
+        `the plugin is disabled after ${this.#failures} failures (maxRestarts: ${this.#options.maxRestarts})`));
+      disabled.cause = cause;
+      this.#disabled = disabled;
+      this.#events.error(disabled);
+      for (const conn of this.#waiting) this.#closer!.fail(conn, disabled);
+      this.#waiting.clear();
+      return;
+    }
+    this.#state = 'restarting';
+    const delay = Math.min(this.#options.restartDelay * 2 ** (this.#failures - 1), MAX_RESTART_DELAY_MS);
+    this.#timer = setTimeout(() => this.#restart(), delay);
+  }
+
+  #restart(): void {
+    this.#timer = undefined;
+    if (this.#state !== 'restarting') return;
+    const failure = this.#spawn();
+    if (failure !== undefined) {
+      this.#failures++;
+      this.#events.error(failure);
+      this.#afterFailure(failure);
+      return;
+    }
+    this.#restarts++;
+    const instance = this.#instance!;
+    for (const conn of this.#waiting) {
+      this.#waiting.delete(conn);
+      if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) continue;
+      this.#give(instance, conn);
+      if (instance.dead) return; // its failure closed what it had and decided what next
+      conn.resume();
+    }
+  }
+
+  #give(instance: PluginInstance, conn: Conn): void {
+    this.#owners.set(conn, instance);
+    instance.open(conn);
+  }
+
+  /** Drops the current instance, keeping its counts. */
+  #retire(): void {
+    const instance = this.#instance;
+    if (instance === undefined) return;
+    this.#instance = undefined;
+    this.#pastEvents += instance.events;
+    this.#pastFuel += instance.fuelUsed;
+  }
+}
+
+/** The plugin's close reason for what onClose receives. */
+function reasonOf(err: Error | undefined): CloseReason {
+  if (err === undefined) return CloseReason.Local;
+  switch ((err as { code?: string }).code) {
+    case 'ERR_NBIO_EOF':
+      return CloseReason.Peer;
+    case 'ERR_NBIO_READ_TIMEOUT':
+    case 'ERR_NBIO_WRITE_TIMEOUT':
+      return CloseReason.Timeout;
+    default:
+      return CloseReason.Error;
+  }
+}
