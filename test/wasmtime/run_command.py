@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Runs a WASI 0.2 command component under wasmtime 49 (test-only).
 
-    run_command.py FILE.wasm [ARGS...]
+    run_command.py run [-S inherit-network=y] [-S tcp=y] FILE.wasm [ARGS...]
 
-does what `wasmtime run -S inherit-network=y -S tcp=y FILE.wasm ARGS...`
-does, through wasmtime's official Python embedding (wasmtime-py 49.0.0):
-wasmtime's own engine and WASI 0.2 implementation, the component's
-`wasi:cli/run` called once, stdout and stderr inherited, exit status 0 when
-`run` returns ok, 1 when it returns err.
+takes the arguments of the wasmtime CLI (`wasmtime run ...`, as the README
+shows it) and does what that command does, through wasmtime's official
+Python embedding (wasmtime-py 49.0.0): wasmtime's own engine and WASI 0.2
+implementation, the component's `wasi:cli/run` called once, stdout and
+stderr inherited, exit status 0 when `run` returns ok, 1 when it returns
+err. Only the two `-S` options above are known; anything else is refused.
 
 Why the ctypes below: wasmtime denies TCP unless the embedder allows it,
 and the 49 C API (so wasmtime-py) can inherit the network but has no
@@ -21,6 +22,7 @@ the guest still reports TCP as denied (EACCES), so a wasmtime-py upgrade
 that moves the flags fails loudly instead of passing for the wrong reason.
 """
 import ctypes
+import os
 import sys
 from importlib.metadata import version
 
@@ -37,11 +39,11 @@ EACCES_MESSAGE = b"EACCES"
 
 def die(message):
     sys.stderr.write(f"run_command.py: {message}\n")
-    sys.exit(3)
+    sys.stderr.flush()
+    os._exit(3)
 
 
 def enable_tcp(cfg):
-    ffi.wasi_config_inherit_network(cfg.ptr())
     base = ctypes.cast(cfg.ptr(), ctypes.c_void_p).value
 
     def snapshot():
@@ -65,19 +67,32 @@ def enable_tcp(cfg):
     ctypes.c_uint8.from_address(base + flag + 2).value = 1
 
 
+def parse(argv):
+    """(options, file, args) from `run [-S name=value]... FILE [ARGS...]`."""
+    if len(argv) < 3 or argv[1] != "run":
+        die("usage: run_command.py run [-S inherit-network=y] [-S tcp=y] FILE.wasm [ARGS...]")
+    options, i = set(), 2
+    while i < len(argv) and argv[i] == "-S":
+        if i + 1 >= len(argv) or argv[i + 1] not in ("inherit-network=y", "tcp=y"):
+            die(f"unsupported option: -S {argv[i + 1] if i + 1 < len(argv) else ''}")
+        options.add(argv[i + 1])
+        i += 2
+    if i >= len(argv):
+        die("no component file given")
+    return options, argv[i], argv[i + 1:]
+
+
 def main(argv):
-    if len(argv) < 2:
-        die("usage: run_command.py FILE.wasm [ARGS...]")
+    options, path, args = parse(argv)
     if version("wasmtime") != PINNED:
         die(f"wasmtime-py {version('wasmtime')} found, the TCP trick is checked for {PINNED} only")
-    path = argv[1]
     engine = wasmtime.Engine()
     linker = Linker(engine)
     linker.add_wasip2()
     component = Component.from_file(engine, path)
 
     cfg = wasmtime.WasiConfig()
-    cfg.argv = [path, *argv[2:]]
+    cfg.argv = [path, *args]
     cfg.inherit_stdout()
     denied = []
 
@@ -88,7 +103,10 @@ def main(argv):
         sys.stderr.buffer.flush()
 
     cfg.stderr_custom = stderr
-    enable_tcp(cfg)
+    if "inherit-network=y" in options:
+        ffi.wasi_config_inherit_network(cfg.ptr())
+    if "tcp=y" in options:
+        enable_tcp(cfg)
     store = wasmtime.Store(engine)
     store.set_wasi(cfg)
 
@@ -99,11 +117,16 @@ def main(argv):
         die(f"{path} exports no wasi:cli/run")
     run = instance.get_func(store, instance.get_export_index(store, "run", iface))
     result = run(store)
-    if denied:
+    if denied and {"inherit-network=y", "tcp=y"} <= options:
         die("the guest was denied TCP: the wasi_config_t flag trick did not take")
     # `result` (no payloads) comes back as Variant("ok" | "err", None).
     return 0 if getattr(result, "tag", "ok") == "ok" else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    status = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: it unloads libwasmtime under the feet of
+    # the WASI runtime's worker threads, which then abort noisily.
+    os._exit(status)
