@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, type TestContext } from 'vitest';
 import { readBytes, split } from './helpers.js';
-import { type Command, type Runtime, jcoRuntime, run, startServer, wasmtimeRuntime } from './wasi-commands.js';
+import { type Command, type Runtime, jcoRuntime, run, startServer, wasmtimeRuntime } from './wasi/commands.js';
 
 const wasmtime = inject('wasmtime');
 const runtimes: Array<{ name: string; runtime?: Runtime; skip?: string }> = [

@@ -373,10 +373,13 @@ export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
 }
 
 /** Closes `fd` abortively: every resource is dropped now (a write the
- *  runtime still finishes in the background is abandoned). */
+ *  runtime still finishes in the background is abandoned). Closing the
+ *  epoll descriptor also drops the lingering sockets: nothing would poll
+ *  them any more. */
 export function sysClose(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
+  if (slotKind(s) == KIND_EPOLL) while (lingerCount != 0) dropLinger(lingerCount - 1);
   dropAll(fd, s);
   return 0;
 }

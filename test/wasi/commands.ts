@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const component = (name: string) => join(root, 'dist', 'wasm', `${name}.wasm`);
 
 /** The first line of a README code block that starts with `prefix`, split into words. */
