@@ -41,8 +41,8 @@ import {
   FIRST_FD, KIND_CONNECTING, KIND_EPOLL, KIND_LISTENER, KIND_STREAM,
   fdHighWater, fdOpen, fdRelease, fdSlot, fdSlotAt,
   slotInput, slotInputPollable, slotInterest, slotKind, slotOutput, slotOutputPollable,
-  slotPendingError, slotReadyBits, slotRegistered, slotSetInputPollable, slotSetInterest, slotSetKind,
-  slotSetOutputPollable, slotSetPendingError, slotSetReadyBits, slotSetRegistered,
+  slotPendingError, slotReadSize, slotReadyBits, slotRegistered, slotSetInputPollable, slotSetInterest, slotSetKind,
+  slotSetOutputPollable, slotSetPendingError, slotSetReadSize, slotSetReadyBits, slotSetRegistered, slotSetSocket,
   slotSetSocketPollable, slotSetStreams, slotSetToken, slotSocket, slotSocketPollable, slotToken,
 } from "../wasi/fd-table";
 import {
@@ -64,6 +64,8 @@ const LINGER_NS: u64 = 30_000_000_000;
  * and, while one is pending, waits at most this long.
  */
 const WRITE_RETRY_NS: u64 = 1_000_000;
+/** The smallest read request (see sysRead). */
+const READ_MIN: u32 = 4096;
 /** Wait used for "no limit" when nothing at all is armed. */
 const IDLE_NS: u64 = 3_600_000_000_000;
 
@@ -312,7 +314,7 @@ export function sysAccept(fd: i32): i32 {
     return -EMFILE;
   }
   const ns = fdSlot(nfd);
-  store<i32>(ns, load<i32>(HANDLES), 12);
+  slotSetSocket(ns, load<i32>(HANDLES));
   slotSetStreams(ns, load<i32>(HANDLES, 4), load<i32>(HANDLES, 8));
   return nfd;
 }
@@ -328,15 +330,40 @@ function streamSlot(fd: i32): i64 {
   return <i64>s;
 }
 
-/** Reads at most `maxLen` bytes into `dest`: the count, 0 at end of
- *  stream, -EAGAIN when nothing is there, or -errno. */
+/**
+ * Reads at most `maxLen` bytes into `dest`: the count, 0 at end of stream,
+ * -EAGAIN when nothing is there, or -errno.
+ *
+ * A runtime may allocate (and clear) a buffer of the size a read asks for
+ * (wasmtime 49 does, per call), so each stream asks for about what it got
+ * last time (READ_MIN at least) and doubles the request while reads come
+ * back full, up to `maxLen`: small messages cost a small buffer, a bulk
+ * stream soon reads `maxLen` at a time.
+ */
 export function sysRead(fd: i32, dest: usize, maxLen: u32): i32 {
-  const s = streamSlot(fd);
-  if (s <= 0) return <i32>s;
-  const n = readInto(slotInput(<usize>s), dest, maxLen);
-  if (n > 0) return n;
-  if (n == 0) return -EAGAIN;
-  return n == STREAM_CLOSED ? 0 : -ECONNRESET;
+  const sl = streamSlot(fd);
+  if (sl <= 0) return <i32>sl;
+  const s = <usize>sl;
+  const failed = slotPendingError(s);
+  if (failed < 0) { slotSetPendingError(s, 0); return failed; }
+  const input = slotInput(s);
+  let want = min(max(slotReadSize(s), READ_MIN), maxLen);
+  let total: u32 = 0;
+  while (true) {
+    const n = readInto(input, dest + <usize>total, want);
+    if (n < 0) {
+      const e = n == STREAM_CLOSED ? 0 : -ECONNRESET;
+      if (total == 0) return e;
+      // Report the bytes now, the end or the failure on the next read.
+      if (e < 0) slotSetPendingError(s, e);
+      break;
+    }
+    total += <u32>n;
+    if (<u32>n < want || total == maxLen) break;
+    want = min(want << 1, maxLen - total);
+  }
+  slotSetReadSize(s, max(total, READ_MIN));
+  return total == 0 ? -EAGAIN : <i32>total;
 }
 
 /** Hands at most `len` bytes to the output stream: how many it took

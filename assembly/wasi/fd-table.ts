@@ -21,6 +21,7 @@
  *   [32] i32 outputPollable  subscribe() of the output stream
  *   [36] i32 pendingError    -errno for socket-error (a failed connect), else 0
  *   [40] u32 readyBits       scratch of epoll-wait
+ *   [44] u32 readSize        bytes the next read asks for (0: not known yet)
  *
  * Pollables are created on first need and cached until the slot closes;
  * every handle field is 0 when absent (0 is never a valid handle).
@@ -71,6 +72,8 @@ let lowestFree: i32 = FIRST_FD;
 @inline export function slotSetPendingError(s: usize, e: i32): void { store<i32>(s, e, 36); }
 @inline export function slotReadyBits(s: usize): u32 { return load<u32>(s, 40); }
 @inline export function slotSetReadyBits(s: usize, b: u32): void { store<u32>(s, b, 40); }
+@inline export function slotReadSize(s: usize): u32 { return load<u32>(s, 44); }
+@inline export function slotSetReadSize(s: usize, n: u32): void { store<u32>(s, n, 44); }
 
 /** One past the highest descriptor in use so far (scan bound). */
 export function fdHighWater(): i32 { return highWater; }

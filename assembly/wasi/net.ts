@@ -6,7 +6,7 @@
  */
 import { EBADF, EINVAL, EMFILE, ENOTCONN } from "../constants";
 import { formatAddress, parseAddress } from "./address";
-import { KIND_CONNECTING, KIND_LISTENER, fdOpen, fdSlot, slotSocket } from "./fd-table";
+import { KIND_CONNECTING, KIND_LISTENER, fdOpen, fdSlot, slotSetSocket, slotSocket } from "./fd-table";
 import {
   SOCKADDR_SIZE, createTcpSocket, dropSocket, finishBindBlocking, listenBlocking, setListenBacklogSize,
   socketAddress, startBind, startConnect,
@@ -18,7 +18,7 @@ const SA: usize = memory.data(<i32>SOCKADDR_SIZE, 4);
 function install(socket: i32, kind: u8): i32 {
   const fd = fdOpen(kind);
   if (fd < 0) { dropSocket(socket); return -EMFILE; }
-  store<i32>(fdSlot(fd), socket, 12);
+  slotSetSocket(fdSlot(fd), socket);
   return fd;
 }
 
