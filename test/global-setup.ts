@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { prepareWasmtime, type WasmtimeSetup } from './wasmtime/venv.js';
+import { prepareWasmtime, type WasmtimeSetup } from './wasmtime/venv.mjs';
 
 declare module 'vitest' {
   export interface ProvidedContext {

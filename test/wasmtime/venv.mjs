@@ -1,3 +1,5 @@
+// The project-local python venv with wasmtime-py, for the wasmtime tests and
+// the wasmtime bench row (both run test/wasmtime/run_command.py with it).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -5,27 +7,26 @@ import { join } from 'node:path';
 /** The wasmtime-py version the runner (run_command.py) is checked against. */
 export const WASMTIME_PY = '49.0.0';
 
-/** How the wasmtime tests run: the venv's python, or why they cannot. */
-export type WasmtimeSetup = { python: string } | { skip: string };
+/** @typedef {{ python: string } | { skip: string }} WasmtimeSetup */
 
-function installedVersion(python: string): string | undefined {
+function installedVersion(python) {
   const r = spawnSync(python, ['-c', 'from importlib.metadata import version; print(version("wasmtime"))'],
     { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-function tail(text: string): string {
-  return text.trim().split('\n').slice(-3).join(' | ');
-}
+const tail = (text) => text.trim().split('\n').slice(-3).join(' | ');
 
 /**
  * Makes sure `root/.venv-wasmtime` (git-ignored) holds wasmtime-py
  * WASMTIME_PY: creates the venv with the system's python3 and installs the
  * wheel offline (pip's configured local wheel store; no retries, short
- * time-out), once. Returns the venv's python, or the reason the wasmtime
- * tests must be skipped (no python3, no venv module, no such wheel).
+ * time-out), once. Returns the venv's python, or the reason wasmtime cannot
+ * run here (no python3, no venv module, no such wheel).
+ * @param {string} root
+ * @returns {WasmtimeSetup}
  */
-export function prepareWasmtime(root: string): WasmtimeSetup {
+export function prepareWasmtime(root) {
   const venv = join(root, '.venv-wasmtime');
   const python = join(venv, 'bin', 'python');
   if (existsSync(python) && installedVersion(python) === WASMTIME_PY) return { python };
@@ -38,4 +39,10 @@ export function prepareWasmtime(root: string): WasmtimeSetup {
   const got = installedVersion(python);
   if (got !== WASMTIME_PY) return { skip: `wasmtime ${got ?? '(none)'} installed, ${WASMTIME_PY} needed` };
   return { python };
+}
+
+/** The argv that runs a WASI command component under wasmtime with TCP allowed. */
+export function wasmtimeCommand(python, root, component, args) {
+  return [python, join(root, 'test', 'wasmtime', 'run_command.py'), 'run', '-S', 'inherit-network=y', '-S', 'tcp=y',
+    component, ...args];
 }
