@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, type TestContext } from 'vitest';
 import { readBytes, split } from './helpers.js';
-import { type Command, type Runtime, jcoRuntime, run, startServer, wasmtimeRuntime } from './wasi/commands.js';
+import { Command, type Runtime, commandLine, component, jcoRuntime, run, startServer, wasmtimeRuntime } from './wasi/commands.js';
 
 const wasmtime = inject('wasmtime');
 const runtimes: Array<{ name: string; runtime?: Runtime; skip?: string }> = [
@@ -178,5 +178,22 @@ describe.each(runtimes)('WASI echo server under $name', ({ runtime, skip }) => {
     }
     expect(await end).toBe('end');
     expect(text).toBe('HELLO WORLD\nSECOND LINE\nBYE\n');
+  });
+});
+
+describe('the wasmtime runner', () => {
+  let denied: Command | undefined;
+  afterEach(async () => {
+    await denied?.stop();
+  });
+
+  it('without -S tcp=y, TCP is denied: the server exits 1 with EACCES (so the flag is what allows it)', async (ctx) => {
+    if (!('python' in wasmtime)) ctx.skip(wasmtime.skip);
+    const argv = commandLine(wasmtimeRuntime((wasmtime as { python: string }).python), component('echo-server'), ['127.0.0.1:0']);
+    const flag = argv.indexOf('tcp=y');
+    expect(argv[flag - 1]).toBe('-S');
+    denied = new Command([...argv.slice(0, flag - 1), ...argv.slice(flag + 1)]);
+    expect(await denied.exited).toBe(1);
+    expect(denied.stderr).toContain('cannot listen on 127.0.0.1:0: EACCES');
   });
 });
