@@ -29,9 +29,10 @@
  * Closing. wasmtime finishes a write the socket could not take at once in
  * a background task, and dropping the stream aborts it. So a graceful close
  * (`sysCloseGraceful`) keeps the socket and its output stream ("lingers")
- * until that write is done, at most LINGER_NS; `epoll-wait` asks the
- * lingering streams along with the rest. An abortive close (`sysClose`)
- * drops everything at once, children first: pollables, streams, socket.
+ * until that write is done, at most 30 s (wasi/linger.ts); `epoll-wait`
+ * settles the lingering sockets along with the rest. An abortive close
+ * (`sysClose`) drops everything at once, children first: pollables,
+ * streams, socket.
  */
 import {
   EAGAIN, EBADF, ECONNRESET, EEXIST, EINVAL, EMFILE, ENOENT, EOPNOTSUPP, EPIPE,
@@ -49,19 +50,19 @@ import {
   STREAM_CLOSED, checkWrite, dropInputStream, dropOutputStream, dropPollable, flush, isReady, readInto,
   subscribeInput, subscribeOutput, write,
 } from "../wasi/io";
-import { monotonicNow, subscribeDuration } from "../wasi/clocks";
+import { subscribeDuration } from "../wasi/clocks";
 import { accept, dropSocket, finishConnect, subscribeSocket } from "../wasi/sockets";
+import { addLinger, dropLingers, lingering, settleLingers } from "../wasi/linger";
 import { psAdd, psClear, psCount, psPoll, psReadyTag } from "../wasi/poll-set";
 
-/** Longest a gracefully closed socket waits for its last write. */
-const LINGER_NS: u64 = 30_000_000_000;
 /**
  * How soon a stream that cannot take a write now is asked again. Its
- * output pollable is never put in the blocking poll list: with wasmtime,
- * a poll that includes the output pollable of a stream whose peer stopped
- * reading never returns again, not even for other sockets' readiness. So
- * `epoll-wait` asks `pollable.ready` (non-blocking) for each such stream
- * and, while one is pending, waits at most this long.
+ * output pollable is never put in the blocking poll list: under wasmtime
+ * (seen with wasmtime-py 49), a poll whose list held the output pollable
+ * of a stream whose peer had stopped reading stopped returning at all,
+ * even when other sockets became ready. So `epoll-wait` asks
+ * `pollable.ready` (non-blocking) for each such stream and, while one is
+ * pending, waits at most this long.
  */
 const WRITE_RETRY_NS: u64 = 1_000_000;
 /** The smallest read request (see sysRead). */
@@ -87,12 +88,6 @@ let touchedCap: u32 = 0;
 const HANDLES: usize = memory.data(12, 4);
 /** An always-ready pollable (a clock that already fired), for time-out 0. */
 let readyNow: i32 = 0;
-
-// ---- lingering sockets: {socket i32, output i32, pollable i32, pad, deadline u64} ----
-const LINGER_SIZE: usize = 24;
-let lingers: usize = 0;
-let lingerCount: u32 = 0;
-let lingerCap: u32 = 0;
 
 function streamErrno(r: i32, closed: i32): i32 { return r == STREAM_CLOSED ? closed : -ECONNRESET; }
 
@@ -123,47 +118,6 @@ function dropAll(fd: i32, s: usize): void {
   if (slotOutput(s) != 0) dropOutputStream(slotOutput(s));
   if (slotSocket(s) != 0) dropSocket(slotSocket(s));
   fdRelease(fd);
-}
-
-function lingerAt(i: u32): usize { return lingers + <usize>i * LINGER_SIZE; }
-
-/** Drops lingering entry `i` (moving the last one into its place). */
-function dropLinger(i: u32): void {
-  const e = lingerAt(i);
-  dropPollable(load<i32>(e, 8));
-  dropOutputStream(load<i32>(e, 4));
-  dropSocket(load<i32>(e));
-  lingerCount--;
-  if (i != lingerCount) memory.copy(e, lingerAt(lingerCount), LINGER_SIZE);
-}
-
-/** Drops the lingering sockets whose last write is done (their output
- *  pollable is ready: the runtime handed every byte to the system) or
- *  whose time is up. */
-function settleLingers(): void {
-  if (lingerCount == 0) return;
-  const now = monotonicNow();
-  let i: u32 = 0;
-  while (i < lingerCount) {
-    const e = lingerAt(i);
-    if (now >= load<u64>(e, 16) || isReady(load<i32>(e, 8))) dropLinger(i);
-    else i++;
-  }
-}
-
-function addLinger(socket: i32, output: i32, pollable: i32): void {
-  if (lingerCount == lingerCap) {
-    const cap = lingerCap == 0 ? 16 : lingerCap << 1;
-    const fresh = heap.alloc(<usize>cap * LINGER_SIZE);
-    if (lingers != 0) { memory.copy(fresh, lingers, <usize>lingerCount * LINGER_SIZE); heap.free(lingers); }
-    lingers = fresh;
-    lingerCap = cap;
-  }
-  const e = lingerAt(lingerCount++);
-  store<i32>(e, socket);
-  store<i32>(e, output, 4);
-  store<i32>(e, pollable, 8);
-  store<u64>(e, monotonicNow() + LINGER_NS, 16);
 }
 
 /** Makes room for `n` touched descriptors (at most one per descriptor). */
@@ -263,7 +217,7 @@ export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i3
   // The time-out, as one more pollable (poll itself has none).
   let ns: u64 = timeout < 0 ? IDLE_NS : <u64>timeout * 1_000_000;
   if (writableNow) ns = 0;
-  if (writePending || lingerCount != 0) ns = min(ns, WRITE_RETRY_NS);
+  if (writePending || lingering() != 0) ns = min(ns, WRITE_RETRY_NS);
   let clock: i32 = 0;
   if (ns == 0) {
     if (readyNow == 0) readyNow = subscribeDuration(0);
@@ -406,7 +360,7 @@ export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
 export function sysClose(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
-  if (slotKind(s) == KIND_EPOLL) while (lingerCount != 0) dropLinger(lingerCount - 1);
+  if (slotKind(s) == KIND_EPOLL) dropLingers();
   dropAll(fd, s);
   return 0;
 }
@@ -414,7 +368,7 @@ export function sysClose(fd: i32): i32 {
 /**
  * Closes `fd` gracefully: like `sysClose`, except that a stream whose last
  * write the runtime is still sending keeps its socket and output stream
- * until that write is done (or LINGER_NS passed). The descriptor is free at
+ * until that write is done (at most 30 s, wasi/linger.ts). The descriptor is free at
  * once either way.
  */
 export function sysCloseGraceful(fd: i32): i32 {
