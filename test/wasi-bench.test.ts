@@ -31,7 +31,7 @@ describe.each(['wasi-wasmtime', 'wasi-jco'])('loadgen against the %s echo server
     return s!;
   };
 
-  it.each(SERVER_SCENARIOS[name as keyof typeof SERVER_SCENARIOS])('verifies scenario %s (short run)', async (scenario, ctx) => {
+  it.for(SERVER_SCENARIOS[name as keyof typeof SERVER_SCENARIOS])('verifies scenario %s (short run)', async (scenario, ctx) => {
     const { port } = server(ctx);
     const args = SCENARIOS[scenario as keyof typeof SCENARIOS].args!;
     const r = await runLoadgen(bins.loadgen, ['-p', String(port), '-w', '0.1', '-d', '0.5', ...args]).done;

@@ -27,7 +27,7 @@ async function world(file: string): Promise<{ imports: string[]; exports: string
 
 describe('WASI components', () => {
   it('examples/wasi/ holds the echo server, the echo client and the line server', () => {
-    expect(COMMANDS.sort()).toEqual(['echo-client', 'echo-server', 'line-server']);
+    expect(COMMANDS).toEqual(expect.arrayContaining(['echo-client', 'echo-server', 'line-server']));
   });
 
   it('the library component imports only wasi:* and exports engine and net', async () => {
