@@ -1,6 +1,7 @@
 // Fault injection for the WASI build: the reactor with sys = assembly/sys/
 // wasi.ts over the in-memory WASI host, under a seeded random mix of peers
-// connecting, sending, reading slowly, ending and resetting, the runtime
+// connecting (and the guest dialing out), sending, reading slowly, ending
+// and resetting, the runtime
 // finishing writes in the background late, and the host writing, ending,
 // closing and polling. Whatever the interleaving: bytes never reorder,
 // every connection closes exactly once, and no WASI resource leaks.
@@ -38,20 +39,30 @@ function run(seed: number): { conns: Conn[]; g: WasiGuest } {
   const rand = seeded(seed);
   const g = new WasiGuest(1 + rand(64), [0, 256, 4096][rand(3)], 1 + rand(3));
   const { port } = g.listener();
+  /** Peers connecting to the guest's listener, in accept order. */
   const waiting: Peer[] = [];
+  /** The outside listener the guest dials (port 9000; 9001 refuses). */
+  const remotes = g.wasi.remote(9000);
+  /** Dials in progress: handle -> the remote's peer. */
+  const dialing = new Map<number, Peer>();
+  /** Refused dials: their one close. */
+  const refused = new Map<number, number[]>();
   const conns: Conn[] = [];
   const byHandle = new Map<number, Conn>();
 
   const dispatch = (events: ReturnType<WasiGuest['runOnce']>) => {
     for (const e of events) {
       if (e.kind === Kind.Opened) {
-        const c: Conn = { peer: waiting.shift()!, handle: e.conn, accepted: [], sent: [], delivered: [], closes: [], cut: false, ended: false };
+        const peer = e.detail === 0 ? dialing.get(e.conn)! : waiting.shift()!;
+        dialing.delete(e.conn);
+        const c: Conn = { peer, handle: e.conn, accepted: [], sent: [], delivered: [], closes: [], cut: false, ended: false };
         conns.push(c);
         byHandle.set(e.conn, c);
       } else if (e.kind === Kind.Data) {
         byHandle.get(e.conn)!.delivered.push(...e.data);
       } else if (e.kind === Kind.Closed) {
-        byHandle.get(e.conn)!.closes.push(e.status);
+        if (dialing.delete(e.conn)) continue; // closed (shutdown) before it connected
+        (byHandle.get(e.conn)?.closes ?? refused.get(e.conn)!).push(e.status);
       }
     }
   };
@@ -71,6 +82,13 @@ function run(seed: number): { conns: Conn[]; g: WasiGuest } {
   /** What can happen next, with its weight; each acts on a random live connection. */
   const actions: Array<[number, (c: Conn | undefined) => void]> = [
     [1, () => waiting.push(g.wasi.connect(port))],
+    [1, () => { // the guest dials out, now and then to nowhere
+      const to = rand(5) === 0 ? 9001 : 9000;
+      const handle = g.engine('add-conn', g.dial(`127.0.0.1:${to}`), 1);
+      expect(handle).toBeGreaterThan(0);
+      if (to === 9000) dialing.set(handle, remotes.at(-1)!);
+      else refused.set(handle, []);
+    }],
     [2, (c) => { // the peer sends
       if (!c || c.cut) return;
       const data = randomBytes(1 + rand(80));
@@ -123,6 +141,8 @@ function run(seed: number): { conns: Conn[]; g: WasiGuest } {
   for (let i = 0; i < 100_000 && poll() > 0; i++);
   g.engine('shutdown');
   dispatch(g.takeEvents());
+  expect(dialing.size).toBe(0);
+  for (const closes of refused.values()) expect(closes).toEqual([-111]);
   return { conns, g };
 }
 
