@@ -27,7 +27,7 @@
  * every handle field is 0 when absent (0 is never a valid handle).
  */
 
-export const KIND_FREE: u8 = 0;
+const KIND_FREE: u8 = 0;
 export const KIND_EPOLL: u8 = 1;
 export const KIND_LISTENER: u8 = 2;
 export const KIND_CONNECTING: u8 = 3;
@@ -35,7 +35,7 @@ export const KIND_STREAM: u8 = 4;
 
 export const FIRST_FD: i32 = 3;
 /** Most descriptors (the reactor's table allows 2^20). */
-export const MAX_FD: i32 = 1 << 20;
+const MAX_FD: i32 = 1 << 20;
 
 const SLOT_SIZE: usize = 48;
 const INITIAL_SLOTS: i32 = 256;

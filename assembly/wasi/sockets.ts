@@ -29,9 +29,6 @@ export const SOCKADDR_SIZE: usize = 32;
 export const FAMILY_IPV4: u8 = 0;
 export const FAMILY_IPV6: u8 = 1;
 
-/** tcp-socket.shutdown types. */
-export const SHUTDOWN_SEND: i32 = 1;
-
 /** `error-code` would-block: the operation is not finished, try again. */
 const WOULD_BLOCK: u8 = 8;
 
@@ -73,9 +70,6 @@ declare function _remoteAddress(s: i32, ret: usize): void;
 // @ts-ignore: decorator
 @external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.set-listen-backlog-size")
 declare function _setListenBacklogSize(s: i32, n: u64, ret: usize): void;
-// @ts-ignore: decorator
-@external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.shutdown")
-declare function _shutdown(s: i32, how: i32, ret: usize): void;
 // @ts-ignore: decorator
 @external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.subscribe")
 export declare function subscribeSocket(s: i32): i32;
@@ -134,7 +128,7 @@ export function errnoOf(code: u8): i32 {
 let network: i32 = 0;
 
 /** The instance's network (fetched once, kept for the program's life). */
-export function instanceNetwork(): i32 {
+function instanceNetwork(): i32 {
   if (network == 0) network = _instanceNetwork();
   return network;
 }
@@ -242,12 +236,6 @@ export function socketAddress(s: i32, remote: bool, sa: usize): i32 {
   if (load<u8>(RET) != 0) return errAt4();
   memory.copy(sa, RET + 4, SOCKADDR_SIZE);
   return 0;
-}
-
-/** Shuts down one or both directions of `s`. 0 or -errno. */
-export function shutdown(s: i32, how: i32): i32 {
-  _shutdown(s, how, RET);
-  return unitResult();
 }
 
 /**
