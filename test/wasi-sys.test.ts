@@ -4,7 +4,7 @@
 // backlog, shutdown) and what is particular to WASI (the epoll emulation's
 // poll list, lingering closes, dials, addresses, error mapping, time-outs).
 import { describe, expect, it } from 'vitest';
-import { type Peer } from './wasi/fake-wasi.js';
+import { ErrorCode, type Peer } from './wasi/fake-wasi.js';
 import { type Ev, Kind, WasiGuest, fdOf } from './wasi/guest.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -237,6 +237,36 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     expect(g.engine('backlog')).toBe(2);
     expect(g.runOnce().filter((e) => e.kind === Kind.Data)).toHaveLength(2);
     expect(g.engine('backlog')).toBe(0);
+  });
+
+  it('pauses a listener when accepting fails (EMFILE) instead of spinning, resumes on request', () => {
+    const g = new WasiGuest();
+    const { fd, port } = g.listener();
+    g.wasi.acceptError = ErrorCode.newSocketLimit;
+    g.wasi.connect(port);
+    expect(g.runOnce()).toEqual([{ kind: Kind.ListenerPaused, conn: 0, status: -24, detail: fd, data: new Uint8Array() }]);
+    const polls = g.wasi.polls.length;
+    expect(g.runOnce(0)).toEqual([]);
+    expect(g.wasi.polls.at(-1)!.some((d) => d.startsWith('socket#'))).toBe(false);
+    expect(g.wasi.polls.length).toBe(polls + 1);
+    g.wasi.acceptError = undefined;
+    expect(g.engine('resume-listener', fd)).toBe(0);
+    expect(g.runOnce().map((e) => e.kind)).toEqual([Kind.Opened]);
+  });
+
+  it('echoing small messages on 50 connections does not grow memory', () => {
+    const g = new WasiGuest();
+    const { port } = g.listener();
+    const conns = Array.from({ length: 50 }, () => accept(g, port));
+    const round = () => {
+      for (const { peer } of conns) peer.send(new Uint8Array(64).fill(1));
+      for (const e of g.runOnce(-1)) if (e.kind === Kind.Data) expect(g.write(e.conn, e.data)).toBe(64);
+    };
+    for (let i = 0; i < 20; i++) round();
+    const bytes = g.memory.buffer.byteLength;
+    for (let i = 0; i < 500; i++) round();
+    expect(g.memory.buffer.byteLength).toBe(bytes);
+    expect(conns.every(({ peer }) => peer.received().length === 520 * 64)).toBe(true);
   });
 
   it('shutdown closes listeners, connections and lingering sockets', () => {

@@ -88,6 +88,8 @@ let touchedCap: u32 = 0;
 const HANDLES: usize = memory.data(12, 4);
 /** An always-ready pollable (a clock that already fired), for time-out 0. */
 let readyNow: i32 = 0;
+/** Whether the one epoll instance exists. */
+let epollOpen = false;
 
 function streamErrno(r: i32, closed: i32): i32 { return r == STREAM_CLOSED ? closed : -ECONNRESET; }
 
@@ -158,9 +160,14 @@ function eventsOf(s: usize, bits: u32): u32 {
 
 // ---- sys ----
 
+/** The epoll instance: there is one, since the interest list lives in the
+ *  descriptor slots themselves (a second one gets -EMFILE). */
 export function sysEpollCreate(): i32 {
+  if (epollOpen) return -EMFILE;
   const fd = fdOpen(KIND_EPOLL);
-  return fd < 0 ? -EMFILE : fd;
+  if (fd < 0) return -EMFILE;
+  epollOpen = true;
+  return fd;
 }
 
 export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32): i32 {
@@ -360,7 +367,10 @@ export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
 export function sysClose(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
-  if (slotKind(s) == KIND_EPOLL) dropLingers();
+  if (slotKind(s) == KIND_EPOLL) {
+    dropLingers();
+    epollOpen = false;
+  }
   dropAll(fd, s);
   return 0;
 }

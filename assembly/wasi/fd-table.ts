@@ -19,7 +19,9 @@
  *   [24] i32 socketPollable  subscribe() of the socket: accept / connect readiness
  *   [28] i32 inputPollable   subscribe() of the input stream
  *   [32] i32 outputPollable  subscribe() of the output stream
- *   [36] i32 pendingError    -errno for socket-error (a failed connect), else 0
+ *   [36] i32 pendingError    -errno to report later: a failed connect (for
+ *                             socket-error), a read failure after some bytes
+ *                             (for the next read); else 0
  *   [40] u32 readyBits       scratch of epoll-wait
  *   [44] u32 readSize        bytes the next read asks for (0: not known yet)
  *

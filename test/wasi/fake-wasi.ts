@@ -88,7 +88,7 @@ type Res =
 // error-code values (wasi:sockets/network)
 export const ErrorCode = {
   accessDenied: 1, invalidArgument: 3, notInProgress: 7, wouldBlock: 8, invalidState: 9,
-  addressInUse: 12, connectionRefused: 14, nameUnresolvable: 18,
+  newSocketLimit: 10, addressInUse: 12, connectionRefused: 14, nameUnresolvable: 18,
 } as const;
 
 export class FakeWasi {
@@ -104,6 +104,8 @@ export class FakeWasi {
   readonly readyAsked: string[] = [];
   /** Capacity of new connections (bytes the guest may write before waiting). */
   capacity = 1 << 20;
+  /** When set, accept answers this error-code (e.g. new-socket-limit) while connections wait. */
+  acceptError: number | undefined;
 
   readonly #res = new Map<number, Res>();
   #next = 1;
@@ -358,6 +360,7 @@ export class FakeWasi {
         '[method]tcp-socket.accept': (s: number, ret: number) => {
           const sock = this.#get(s, 'socket').sock;
           if (sock.state !== 'listening') return this.#handle(ret, undefined, ErrorCode.invalidState);
+          if (sock.queue.length && this.acceptError !== undefined) return this.#handle(ret, undefined, this.acceptError);
           const conn = sock.queue.shift();
           if (!conn) return this.#handle(ret, undefined, ErrorCode.wouldBlock);
           const h = this.#add({ kind: 'socket', sock: { state: 'connected', family: sock.family, queue: [], conn,
