@@ -16,10 +16,10 @@ and the 49 C API (so wasmtime-py) can inherit the network but has no
 permissions as adjacent bools: `allow_ip_name_lookup`, UDP's, then TCP's
 (the order found on 49.0.0 by trying each). `enable_tcp` finds the first
 by flipping it through its real setter and diffing the struct's bytes,
-then sets the TCP flag two bytes after it. It checks
-every assumption and stops with exit status 3 if one fails, and again if
-the guest still reports TCP as denied (EACCES), so a wasmtime-py upgrade
-that moves the flags fails loudly instead of passing for the wrong reason.
+then sets the TCP flag two bytes after it. It checks every assumption and
+stops with exit status 3 if one fails, and again if the guest still
+reports TCP as denied (EACCES), so a wasmtime-py upgrade that moves the
+flags fails loudly instead of passing for the wrong reason.
 """
 import ctypes
 import os
