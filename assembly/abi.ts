@@ -4,15 +4,16 @@
  * Three sources of memory, tried in order:
  *
  *  1. The landing zone. Right before calling an import that returns a list
- *     (`read`, `epoll-wait`) sys.ts arms it with the exact destination the
- *     reactor wants (the batch data area, the ready array). The host's next
+ *     (`read`, `epoll-wait`; on WASI `input-stream.read`, `poll`) the sys
+ *     implementation arms it with the exact destination the reactor wants
+ *     (the batch data area, the ready array). The host's next
  *     `cabi_realloc(0, 0, align, n)` with n <= capacity gets that pointer,
  *     so bytes are written once, straight to their final place.
  *
  *  2. The per-call arena: small lists (export params such as `write`'s
  *     data, at most SMALL_MAX bytes) are bump-allocated. The arena is reset
- *     when every export returns (`endCall`), so it never holds anything
- *     across calls.
+ *     when every export returns (`endCall`; a WASI command's loop calls it
+ *     after every batch), so it never holds anything across calls.
  *
  *  3. Large blocks: anything bigger comes from the heap, with a 16-byte
  *     header linking it into the list of blocks handed out during the

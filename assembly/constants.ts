@@ -7,6 +7,7 @@
  */
 
 // ---- errno (positive values; the reactor passes them around negated) ----
+export const ENOENT: i32 = 2;
 export const EINTR: i32 = 4;
 export const EBADF: i32 = 9;
 export const EAGAIN: i32 = 11;
@@ -16,9 +17,12 @@ export const EINVAL: i32 = 22;
 export const ENFILE: i32 = 23;
 export const EMFILE: i32 = 24;
 export const EPIPE: i32 = 32;
+export const EOPNOTSUPP: i32 = 95;
 export const EALREADY: i32 = 114;
 export const ECONNABORTED: i32 = 103;
+export const ECONNRESET: i32 = 104;
 export const ENOBUFS: i32 = 105;
+export const ENOTCONN: i32 = 107;
 
 // ---- epoll ----
 export const EPOLLIN: u32 = 0x001;

@@ -52,7 +52,7 @@ import {
 import { evCompact, evPending, evPush, evReturn } from "./events";
 import { adoptLarge } from "./abi";
 import {
-  sysAccept, sysClose, sysEpollCreate, sysEpollCtl, sysEpollWait, sysRead,
+  sysAccept, sysClose, sysCloseGraceful, sysEpollCreate, sysEpollCtl, sysEpollWait, sysRead,
   sysSetNoDelay, sysSocketError, sysWrite, sysWritev,
 } from "./sys";
 
@@ -85,14 +85,18 @@ let dataUsed: u32 = 0;
 @inline function fdOf(handle: u32): i32 { return <i32>(handle & FD_MASK); }
 
 /** Closes the connection on `fd` exactly once: frees its queue, bumps the
- *  generation, closes the descriptor, reports `closed`. */
+ *  generation, closes the descriptor, reports `closed`. A close by this
+ *  side or after the peer's end lets bytes already taken by the system
+ *  still reach the peer; the others (errors, overflow, host causes) are
+ *  abortive. */
 function closeConn(fd: i32, status: i32, detail: u32): void {
   const s = ctSlot(fd);
   const st = slotState(s);
   if (st == STATE_FREE || st == STATE_LISTENER) return;
   const h = ctHandle(fd);
   ctRelease(fd);
-  sysClose(fd);
+  if (status == CAUSE_LOCAL || status == CAUSE_PEER_ENDED) sysCloseGraceful(fd);
+  else sysClose(fd);
   evPush(KIND_CLOSED, h, status, detail, 0, 0);
 }
 

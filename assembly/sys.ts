@@ -1,126 +1,91 @@
 /**
- * The `sys` imports (module "nbio:engine/sys@0.1.0") at the canonical-ABI
- * level, and thin wrappers that turn every outcome into one i32:
- * a value >= 0, or a negated errno. This is the ONLY file with @external.
+ * The `sys` functions the reactor calls, and the build-time choice of
+ * their implementation:
  *
- * Lowered signatures (all i32):
+ *   sys/host.ts  imports nbio:engine/sys (wit/nbio-engine.wit); the Node
+ *                host implements it over Linux. The default build.
+ *   sys/wasi.ts  implemented inside the guest over wasi:sockets, wasi:io
+ *                and wasi:clocks. Chosen by compiling with `--use NBIO_WASI=1`.
  *
- *   epoll-create ()                               -> i32
- *   epoll-ctl    (epfd, op, fd, events, token)    -> i32
- *   epoll-wait   (epfd, max, timeout, retptr)     -> ()
- *   accept       (fd)                             -> i32
- *   read         (fd, maxLen, retptr)             -> ()
- *   write        (fd, ptr, len)                   -> i32
- *   writev       (fd, iovPtr, count)              -> i32
- *   close        (fd)                             -> i32
- *   socket-error (fd)                             -> i32
- *   set-no-delay (fd, on)                         -> i32
- *
- * Return area of epoll-wait / read (12 bytes, align 4), a static block:
- *
- *   0        1        4                8               12
- *   +--------+--------+----------------+----------------+
- *   | disc u8| (pad)  | ptr u32 / s32  | len u32        |
- *   +--------+--------+----------------+----------------+
- *   disc 0: ready/data list at ptr, len elements
- *   disc 1: error, negated errno at offset 4
- *
- * Before epoll-wait and read the wrapper arms the landing zone of
- * `cabi_realloc` (abi.ts) with the destination the reactor wants, so the
- * host writes the list straight there. If a host allocated somewhere else
- * anyway, the wrapper copies the list into the destination.
+ * `isDefined(NBIO_WASI)` is a compile-time constant, so each build
+ * compiles one branch only, and only the imports that branch reaches.
+ * Every function returns a value >= 0 or a negated errno.
  */
-import { armLanding, disarmLanding } from "./abi";
-import { EINTR } from "./constants";
+import * as host from "./sys/host";
+import * as wasi from "./sys/wasi";
 
-
 // @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "epoll-create")
-declare function _epollCreate(): i32;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "epoll-ctl")
-declare function _epollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32): i32;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "epoll-wait")
-declare function _epollWait(epfd: i32, max: u32, timeout: i32, ret: usize): void;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "accept")
-declare function _accept(fd: i32): i32;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "read")
-declare function _read(fd: i32, maxLen: u32, ret: usize): void;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "write")
-declare function _write(fd: i32, ptr: usize, len: u32): i32;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "writev")
-declare function _writev(fd: i32, iov: usize, count: u32): i32;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "close")
-declare function _close(fd: i32): i32;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "socket-error")
-declare function _socketError(fd: i32): i32;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "set-no-delay")
-declare function _setNoDelay(fd: i32, on: i32): i32;
-
-/** Static 12-byte return area for list-returning imports. */
-const RET: usize = memory.data(16, 8);
-
-/** Decodes a list result: copies it to `dest` if the host put it elsewhere.
- *  Returns the element count, or the negated errno. */
-@inline function listResult(dest: usize, elemSize: u32): i32 {
-  if (load<u8>(RET) != 0) return load<i32>(RET, 4);
-  const ptr = <usize>load<u32>(RET, 4);
-  const len = load<u32>(RET, 8);
-  if (len != 0 && ptr != dest) memory.copy(dest, ptr, <usize>len * elemSize);
-  return <i32>len;
+@inline export function sysEpollCreate(): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysEpollCreate();
+  return host.sysEpollCreate();
 }
 
-export function sysEpollCreate(): i32 { return _epollCreate(); }
-
-export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32): i32 {
-  return _epollCtl(epfd, op, fd, events, token);
+// @ts-ignore: decorator
+@inline export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysEpollCtl(epfd, op, fd, events, token);
+  return host.sysEpollCtl(epfd, op, fd, events, token);
 }
 
-/** Waits for at most `max` reports, written to `dest` (max * 8 bytes:
- *  {u32 token, u32 events}). Returns the count or -errno. */
-export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i32 {
-  armLanding(dest, <usize>max << 3);
-  _epollWait(epfd, max, timeout, RET);
-  disarmLanding();
-  return listResult(dest, 8);
+/** Waits up to `timeout` ms for at most `max` reports, written to `dest`
+ *  as {u32 token, u32 events}. The count or -errno. */
+// @ts-ignore: decorator
+@inline export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysEpollWait(epfd, dest, max, timeout);
+  return host.sysEpollWait(epfd, dest, max, timeout);
 }
 
-/** Reads at most `maxLen` bytes into `dest`. Returns bytes read (0 = EOF)
- *  or -errno; EINTR is retried here. */
-export function sysRead(fd: i32, dest: usize, maxLen: u32): i32 {
-  let r: i32;
-  do {
-    armLanding(dest, <usize>maxLen);
-    _read(fd, maxLen, RET);
-    disarmLanding();
-    r = listResult(dest, 1);
-  } while (r == -EINTR);
-  return r;
+// @ts-ignore: decorator
+@inline export function sysAccept(fd: i32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysAccept(fd);
+  return host.sysAccept(fd);
 }
 
-/** Bytes the kernel took, or -errno (EINTR retried). */
-export function sysWrite(fd: i32, ptr: usize, len: u32): i32 {
-  let r: i32;
-  do r = _write(fd, ptr, len); while (r == -EINTR);
-  return r;
+/** Reads at most `maxLen` bytes into `dest`: the count (0: end of stream) or -errno. */
+// @ts-ignore: decorator
+@inline export function sysRead(fd: i32, dest: usize, maxLen: u32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysRead(fd, dest, maxLen);
+  return host.sysRead(fd, dest, maxLen);
 }
 
-/** Gathering write of `count` {u32 ptr, u32 len} records at `iov`. */
-export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
-  let r: i32;
-  do r = _writev(fd, iov, count); while (r == -EINTR);
-  return r;
+// @ts-ignore: decorator
+@inline export function sysWrite(fd: i32, ptr: usize, len: u32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysWrite(fd, ptr, len);
+  return host.sysWrite(fd, ptr, len);
 }
 
-export function sysAccept(fd: i32): i32 { return _accept(fd); }
-export function sysClose(fd: i32): i32 { return _close(fd); }
-export function sysSocketError(fd: i32): i32 { return _socketError(fd); }
-export function sysSetNoDelay(fd: i32, on: bool): i32 { return _setNoDelay(fd, on ? 1 : 0); }
+// @ts-ignore: decorator
+@inline export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysWritev(fd, iov, count);
+  return host.sysWritev(fd, iov, count);
+}
+
+// @ts-ignore: decorator
+@inline export function sysClose(fd: i32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysClose(fd);
+  return host.sysClose(fd);
+}
+
+/**
+ * Closes a connection whose bytes should still reach the peer (closed by
+ * this side with nothing queued, or ended by the peer). On Linux that is
+ * `close`: the kernel keeps sending what it took. On WASI the runtime may
+ * still be sending the last write itself, so the socket lingers until it
+ * is done (sys/wasi.ts).
+ */
+// @ts-ignore: decorator
+@inline export function sysCloseGraceful(fd: i32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysCloseGraceful(fd);
+  return host.sysClose(fd);
+}
+
+// @ts-ignore: decorator
+@inline export function sysSocketError(fd: i32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysSocketError(fd);
+  return host.sysSocketError(fd);
+}
+
+// @ts-ignore: decorator
+@inline export function sysSetNoDelay(fd: i32, on: bool): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysSetNoDelay(fd, on);
+  return host.sysSetNoDelay(fd, on);
+}

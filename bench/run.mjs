@@ -2,15 +2,16 @@
 // Echo benchmark harness: nbio-wasm (JavaScript handler and echo plugin) vs
 // node:net vs a C epoll server, then in-process plugin host measurements.
 // See bench/README.md. Usage:
-//   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,net,c]
+//   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,net,c,wasi-wasmtime,wasi-jco]
 //                      [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, buildNative } from './lib/build.mjs';
-import { SCENARIOS, measureIdle, measureThroughput, serverCommands } from './lib/measure.mjs';
+import { SCENARIOS, SERVER_SCENARIOS, measureIdle, measureThroughput, serverCommands } from './lib/measure.mjs';
 import { measurePlugins, pluginMarkdown } from './lib/plugin-micro.mjs';
+import { prepareWasmtime } from '../test/wasmtime/venv.mjs';
 import { machineInfo, markdown, summarize } from './lib/report.mjs';
 
 const IDLE_BASE = 100;
@@ -48,7 +49,7 @@ const { values: opt } = parseArgs({
 });
 if (opt.help) {
   console.log(
-    'node bench/run.mjs [--quick] [--scenarios a,b] [--servers nbio,net,c] [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR]',
+    'node bench/run.mjs [--quick] [--scenarios a,b] [--servers nbio,net,c,wasi-wasmtime,wasi-jco] [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR]',
   );
   process.exit(0);
 }
@@ -60,12 +61,14 @@ const bins = (() => {
     return fail(err.message);
   }
 })();
-const commands = serverCommands(bins);
+const wasmtime = prepareWasmtime(join(BENCH_DIR, '..'));
+if ('skip' in wasmtime) console.error(`bench: no wasi-wasmtime server: ${wasmtime.skip}`);
+const commands = serverCommands(bins, wasmtime.python ?? null);
 
 const config = {
   quick: opt.quick,
   scenarios: opt.scenarios ? list(opt.scenarios, SCENARIOS, 'scenario') : Object.keys(SCENARIOS),
-  servers: opt.servers ? list(opt.servers, commands, 'server') : ['nbio', 'nbio-plugin', 'net', 'c'],
+  servers: opt.servers ? list(opt.servers, commands, 'server') : ['nbio', 'nbio-plugin', 'net', 'c', 'wasi-wasmtime', 'wasi-jco'].filter((s) => s in commands),
   reps: opt.reps ? Math.round(positive(opt.reps, 'reps')) : opt.quick ? 1 : 3,
   warmup: opt.warmup ? positive(opt.warmup, 'warmup') : opt.quick ? 0.5 : 1,
   secs: opt.secs ? positive(opt.secs, 'secs') : opt.quick ? 1.5 : 5,
@@ -90,7 +93,8 @@ for (const scenarioName of config.scenarios) {
     // (The plugin echo runs one poller: it has no place in a scenario about a variant.)
     const servers = config.servers
       .filter((s) => !(s === 'nbio-plugin' && scenario.nbio))
-      .map((s) => (s === 'nbio' && scenario.nbio ? scenario.nbio : s));
+      .map((s) => (s === 'nbio' && scenario.nbio ? scenario.nbio : s))
+      .filter((s) => SERVER_SCENARIOS[s]?.includes(scenarioName) ?? true);
     const k = rep % servers.length;
     const order = [...servers.slice(k), ...servers.slice(0, k)];
     for (const [position, server] of order.entries()) {

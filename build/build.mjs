@@ -4,15 +4,19 @@
 //   2. embed wit (world reactor) + component new
 //                                 -> dist/wasm/reactor.component.wasm
 //   3. jco transpile (sync instantiation, name reactor) -> dist/jco/
-//   4. tsc -p .                   -> dist/host, dist/examples
-//   5. plugins/ (build/plugins.mjs) -> dist/plugins/NAME.wasm
-// Flags: --wasm-only skips steps 4 and 5.
+//   4. the WASI 0.2 components (build-wasi.mjs): the reactor over
+//      wasi:sockets (dist/wasm/reactor-wasi.component.wasm) and the command
+//      servers of examples/wasi/ (dist/wasm/echo-server.wasm, ...)
+//   5. tsc -p .                   -> dist/host, dist/examples
+//   6. plugins/ (build/plugins.mjs) -> dist/plugins/NAME.wasm
+// Flags: --wasm-only skips steps 5 and 6.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { buildPlugins } from "./plugins.mjs";
+import { buildWasi } from "./build-wasi.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(join(root, "package.json"));
@@ -86,6 +90,8 @@ function typescript() {
 await step("asc  assembly/index.ts -> dist/wasm/reactor.core.wasm", compileCore);
 await step("jco  embed + new -> dist/wasm/reactor.component.wasm", makeComponent);
 await step("jco  transpile -> dist/jco", transpile);
+await step("wasi components -> dist/wasm/reactor-wasi.component.wasm, examples/wasi/*", () =>
+  buildWasi().catch((err) => fail(err.message)));
 if (!wasmOnly) await step("tsc  -p .", typescript);
 if (!wasmOnly) await step("plugins -> dist/plugins", () => buildPlugins());
 const size = (f) => statSync(f).size;

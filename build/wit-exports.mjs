@@ -3,11 +3,14 @@
 // so the guest exports `<iface>$<fn_name>` and this renames, after
 // compilation, e.g. `engine$run_once` -> `nbio:engine/engine@0.1.0#run-once`.
 // Exports without a known `<iface>$` prefix (memory, cabi_realloc) are kept.
+// The WASI builds add `net$` (nbio:engine/net) and `run$run` (wasi:cli/run).
 import { Transform } from "assemblyscript/transform";
 
 export const INTERFACES = {
   engine: "nbio:engine/engine@0.1.0",
   handler: "nbio:plugin/handler@0.1.0",
+  net: "nbio:engine/net@0.1.0",
+  run: "wasi:cli/run@0.2.12",
 };
 
 /** Maps an AssemblyScript export name to its component core name, or null. */

@@ -1,23 +1,49 @@
 // One measurement: a fresh server, one load-generator run, /proc samples
 // taken exactly at the load generator's MEASURE_START / MEASURE_END markers.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { wasmtimeCommand } from '../../test/wasmtime/venv.mjs';
 import { CLK_TCK, cpuTicks, cpuTimes, holdIdle, rssBytes, runLoadgen, sleep, startServer, systemTicks } from './procs.mjs';
 
-/** The servers, as argv (the port is appended when started). */
-export function serverCommands(bins) {
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The servers, as argv (the port is appended when started, unless the argv
+ * ends with an address). `wasmtime` is the venv's python with wasmtime-py
+ * (test/wasmtime/venv.mjs), or null: then there is no `wasi-wasmtime`.
+ */
+export function serverCommands(bins, wasmtime = null) {
   return {
     nbio: [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname],
     'nbio-p2': [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, '--pollers=2'],
     'nbio-plugin': [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, '--plugin'],
     net: [process.execPath, '--expose-gc', new URL('../servers/net-echo.mjs', import.meta.url).pathname],
     c: [bins.echoServer],
+    ...(wasmtime && {
+      'wasi-wasmtime': wasmtimeCommand(wasmtime, ROOT, join(ROOT, 'dist', 'wasm', 'echo-server.wasm'), ['127.0.0.1:0']),
+    }),
+    'wasi-jco': [process.execPath, new URL('../servers/wasi-jco-echo.mjs', import.meta.url).pathname],
   };
 }
+
+/**
+ * Scenarios a server runs in, where not all: the WASI servers skip the
+ * idle count (15,000 connections in one wasi:io/poll list make every accept
+ * O(n)) and the two-poller scenario (not theirs); jco, whose every WASI
+ * call is a round trip to another thread, runs only the 50x64 and 4 MiB
+ * scenarios, for correctness and an order of magnitude.
+ */
+export const SERVER_SCENARIOS = {
+  'wasi-wasmtime': ['50x64', '1x64', '50x16k', '1000x64', 'churn', '1x4m'],
+  'wasi-jco': ['50x64', '1x4m'],
+};
 
 /**
  * Throughput scenarios: loadgen arguments. Churn counts one round trip per
  * connection (connect, one echo, close by reset: see README, "churn").
  * `50x64-p2` is 50x64 with the engine running two pollers (`nbio-p2`, in
- * place of `nbio`).
+ * place of `nbio`). `1x4m` is the seed's 4 MiB echo, repeated: one
+ * connection, 4 MiB messages.
  */
 export const SCENARIOS = {
   '50x64': { args: ['-c', '50', '-s', '64'], unit: 'rt/s' },
@@ -26,6 +52,7 @@ export const SCENARIOS = {
   '1000x64': { args: ['-c', '1000', '-s', '64'], unit: 'rt/s' },
   churn: { args: ['-m', 'churn', '-c', '8', '-s', '64', '-r'], unit: 'conns/s' },
   '50x64-p2': { args: ['-c', '50', '-s', '64'], unit: 'rt/s', nbio: 'nbio-p2' },
+  '1x4m': { args: ['-c', '1', '-s', String(4 << 20)], unit: 'rt/s' },
   idle: { idle: true, unit: 'bytes/conn' },
 };
 

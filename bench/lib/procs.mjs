@@ -86,13 +86,15 @@ export async function terminate(child, ms = 5000) {
 }
 
 /**
- * Starts an echo server (argv gets the port `0` appended) and waits for its
- * `LISTENING <port>` line. Throws, with the server's stderr, if it exits or is
- * not listening within `timeoutMs`.
+ * Starts an echo server (argv gets the port `0` appended, unless it already
+ * ends with an address `host:port`) and waits for its `LISTENING <port>`
+ * line (or, from the WASI servers, `listening HOST:PORT`). Throws, with the
+ * server's stderr, if it exits or is not listening within `timeoutMs`.
  * @returns {Promise<{ child: import('node:child_process').ChildProcess, pid: number, port: number, stderr: () => string, stop: () => Promise<number|null> }>}
  */
 export async function startServer(name, argv, { cpu = null, nofile = null, timeoutMs = 15000 } = {}) {
-  const [cmd, ...args] = wrap([...argv, '0'], { cpu, nofile });
+  const hasAddress = /:\d+$/.test(argv.at(-1));
+  const [cmd, ...args] = wrap(hasAddress ? argv : [...argv, '0'], { cpu, nofile });
   const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   const stderr = keepTail(child.stderr);
   const port = await new Promise((resolve, reject) => {
@@ -107,7 +109,7 @@ export async function startServer(name, argv, { cpu = null, nofile = null, timeo
       else resolve(value);
     }
     function onLine(line) {
-      const m = /^LISTENING (\d+)$/.exec(line.trim());
+      const m = /^(?:LISTENING |listening \S+:)(\d+)$/.exec(line.trim());
       if (m) done(null, Number(m[1]));
     }
     function onExit(code, sig) {

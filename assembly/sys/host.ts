@@ -1,0 +1,127 @@
+/**
+ * `sys` for the Node build: the imports of module "nbio:engine/sys@0.1.0"
+ * (wit/nbio-engine.wit) at the canonical-ABI level, and thin wrappers that
+ * turn every outcome into one i32: a value >= 0, or a negated errno. The
+ * host (host/sys/linux.ts) implements them over the Linux shim.
+ *
+ * Lowered signatures (all i32):
+ *
+ *   epoll-create ()                               -> i32
+ *   epoll-ctl    (epfd, op, fd, events, token)    -> i32
+ *   epoll-wait   (epfd, max, timeout, retptr)     -> ()
+ *   accept       (fd)                             -> i32
+ *   read         (fd, maxLen, retptr)             -> ()
+ *   write        (fd, ptr, len)                   -> i32
+ *   writev       (fd, iovPtr, count)              -> i32
+ *   close        (fd)                             -> i32
+ *   socket-error (fd)                             -> i32
+ *   set-no-delay (fd, on)                         -> i32
+ *
+ * Return area of epoll-wait / read (12 bytes, align 4), a static block:
+ *
+ *   0        1        4                8               12
+ *   +--------+--------+----------------+----------------+
+ *   | disc u8| (pad)  | ptr u32 / s32  | len u32        |
+ *   +--------+--------+----------------+----------------+
+ *   disc 0: ready/data list at ptr, len elements
+ *   disc 1: error, negated errno at offset 4
+ *
+ * Before epoll-wait and read the wrapper arms the landing zone of
+ * `cabi_realloc` (abi.ts) with the destination the reactor wants, so the
+ * host writes the list straight there. If a host allocated somewhere else
+ * anyway, the wrapper copies the list into the destination.
+ */
+import { armLanding, disarmLanding } from "../abi";
+import { EINTR } from "../constants";
+
+
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "epoll-create")
+declare function _epollCreate(): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "epoll-ctl")
+declare function _epollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "epoll-wait")
+declare function _epollWait(epfd: i32, max: u32, timeout: i32, ret: usize): void;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "accept")
+declare function _accept(fd: i32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "read")
+declare function _read(fd: i32, maxLen: u32, ret: usize): void;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "write")
+declare function _write(fd: i32, ptr: usize, len: u32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "writev")
+declare function _writev(fd: i32, iov: usize, count: u32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "close")
+declare function _close(fd: i32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "socket-error")
+declare function _socketError(fd: i32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "set-no-delay")
+declare function _setNoDelay(fd: i32, on: i32): i32;
+
+/** Static 12-byte return area for list-returning imports. */
+const RET: usize = memory.data(16, 8);
+
+/** Decodes a list result: copies it to `dest` if the host put it elsewhere.
+ *  Returns the element count, or the negated errno. */
+@inline function listResult(dest: usize, elemSize: u32): i32 {
+  if (load<u8>(RET) != 0) return load<i32>(RET, 4);
+  const ptr = <usize>load<u32>(RET, 4);
+  const len = load<u32>(RET, 8);
+  if (len != 0 && ptr != dest) memory.copy(dest, ptr, <usize>len * elemSize);
+  return <i32>len;
+}
+
+export function sysEpollCreate(): i32 { return _epollCreate(); }
+
+export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32): i32 {
+  return _epollCtl(epfd, op, fd, events, token);
+}
+
+/** Waits for at most `max` reports, written to `dest` (max * 8 bytes:
+ *  {u32 token, u32 events}). Returns the count or -errno. */
+export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i32 {
+  armLanding(dest, <usize>max << 3);
+  _epollWait(epfd, max, timeout, RET);
+  disarmLanding();
+  return listResult(dest, 8);
+}
+
+/** Reads at most `maxLen` bytes into `dest`. Returns bytes read (0 = EOF)
+ *  or -errno; EINTR is retried here. */
+export function sysRead(fd: i32, dest: usize, maxLen: u32): i32 {
+  let r: i32;
+  do {
+    armLanding(dest, <usize>maxLen);
+    _read(fd, maxLen, RET);
+    disarmLanding();
+    r = listResult(dest, 1);
+  } while (r == -EINTR);
+  return r;
+}
+
+/** Bytes the kernel took, or -errno (EINTR retried). */
+export function sysWrite(fd: i32, ptr: usize, len: u32): i32 {
+  let r: i32;
+  do r = _write(fd, ptr, len); while (r == -EINTR);
+  return r;
+}
+
+/** Gathering write of `count` {u32 ptr, u32 len} records at `iov`. */
+export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
+  let r: i32;
+  do r = _writev(fd, iov, count); while (r == -EINTR);
+  return r;
+}
+
+export function sysAccept(fd: i32): i32 { return _accept(fd); }
+export function sysClose(fd: i32): i32 { return _close(fd); }
+export function sysSocketError(fd: i32): i32 { return _socketError(fd); }
+export function sysSetNoDelay(fd: i32, on: bool): i32 { return _setNoDelay(fd, on ? 1 : 0); }
