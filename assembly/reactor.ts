@@ -1,27 +1,31 @@
 /**
- * The reactor: nbio's level-triggered worker loop, over the `sys` imports.
+ * The reactor: nbio's worker loop over the `sys` imports. This file holds
+ * the loop (`run-once`), listeners and the exports' operations; a
+ * connection's I/O is in conns.ts, UDP sockets and their peers in
+ * datagram.ts, the read area in batch.ts.
  *
  * Memory owned here (all allocated once by `reactorInit`):
  *
  *   readyBuf   MAX_READY x {u32 token, u32 events}   epoll-wait lands here
- *   dataArea   max(4 x readBufferSize, 256 KiB)      read() lands here
- *   IOV        MAX_IOV x {u32 ptr, u32 len}          writev scratch (static)
+ *   data area  max(4 x readBufferSize, 256 KiB)      reads land here (batch.ts)
  *
  * Batch and backlog. `run-once` starts a batch: the previous list is
  * forgotten (events.ts compacts), the data area is reset. Reports are
- * processed from readyBuf[readyPos]. Every read lands at
- * dataArea + dataUsed and becomes a `data` event pointing there. Before a
- * read, if less than readBufferSize bytes of the data area remain, the
- * batch stops: readyPos stays on the current report and `resumeReads`
- * keeps how many reads it already had (its connect / flush steps are not
- * repeated). `backlog()` = readyCount - readyPos; while it is > 0,
- * `run-once` processes the backlog and does not call epoll-wait.
- *
- *   dataArea: [ data ev 1 | data ev 2 | ... | dataUsed -> free ... ] dataCap
+ * processed from readyBuf[readyPos]. Every read lands in the data area and
+ * becomes a `data` event pointing there. Before a read, if less than a
+ * whole read's room remains, the batch stops: readyPos stays on the
+ * current report and `resumeReads` (batch.ts) keeps how many reads it
+ * already had (its connect / flush steps are not repeated). `backlog()` =
+ * readyCount - readyPos; while it is > 0, `run-once` processes the backlog
+ * and does not call epoll-wait.
  *
  * Per ready report, in order: connect completion; OUT -> flush;
  * IN/PRI/ERR/HUP/RDHUP -> read loop. Hang-ups close a connection only via
  * the read loop (EOF or an error), so no tail data is lost.
+ *
+ * Listeners are level-triggered in both modes (an accept round is capped
+ * at MAX_ACCEPTS_PER_REPORT); connections and UDP sockets follow the
+ * `edge-triggered` setting (conns.ts).
  *
  * Paused reading (`pause-reading`): the connection's interest drops IN and
  * RDHUP (OUT stays while bytes are queued), so nothing is read. ERR and HUP
@@ -32,167 +36,55 @@
  * hang-up, in that order, through the read loop.
  */
 import {
-  CALL_CONNECT, CALL_EPOLL_CTL, CALL_NONE, CALL_READ, CALL_WRITE,
-  CAUSE_LOCAL, CAUSE_PEER_ENDED, CAUSE_WRITE_OVERFLOW,
-  EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, EMFILE, ENOBUFS,
-  EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, FD_MASK,
-  INTEREST_LISTEN, INTEREST_READ, INTEREST_READ_WRITE,
-  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_LISTENER_PAUSED, KIND_OPENED,
-  MAX_ACCEPTS_PER_REPORT, MAX_IOV, MAX_READY, READ_TRIGGER,
+  CAUSE_LOCAL, CALL_NONE, EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, EMFILE, EOPNOTSUPP,
+  EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, INTEREST_LISTEN,
+  KIND_ACCEPTED, KIND_LISTENER_PAUSED, KIND_OPENED,
+  MAX_ACCEPTS_PER_REPORT, MAX_READY, PEER_BIT, READ_TRIGGER,
 } from "./constants";
 import {
-  FLAG_ENDING, FLAG_OUT, FLAG_PARKED, FLAG_PAUSED, FLAG_READ_PAUSED, STATE_CONNECTING, STATE_FREE, STATE_LISTENER, STATE_OPEN,
+  FLAG_ACCEPTOR, FLAG_DATAGRAM, FLAG_NOT_TCP, FLAG_PAUSED, FLAG_PEER_ENDED, FLAG_READ_PAUSED,
+  STATE_CONNECTING, STATE_FREE, STATE_LISTENER, STATE_OPEN,
   ctCapacity, ctEnsure, ctHandle, ctLiveConns, ctLookup, ctOpen, ctRelease, ctSlot,
-  slotFlags, slotQueue, slotSetFlags, slotSetState, slotState,
+  slotFlags, slotQueue, slotSetFlags, slotState,
 } from "./conn-table";
-import {
-  chunkLen, chunkPtr, wbAppend, wbAppendAdopted, wbBytes, wbGather, wbHead, wbIsEmpty,
-  wbConsume,
-} from "./write-buffer";
+import { wbBytes } from "./write-buffer";
 import { evCompact, evPending, evPush, evReturn } from "./events";
-import { adoptLarge } from "./abi";
+import { batchInit, batchReset, resumeReads, setResumeReads } from "./batch";
+import { configure, epollFd, setEpollFd } from "./settings";
 import {
-  sysAccept, sysClose, sysCloseGraceful, sysEpollCreate, sysEpollCtl, sysEpollWait, sysRead,
-  sysSetNoDelay, sysSocketError, sysWrite, sysWritev,
-} from "./sys";
+  closeConn, completeConnect, connCloseWrite, connEnd, connPause, connResume, connWrite, fdOf, flush, park,
+  readLoop, registerConn, settleHangUp, tcpRefused,
+} from "./conns";
+import {
+  addSocket, closePeer, closeSocket, dgramConnRead, dgramConnWrite, drainSocket, peerEnd, peerSetPaused,
+  peerWrite, socketReport,
+} from "./datagram";
+import { peerCount, peerLookup, peerQueued } from "./udp-peers";
+import { sysAccept, sysClose, sysEpollCreate, sysEpollCtl, sysEpollWait } from "./sys";
 
 const MIN_DATA_AREA: u32 = 256 << 10;
-/** Linear memory the reactor lets write buffers grow into: 3.75 of wasm32's 4 GiB. */
-const MEMORY_BUDGET: u64 = 0xF000_0000;
 const MAX_READ_BUFFER: u32 = 64 << 20;
 
-const IOV: usize = memory.data(<i32>(MAX_IOV * 8), 4);
-
-// ---- configuration and state ----
-let epfd: i32 = -1;
+// ---- state ----
 let initialised: bool = false;
-let readBufferSize: u32 = 0;
-let maxWriteBufferSize: u32 = 0;
-let maxReads: u32 = 1;
-let noDelay: bool = false;
 
 let readyBuf: usize = 0;
 let readyCount: u32 = 0;
 let readyPos: u32 = 0;
-let resumeReads: u32 = 0;
 
-let dataArea: usize = 0;
-let dataCap: u32 = 0;
-let dataUsed: u32 = 0;
-
-// ---- helpers ----
-
-@inline function fdOf(handle: u32): i32 { return <i32>(handle & FD_MASK); }
-
-/** Closes the connection on `fd` exactly once: frees its queue, bumps the
- *  generation, closes the descriptor, reports `closed`. A close by this
- *  side or after the peer's end lets bytes already taken by the system
- *  still reach the peer; the others (errors, overflow, host causes) are
- *  abortive. */
-function closeConn(fd: i32, status: i32, detail: u32): void {
-  const s = ctSlot(fd);
-  const st = slotState(s);
-  if (st == STATE_FREE || st == STATE_LISTENER) return;
-  const h = ctHandle(fd);
-  ctRelease(fd);
-  if (status == CAUSE_LOCAL || status == CAUSE_PEER_ENDED) sysCloseGraceful(fd);
-  else sysClose(fd);
-  evPush(KIND_CLOSED, h, status, detail, 0, 0);
-}
-
-/** The epoll interest a connection's flags call for. */
-function interestOf(s: usize): u32 {
-  const f = slotFlags(s);
-  return ((f & FLAG_READ_PAUSED) != 0 ? 0 : INTEREST_READ) | ((f & FLAG_OUT) != 0 ? EPOLLOUT : 0);
-}
-
-/** Sets `flags` on the slot and registers the interest they call for
- *  (nothing while parked: `resume-reading` registers it). Closes the
- *  connection and returns -errno if epoll-ctl fails. */
-function setConnFlags(fd: i32, s: usize, flags: u8): i32 {
-  slotSetFlags(s, flags);
-  if ((flags & FLAG_PARKED) != 0) return 0;
-  const r = sysEpollCtl(epfd, EPOLL_CTL_MOD, fd, interestOf(s), ctHandle(fd));
-  if (r < 0) closeConn(fd, r, CALL_EPOLL_CTL);
-  return r;
-}
-
-/** Disarms EPOLLOUT once the queue is empty. False if the conn closed. */
-function disarmOut(fd: i32, s: usize): bool {
-  if ((slotFlags(s) & FLAG_OUT) == 0) return true;
-  return setConnFlags(fd, s, slotFlags(s) & ~FLAG_OUT) >= 0;
-}
-
-/** A paused connection reported ERR or HUP: leaves the epoll set until resumed. */
-function park(fd: i32, s: usize): void {
-  const r = sysEpollCtl(epfd, EPOLL_CTL_DEL, fd, 0, 0);
-  if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return; }
-  slotSetFlags(s, slotFlags(s) | FLAG_PARKED);
-}
-
-/** Writes queued bytes until the queue is empty or the kernel is full.
- *  Once it is empty: an ending connection is closed, any other reports
- *  `drained`. Returns false if the connection was closed. */
-function flush(fd: i32, s: usize): bool {
-  const q = slotQueue(s);
-  if (wbIsEmpty(q)) return disarmOut(fd, s); // a spurious or connect-time OUT
-  while (!wbIsEmpty(q)) {
-    const cnt = wbGather(q, IOV, MAX_IOV);
-    let total: u32 = 0;
-    for (let i = 0; i < cnt; i++) total += load<u32>(IOV + (<usize>i << 3), 4);
-    let n: i32;
-    if (cnt == 1) {
-      const c = wbHead(q);
-      n = sysWrite(fd, chunkPtr(c), chunkLen(c));
-    } else {
-      n = sysWritev(fd, IOV, <u32>cnt);
-    }
-    if (n < 0) {
-      if (n == -EAGAIN) return true;
-      closeConn(fd, n, CALL_WRITE);
-      return false;
-    }
-    wbConsume(q, <u32>n);
-    if (<u32>n < total) return true; // kernel is full; OUT stays armed
-  }
-  if ((slotFlags(s) & FLAG_ENDING) != 0) {
-    closeConn(fd, CAUSE_LOCAL, CALL_NONE);
-    return false;
-  }
-  if (!disarmOut(fd, s)) return false;
-  evPush(KIND_DRAINED, ctHandle(fd), 0, 0, 0, 0);
-  return true;
-}
+// ---- listeners ----
 
 function pauseListener(lfd: i32, err: i32): void {
   const s = ctSlot(lfd);
-  sysEpollCtl(epfd, EPOLL_CTL_MOD, lfd, 0, ctHandle(lfd));
+  sysEpollCtl(epollFd(), EPOLL_CTL_MOD, lfd, 0, ctHandle(lfd));
   slotSetFlags(s, slotFlags(s) | FLAG_PAUSED);
   evPush(KIND_LISTENER_PAUSED, 0, err, <u32>lfd, 0, 0);
 }
 
-/** Registers a freshly accepted or added descriptor. Returns its handle,
- *  or -errno (the slot is then free again; the fd is not closed here). */
-function registerConn(fd: i32, state: u8, interest: u32): i64 {
-  const s = ctSlot(fd);
-  if (slotState(s) != STATE_FREE) {
-    // The table still names a connection on this descriptor number, so the
-    // host closed that fd behind the reactor's back. Retire the stale entry
-    // without closing the (new) descriptor.
-    const old = ctHandle(fd);
-    const wasConn = slotState(s) != STATE_LISTENER;
-    ctRelease(fd);
-    if (wasConn) evPush(KIND_CLOSED, old, -EBADF, CALL_NONE, 0, 0);
-  }
-  const h = ctOpen(fd, state);
-  const r = sysEpollCtl(epfd, EPOLL_CTL_ADD, fd, interest, h);
-  if (r < 0) { ctRelease(fd); return r; }
-  if (interest & EPOLLOUT) slotSetFlags(ctSlot(fd), FLAG_OUT);
-  if (noDelay) sysSetNoDelay(fd, true);
-  return <i64>h;
-}
-
-function acceptLoop(lfd: i32): void {
+/** Accepts what is pending on listener `lfd`: each connection is served
+ *  here (`opened`), or, on an acceptor, handed to the host (`accepted`). */
+function acceptLoop(lfd: i32, s: usize): void {
+  const acceptor = (slotFlags(s) & FLAG_ACCEPTOR) != 0;
   for (let k = 0; k < MAX_ACCEPTS_PER_REPORT; k++) {
     const nfd = sysAccept(lfd);
     if (nfd < 0) {
@@ -201,55 +93,38 @@ function acceptLoop(lfd: i32): void {
       pauseListener(lfd, nfd); // EMFILE, ENFILE, ENOBUFS, ENOMEM, ...: no spinning
       return;
     }
+    if (acceptor) { evPush(KIND_ACCEPTED, 0, lfd, <u32>nfd, 0, 0); continue; }
     if (!ctEnsure(nfd)) { sysClose(nfd); pauseListener(lfd, -EMFILE); return; }
-    const h = registerConn(nfd, STATE_OPEN, INTEREST_READ);
+    const h = registerConn(nfd, STATE_OPEN, false, 0, (slotFlags(s) & FLAG_NOT_TCP) == 0);
     if (h < 0) { sysClose(nfd); continue; }
+    // A listener whose first connection refused TCP_NODELAY is not TCP
+    // (a Unix socket): its later connections are not asked again.
+    if (tcpRefused) slotSetFlags(s, slotFlags(s) | FLAG_NOT_TCP);
     evPush(KIND_OPENED, <u32>h, 0, <u32>lfd + 1, 0, 0);
   }
 }
 
-/** A connecting socket became writable or failed. False if it closed. */
-function completeConnect(fd: i32, s: usize, h: u32): bool {
-  const err = sysSocketError(fd);
-  if (err < 0) { closeConn(fd, err, CALL_CONNECT); return false; }
-  slotSetState(s, STATE_OPEN);
-  if (wbIsEmpty(slotQueue(s)) && !disarmOut(fd, s)) return false;
-  evPush(KIND_OPENED, h, 0, 0, 0, 0);
-  return true;
+/** Registers listener `fd` (with `flags`); 0 or -errno. */
+function addListener(fd: i32, flags: u8): i32 {
+  if (epollFd() < 0) return -EBADF;
+  if (!ctEnsure(fd)) return fd < 0 ? -EBADF : -EMFILE;
+  if (slotState(ctSlot(fd)) != STATE_FREE) return -EEXIST;
+  const h = ctOpen(fd, STATE_LISTENER);
+  const s = ctSlot(fd);
+  slotSetFlags(s, flags);
+  const r = (flags & FLAG_DATAGRAM) != 0 ? addSocket(fd, s) : sysEpollCtl(epollFd(), EPOLL_CTL_ADD, fd, INTEREST_LISTEN, h);
+  if (r < 0) { ctRelease(fd); return r; }
+  return 0;
 }
 
-/** Reads up to maxReads times. False when the batch data area is full
- *  (the report must be resumed by the next run-once). */
-function readLoop(fd: i32, h: u32, events: u32): bool {
-  const rbs = readBufferSize;
-  let got = false;
-  for (let i = resumeReads; i < maxReads; i++) {
-    if (dataCap - dataUsed < rbs) { resumeReads = i; return false; }
-    const dest = dataArea + <usize>dataUsed;
-    const n = sysRead(fd, dest, rbs);
-    if (n > 0) {
-      evPush(KIND_DATA, h, 0, 0, dest, <u32>n);
-      dataUsed += <u32>n;
-      got = true;
-      if (<u32>n < rbs) return true; // drained
-      continue;
-    }
-    if (n == 0) { closeConn(fd, CAUSE_PEER_ENDED, CALL_NONE); return true; }
-    if (n == -EAGAIN) {
-      // A hang-up or error report with nothing to read would fire forever
-      // (level-triggered): settle it from the pending socket error.
-      if (!got && (events & (EPOLLERR | EPOLLHUP)) != 0 && i == resumeReads) {
-        const e = sysSocketError(fd);
-        if (e < 0) closeConn(fd, e, CALL_READ);
-        else closeConn(fd, CAUSE_PEER_ENDED, CALL_NONE);
-      }
-      return true;
-    }
-    closeConn(fd, n, CALL_READ);
-    return true;
-  }
-  return true;
+/** The slot of listener `fd`, or 0. */
+function listenerSlot(fd: i32): usize {
+  if (epollFd() < 0 || fd < 0 || fd >= ctCapacity()) return 0;
+  const s = ctSlot(fd);
+  return slotState(s) == STATE_LISTENER ? s : 0;
 }
+
+// ---- the loop ----
 
 /** Processes one ready report. False: the batch is full, resume it later. */
 function processReport(token: u32, events: u32): bool {
@@ -258,94 +133,111 @@ function processReport(token: u32, events: u32): bool {
   const fd = fdOf(token);
   const state = slotState(s);
   if (state == STATE_LISTENER) {
-    if ((slotFlags(s) & FLAG_PAUSED) == 0) acceptLoop(fd);
+    const f = slotFlags(s);
+    if ((f & FLAG_DATAGRAM) != 0) return socketReport(fd, s, events);
+    if ((f & FLAG_PAUSED) == 0) acceptLoop(fd, s);
     return true;
   }
-  if (resumeReads == 0) {
+  if (resumeReads() == 0) {
     if (state == STATE_CONNECTING) {
       if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return true;
       if (!completeConnect(fd, s, token)) return true;
     }
     if ((events & EPOLLOUT) != 0 && !flush(fd, s)) return true;
   }
-  if ((slotFlags(s) & FLAG_READ_PAUSED) != 0) {
+  const f = slotFlags(s);
+  if ((f & FLAG_READ_PAUSED) != 0) {
     if ((events & (EPOLLERR | EPOLLHUP)) != 0) park(fd, s);
     return true;
   }
-  if ((events & READ_TRIGGER) != 0) return readLoop(fd, token, events);
-  return true;
+  if ((f & FLAG_PEER_ENDED) != 0) {
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0) settleHangUp(fd, s);
+    return true;
+  }
+  if ((events & READ_TRIGGER) == 0) return true;
+  if ((f & FLAG_DATAGRAM) != 0) return dgramConnRead(fd, token);
+  return readLoop(fd, s, token, events);
 }
 
 // ---- operations behind the exports ----
 
-export function reactorInit(rbs: u32, maxWb: u32, reads: u32, nd: bool): i32 {
+export function reactorInit(rbs: u32, maxWb: u32, reads: u32, nd: bool, et: bool): i32 {
   if (initialised) return -EALREADY;
   if (rbs == 0 || rbs > MAX_READ_BUFFER || reads == 0) return -EINVAL;
   const e = sysEpollCreate();
   if (e < 0) return e;
   initialised = true;
-  epfd = e;
-  readBufferSize = rbs;
-  maxWriteBufferSize = maxWb;
-  maxReads = reads;
-  noDelay = nd;
-  dataCap = max(rbs << 2, MIN_DATA_AREA);
-  dataArea = heap.alloc(<usize>dataCap);
+  setEpollFd(e);
+  configure(rbs, maxWb, reads, nd, et);
+  batchInit(max(rbs << 2, MIN_DATA_AREA));
   readyBuf = heap.alloc(<usize>MAX_READY << 3);
   ctEnsure(0);
   evCompact();
   return e;
 }
 
-export function reactorAddListener(fd: i32): i32 {
-  if (epfd < 0) return -EBADF;
-  if (!ctEnsure(fd)) return fd < 0 ? -EBADF : -EMFILE;
-  if (slotState(ctSlot(fd)) != STATE_FREE) return -EEXIST;
-  const h = ctOpen(fd, STATE_LISTENER);
-  const r = sysEpollCtl(epfd, EPOLL_CTL_ADD, fd, INTEREST_LISTEN, h);
-  if (r < 0) { ctRelease(fd); return r; }
-  return 0;
-}
+export function reactorAddListener(fd: i32): i32 { return addListener(fd, 0); }
+
+export function reactorAddAcceptor(fd: i32): i32 { return addListener(fd, FLAG_ACCEPTOR); }
 
 export function reactorResumeListener(fd: i32): i32 {
-  if (epfd < 0 || fd < 0 || fd >= ctCapacity()) return -EBADF;
-  const s = ctSlot(fd);
-  if (slotState(s) != STATE_LISTENER) return -EBADF;
+  const s = listenerSlot(fd);
+  if (s == 0 || (slotFlags(s) & FLAG_DATAGRAM) != 0) return -EBADF;
   if ((slotFlags(s) & FLAG_PAUSED) == 0) return 0;
-  const r = sysEpollCtl(epfd, EPOLL_CTL_MOD, fd, INTEREST_LISTEN, ctHandle(fd));
+  const r = sysEpollCtl(epollFd(), EPOLL_CTL_MOD, fd, INTEREST_LISTEN, ctHandle(fd));
   if (r < 0) return r;
   slotSetFlags(s, slotFlags(s) & ~FLAG_PAUSED);
   return 0;
 }
 
+export function reactorRemoveListener(fd: i32): i32 {
+  const s = listenerSlot(fd);
+  if (s == 0) return -EBADF;
+  if ((slotFlags(s) & FLAG_DATAGRAM) != 0) { drainSocket(fd, s); return 0; }
+  ctRelease(fd);
+  sysClose(fd);
+  return 0;
+}
+
 export function reactorAddConn(fd: i32, connecting: bool): i32 {
   if (fd < 0) return -EBADF;
-  if (epfd < 0) { sysClose(fd); return -EBADF; }
+  if (epollFd() < 0) { sysClose(fd); return -EBADF; }
   if (!ctEnsure(fd)) { sysClose(fd); return -EMFILE; }
   const st = slotState(ctSlot(fd));
   if (st == STATE_LISTENER) return -EEXIST; // the reactor's own listener: never close it
-  const h = registerConn(fd, connecting ? STATE_CONNECTING : STATE_OPEN,
-    connecting ? INTEREST_READ_WRITE : INTEREST_READ);
+  const h = registerConn(fd, connecting ? STATE_CONNECTING : STATE_OPEN, connecting, 0, true);
   if (h < 0) { sysClose(fd); return <i32>h; }
   if (!connecting) evPush(KIND_OPENED, <u32>h, 0, 0, 0, 0);
   return <i32>h;
 }
 
+export function reactorAddDatagram(fd: i32, connected: bool): i32 {
+  if (!connected) return addListener(fd, FLAG_DATAGRAM);
+  if (fd < 0) return -EBADF;
+  if (epollFd() < 0) { sysClose(fd); return -EBADF; }
+  if (!ctEnsure(fd)) { sysClose(fd); return -EMFILE; }
+  if (slotState(ctSlot(fd)) == STATE_LISTENER) return -EEXIST;
+  const h = registerConn(fd, STATE_OPEN, false, FLAG_DATAGRAM, false);
+  if (h < 0) { sysClose(fd); return <i32>h; }
+  evPush(KIND_OPENED, <u32>h, 0, 0, 0, 0);
+  return <i32>h;
+}
+
 export function reactorRunOnce(timeout: i32): usize {
   evCompact();
-  dataUsed = 0;
-  if (epfd < 0) return evReturn();
+  batchReset();
+  if (epollFd() < 0) return evReturn();
   if (readyPos >= readyCount) {
-    const n = sysEpollWait(epfd, readyBuf, MAX_READY, evPending() != 0 ? 0 : timeout);
+    const n = sysEpollWait(epollFd(), readyBuf, MAX_READY, evPending() != 0 ? 0 : timeout);
     readyCount = n < 0 ? 0 : <u32>n;
     readyPos = 0;
-    resumeReads = 0;
+    setResumeReads(0);
   }
   while (readyPos < readyCount) {
     const r = readyBuf + (<usize>readyPos << 3);
     if (!processReport(load<u32>(r), load<u32>(r, 4))) break;
     readyPos++;
-    resumeReads = 0;
+    setResumeReads(0);
   }
   return evReturn();
 }
@@ -357,111 +249,88 @@ export function reactorTakeEvents(): usize {
   return evReturn();
 }
 
-export function reactorWrite(conn: u32, ptr: usize, len: u32): i32 {
+/** The slot of a live connection handle (not a listener), or 0. */
+@inline function connSlot(conn: u32): usize {
   const s = ctLookup(conn);
-  if (s == 0 || slotState(s) == STATE_LISTENER || (slotFlags(s) & FLAG_ENDING) != 0) return -EBADF;
-  if (len == 0) return 0;
-  const fd = fdOf(conn);
-  const q = slotQueue(s);
-  let off: u32 = 0;
-  if (slotState(s) == STATE_OPEN && wbIsEmpty(q)) {
-    const n = sysWrite(fd, ptr, len);
-    if (n >= 0) {
-      if (<u32>n >= len) return <i32>len;
-      off = <u32>n;
-    } else if (n != -EAGAIN) {
-      closeConn(fd, n, CALL_WRITE);
-      return n;
-    }
-  }
-  const rest = len - off;
-  if (maxWriteBufferSize != 0 && <u64>wbBytes(q) + <u64>rest > <u64>maxWriteBufferSize) {
-    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE);
-    return -ENOBUFS;
-  }
-  const src = ptr + <usize>off;
-  const block = adoptLarge(src, <usize>rest);
-  if (block != 0) {
-    wbAppendAdopted(q, src, rest, block);
-  } else if ((<u64>memory.size() << 16) + <u64>rest > MEMORY_BUDGET) {
-    // Copying would need more memory than wasm32 can have: fail this
-    // connection rather than trap the reactor.
-    closeConn(fd, -ENOBUFS, CALL_WRITE);
-    return -ENOBUFS;
-  } else {
-    wbAppend(q, src, rest);
-  }
-  if ((slotFlags(s) & FLAG_OUT) == 0) {
-    const r = setConnFlags(fd, s, slotFlags(s) | FLAG_OUT);
-    if (r < 0) return r;
-  }
-  return <i32>len;
+  return s != 0 && slotState(s) != STATE_LISTENER ? s : 0;
+}
+
+export function reactorWrite(conn: u32, ptr: usize, len: u32): i32 {
+  const s = connSlot(conn);
+  if (s == 0) return (conn & PEER_BIT) != 0 ? peerWrite(conn, ptr, len) : -EBADF;
+  if ((slotFlags(s) & FLAG_DATAGRAM) != 0) return dgramConnWrite(conn, s, ptr, len);
+  return connWrite(conn, s, ptr, len);
 }
 
 export function reactorBufferedAmount(conn: u32): u32 {
-  const s = ctLookup(conn);
-  if (s == 0 || slotState(s) == STATE_LISTENER) return 0;
-  return wbBytes(slotQueue(s));
+  const s = connSlot(conn);
+  if (s != 0) return wbBytes(slotQueue(s));
+  const p = peerLookup(conn);
+  return p != 0 ? peerQueued(p) : 0;
 }
 
 export function reactorClose(conn: u32, cause: i32): i32 {
-  const s = ctLookup(conn);
-  if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
-  closeConn(fdOf(conn), cause, CALL_NONE);
-  return 0;
-}
-
-export function reactorPauseReading(conn: u32): i32 {
-  const s = ctLookup(conn);
-  if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
-  const f = slotFlags(s);
-  if ((f & FLAG_READ_PAUSED) != 0) return 0;
-  const r = setConnFlags(fdOf(conn), s, f | FLAG_READ_PAUSED);
-  return r < 0 ? r : 0;
-}
-
-export function reactorResumeReading(conn: u32): i32 {
-  const s = ctLookup(conn);
-  if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
-  const f = slotFlags(s);
-  if ((f & FLAG_READ_PAUSED) == 0) return 0;
-  const fd = fdOf(conn);
-  if ((f & FLAG_PARKED) == 0) {
-    const r = setConnFlags(fd, s, f & ~FLAG_READ_PAUSED);
-    return r < 0 ? r : 0;
-  }
-  slotSetFlags(s, f & ~(FLAG_READ_PAUSED | FLAG_PARKED));
-  const r = sysEpollCtl(epfd, EPOLL_CTL_ADD, fd, interestOf(s), conn);
-  if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return r; }
+  const s = connSlot(conn);
+  if (s != 0) { closeConn(fdOf(conn), cause, CALL_NONE); return 0; }
+  const p = peerLookup(conn);
+  if (p == 0) return -EBADF;
+  closePeer(p, cause, CALL_NONE);
   return 0;
 }
 
 export function reactorEnd(conn: u32): i32 {
-  const s = ctLookup(conn);
-  if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
-  if (wbIsEmpty(slotQueue(s))) {
-    closeConn(fdOf(conn), CAUSE_LOCAL, CALL_NONE);
-  } else {
-    slotSetFlags(s, slotFlags(s) | FLAG_ENDING);
-  }
+  const s = connSlot(conn);
+  if (s != 0) { connEnd(conn, s); return 0; }
+  const p = peerLookup(conn);
+  if (p == 0) return -EBADF;
+  peerEnd(p);
+  return 0;
+}
+
+export function reactorCloseWrite(conn: u32): i32 {
+  const s = connSlot(conn);
+  if (s != 0) { connCloseWrite(conn, s); return 0; }
+  const p = peerLookup(conn);
+  if (p == 0) return -EBADF;
+  peerEnd(p);
+  return 0;
+}
+
+export function reactorPauseReading(conn: u32): i32 {
+  const s = connSlot(conn);
+  if (s != 0) return connPause(conn, s);
+  const p = peerLookup(conn);
+  if (p == 0) return -EBADF;
+  peerSetPaused(p, true);
+  return 0;
+}
+
+export function reactorResumeReading(conn: u32): i32 {
+  const s = connSlot(conn);
+  if (s != 0) return connResume(conn, s);
+  const p = peerLookup(conn);
+  if (p == 0) return -EBADF;
+  peerSetPaused(p, false);
   return 0;
 }
 
 export function reactorShutdown(): void {
   evCompact();
-  if (epfd < 0) return;
+  if (epollFd() < 0) return;
   const cap = ctCapacity();
   for (let fd = 0; fd < cap; fd++) {
-    const st = slotState(ctSlot(fd));
+    const s = ctSlot(fd);
+    const st = slotState(s);
     if (st == STATE_FREE) continue;
-    if (st == STATE_LISTENER) { ctRelease(fd); sysClose(fd); }
-    else closeConn(fd, CAUSE_LOCAL, CALL_NONE);
+    if (st != STATE_LISTENER) closeConn(fd, CAUSE_LOCAL, CALL_NONE);
+    else if ((slotFlags(s) & FLAG_DATAGRAM) != 0) closeSocket(fd);
+    else { ctRelease(fd); sysClose(fd); }
   }
-  sysClose(epfd);
-  epfd = -1;
+  sysClose(epollFd());
+  setEpollFd(-1);
   readyCount = 0;
   readyPos = 0;
-  resumeReads = 0;
+  setResumeReads(0);
 }
 
-export function reactorConnCount(): u32 { return <u32>ctLiveConns(); }
+export function reactorConnCount(): u32 { return <u32>ctLiveConns() + peerCount(); }

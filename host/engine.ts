@@ -1,4 +1,6 @@
-import { checkFamily, formatAddress, parseAddress, parseNetwork, resolveEndpoint, type Network } from './address.js';
+import type { Socket } from 'node:net';
+import { formatAddress, parseAddress, parseNetwork, resolveEndpoint, transportOf, type Network, type Transport } from './address.js';
+import { Balancer } from './balancer.js';
 import type { Conn } from './conn.js';
 import { NbioError, systemError } from './errors.js';
 import { Handlers, noop } from './handlers.js';
@@ -12,6 +14,7 @@ import {
   type CloseHandler,
   type DataHandler,
   type DrainHandler,
+  type EndHandler,
   type EngineOptions,
   type HandlerModule,
   type OpenHandler,
@@ -21,9 +24,9 @@ import {
 import { PluginDispatch } from './plugin/adapter.js';
 import { preparePlugin, readPlugin } from './plugin/module.js';
 import { PluginSupervisor, type PluginStats } from './plugin/supervisor.js';
-import { Poller } from './poller.js';
+import { Poller, type Adoption } from './poller.js';
 import { PollerGroup } from './pollers.js';
-import { listen, sockAddress } from './sockets.js';
+import { connect, listen, removeSocketFile, sockAddress, type Listening } from './sockets.js';
 
 /** Options of {@link Engine.dial}. */
 export interface DialOptions {
@@ -31,12 +34,32 @@ export interface DialOptions {
   timeout?: number;
 }
 
+/** Options of {@link Engine.stop}. */
+export interface StopOptions {
+  /**
+   * Stop gracefully: close the listeners at once, end every connection
+   * (`conn.end()`: queued bytes are still sent) and wait until all have
+   * closed, or `timeout` passed, before closing the rest. Default false:
+   * close everything now.
+   */
+  graceful?: boolean;
+  /** With `graceful`: most milliseconds to wait; 0 or absent: no limit. */
+  timeout?: number;
+}
+
 const DIAL_OPTIONS: ReadonlySet<string> = new Set(['timeout']);
+const STOP_OPTIONS: ReadonlySet<string> = new Set(['graceful', 'timeout']);
 /** Most bytes a plugin's connection may have queued when `maxWriteBufferSize` is 0 (no limit for JavaScript writes). */
 const PLUGIN_WRITE_QUEUE = 1024 * 1024;
 
 /** Called when a plugin instance fails or the plugin is disabled. */
 export type PluginErrorHandler = (err: NbioError) => void;
+
+/**
+ * This thread's poller of an engine, for host/poller-worker.ts (which runs
+ * a worker poller as an engine of its own); not part of the public API.
+ */
+export let pollerOf: (engine: Engine) => Poller | undefined;
 
 const enum State {
   Created,
@@ -47,7 +70,7 @@ const enum State {
 }
 
 /**
- * A non-blocking TCP engine: listeners and connections driven by one
+ * A non-blocking network engine: listeners and connections driven by one
  * reactor (Wasm) on the thread that created it, inside Node's event loop
  * (see {@link Poller}), plus, with `pollers` > 1, more reactors in worker
  * threads.
@@ -67,10 +90,20 @@ export class Engine {
   #poller: Poller | undefined;
   /** The pollers in worker threads, with `pollers` > 1. */
   #pollers: PollerGroup | undefined;
+  /** Which poller a new connection goes to, with `pollers` > 1. */
+  #balancer: Balancer | undefined;
+  /** The sockets this engine listens on. */
+  #listening: Listening[] = [];
+  /** Ends the wait of a graceful stop at once (a plain `stop()` meanwhile). */
+  #cutShort: (() => void) | undefined;
   readonly #handlers = new Handlers();
   #onPluginError: PluginErrorHandler = noop;
   /** This thread's poller's plugin, with the `plugin` option. */
   #supervisor: PluginSupervisor | undefined;
+
+  static {
+    pollerOf = (engine) => engine.#poller;
+  }
 
   /**
    * Validates `options` (throwing ERR_NBIO_INVALID_OPTION or
@@ -95,6 +128,11 @@ export class Engine {
   /** Sets the handler called when a connection closes (replacing the previous one). */
   onClose(handler: CloseHandler): this {
     return this.#setHandler('onClose', handler);
+  }
+
+  /** Sets the handler called when the peer ends its side of a connection (replacing the previous one). */
+  onEnd(handler: EndHandler): this {
+    return this.#setHandler('onEnd', handler);
   }
 
   /** Sets the handler called when a connection's write buffer empties (replacing the previous one). */
@@ -143,15 +181,20 @@ export class Engine {
 
   /**
    * The listen addresses: as configured before {@link start}, then as bound
-   * ('127.0.0.1:0' becomes '127.0.0.1:40123').
+   * ('127.0.0.1:0' becomes '127.0.0.1:40123'; Unix paths stay as given).
    */
   get addrs(): string[] {
     return this.#addrs.slice();
   }
 
-  /** Number of live connections (open, or dials in progress) of this thread's poller. */
+  /**
+   * Number of live connections (open, dials in progress, UDP peers) of all
+   * pollers. With `pollers` > 1 the figures of worker pollers are as of
+   * their last batch.
+   */
   get connCount(): number {
-    return this.#poller !== undefined && this.#state === State.Running ? this.#poller.connCount : 0;
+    if (this.#poller === undefined || this.#state !== State.Running) return 0;
+    return this.#poller.connCount + (this.#pollers?.connCount ?? 0);
   }
 
   /**
@@ -184,22 +227,32 @@ export class Engine {
 
   async #start(): Promise<void> {
     const o = this.#options;
-    /** A listening socket not yet handed to the reactor (closed here if start fails). */
-    let unowned = -1;
+    const transport = transportOf(o.network);
+    // Several pollers and a rule other than 'reuseport': this thread accepts
+    // and hands connections over (UDP sockets are always shared instead).
+    const handOver = o.pollers > 1 && o.loadBalancing !== 'reuseport' && transport !== 'udp';
     let poller: Poller | undefined;
     try {
       const endpoints = await Promise.all(o.addrs.map((ep) => resolveEndpoint(o.network, ep, 'listen')));
       const supervisor = o.plugin === undefined ? undefined : await this.#loadPlugin(o);
-      poller = Poller.create(o, supervisor === undefined ? this.#handlers : new PluginDispatch(this.#handlers, supervisor));
+      const handlers = supervisor === undefined ? this.#handlers : new PluginDispatch(this.#handlers, supervisor);
+      poller = Poller.create({ ...o, transport }, handlers);
       const bound: string[] = [];
       for (const ep of endpoints) {
-        unowned = listen(ep, o.backlog, o.reusePort);
-        poller.addListener(unowned);
-        const fd = unowned;
-        unowned = -1;
-        const local = sockAddress(fd, 'local');
+        const l = listen(transport, ep, o.backlog, o.reusePort);
+        try {
+          if (handOver) poller.addAcceptor(l.fd);
+          else poller.addListener(l.fd, transport);
+        } catch (err) {
+          native.close(l.fd);
+          throw err;
+        } finally {
+          this.#listening.push(l);
+        }
+        const local = sockAddress(l.fd, 'local');
         if (local === undefined) throw systemError(-ERRNO.ENOTSOCK, 'getsockname');
-        bound.push(formatAddress(local));
+        // An abstract name comes back as given; a path relative to the working directory too.
+        bound.push('path' in ep ? ep.path : formatAddress(local));
       }
       this.#addrs = bound;
       if (o.handlers !== undefined) {
@@ -212,57 +265,105 @@ export class Engine {
       supervisor?.start(poller);
       this.#supervisor = supervisor;
       if (o.pollers > 1) {
-        const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog, handlers, plugin } = o;
-        const pluginLog = plugin?.log;
-        this.#pollers = await PollerGroup.start(o.pollers - 1, {
-          network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog,
-          reusePort: true, handlers,
-          // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
-          plugin: plugin === undefined ? undefined
-            : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
-        }, {
-          pluginError: (err) => this.#reportPluginError(err),
-          pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
-        });
+        this.#pollers = await this.#startWorkers(o, handOver ? [] : bound);
+        const workers = this.#pollers;
+        const own = poller;
+        this.#balancer = new Balancer(o.loadBalancing, o.pollers, (i) => (i === 0 ? own.connCount : workers.load(i - 1)));
+        poller.onAccepted = (fd) => this.#place(fd, undefined);
       }
       poller.start();
       this.#poller = poller;
       this.#state = State.Running;
     } catch (err) {
-      if (unowned >= 0) native.close(unowned);
       this.#supervisor?.stop();
       this.#supervisor = undefined;
       // Closes the listeners the reactor took over and its epoll instance.
       poller?.abandon();
+      this.#closeListening();
       this.#state = State.Stopped;
       throw err;
     }
   }
 
+  /** Starts the worker pollers, listening on `addrs` (none: they serve what this thread hands over). */
+  #startWorkers(o: ResolvedOptions, addrs: string[]): Promise<PollerGroup> {
+    const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog, handlers, plugin } = o;
+    const pluginLog = plugin?.log;
+    return PollerGroup.start(o.pollers - 1, {
+      network, addrs, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog,
+      reusePort: o.reusePort, epollMode: o.edgeTriggered ? 'et' : 'lt', allowHalfOpen: o.allowHalfOpen,
+      keepAlive: o.keepAlive, keepAliveInitialDelay: o.keepAliveInitialDelay, udpReadTimeout: o.udpReadTimeout,
+      handlers,
+      // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
+      plugin: plugin === undefined ? undefined
+        : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
+    }, {
+      pluginError: (err) => this.#reportPluginError(err),
+      pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
+    });
+  }
+
   /**
-   * Stops the engine: closes the listeners and every connection (discarding
-   * queued bytes), calls each open connection's `onClose` once (err
-   * undefined), rejects pending dials with ERR_NBIO_NOT_RUNNING, then calls
-   * `onStop`. Once it resolves nothing of the engine is left open and it no
-   * longer keeps the process alive. Calling it again returns the same promise.
+   * Places a connection on a poller by the `loadBalancing` rule: an
+   * accepted one (`how` undefined: opened there, nothing to return) or a
+   * dialed or added one, resolving with its `Conn` (a stand-in when it
+   * lands on a worker poller: see README, "Pollers").
    */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
+  #place(fd: number, how: Adoption): Promise<Conn>;
+  #place(fd: number, how: undefined): void;
+  #place(fd: number, how: Adoption | undefined): Promise<Conn> | void {
+    const i = this.#balancer?.pick(fd) ?? 0;
+    if (how === undefined) {
+      if (i === 0) this.#poller!.adoptAccepted(fd);
+      else this.#pollers!.accepted(i - 1, fd);
+      return;
+    }
+    return i === 0 ? this.#poller!.adopt(fd, how) : this.#pollers!.adopt(i - 1, fd, how);
+  }
+
+  /**
+   * Stops the engine: closes the listeners (removing Unix socket files)
+   * and every connection (discarding queued bytes), calls each open
+   * connection's `onClose` once (err undefined), rejects pending dials with
+   * ERR_NBIO_NOT_RUNNING, then calls `onStop`. With `{ graceful: true }`
+   * it first closes the listeners, ends every connection (`conn.end()`:
+   * queued bytes are still sent; data still arrives) and waits until all
+   * have closed or `timeout` ms passed, then closes the rest. Once it
+   * resolves nothing of the engine is left open and it no longer keeps the
+   * process alive. Calling it again returns the same promise; a plain
+   * `stop()` during a graceful one closes what is left at once.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    checkKnownKeys(options, STOP_OPTIONS, 'stop option');
+    const graceful = options.graceful ?? false;
+    const timeout = options.timeout ?? 0;
+    if (typeof graceful !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_OPTION', 'graceful must be a boolean');
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0 || timeout > 0x7fffffff) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', `timeout must be an integer number of milliseconds >= 0, got ${String(timeout)}`);
+    }
+    if (this.#stopping !== undefined) {
+      if (!graceful) this.#cutShort?.();
+      return this.#stopping;
+    }
+    this.#stopping = this.#stop(graceful, timeout);
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  async #stop(graceful: boolean, timeout: number): Promise<void> {
     // Never tear down in the middle of a dispatch: let the current batch finish.
     await undefined;
     if (this.#starting) await this.#starting.catch(noop);
     const wasRunning = this.#state === State.Running;
     this.#state = State.Stopping;
     if (wasRunning) {
+      const workers = this.#pollers?.stop(graceful, timeout);
+      if (graceful) await this.#endGracefully(timeout);
       const supervisor = this.#supervisor;
       if (supervisor !== undefined) supervisor.stopping = true;
       this.#poller!.stop();
+      this.#closeListening();
       supervisor?.stop();
-      await this.#pollers?.stop();
+      await workers;
     }
     this.#state = State.Stopped;
     const handlers = this.#handlers;
@@ -271,17 +372,56 @@ export class Engine {
   }
 
   /**
-   * Connects to `address` ('host:port') over `network` and resolves with the
-   * connection once it is open (after its `onOpen`); it is driven by this
-   * engine like an accepted one. Rejects with Node-style system errors
-   * (ECONNREFUSED…), ERR_NBIO_DIAL_TIMEOUT, or ERR_NBIO_NOT_RUNNING when the
-   * engine is not running; with ERR_NBIO_INVALID_ADDRESS or
-   * ERR_NBIO_INVALID_OPTION (an unknown option) for bad arguments.
+   * The graceful part of a stop on this thread: no more listening, every
+   * connection ended; resolves once all have closed, after `timeout` ms
+   * (0: no limit), or when a plain `stop()` cuts it short.
+   */
+  async #endGracefully(timeout: number): Promise<void> {
+    const poller = this.#poller!;
+    for (const l of this.#listening) poller.removeListener(l.fd);
+    this.#closeListening();
+    await new Promise<void>((resolve) => {
+      const timer = timeout > 0 ? setTimeout(done, timeout) : undefined;
+      function done(): void {
+        clearTimeout(timer);
+        poller.onSettled = undefined;
+        resolve();
+      }
+      this.#cutShort = () => {
+        this.#pollers?.stopNow();
+        done();
+      };
+      poller.onSettled = () => {
+        if (poller.connCount === 0) done();
+      };
+      poller.endAll();
+      // Closes made by ending are delivered asynchronously; this catches an engine with nothing to end.
+      setImmediate(() => poller.onSettled?.());
+    });
+    this.#cutShort = undefined;
+  }
+
+  /** Forgets the listening sockets (the reactor closed them), removing Unix socket files. */
+  #closeListening(): void {
+    for (const l of this.#listening) if (l.file !== undefined) removeSocketFile(l.file);
+    this.#listening = [];
+  }
+
+  /**
+   * Connects to `address` over `network` ('host:port' for TCP and UDP, a
+   * path or '@name' for 'unix') and resolves with the connection once it
+   * is open (after its `onOpen`); it is driven by this engine like an
+   * accepted one. A UDP connection is a connected socket: it exchanges
+   * datagrams with that peer only. With `pollers` > 1 the connection lands
+   * on a poller by the `loadBalancing` rule. Rejects with Node-style
+   * system errors (ECONNREFUSED…), ERR_NBIO_DIAL_TIMEOUT, or
+   * ERR_NBIO_NOT_RUNNING when the engine is not running; with
+   * ERR_NBIO_INVALID_ADDRESS or ERR_NBIO_INVALID_OPTION (an unknown
+   * option) for bad arguments.
    */
   async dial(network: Network, address: string, options: DialOptions = {}): Promise<Conn> {
     const net = parseNetwork(network);
-    const endpoint = parseAddress(address, 'dial');
-    checkFamily(net, endpoint);
+    const endpoint = parseAddress(net, address, 'dial');
     checkKnownKeys(options, DIAL_OPTIONS, 'dial option');
     const timeout = options.timeout ?? 0;
     if (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout)) {
@@ -290,7 +430,40 @@ export class Engine {
     this.#checkRunning();
     const target = await resolveEndpoint(net, endpoint, 'dial');
     this.#checkRunning();
-    return this.#poller!.dial(target, timeout);
+    const transport = transportOf(net);
+    const fd = connect(transport, target);
+    return this.#place(fd, { transport, connecting: transport === 'tcp', timeout, target });
+  }
+
+  /**
+   * Takes over a connected `node:net` socket (TCP or Unix, as nbio's
+   * AddConn does): its descriptor is detached from libuv and served by
+   * this engine (by a poller chosen by `loadBalancing` with `pollers` > 1);
+   * resolves with the connection once it is open (after its `onOpen`).
+   * Bytes Node had already received and not delivered come first in
+   * `onData`; bytes it still had to send are sent before the socket is
+   * taken over. The `net.Socket` is destroyed (without closing the
+   * connection) and must not be used afterwards. Rejects with
+   * ERR_NBIO_INVALID_ARG for anything else (not connected, a TLS socket…)
+   * and ERR_NBIO_NOT_RUNNING when the engine is not running.
+   */
+  async addConn(socket: Socket): Promise<Conn> {
+    this.#checkRunning();
+    const handle = (socket as unknown as { _handle?: { fd?: unknown } } | null)?._handle;
+    if (typeof handle?.fd !== 'number' || handle.fd < 0 || socket.connecting || socket.destroyed) {
+      throw new NbioError('ERR_NBIO_INVALID_ARG', 'addConn() takes a connected node:net Socket (TCP or Unix) with its own descriptor');
+    }
+    socket.pause();
+    if (socket.writableLength > 0) await new Promise((resolve) => socket.once('drain', resolve));
+    this.#checkRunning();
+    // From here on, synchronously: nothing can arrive in between.
+    const buffered: Uint8Array[] = [];
+    for (let chunk = socket.read(); chunk !== null; chunk = socket.read()) buffered.push(Buffer.from(chunk));
+    const fd = native.dup(handle.fd as number);
+    if (fd < 0) throw systemError(fd, 'dup');
+    socket.destroy();
+    const transport: Transport = (native.getsockname(fd) as { family?: number }).family === 1 ? 'unix' : 'tcp';
+    return this.#place(fd, { transport, connecting: false, timeout: 0, target: undefined, buffered });
   }
 
   /** Loads and checks the plugin (ERR_NBIO_PLUGIN_LOAD if refused) and makes this poller's supervisor. */

@@ -64,6 +64,33 @@ export class GuestMemory {
     }
   }
 
+  /**
+   * Stores a `recv-result` (24 bytes at `ret`, see assembly/sys/host.ts):
+   * when `size >= 0`, a datagram of `size` bytes whose first `len` are at
+   * `data`, from the address of `sourceLen` bytes at `source`; else the
+   * error `size`.
+   */
+  storeDatagramResult(ret: number, data: number, len: number, source: number, sourceLen: number, size: number): void {
+    const i32 = this.i32;
+    const w = ret >>> 2;
+    if (size < 0) {
+      i32[w] = 1;
+      i32[w + 1] = size;
+      return;
+    }
+    i32[w] = 0;
+    i32[w + 1] = data;
+    i32[w + 2] = len;
+    i32[w + 3] = source;
+    i32[w + 4] = sourceLen;
+    i32[w + 5] = size;
+  }
+
+  /** The u32 at byte address `ptr` (4-aligned). */
+  u32At(ptr: number): number {
+    return this.i32[ptr >>> 2] >>> 0;
+  }
+
   /** Whether `buffer` was this memory's buffer before the memory grew (its views are empty now). */
   isRetired(buffer: ArrayBufferLike): boolean {
     return this.#retired.has(buffer);

@@ -1,4 +1,4 @@
-import type { AddressInfo, ResolvedEndpoint } from './address.js';
+import { decodeSockaddr, type ResolvedEndpoint, type Transport } from './address.js';
 import { closeError, dialError } from './close-cause.js';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
@@ -6,24 +6,46 @@ import { systemError, withoutStack, type EngineError } from './errors.js';
 import { GuestMemory } from './guest-memory.js';
 import { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
+import { IdleTimers } from './idle-timers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
-import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, instantiateReactor, type Reactor } from './reactor.js';
+import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, PEER_BIT, instantiateReactor, type Reactor } from './reactor.js';
 import { sockAddress } from './sockets.js';
+import { setSocketOption } from './sockopts.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
 
 /** Pause before re-arming a listener whose accept failed (EMFILE and the like). */
 const LISTENER_RETRY_MS = 50;
 
-/** The settings a poller's reactor is initialised with. */
-export type ReactorSettings = Pick<ResolvedOptions, 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay'>;
+/** What a poller is set up with: its reactor's settings and how it treats connections. */
+export type PollerSettings = Pick<
+  ResolvedOptions,
+  | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'edgeTriggered'
+  | 'allowHalfOpen' | 'keepAlive' | 'keepAliveInitialDelay' | 'udpReadTimeout'
+> & {
+  /** What the engine's listeners carry (the transport of accepted connections). */
+  transport: Transport;
+};
+
+/** How a descriptor handed to {@link Poller.adopt} is connected. */
+export interface Adoption {
+  transport: Transport;
+  /** A TCP connect still in progress: opened once it completes. */
+  connecting: boolean;
+  /** With `connecting`: ms before the dial gives up (ERR_NBIO_DIAL_TIMEOUT); 0: no limit. */
+  timeout: number;
+  /** Where it was dialed (for error messages); undefined for an adopted socket. */
+  target: ResolvedEndpoint | undefined;
+  /** Bytes the socket had received before it was handed over, delivered first. */
+  buffered?: Uint8Array[];
+}
 
 interface PendingDial {
   resolve(conn: Conn): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout | undefined;
-  target: ResolvedEndpoint;
+  target: ResolvedEndpoint | undefined;
 }
 
 /**
@@ -42,6 +64,7 @@ interface PendingDial {
  */
 export class Poller {
   readonly #handlers: Handlers;
+  readonly #settings: PollerSettings;
   readonly #reactor: Reactor;
   readonly #mem: GuestMemory;
   readonly #writer: WritePath;
@@ -50,8 +73,11 @@ export class Poller {
   #running = false;
   /** Connections by file descriptor (the reactor's table, mirrored for JS objects). */
   readonly #conns: (Conn | undefined)[] = [];
+  /** UDP peers by handle, with the descriptor of the socket they came through. */
+  readonly #peers = new Map<number, { conn: Conn; socket: number }>();
   readonly #dials = new Map<Conn, PendingDial>();
   readonly #deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
+  readonly #idle: IdleTimers<Conn> | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Connections closed by {@link fail}, with the error their onClose receives. */
   readonly #failures = new Map<Conn, EngineError>();
@@ -61,47 +87,80 @@ export class Poller {
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
   #drainScheduled = false;
+  /**
+   * Called with each descriptor an acceptor (see {@link addAcceptor})
+   * accepted: it is the callee's to hand to a poller.
+   */
+  onAccepted: (fd: number) => void = (fd) => native.close(fd);
+  /** Called after every dispatch (connections may have opened or closed). */
+  onSettled: (() => void) | undefined;
+  /** Called when a connection's onClose has been delivered (or its dial rejected). */
+  onClosed: ((conn: Conn, err: Error | undefined) => void) | undefined;
   readonly #owner: ConnOwner = {
     write: (conn, data) => this.#afterWrite(conn, this.#writer.write(conn.handle, data)),
     writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(conn.handle, chunks)),
     close: (conn) => this.#close(conn),
     end: (conn) => this.#end(conn),
+    closeWrite: (conn) => this.#closeWrite(conn),
     pause: (conn) => this.#pauseReading(conn),
     resume: (conn) => this.#resumeReading(conn),
     bufferedAmount: (conn) => this.#reactor.bufferedAmount(conn.handle),
     setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
-    address: (conn, side) => this.#address(conn, side),
+    setOption: (conn, option, value) => setSocketOption(this.#fdOf(conn), conn.transport, option, value),
+    address: (conn, side) => sockAddress(this.#fdOf(conn), side),
   };
 
-  private constructor(handlers: Handlers, reactor: Reactor, mem: GuestMemory, epfd: number) {
+  private constructor(handlers: Handlers, settings: PollerSettings, reactor: Reactor, mem: GuestMemory, epfd: number) {
     this.#handlers = handlers;
+    this.#settings = settings;
     this.#reactor = reactor;
     this.#mem = mem;
     this.#writer = new WritePath(mem, reactor);
     this.#epfd = epfd;
+    if (settings.udpReadTimeout > 0) {
+      this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#closeWith(conn, CloseCause.ReadTimeout));
+    }
   }
 
   /**
    * Instantiates and initialises a reactor (creating its epoll instance).
    * Throws a system error (syscall 'epoll_create1') if that fails.
    */
-  static create(settings: ReactorSettings, handlers: Handlers): Poller {
+  static create(settings: PollerSettings, handlers: Handlers): Poller {
     const mem = new GuestMemory();
     const reactor = instantiateReactor(linuxSys(mem), mem);
-    const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay } = settings;
-    const epfd = reactor.init(readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0);
+    const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, edgeTriggered } = settings;
+    const epfd = reactor.init(readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0, edgeTriggered ? 1 : 0);
     if (epfd < 0) throw systemError(epfd, 'epoll_create1');
-    return new Poller(handlers, reactor, mem, epfd);
+    return new Poller(handlers, settings, reactor, mem, epfd);
   }
 
   /**
    * Hands a listening socket to the reactor, which accepts on it from then on
-   * and closes it at {@link stop}. Throws a system error (the descriptor is
-   * then still the caller's).
+   * and closes it at {@link stop}; a bound UDP socket (`transport` 'udp')
+   * serves peers instead. Throws a system error (the descriptor is then
+   * still the caller's).
    */
-  addListener(fd: number): void {
-    const rc = this.#reactor.addListener(fd);
+  addListener(fd: number, transport: Transport): void {
+    const rc = transport === 'udp' ? this.#reactor.addDatagram(fd, 0) : this.#reactor.addListener(fd);
     if (rc < 0) throw systemError(rc, 'epoll_ctl');
+  }
+
+  /**
+   * Like {@link addListener}, but what it accepts is handed to
+   * {@link onAccepted} instead of being served here.
+   */
+  addAcceptor(fd: number): void {
+    const rc = this.#reactor.addAcceptor(fd);
+    if (rc < 0) throw systemError(rc, 'epoll_ctl');
+  }
+
+  /**
+   * Stops listening on `fd`: a listener closes at once; a UDP socket takes
+   * no new peers and closes with its last one.
+   */
+  removeListener(fd: number): void {
+    this.#reactor.removeListener(fd);
   }
 
   /** Starts serving: watches the epoll descriptor in this thread's event loop. */
@@ -127,6 +186,7 @@ export class Poller {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#deadlines.clearAll();
+    this.#idle?.clearAll();
     const reactor = this.#reactor;
     reactor.shutdown();
     this.#dispatchingWhile(() => {
@@ -134,6 +194,19 @@ export class Poller {
       // Closes held behind the bytes of paused connections: reported now.
       for (const [conn, close] of this.#held.takeCloses()) this.#finishClose(conn, close.status, close.detail);
     });
+  }
+
+  /**
+   * Ends every connection (as `conn.end()`: queued bytes are still sent,
+   * then it closes) and cancels dials in progress: the first step of a
+   * graceful stop. Connections that open later are not affected.
+   */
+  endAll(): void {
+    const live = [...this.#conns.filter((c) => c !== undefined), ...[...this.#peers.values()].map((p) => p.conn)];
+    for (const conn of live) {
+      if (conn.state === ConnState.Connecting) this.#close(conn);
+      else conn.end();
+    }
   }
 
   /**
@@ -147,7 +220,7 @@ export class Poller {
     this.#close(conn);
   }
 
-  /** Live connections (open, or dials in progress). */
+  /** Live connections (open, dials in progress, UDP peers). */
   get connCount(): number {
     return this.#running ? this.#reactor.connCount() : 0;
   }
@@ -159,33 +232,51 @@ export class Poller {
   }
 
   /**
-   * Connects to `target` and resolves with the connection once it is open
-   * (after its `onOpen`); rejects with a system error, ERR_NBIO_DIAL_TIMEOUT
-   * after `timeout` ms (0: no limit), or ERR_NBIO_NOT_RUNNING if the poller
-   * stops first. The poller must be running.
+   * Hands the connected (or, TCP only, connecting) socket `fd` to the
+   * reactor and resolves with its connection once it is open (after its
+   * `onOpen`); rejects with a system error, ERR_NBIO_DIAL_TIMEOUT after
+   * `timeout` ms, or ERR_NBIO_NOT_RUNNING if the poller stops first. The
+   * poller must be running; `fd` is its from now on.
    */
-  dial(target: ResolvedEndpoint, timeout: number): Promise<Conn> {
-    // A connection closed since the last batch may still own the descriptor
-    // number connect() is about to reuse: deliver its onClose first.
-    this.#deliverPending();
+  adopt(fd: number, how: Adoption): Promise<Conn> {
+    const conn = this.#register(fd, how);
+    if (conn instanceof Error) return Promise.reject(conn);
     const reactor = this.#reactor;
-    const fd = native.connect(target.family, target.ip, target.port);
-    if (fd < 0) return Promise.reject(systemError(fd, 'connect', target.ip, target.port));
-    const handle = reactor.addConn(fd, 1);
-    if (handle < 0) return Promise.reject(systemError(handle, 'epoll_ctl'));
-    const conn = new Conn(this.#owner, handle, ConnState.Connecting);
-    this.#conns[fd] = conn;
     return new Promise<Conn>((resolve, reject) => {
-      const dial: PendingDial = { resolve, reject, timer: undefined, target };
-      if (timeout > 0) {
+      const dial: PendingDial = { resolve, reject, timer: undefined, target: how.target };
+      if (how.connecting && how.timeout > 0) {
         dial.timer = setTimeout(() => {
           this.#timers.delete(dial.timer!);
-          if (reactor.close(handle, CloseCause.DialTimeout) === 0) this.#scheduleDrain();
-        }, timeout);
+          if (reactor.close(conn.handle, CloseCause.DialTimeout) === 0) this.#scheduleDrain();
+        }, how.timeout);
         this.#timers.add(dial.timer);
       }
       this.#dials.set(conn, dial);
     });
+  }
+
+  /** Serves a connection an acceptor handed over (`onOpen` follows); closes `fd` if that fails. */
+  adoptAccepted(fd: number): void {
+    this.#register(fd, { transport: this.#settings.transport, connecting: false, timeout: 0, target: undefined });
+  }
+
+  /** Registers `fd` with the reactor as a connection not open yet; returns it, or the error (`fd` closed). */
+  #register(fd: number, how: Adoption): Conn | Error {
+    // A connection closed since the last batch may still own the descriptor
+    // number about to be reused: deliver its onClose first.
+    this.#deliverPending();
+    const reactor = this.#reactor;
+    const handle = how.transport === 'udp' ? reactor.addDatagram(fd, 1) : reactor.addConn(fd, how.connecting ? 1 : 0);
+    if (handle < 0) return systemError(handle, 'epoll_ctl');
+    const conn = new Conn(this.#owner, handle, ConnState.Connecting, how.transport);
+    this.#conns[fd] = conn;
+    if (how.buffered !== undefined && how.buffered.length > 0) {
+      for (const chunk of how.buffered) this.#held.hold(conn, chunk);
+      this.#held.resumed(conn);
+    }
+    // Unless it connects, its `opened` event is pending already.
+    if (!how.connecting) this.#scheduleDrain();
+    return conn;
   }
 
   /** Runs when the epoll instance has something ready (libuv watcher). */
@@ -197,6 +288,7 @@ export class Poller {
       while (reactor.backlog() > 0) this.#dispatch(reactor.runOnce(0));
       this.#drainPending();
     });
+    this.onSettled?.();
     this.#handlers.rethrow();
   };
 
@@ -237,6 +329,7 @@ export class Poller {
   #deliverPending(): void {
     if (this.#dispatching || !this.#eventsPending || !this.#running) return;
     this.#dispatchingWhile(() => this.#drainPending());
+    this.onSettled?.();
     this.#handlers.rethrow();
   }
 
@@ -260,19 +353,27 @@ export class Poller {
       const handle = events[p + 1] >>> 0;
       switch (events[p] & 0xff) {
         case EventKind.Data:
+          // A non-zero status: a datagram cut to readBufferSize.
+          if (events[p + 2] !== 0) this.#connOf(handle)?.countTruncated();
           this.#deliverData(handle, events[p + 4] >>> 0, events[p + 5] >>> 0);
           break;
         case EventKind.Opened:
-          this.#opened(handle, events[p + 3]);
+          this.#opened(handle, events[p + 3], events[p + 4] >>> 0, events[p + 5] >>> 0);
           break;
         case EventKind.Closed:
           this.#closed(handle, events[p + 2], events[p + 3]);
+          break;
+        case EventKind.Ended:
+          this.#ended(handle);
           break;
         case EventKind.ListenerPaused:
           this.#listenerPaused(events[p + 3], events[p + 2]);
           break;
         case EventKind.Drained:
           this.#drained(handle);
+          break;
+        case EventKind.Accepted:
+          this.onAccepted(events[p + 3]);
           break;
       }
     }
@@ -298,29 +399,49 @@ export class Poller {
 
   /** The connection `handle` names, unless its descriptor belongs to another (or no) connection now. */
   #connOf(handle: number): Conn | undefined {
+    if (handle >= PEER_BIT) return this.#peers.get(handle)?.conn;
     const conn = this.#conns[handle & FD_MASK];
     return conn !== undefined && conn.handle === handle ? conn : undefined;
   }
 
-  #opened(handle: number, acceptedOn: number): void {
-    const handlers = this.#handlers;
-    if (acceptedOn === 0) {
-      const conn = this.#connOf(handle);
+  /** The descriptor of `conn`'s socket (for a UDP peer, the socket it shares). */
+  #fdOf(conn: Conn): number {
+    return conn.handle >= PEER_BIT ? this.#peers.get(conn.handle)?.socket ?? -1 : conn.handle & FD_MASK;
+  }
+
+  /** A connection opened: accepted (`acceptedOn` = 1 + the listener), a UDP peer, a dial or an adoption. */
+  #opened(handle: number, acceptedOn: number, ptr: number, len: number): void {
+    let conn: Conn | undefined;
+    if (handle >= PEER_BIT) {
+      const remote = decodeSockaddr(this.#mem.u8.subarray(ptr, ptr + len));
+      conn = new Conn(this.#owner, handle, ConnState.Open, 'udp', remote);
+      this.#peers.set(handle, { conn, socket: acceptedOn - 1 });
+      this.#idle?.start(conn);
+    } else if (acceptedOn !== 0) {
+      conn = new Conn(this.#owner, handle, ConnState.Open, this.#settings.transport);
+      this.#conns[handle & FD_MASK] = conn;
+    } else {
+      conn = this.#connOf(handle);
       if (conn === undefined) return;
-      const dial = this.#takeDial(conn)!;
       if (conn.state === ConnState.Connecting) conn.state = ConnState.Open;
-      handlers.call(() => handlers.onOpen(conn));
-      dial.resolve(conn);
-      return;
     }
-    const conn = new Conn(this.#owner, handle, ConnState.Open);
-    this.#conns[handle & FD_MASK] = conn;
-    handlers.call(() => handlers.onOpen(conn));
+    if (this.#settings.keepAlive && conn.transport === 'tcp' && conn.state === ConnState.Open) this.#keepAlive(conn);
+    const handlers = this.#handlers;
+    const opened = conn;
+    handlers.call(() => handlers.onOpen(opened));
+    this.#takeDial(conn)?.resolve(conn);
+  }
+
+  /** Applies the engine's keep-alive options to a new connection. */
+  #keepAlive(conn: Conn): void {
+    const { keepAliveInitialDelay } = this.#settings;
+    this.#handlers.call(() => conn.setKeepAlive(true, keepAliveInitialDelay));
   }
 
   #deliverData(handle: number, ptr: number, len: number): void {
     const conn = this.#connOf(handle);
     if (conn === undefined || conn.state === ConnState.Closed) return;
+    if (this.#idle !== undefined && handle >= PEER_BIT) this.#idle.touch(conn);
     const mem = this.#mem;
     mem.sync();
     if (conn.paused || this.#held.has(conn)) {
@@ -346,10 +467,31 @@ export class Poller {
     handlers.call(() => handlers.onDrain(conn));
   }
 
+  /** The peer ended its side: after the bytes before it, onEnd, then (without allowHalfOpen) this side ends too. */
+  #ended(handle: number): void {
+    const conn = this.#connOf(handle);
+    if (conn === undefined || conn.state === ConnState.Closed) return;
+    if (this.#held.holdEnd(conn)) return; // after the held bytes
+    this.#finishEnd(conn);
+  }
+
+  #finishEnd(conn: Conn): void {
+    const handlers = this.#handlers;
+    if (handlers.onEnd !== noop) handlers.call(() => handlers.onEnd(conn));
+    // Without allowHalfOpen this side ends too. (After closeWrite() both
+    // sides have ended: the reactor closes it once the queue is sent.)
+    if (!this.#settings.allowHalfOpen && conn.state === ConnState.Open) this.#end(conn);
+  }
+
   #closed(handle: number, status: number, detail: number): void {
     const conn = this.#connOf(handle);
     if (conn === undefined) return;
-    this.#conns[handle & FD_MASK] = undefined;
+    if (handle >= PEER_BIT) {
+      this.#peers.delete(handle);
+      this.#idle?.clear(conn);
+    } else {
+      this.#conns[handle & FD_MASK] = undefined;
+    }
     if (this.#running && conn.state !== ConnState.Closed && this.#held.holdClose(conn, { status, detail })) {
       // Bytes before this close are still held: report it after them.
       conn.state = ConnState.Doomed;
@@ -367,14 +509,16 @@ export class Poller {
     if (failure !== undefined) this.#failures.delete(conn);
     const dial = this.#takeDial(conn);
     if (dial !== undefined) {
-      dial.reject(dialError(status, detail, dial.target, this.#running));
+      const err = dialError(status, detail, dial.target, this.#running);
+      dial.reject(err);
+      this.onClosed?.(conn, err);
       return;
     }
     this.#deadlines.clear(conn);
     const onClose = this.#handlers.onClose;
-    if (onClose === noop) return;
     const err = failure ?? closeError(status, detail);
-    this.#handlers.call(() => onClose(conn, err));
+    if (onClose !== noop) this.#handlers.call(() => onClose(conn, err));
+    this.onClosed?.(conn, err);
   }
 
   /** Removes `conn`'s pending dial, if it has one, and stops its timer. */
@@ -410,6 +554,8 @@ export class Poller {
 
   #afterWrite(conn: Conn, rc: number): void {
     if (rc >= 0) return;
+    // A datagram too large for UDP: nothing was sent, the connection stays open.
+    if (rc === -ERRNO.EMSGSIZE) throw systemError(rc, 'send');
     // The reactor closed the connection (now, or earlier in this batch);
     // its `closed` event carries the cause to onClose.
     conn.state = ConnState.Doomed;
@@ -417,9 +563,13 @@ export class Poller {
   }
 
   #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
-    if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) return;
+    if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending && conn.state !== ConnState.WriteClosed) return;
     if (kind === 'write' && this.#reactor.bufferedAmount(conn.handle) === 0) return;
-    const cause = kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout;
+    this.#closeWith(conn, kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout);
+  }
+
+  /** Closes `conn` with a host-defined cause (a time-out). */
+  #closeWith(conn: Conn, cause: number): void {
     if (this.#reactor.close(conn.handle, cause) === 0) this.#scheduleDrain();
   }
 
@@ -441,13 +591,20 @@ export class Poller {
     if (this.#reactor.end(conn.handle) === 0) this.#scheduleDrain();
   }
 
+  #closeWrite(conn: Conn): void {
+    conn.state = ConnState.WriteClosed;
+    // Closes at once when the peer has ended too and nothing is queued.
+    if (this.#reactor.closeWrite(conn.handle) === 0) this.#scheduleDrain();
+  }
+
   #pauseReading(conn: Conn): void {
     this.#afterWrite(conn, this.#reactor.pauseReading(conn.handle));
   }
 
   #resumeReading(conn: Conn): void {
     if (!this.#held.has(conn)) {
-      if (conn.state === ConnState.Open || conn.state === ConnState.Ending) {
+      const s = conn.state;
+      if (s === ConnState.Open || s === ConnState.Ending || s === ConnState.WriteClosed) {
         this.#afterWrite(conn, this.#reactor.resumeReading(conn.handle));
       }
       return;
@@ -469,12 +626,9 @@ export class Poller {
       }
       if (conn.paused && conn.state !== ConnState.Closed) continue;
       this.#held.delete(conn);
+      if (held.ended && conn.state !== ConnState.Closed) this.#finishEnd(conn);
       if (held.close !== undefined) this.#finishClose(conn, held.close.status, held.close.detail);
       else this.#resumeReading(conn);
     }
-  }
-
-  #address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
-    return sockAddress(conn.handle & FD_MASK, side);
   }
 }

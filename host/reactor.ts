@@ -26,6 +26,9 @@ export interface LoweredSys {
   close(fd: number): number;
   'socket-error'(fd: number): number;
   'set-no-delay'(fd: number, on: number): number;
+  shutdown(fd: number, how: number): number;
+  'recv-from'(fd: number, maxLen: number, ret: number): void;
+  'send-to'(fd: number, ptr: number, len: number, addrPtr: number, addrLen: number): number;
 }
 
 /**
@@ -34,10 +37,13 @@ export interface LoweredSys {
  * as the address of an 8-byte {ptr, len} pair in reactor memory.
  */
 export interface Reactor {
-  init(readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number): number;
+  init(readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number, edgeTriggered: number): number;
   addListener(fd: number): number;
+  addAcceptor(fd: number): number;
   resumeListener(fd: number): number;
+  removeListener(fd: number): number;
   addConn(fd: number, connecting: number): number;
+  addDatagram(fd: number, connected: number): number;
   runOnce(timeoutMs: number): number;
   backlog(): number;
   takeEvents(): number;
@@ -45,6 +51,7 @@ export interface Reactor {
   bufferedAmount(conn: number): number;
   close(conn: number, cause: number): number;
   end(conn: number): number;
+  closeWrite(conn: number): number;
   pauseReading(conn: number): number;
   resumeReading(conn: number): number;
   shutdown(): void;
@@ -58,6 +65,8 @@ export const EventKind = {
   Closed: 2,
   ListenerPaused: 3,
   Drained: 4,
+  Ended: 5,
+  Accepted: 6,
 } as const;
 
 /** Close causes that are not errnos (`status` of a `closed` event). */
@@ -74,10 +83,13 @@ export const CloseCause = {
 } as const;
 
 /** Syscall names of `failed-call` values (`detail` of a `closed` event). */
-export const FAILED_CALL = ['', 'read', 'write', 'connect', 'epoll_ctl'] as const;
+export const FAILED_CALL = ['', 'read', 'write', 'connect', 'epoll_ctl', 'shutdown', 'sendto', 'recvfrom'] as const;
 
 /** Low 20 bits of a connection handle: its file descriptor (a generation number is above). */
 export const FD_MASK = 0xfffff;
+
+/** Bit 31 of a handle: a UDP peer, which has no descriptor (the low 20 bits index the reactor's peer table). */
+export const PEER_BIT = 0x8000_0000;
 
 /** Size of one event record in reactor memory, in 32-bit words (24 bytes). */
 export const EVENT_WORDS = 6;
@@ -114,8 +126,11 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reacto
   return {
     init: fn('init'),
     addListener: fn('add-listener'),
+    addAcceptor: fn('add-acceptor'),
     resumeListener: fn('resume-listener'),
+    removeListener: fn('remove-listener'),
     addConn: fn('add-conn'),
+    addDatagram: fn('add-datagram'),
     runOnce: fn('run-once'),
     backlog: fn('backlog'),
     takeEvents: fn('take-events'),
@@ -123,6 +138,7 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reacto
     bufferedAmount: unsigned(fn('buffered-amount')),
     close: fn('close'),
     end: fn('end'),
+    closeWrite: fn('close-write'),
     pauseReading: fn('pause-reading'),
     resumeReading: fn('resume-reading'),
     shutdown: fn('shutdown') as () => void,

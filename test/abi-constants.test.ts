@@ -3,7 +3,7 @@
 // in agreement, and both in agreement with the WIT's enum order.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CloseCause, EventKind, FAILED_CALL, FD_MASK } from '../host/reactor.js';
+import { CloseCause, EventKind, FAILED_CALL, FD_MASK, PEER_BIT } from '../host/reactor.js';
 
 const source = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
@@ -33,18 +33,25 @@ describe('engine interface numbers', () => {
 
   it('event kinds: WIT order, reactor and host agree', () => {
     const cases = witEnum('event-kind');
-    expect(cases).toEqual(['opened', 'data', 'closed', 'listener-paused', 'drained']);
-    const host = [EventKind.Opened, EventKind.Data, EventKind.Closed, EventKind.ListenerPaused, EventKind.Drained];
-    const reactor = ['KIND_OPENED', 'KIND_DATA', 'KIND_CLOSED', 'KIND_LISTENER_PAUSED', 'KIND_DRAINED'].map((n) => guest.get(n));
+    expect(cases).toEqual(['opened', 'data', 'closed', 'listener-paused', 'drained', 'ended', 'accepted']);
+    const host = [
+      EventKind.Opened, EventKind.Data, EventKind.Closed, EventKind.ListenerPaused, EventKind.Drained, EventKind.Ended,
+      EventKind.Accepted,
+    ];
+    const reactor = [
+      'KIND_OPENED', 'KIND_DATA', 'KIND_CLOSED', 'KIND_LISTENER_PAUSED', 'KIND_DRAINED', 'KIND_ENDED', 'KIND_ACCEPTED',
+    ].map((n) => guest.get(n));
     expect(host).toEqual(cases.map((_, i) => i));
     expect(reactor).toEqual(host);
   });
 
   it('failed calls: WIT order, reactor and host agree', () => {
     const cases = witEnum('failed-call');
-    expect(cases).toEqual(['none', 'read', 'write', 'connect', 'epoll-ctl']);
+    expect(cases).toEqual(['none', 'read', 'write', 'connect', 'epoll-ctl', 'shutdown', 'send-to', 'recv-from']);
     expect(FAILED_CALL).toHaveLength(cases.length);
-    const reactor = ['CALL_NONE', 'CALL_READ', 'CALL_WRITE', 'CALL_CONNECT', 'CALL_EPOLL_CTL'].map((n) => guest.get(n));
+    const reactor = [
+      'CALL_NONE', 'CALL_READ', 'CALL_WRITE', 'CALL_CONNECT', 'CALL_EPOLL_CTL', 'CALL_SHUTDOWN', 'CALL_SEND', 'CALL_RECV',
+    ].map((n) => guest.get(n));
     expect(reactor).toEqual(cases.map((_, i) => i));
   });
 
@@ -56,5 +63,7 @@ describe('engine interface numbers', () => {
     for (const cause of [CloseCause.DialTimeout, CloseCause.ReadTimeout, CloseCause.WriteTimeout]) expect(cause).toBeGreaterThanOrEqual(16);
     expect(guest.get('FD_BITS')).toBe(20);
     expect(FD_MASK).toBe(2 ** 20 - 1);
+    expect(/export const PEER_BIT: u32 = 0x8000_0000;/.test(source('assembly/constants.ts'))).toBe(true);
+    expect(PEER_BIT).toBe(2 ** 31);
   });
 });

@@ -7,7 +7,7 @@ function rejects(options: unknown, code: string, message: RegExp): void {
 
 describe('options', () => {
   it('rejects an unknown network', () => {
-    rejects({ network: 'udp' }, 'ERR_NBIO_INVALID_ADDRESS', /unsupported network "udp"/);
+    rejects({ network: 'unixgram' }, 'ERR_NBIO_INVALID_ADDRESS', /unsupported network "unixgram"/);
     rejects({ network: 'tcp5' }, 'ERR_NBIO_INVALID_ADDRESS', /unsupported network/);
   });
 
@@ -43,7 +43,9 @@ describe('options', () => {
     const engine = new Engine();
     await engine.start();
     try {
-      await expect(engine.dial('udp', '127.0.0.1:9')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
+      await expect(engine.dial('sctp' as never, '127.0.0.1:9')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
+      await expect(engine.dial('udp6', '127.0.0.1:9')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
+      await expect(engine.dial('unix', '')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
       await expect(engine.dial('tcp', '127.0.0.1:0')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
       await expect(engine.dial('tcp', '127.0.0.1:9', { timeout: -5 })).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_OPTION' });
     } finally {

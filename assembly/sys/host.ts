@@ -16,6 +16,9 @@
  *   close        (fd)                             -> i32
  *   socket-error (fd)                             -> i32
  *   set-no-delay (fd, on)                         -> i32
+ *   shutdown     (fd, how)                        -> i32
+ *   recv-from    (fd, maxLen, retptr)             -> ()
+ *   send-to      (fd, ptr, len, addrPtr, addrLen) -> i32
  *
  * Return area of epoll-wait / read (12 bytes, align 4), a static block:
  *
@@ -24,6 +27,14 @@
  *   | disc u8| (pad)  | ptr u32 / s32  | len u32        |
  *   +--------+--------+----------------+----------------+
  *   disc 0: ready/data list at ptr, len elements
+ *   disc 1: error, negated errno at offset 4
+ *
+ * Return area of recv-from (24 bytes, align 4), the same block:
+ *
+ *   0        4          8          12           16           20
+ *   +--------+----------+----------+------------+------------+----------+
+ *   | disc u8| data ptr | data len | source ptr | source len | size u32 |
+ *   +--------+----------+----------+------------+------------+----------+
  *   disc 1: error, negated errno at offset 4
  *
  * Before epoll-wait and read the wrapper arms the landing zone of
@@ -65,9 +76,21 @@ declare function _socketError(fd: i32): i32;
 // @ts-ignore: decorator
 @external("nbio:engine/sys@0.1.0", "set-no-delay")
 declare function _setNoDelay(fd: i32, on: i32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "shutdown")
+declare function _shutdown(fd: i32, how: i32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "recv-from")
+declare function _recvFrom(fd: i32, maxLen: u32, ret: usize): void;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "send-to")
+declare function _sendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32;
 
-/** Static 12-byte return area for list-returning imports. */
-const RET: usize = memory.data(16, 8);
+/** Most bytes of a datagram's source address kept (a sockaddr_in6). */
+export const SOURCE_MAX: u32 = 28;
+
+/** Static return area for list-returning imports (24 bytes used by recv-from). */
+const RET: usize = memory.data(24, 8);
 
 /** Decodes a list result: copies it to `dest` if the host put it elsewhere.
  *  Returns the element count, or the negated errno. */
@@ -125,3 +148,32 @@ export function sysAccept(fd: i32): i32 { return _accept(fd); }
 export function sysClose(fd: i32): i32 { return _close(fd); }
 export function sysSocketError(fd: i32): i32 { return _socketError(fd); }
 export function sysSetNoDelay(fd: i32, on: bool): i32 { return _setNoDelay(fd, on ? 1 : 0); }
+export function sysShutdown(fd: i32, how: i32): i32 { return _shutdown(fd, how); }
+
+/** One datagram into `dest` (at most `maxLen` bytes) and its source address
+ *  into `source` (at most SOURCE_MAX bytes; its length stored at
+ *  `sourceLen`). Returns the full size, or -errno; EINTR is retried. */
+export function sysRecvFrom(fd: i32, dest: usize, maxLen: u32, source: usize, sourceLen: usize): i32 {
+  do {
+    armLanding(dest, <usize>maxLen);
+    _recvFrom(fd, maxLen, RET);
+    disarmLanding();
+  } while (load<u8>(RET) != 0 && load<i32>(RET, 4) == -EINTR);
+  if (load<u8>(RET) != 0) return load<i32>(RET, 4);
+  // The source first: a host that put it in the landing zone (at `dest`)
+  // would otherwise see it overwritten by the data.
+  const n = min(load<u32>(RET, 16), SOURCE_MAX);
+  memory.copy(source, <usize>load<u32>(RET, 12), <usize>n);
+  store<u32>(sourceLen, n);
+  const ptr = <usize>load<u32>(RET, 4);
+  const len = load<u32>(RET, 8);
+  if (len != 0 && ptr != dest) memory.copy(dest, ptr, <usize>len);
+  return load<i32>(RET, 20);
+}
+
+/** One datagram to `addr` (addrLen 0: the connected peer); EINTR retried. */
+export function sysSendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32 {
+  let r: i32;
+  do r = _sendTo(fd, ptr, len, addr, addrLen); while (r == -EINTR);
+  return r;
+}

@@ -409,3 +409,20 @@ export function sysSocketError(fd: i32): i32 {
 export function sysSetNoDelay(fd: i32, on: bool): i32 {
   return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
 }
+
+/** Not on the WASI build: closing one direction (`close-write`) is
+ *  Node-only, since wasi:sockets 0.2 cannot shut a stream without
+ *  cutting a write the runtime is still finishing: -EOPNOTSUPP. */
+export function sysShutdown(fd: i32, how: i32): i32 {
+  return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
+}
+
+/** Not on the WASI build (UDP is Node-only): -EOPNOTSUPP. */
+export function sysRecvFrom(fd: i32, dest: usize, maxLen: u32, source: usize, sourceLen: usize): i32 {
+  return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
+}
+
+/** Not on the WASI build (UDP is Node-only): -EOPNOTSUPP. */
+export function sysSendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32 {
+  return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
+}

@@ -19,7 +19,7 @@
 import { endCall } from "../abi";
 import {
   CAUSE_LOCAL, CAUSE_PEER_ENDED, CAUSE_WRITE_OVERFLOW, FD_MASK,
-  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_LISTENER_PAUSED, KIND_OPENED,
+  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_ENDED, KIND_LISTENER_PAUSED, KIND_OPENED,
 } from "../constants";
 import { EVENT_SIZE } from "../events";
 import {
@@ -134,7 +134,8 @@ export abstract class Handlers {
   /** Everything written so far was taken by the system (after a write had to queue). */
   onDrain(conn: Conn): void {}
   /** The connection is closed, exactly once: `reason` is CLOSED_BY_SELF,
-   *  CLOSED_BY_PEER, CLOSED_WRITE_OVERFLOW or a negated errno (-104,
+   *  CLOSED_BY_PEER (the peer ended its side first; what was queued for it
+   *  was still sent), CLOSED_WRITE_OVERFLOW or a negated errno (-104,
    *  ECONNRESET; -111, ECONNREFUSED for a dial; ...). */
   onClose(conn: Conn, reason: i32): void {}
 }
@@ -238,6 +239,10 @@ function dispatch(handlers: Handlers, e: usize): i32 {
       bytes.length = load<u32>(e, 20);
       handlers.onData(c, bytes);
     }
+  } else if (kind == KIND_ENDED) {
+    // The peer ended its side: what is queued is still sent, then the
+    // connection closes (CLOSED_BY_PEER), as Node's sockets do by default.
+    if (connOf(handle) != null) reactorEnd(handle);
   } else if (kind == KIND_DRAINED) {
     const c = connOf(handle);
     if (c != null) handlers.onDrain(c);
@@ -254,7 +259,7 @@ function dispatch(handlers: Handlers, e: usize): i32 {
 }
 
 function init(options: Options): i32 {
-  return reactorInit(options.readBufferSize, options.maxWriteBufferSize, options.maxConnReadTimesPerEventLoop, false);
+  return reactorInit(options.readBufferSize, options.maxWriteBufferSize, options.maxConnReadTimesPerEventLoop, false, false);
 }
 
 /** Polls and dispatches until `stop` (or the time-out); returns the status. */

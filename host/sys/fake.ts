@@ -1,4 +1,4 @@
-import type { HighLevelSys, ReadResult, Ready, WaitResult } from './lower.js';
+import type { HighLevelSys, ReadResult, Ready, RecvResult, WaitResult } from './lower.js';
 
 /**
  * An in-memory, Linux-ish kernel implementing `sys` (wit/nbio-engine.wit)
@@ -23,8 +23,11 @@ import type { HighLevelSys, ReadResult, Ready, WaitResult } from './lower.js';
  *   directions are shut (reset, failed connect). ERR and HUP are reported
  *   whatever the interest, as on Linux.
  *
- * Deliberate limits: EPOLLET is refused (-EINVAL) rather than faked; the
- * peer side never half-closes the engine's direction except by reset.
+ * `shutdown` (SHUT_WR) ends the engine's direction: the peer sees its end
+ * ({@link Peer.engineEnded}) and later writes fail with -EPIPE.
+ *
+ * Deliberate limits: EPOLLET is refused (-EINVAL) rather than faked; there
+ * are no UDP sockets (`recv-from` and `send-to` give -EOPNOTSUPP).
  *
  * All methods are bound (jco destructures the import object). Every `sys`
  * call is appended to {@link calls} as `name(args) -> result`.
@@ -146,6 +149,25 @@ export class FakeKernel implements HighLevelSys {
     return this.#log('setNoDelay', [fd, on], r);
   };
 
+  shutdown = (fd: number, how: number): number => {
+    const s = this.#fds.get(fd);
+    let r = 0;
+    if (!s) r = -EBADF;
+    else if (s.kind !== 'socket') r = -ENOTSOCK;
+    else if (s.state === 'connecting' || s.reset) r = -ENOTCONN;
+    else if (how === SHUT_WR || how === SHUT_RDWR) s.shutWr = true;
+    return this.#log('shutdown', [fd, how], r);
+  };
+
+  recvFrom = (fd: number, maxLen: number): RecvResult => {
+    const r = this.#fds.has(fd) ? -EOPNOTSUPP : -EBADF;
+    this.#log('recvFrom', [fd, maxLen], r);
+    return { tag: 'error', val: r };
+  };
+
+  sendTo = (fd: number, data: Uint8Array, _destination: Uint8Array): number =>
+    this.#log('sendTo', [fd, `${data.length}B`], this.#fds.has(fd) ? -EOPNOTSUPP : -EBADF);
+
   // ---- internals ----
 
   #install(f: FakeFile): number {
@@ -229,7 +251,7 @@ export class FakeKernel implements HighLevelSys {
       s.error = 0;
       return e;
     }
-    if (s.reset) return -EPIPE;
+    if (s.reset || s.shutWr) return -EPIPE;
     if (s.capacity === 0) return -EAGAIN;
     let taken = 0;
     for (const c of chunks) {
@@ -266,6 +288,11 @@ export class Peer {
   /** Whether TCP_NODELAY is on for the engine-side socket. */
   get noDelay(): boolean {
     return this.#s.noDelay;
+  }
+
+  /** True once the engine shut its sending side (`shutdown` SHUT_WR): the peer read its end. */
+  get engineEnded(): boolean {
+    return this.#s.shutWr;
   }
 
   /** Bytes the engine may still write before EAGAIN. */
@@ -347,6 +374,7 @@ interface FakeSocket {
   sent: Uint8Array[];
   closed: boolean;
   noDelay: boolean;
+  shutWr: boolean;
 }
 interface FakeListener {
   kind: 'listener';
@@ -361,7 +389,7 @@ type FakeFile = FakeSocket | FakeListener | FakeEpoll;
 function newSocket(state: FakeSocket['state'], capacity: number): FakeSocket {
   return {
     kind: 'socket', state, fd: undefined, inbox: new Uint8Array(0), eof: false, reset: false,
-    error: 0, capacity, sent: [], closed: false, noDelay: false,
+    error: 0, capacity, sent: [], closed: false, noDelay: false, shutWr: false,
   };
 }
 
@@ -373,7 +401,8 @@ function readiness(f: FakeFile): number {
   let ev = 0;
   if (f.inbox.length > 0 || f.eof || f.reset) ev |= EPOLLIN;
   if (f.eof || f.reset) ev |= EPOLLRDHUP;
-  if (f.reset) ev |= EPOLLHUP | EPOLLOUT; // dead: writes fail at once
+  if (f.reset || (f.shutWr && f.eof)) ev |= EPOLLHUP;
+  if (f.reset) ev |= EPOLLOUT; // dead: writes fail at once
   else if (f.capacity > 0) ev |= EPOLLOUT;
   if (f.error !== 0) ev |= EPOLLERR;
   return ev;
@@ -400,6 +429,10 @@ export const EEXIST = 17;
 export const EINVAL = 22;
 export const EPIPE = 32;
 export const ENOTSOCK = 88;
+export const EOPNOTSUPP = 95;
+export const ENOTCONN = 107;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
 export const ECONNRESET = 104;
 export const ENOBUFS = 105;
 export const ECONNREFUSED = 111;

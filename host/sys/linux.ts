@@ -34,5 +34,20 @@ export function linuxSys(mem: GuestMemory): LoweredSys {
     close: (fd) => native.close(fd),
     'socket-error': (fd) => native.socketError(fd),
     'set-no-delay': (fd, on) => native.setNoDelay(fd, on),
+    shutdown: (fd, how) => native.shutdown(fd, how),
+    'recv-from': (fd, maxLen, ret) => {
+      // The data first: it takes the landing zone the reactor armed.
+      const data = mem.alloc(1, maxLen);
+      const source = mem.alloc(4, SOURCE_AREA);
+      const size = native.recvFrom(fd, mem.buffer, data, maxLen, source);
+      mem.storeDatagramResult(ret, data, Math.min(size, maxLen), source + 4, mem.u32At(source), size);
+    },
+    'send-to': (fd, ptr, len, addrPtr, addrLen) => {
+      mem.sync();
+      return native.sendTo(fd, mem.buffer, ptr, len, addrPtr, addrLen);
+    },
   };
 }
+
+/** What `recvFrom` writes at its source offset: a u32 length and at most 28 address bytes. */
+const SOURCE_AREA = 32;
