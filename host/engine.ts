@@ -94,8 +94,10 @@ export class Engine {
   #balancer: Balancer | undefined;
   /** The sockets this engine listens on. */
   #listening: Listening[] = [];
-  /** Ends the wait of a graceful stop at once (a plain `stop()` meanwhile). */
-  #cutShort: (() => void) | undefined;
+  /** A plain `stop()` came during a graceful one: close what is left at once. */
+  #cutShort = false;
+  /** Ends the wait of a graceful stop (set while it waits). */
+  #endWait: (() => void) | undefined;
   readonly #handlers = new Handlers();
   #onPluginError: PluginErrorHandler = noop;
   /** This thread's poller's plugin, with the `plugin` option. */
@@ -342,7 +344,10 @@ export class Engine {
       throw new NbioError('ERR_NBIO_INVALID_OPTION', `timeout must be an integer number of milliseconds >= 0, got ${String(timeout)}`);
     }
     if (this.#stopping !== undefined) {
-      if (!graceful) this.#cutShort?.();
+      if (!graceful) {
+        this.#cutShort = true;
+        this.#endWait?.();
+      }
       return this.#stopping;
     }
     this.#stopping = this.#stop(graceful, timeout);
@@ -380,6 +385,7 @@ export class Engine {
     const poller = this.#poller!;
     for (const l of this.#listening) poller.removeListener(l.fd);
     this.#closeListening();
+    poller.endAll();
     await new Promise<void>((resolve) => {
       const timer = timeout > 0 ? setTimeout(done, timeout) : undefined;
       function done(): void {
@@ -387,18 +393,18 @@ export class Engine {
         poller.onSettled = undefined;
         resolve();
       }
-      this.#cutShort = () => {
+      this.#endWait = () => {
         this.#pollers?.stopNow();
         done();
       };
+      if (this.#cutShort) return this.#endWait();
       poller.onSettled = () => {
         if (poller.connCount === 0) done();
       };
-      poller.endAll();
       // Closes made by ending are delivered asynchronously; this catches an engine with nothing to end.
       setImmediate(() => poller.onSettled?.());
     });
-    this.#cutShort = undefined;
+    this.#endWait = undefined;
   }
 
   /** Forgets the listening sockets (the reactor closed them), removing Unix socket files. */

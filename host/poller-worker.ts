@@ -15,7 +15,7 @@ import { Engine, pollerOf } from './engine.js';
 import type { NbioError } from './errors.js';
 import { COUNTERS, type PollerData, type PollerMessage, type PollerRequest } from './pollers.js';
 import type { Poller } from './poller.js';
-import type { ConnOp } from './remote-conns.js';
+import { describeError, type ConnOp } from './remote-conns.js';
 
 const port = parentPort!;
 const { options, forwardPluginLog, counters: shared, index } = workerData as PollerData;
@@ -42,8 +42,7 @@ try {
     if (id === undefined) return;
     ids.delete(conn);
     remotes.delete(id);
-    const { message, code } = (err ?? {}) as { message?: string; code?: string };
-    port.postMessage({ type: 'conn-closed', id, error: message === undefined ? undefined : { message, code } } satisfies PollerMessage);
+    port.postMessage({ type: 'conn-closed', id, error: err === undefined ? undefined : describeError(err) } satisfies PollerMessage);
   };
   port.postMessage({ type: 'started' } satisfies PollerMessage);
   port.on('message', (request: PollerRequest) => serve(poller, request));
@@ -74,8 +73,7 @@ function serve(poller: Poller, request: PollerRequest): void {
           ids.set(conn, id);
           port.postMessage({ type: 'conn-opened', id, local: conn.localAddr, remote: conn.remoteAddr } satisfies PollerMessage);
         },
-        // (The rejection was reported by onClosed: a dial has no Conn of its own to name.)
-        () => {},
+        (err) => port.postMessage({ type: 'conn-closed', id, error: describeError(err) } satisfies PollerMessage),
       );
       break;
     }

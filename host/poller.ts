@@ -46,6 +46,8 @@ interface PendingDial {
   reject(err: Error): void;
   timer: NodeJS.Timeout | undefined;
   target: ResolvedEndpoint | undefined;
+  /** A TCP connect in progress (not merely an `opened` event to deliver). */
+  connecting: boolean;
 }
 
 /**
@@ -84,6 +86,8 @@ export class Poller {
   /** What paused connections had read before the pause, delivered after they resume. */
   readonly #held = new HeldReads();
   #dispatching = false;
+  /** A graceful stop began: connections that open from now on are ended after their onOpen. */
+  #endingAll = false;
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
   #drainScheduled = false;
@@ -198,14 +202,17 @@ export class Poller {
 
   /**
    * Ends every connection (as `conn.end()`: queued bytes are still sent,
-   * then it closes) and cancels dials in progress: the first step of a
-   * graceful stop. Connections that open later are not affected.
+   * then it closes) and cancels dials whose connect is in progress: the
+   * first step of a graceful stop. Connections that open from now on
+   * (handed over, or accepted before the listeners closed) are ended
+   * right after their `onOpen`.
    */
   endAll(): void {
+    this.#endingAll = true;
     const live = [...this.#conns.filter((c) => c !== undefined), ...[...this.#peers.values()].map((p) => p.conn)];
     for (const conn of live) {
-      if (conn.state === ConnState.Connecting) this.#close(conn);
-      else conn.end();
+      if (conn.state !== ConnState.Connecting) conn.end();
+      else if (this.#dials.get(conn)?.connecting) this.#close(conn);
     }
   }
 
@@ -243,7 +250,7 @@ export class Poller {
     if (conn instanceof Error) return Promise.reject(conn);
     const reactor = this.#reactor;
     return new Promise<Conn>((resolve, reject) => {
-      const dial: PendingDial = { resolve, reject, timer: undefined, target: how.target };
+      const dial: PendingDial = { resolve, reject, timer: undefined, target: how.target, connecting: how.connecting };
       if (how.connecting && how.timeout > 0) {
         dial.timer = setTimeout(() => {
           this.#timers.delete(dial.timer!);
@@ -430,6 +437,7 @@ export class Poller {
     const opened = conn;
     handlers.call(() => handlers.onOpen(opened));
     this.#takeDial(conn)?.resolve(conn);
+    if (this.#endingAll) conn.end();
   }
 
   /** Applies the engine's keep-alive options to a new connection. */

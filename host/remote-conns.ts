@@ -23,7 +23,15 @@ export type ConnOp =
 /** What a worker poller reports about a connection it serves for the engine's thread. */
 export type RemoteReport =
   | { type: 'conn-opened'; id: number; local: AddressInfo | undefined; remote: AddressInfo | undefined }
-  | { type: 'conn-closed'; id: number; error?: { message: string; code?: string } };
+  | { type: 'conn-closed'; id: number; error?: ErrorDescription };
+
+/** An error as it crosses threads. */
+export interface ErrorDescription {
+  message: string;
+  code?: string;
+  errno?: number;
+  syscall?: string;
+}
 
 /** What the engine's thread asks of a worker about such a connection. */
 export type RemoteRequest =
@@ -137,9 +145,17 @@ function copyOf(data: Chunk): Uint8Array {
   return Uint8Array.prototype.slice.call(data);
 }
 
+/** Describes an error (a system error's code, errno and syscall included) for another thread. */
+export function describeError(err: unknown): ErrorDescription {
+  const { message = String(err), code, errno, syscall } = (err ?? {}) as ErrorDescription;
+  return { message, code, errno, syscall };
+}
+
 /** An error described by a worker, as an Error again. */
-export function revive(d: { message: string; code?: string } | undefined): Error {
-  const err = new Error(d?.message ?? 'the connection closed before it opened') as Error & { code?: string };
+function revive(d: ErrorDescription | undefined): Error {
+  const err: Error & Partial<ErrorDescription> = new Error(d?.message ?? 'the connection closed before it opened');
   if (d?.code !== undefined) err.code = d.code;
+  if (d?.errno !== undefined) err.errno = d.errno;
+  if (d?.syscall !== undefined) err.syscall = d.syscall;
   return err;
 }
