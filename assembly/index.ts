@@ -6,7 +6,7 @@
  *
  * Core signatures (all i32):
  *
- *   init            (rbs, maxWb, maxReads, noDelay) -> epfd | -errno
+ *   init            (rbs, maxWb, maxReads, noDelay, maxMemory) -> epfd | -errno
  *   add-listener    (fd)            -> 0 | -errno
  *   resume-listener (fd)            -> 0 | -errno
  *   add-conn        (fd, connecting)-> handle | -errno
@@ -19,6 +19,7 @@
  *   end             (conn)          -> 0 | -errno
  *   shutdown        ()              -> ()
  *   conn-count      ()              -> u32
+ *   memory-in-use   ()              -> u32
  *
  * plus `memory` and `cabi_realloc`. Every export ends with `endCall()`,
  * which resets the per-call arena of cabi_realloc and frees large list
@@ -27,14 +28,14 @@
 import { endCall } from "./abi";
 import {
   reactorAddConn, reactorAddListener, reactorBacklog, reactorBufferedAmount,
-  reactorClose, reactorConnCount, reactorEnd, reactorInit, reactorResumeListener, reactorRunOnce,
+  reactorClose, reactorConnCount, reactorEnd, reactorInit, reactorMemoryInUse, reactorResumeListener, reactorRunOnce,
   reactorShutdown, reactorTakeEvents, reactorWrite,
 } from "./reactor";
 
 export { cabi_realloc } from "./abi";
 
-export function engine$init(rbs: u32, maxWb: u32, reads: u32, noDelay: bool): i32 {
-  const r = reactorInit(rbs, maxWb, reads, noDelay); endCall(); return r;
+export function engine$init(rbs: u32, maxWb: u32, reads: u32, noDelay: bool, maxMemory: u32): i32 {
+  const r = reactorInit(rbs, maxWb, reads, noDelay, maxMemory); endCall(); return r;
 }
 export function engine$add_listener(fd: i32): i32 {
   const r = reactorAddListener(fd); endCall(); return r;
@@ -71,4 +72,7 @@ export function engine$shutdown(): void {
 }
 export function engine$conn_count(): u32 {
   const r = reactorConnCount(); endCall(); return r;
+}
+export function engine$memory_in_use(): u32 {
+  const r = reactorMemoryInUse(); endCall(); return r;
 }

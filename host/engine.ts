@@ -167,9 +167,9 @@ export class Engine {
       this.#addrs = bound;
       if (o.handlers !== undefined) this.#handlers.install(await loadHandlers(o.handlers));
       if (o.pollers > 1) {
-        const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog, handlers } = o;
+        const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog, handlers } = o;
         this.#pollers = await PollerGroup.start(o.pollers - 1, {
-          network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog,
+          network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
           reusePort: true, handlers,
         });
       }

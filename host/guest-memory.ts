@@ -39,7 +39,9 @@ export class GuestMemory {
   /**
    * Asks the reactor for `size` bytes (canonical ABI `cabi_realloc`), the
    * destination of a list the host hands to it. The memory belongs to the
-   * reactor; it stays valid until the current export call returns.
+   * reactor; it stays valid until the current export call returns. Returns
+   * 0 when the reactor has no memory left for them: nothing may be written
+   * then.
    */
   alloc(align: number, size: number): number {
     const ptr = this.#realloc!(0, 0, align, size);

@@ -2,7 +2,7 @@ import type { AddressInfo, ResolvedEndpoint } from './address.js';
 import { closeError, dialError } from './close-cause.js';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
-import { systemError, withoutStack } from './errors.js';
+import { NbioError, systemError, withoutStack } from './errors.js';
 import { GuestMemory } from './guest-memory.js';
 import { noop, type Handlers } from './handlers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
@@ -16,7 +16,10 @@ import { WritePath } from './write-path.js';
 const LISTENER_RETRY_MS = 50;
 
 /** The settings a poller's reactor is initialised with. */
-export type ReactorSettings = Pick<ResolvedOptions, 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay'>;
+export type ReactorSettings = Pick<
+  ResolvedOptions,
+  'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'maxMemory'
+>;
 
 interface PendingDial {
   resolve(conn: Conn): void;
@@ -76,13 +79,17 @@ export class Poller {
 
   /**
    * Instantiates and initialises a reactor (creating its epoll instance).
-   * Throws a system error (syscall 'epoll_create1') if that fails.
+   * Throws a system error (syscall 'epoll_create1') if that fails, or
+   * ERR_NBIO_INVALID_OPTION if `maxMemory` cannot even hold the read batch.
    */
   static create(settings: ReactorSettings, handlers: Handlers): Poller {
     const mem = new GuestMemory();
     const reactor = instantiateReactor(linuxSys(mem), mem);
-    const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay } = settings;
-    const epfd = reactor.init(readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0);
+    const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, maxMemory } = settings;
+    const epfd = reactor.init(readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0, maxMemory);
+    if (epfd === -ERRNO.ENOMEM) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', `maxMemory (${maxMemory} bytes) cannot hold the reactor's read batch (readBufferSize ${readBufferSize})`);
+    }
     if (epfd < 0) throw systemError(epfd, 'epoll_create1');
     return new Poller(handlers, reactor, mem, epfd);
   }

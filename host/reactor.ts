@@ -34,7 +34,7 @@ export interface LoweredSys {
  * as the address of an 8-byte {ptr, len} pair in reactor memory.
  */
 export interface Reactor {
-  init(readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number): number;
+  init(readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number, maxMemory: number): number;
   addListener(fd: number): number;
   resumeListener(fd: number): number;
   addConn(fd: number, connecting: number): number;
@@ -47,6 +47,7 @@ export interface Reactor {
   end(conn: number): number;
   shutdown(): void;
   connCount(): number;
+  memoryInUse(): number;
 }
 
 /** Event kinds (`event-kind` in the WIT). */
@@ -56,6 +57,8 @@ export const EventKind = {
   Closed: 2,
   ListenerPaused: 3,
   Drained: 4,
+  Released: 5,
+  PollFailed: 6,
 } as const;
 
 /** Close causes that are not errnos (`status` of a `closed` event). */
@@ -123,5 +126,6 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reacto
     end: fn('end'),
     shutdown: fn('shutdown') as () => void,
     connCount: unsigned(fn('conn-count')),
+    memoryInUse: unsigned(fn('memory-in-use')),
   };
 }

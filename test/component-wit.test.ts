@@ -31,7 +31,7 @@ function witFuncs(src: string, iface: string): string[] {
 const SYS_FUNCS = ['accept', 'close', 'epoll-create', 'epoll-ctl', 'epoll-wait', 'read',
   'set-no-delay', 'socket-error', 'write', 'writev'];
 const ENGINE_FUNCS = ['add-conn', 'add-listener', 'backlog', 'buffered-amount', 'close', 'conn-count',
-  'end', 'init', 'resume-listener', 'run-once', 'shutdown', 'take-events', 'write'];
+  'end', 'init', 'memory-in-use', 'resume-listener', 'run-once', 'shutdown', 'take-events', 'write'];
 
 describe('built artifacts', () => {
   it('exist (run node build/build.mjs first)', () => {

@@ -67,6 +67,8 @@ export class FakeKernel implements HighLevelSys {
   readonly #fds = new Map<number, FakeFile>();
   readonly #faults: Fault[] = [];
   readonly #reports: Ready[] = [];
+  /** Faults taken by a call so far, in order. */
+  readonly taken: Fault[] = [];
 
   constructor(options: { log?: boolean } = {}) {
     this.#log = options.log ?? true;
@@ -175,6 +177,8 @@ export class FakeKernel implements HighLevelSys {
     if (!f) return this.#logged('close', [fd], -EBADF);
     this.#fds.delete(fd);
     for (const other of this.#fds.values()) if (other.kind === 'epoll') other.interest.delete(fd);
+    // Faults aimed at this socket die with it (a new socket may get its number).
+    for (let i = this.#faults.length - 1; i >= 0; i--) if (this.#faults[i].fd === fd) this.#faults.splice(i, 1);
     if (f.kind === 'socket') f.closed = true;
     if (f.kind === 'listener') for (const s of f.queue) s.reset = true;
     return this.#logged('close', [fd], 0);
@@ -219,7 +223,10 @@ export class FakeKernel implements HighLevelSys {
   /** Takes the first armed fault for a call of kind `call` on `fd`. */
   #take(call: Fault['call'], fd: number): Fault | undefined {
     const i = this.#faults.findIndex((f) => f.call === call && (f.fd === undefined || f.fd === fd));
-    return i < 0 ? undefined : this.#faults.splice(i, 1)[0];
+    if (i < 0) return undefined;
+    const [fault] = this.#faults.splice(i, 1);
+    this.taken.push(fault);
+    return fault;
   }
 
   #epollCtl(epfd: number, op: number, fd: number, events: number, token: number): number {

@@ -5,7 +5,7 @@
 // A broken invariant throws an Error saying which and where.
 import { GuestMemory } from '../../host/guest-memory.js';
 import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, instantiateReactor, type Reactor } from '../../host/reactor.js';
-import { ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel, type Peer } from '../../host/sys/fake.js';
+import { EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel, type Peer } from '../../host/sys/fake.js';
 import { lowerSys } from '../../host/sys/lower.js';
 import type { Action, Schedule } from './schedule.js';
 
@@ -46,7 +46,12 @@ interface PeerSlot {
 export interface RunResult {
   /** Linear memory of the reactor after each round, in bytes. */
   memory: number[];
+  /** Bytes the reactor had allocated after each round (`memory-in-use`). */
+  inUse: number[];
   conns: number;
+  /** Writes refused for lack of memory or over maxWriteBufferSize; bytes released. */
+  overflows: number;
+  released: number;
 }
 
 export class Violation extends Error {}
@@ -76,18 +81,26 @@ class Host {
   readonly lfd: number;
   readonly epfd: number;
   readonly maxWriteBufferSize: number;
+  /** Writes may fail for lack of memory (a small `maxMemory`). */
+  readonly tight: boolean;
   /** Peers and connections of the current round. */
   slots: PeerSlot[] = [];
   conns = new Map<number, Conn>();
   readonly paused = new Set<number>();
   /** epoll-wait failed: the host stops the reactor. */
   failed = false;
+  /** poll-failed events seen. */
+  pollFailures = 0;
+  /** Bytes of released memory; writes that failed with ENOBUFS. */
+  released = 0;
+  overflows = 0;
 
   constructor(schedule: Schedule) {
     this.r = instantiateReactor(lowerSys(this.kernel, this.mem), this.mem);
     const c = schedule.config;
     this.maxWriteBufferSize = c.maxWriteBufferSize;
-    this.epfd = this.r.init(c.readBufferSize, c.maxWriteBufferSize, c.maxReads, 1);
+    this.tight = c.maxMemory < 64 << 20;
+    this.epfd = this.r.init(c.readBufferSize, c.maxWriteBufferSize, c.maxReads, 1, c.maxMemory);
     check(this.epfd >= 0, `init failed: ${this.epfd}`);
     this.lfd = this.kernel.listen();
     check(this.r.addListener(this.lfd) === 0, 'add-listener failed');
@@ -131,11 +144,30 @@ class Host {
         case EventKind.Drained:
           check(conn !== undefined && conn.opened && conn.closes.length === 0, `drained for ${handle}, not open`);
           break;
+        case EventKind.Released:
+          this.#discard(handle, detail >>> 0);
+          break;
+        case EventKind.PollFailed:
+          check(status < 0 && status !== -EINTR, `poll-failed with status ${status}`);
+          this.pollFailures++;
+          break;
         default:
           throw new Violation(`unknown event kind ${kind}`);
       }
     }
     return count;
+  }
+
+  /**
+   * What a host may do with released memory: discard its pages. Zeroing
+   * them here makes any later read of them by the reactor show up as
+   * corrupted bytes.
+   */
+  #discard(at: number, len: number): void {
+    check(at % 4096 === 0 && len % 4096 === 0 && len > 0, `released [${at}, +${len}) is not whole pages`);
+    check(at + len <= this.mem.buffer.byteLength, `released [${at}, +${len}) is outside memory`);
+    this.mem.u8.fill(0, at, at + len);
+    this.released += len;
   }
 
   #opened(handle: number, detail: number): void {
@@ -164,13 +196,25 @@ class Host {
   }
 
   poll(): number {
-    let n = this.#afterPoll(this.r.runOnce(0));
-    while (this.r.backlog() > 0 && !this.failed) n += this.#afterPoll(this.r.runOnce(0));
+    let n = this.#pollOnce();
+    while (this.r.backlog() > 0 && !this.failed) n += this.#pollOnce();
     return n;
   }
 
-  #afterPoll(ret: number): number {
-    return this.dispatch(ret);
+  /** One run-once and its dispatch; a failed epoll-wait stops the reactor, as the Node host does. */
+  #pollOnce(): number {
+    const taken = this.kernel.taken.length;
+    const failures = this.pollFailures;
+    const n = this.dispatch(this.r.runOnce(0));
+    const hard = this.kernel.taken.slice(taken).filter((f) => f.call === 'epoll-wait' && f.errno !== -EINTR).length;
+    const failedNow = this.pollFailures - failures;
+    check(failedNow === hard, `${hard} epoll-wait failures, ${failedNow} poll-failed events`);
+    if (failedNow > 0) {
+      this.failed = true;
+      this.r.shutdown();
+      this.take();
+    }
+    return n;
   }
 
   take(): number {
@@ -286,6 +330,15 @@ class Host {
   #write(conn: Conn, stream: number, len: number): void {
     const data = bytes(stream, conn.accepted.length, len);
     const ptr = this.mem.alloc(1, len);
+    if (ptr === 0) {
+      // No memory for the bytes: the host fails the connection, as the Node host does.
+      check(this.tight, `cabi_realloc of ${len} bytes failed without a tight memory limit`);
+      check(this.r.close(conn.handle, CloseCause.WriteOverflow) === 0, `close ${conn.handle} refused`);
+      conn.writeFailed = true;
+      this.overflows++;
+      this.take();
+      return;
+    }
     this.mem.u8.set(data, ptr);
     const rc = this.r.write(conn.handle, ptr, len);
     if (rc === len) {
@@ -296,6 +349,7 @@ class Host {
     // after the kernel took the first part of `data`.
     check(rc < 0 && rc !== -9, `write to ${conn.handle} returned ${rc} for ${len} bytes`);
     check(conn.peer.isReset || rc === -ENOBUFS, `write to healthy ${conn.handle} failed with ${rc}`);
+    if (rc === -ENOBUFS) this.overflows++;
     conn.accepted.push(...data);
     conn.writeFailed = true;
     this.take();
@@ -313,6 +367,7 @@ class Host {
    * every open connection gracefully and polls until all of them closed.
    */
   settle(): void {
+    if (this.failed) return;
     this.kernel.clearFaults();
     this.#resume();
     for (const s of this.slots) {
@@ -326,6 +381,7 @@ class Host {
       conn.ending = true;
       check(this.r.end(conn.handle) === 0, `end ${conn.handle} refused while settling`);
     }
+    if (this.failed) return;
     this.take();
     this.#quiesce();
   }
@@ -349,6 +405,7 @@ class Host {
 export function runSchedule(schedule: Schedule, rounds = 1): RunResult {
   const host = new Host(schedule);
   const memory: number[] = [];
+  const inUse: number[] = [];
   let conns = 0;
   for (let round = 0; round < rounds && !host.failed; round++) {
     host.slots = [];
@@ -362,12 +419,13 @@ export function runSchedule(schedule: Schedule, rounds = 1): RunResult {
     conns += host.conns.size;
     host.mem.sync();
     memory.push(host.mem.buffer.byteLength);
+    inUse.push(host.r.memoryInUse());
   }
   host.r.shutdown();
   const closedAtShutdown = host.take();
   check(host.failed || closedAtShutdown === 0, `shutdown reported ${closedAtShutdown} events after everything closed`);
   check(host.kernel.openFds().length === 0, `descriptors left open after shutdown: ${host.kernel.openFds().join(' ')}`);
-  return { memory, conns };
+  return { memory, inUse, conns, overflows: host.overflows, released: host.released };
 }
 
 /** Every connection closed once, bytes intact, nothing left in the reactor. */
@@ -379,12 +437,14 @@ function checkEnd(host: Host): void {
     // Every close has a reason the schedule gave it.
     if (status === CloseCause.Local) check(c.ending || c.discarded || host.failed, `${what} closed locally, but the host never closed it`);
     else if (status === CloseCause.PeerEnded) check(c.peer.isReset || c.peer.ended, `${what}: peer-ended, but the peer never ended`);
-    else if (status === CloseCause.WriteOverflow) check(c.writeFailed && host.maxWriteBufferSize > 0, `${what}: overflow without a limit or a failed write`);
+    else if (status === CloseCause.WriteOverflow) {
+      check(c.writeFailed && (host.maxWriteBufferSize > 0 || host.tight), `${what}: overflow without a limit or a failed write`);
+    }
     else check(status < 0 && c.peer.isReset, `${what} closed with status ${status} on a healthy connection`);
     // Engine -> peer: a prefix of what was accepted, all of it after a graceful end.
     const received = Array.from(c.peer.received());
     check(isPrefix(received, c.accepted), `${what}: the peer received bytes that were not written, or out of order`);
-    if (c.ending && !c.discarded && status === CloseCause.Local && !c.peer.isReset) {
+    if (c.ending && !c.discarded && !host.failed && status === CloseCause.Local && !c.peer.isReset) {
       check(received.length === c.accepted.length, `${what}: ended gracefully but the peer got ${received.length} of ${c.accepted.length} bytes`);
     }
     // Peer -> engine: a prefix of what was sent, all of it unless it was cut short.

@@ -11,6 +11,8 @@ export interface Config {
   readBufferSize: number;
   maxWriteBufferSize: number;
   maxReads: number;
+  /** The reactor's memory limit: mostly the default, sometimes tight enough that writes and accepts fail. */
+  maxMemory: number;
 }
 
 /**
@@ -82,8 +84,13 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('write' as const),
       peer,
-      // Mostly small writes (they coalesce), some above the 4 KiB chunk size.
-      len: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 300 }) }, { weight: 1, arbitrary: fc.integer({ min: 4000, max: 9000 }) }),
+      // Mostly small writes (they coalesce), some above the 4 KiB chunk
+      // size, a few large enough that freeing them gives memory back.
+      len: fc.oneof(
+        { weight: 8, arbitrary: fc.integer({ min: 1, max: 300 }) },
+        { weight: 2, arbitrary: fc.integer({ min: 4000, max: 9000 }) },
+        { weight: 1, arbitrary: fc.integer({ min: 16 << 10, max: 96 << 10 }) },
+      ),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), peer }) },
@@ -137,6 +144,7 @@ export const schedules: fc.Arbitrary<Schedule> = fc.record({
     readBufferSize: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(65536)),
     maxWriteBufferSize: fc.constantFrom(0, 256, 4096),
     maxReads: fc.integer({ min: 1, max: 3 }),
+    maxMemory: fc.oneof({ weight: 4, arbitrary: fc.constant(0xf000_0000) }, { weight: 1, arbitrary: fc.constantFrom(576 << 10, 1 << 20) }),
   }),
   actions: fc.array(action, { minLength: 1, maxLength: 160, size: 'max' }),
 });
