@@ -11,6 +11,7 @@ import {
   type DataHandler,
   type DrainHandler,
   type EngineOptions,
+  type ErrorHandler,
   type HandlerModule,
   type OpenHandler,
   type ResolvedOptions,
@@ -25,6 +26,13 @@ export interface DialOptions {
   /** Give up (rejecting with ERR_NBIO_DIAL_TIMEOUT) after this many milliseconds; 0 or absent: no limit. */
   timeout?: number;
 }
+
+/**
+ * The descriptor table of an engine's own poller (host/owned-fds.ts), for
+ * host/poller-worker.ts to hand to the thread that started it; not part of
+ * the public API.
+ */
+export let fdTableOf: (engine: Engine) => SharedArrayBuffer | undefined;
 
 const enum State {
   Created,
@@ -44,6 +52,12 @@ const enum State {
  * before a connection's first `onData`, `onClose` exactly once after its
  * last. An exception thrown by a handler does not disturb the engine; the
  * first one of a batch is rethrown afterwards as an uncaught exception.
+ *
+ * If this thread's poller fails (its reactor traps, its epoll descriptor
+ * fails), the engine stops by itself: `onError`, each connection's
+ * `onClose` with the error, `onStop`; from then on `dial` and `start`
+ * refuse with the error's code. A worker poller that fails or dies only
+ * takes its own connections with it (see host/pollers.ts).
  */
 export class Engine {
   readonly #options: ResolvedOptions;
@@ -56,6 +70,12 @@ export class Engine {
   /** The pollers in worker threads, with `pollers` > 1. */
   #pollers: PollerGroup | undefined;
   readonly #handlers = new Handlers();
+  /** Why the engine stopped by itself, if it did. */
+  #failure: NbioError | undefined;
+
+  static {
+    fdTableOf = (engine) => engine.#poller?.fdTable;
+  }
 
   /**
    * Validates `options` (throwing ERR_NBIO_INVALID_OPTION or
@@ -97,6 +117,11 @@ export class Engine {
     return this.#setHandler('onAcceptError', handler);
   }
 
+  /** Sets the handler called when a poller of the engine fails (replacing the previous one). */
+  onError(handler: ErrorHandler): this {
+    return this.#setHandler('onError', handler);
+  }
+
   #setHandler<K extends keyof HandlerModule>(name: K, handler: HandlerModule[K]): this {
     if (this.#options.handlers !== undefined) {
       throw new NbioError('ERR_NBIO_INVALID_OPTION', `this engine takes its handlers from ${this.#options.handlers}; ${name} cannot be set`);
@@ -134,6 +159,7 @@ export class Engine {
    * Node-style system errors (EADDRINUSE, ENOTFOUND…). An engine starts once.
    */
   start(): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failed());
     if (this.#state !== State.Created) {
       return Promise.reject(
         this.#state === State.Stopping || this.#state === State.Stopped
@@ -154,6 +180,7 @@ export class Engine {
     try {
       const endpoints = await Promise.all(o.addrs.map((ep) => resolveEndpoint(o.network, ep, 'listen')));
       poller = Poller.create(o, this.#handlers);
+      poller.onFailure = (err) => this.#pollerFailed(err);
       const bound: string[] = [];
       for (const ep of endpoints) {
         unowned = listen(ep, o.backlog, o.reusePort);
@@ -171,7 +198,7 @@ export class Engine {
         this.#pollers = await PollerGroup.start(o.pollers - 1, {
           network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
           reusePort: true, handlers,
-        });
+        }, this.#handlers);
       }
       poller.start();
       this.#poller = poller;
@@ -214,6 +241,29 @@ export class Engine {
   }
 
   /**
+   * This thread's poller failed and closed everything (host/poller.ts):
+   * the engine stops by itself (the other pollers too), then `onStop`.
+   */
+  #pollerFailed(err: NbioError): void {
+    this.#failure ??= err;
+    if (this.#state !== State.Running) return; // already stopping: stop() finishes
+    this.#state = State.Stopping;
+    this.#stopping ??= (async () => {
+      await this.#pollers?.stop();
+      this.#state = State.Stopped;
+      const handlers = this.#handlers;
+      handlers.call(() => handlers.onStop());
+      handlers.rethrow();
+    })();
+  }
+
+  /** The error calls are refused with once the engine failed: the failure's code, and the failure as cause. */
+  #failed(): NbioError {
+    const f = this.#failure!;
+    return new NbioError(f.code, `the engine failed and stopped: ${f.message}`, { cause: f });
+  }
+
+  /**
    * Connects to `address` ('host:port') over `network` and resolves with the
    * connection once it is open (after its `onOpen`); it is driven by this
    * engine like an accepted one. Rejects with Node-style system errors
@@ -234,6 +284,7 @@ export class Engine {
   }
 
   #checkRunning(): void {
+    if (this.#failure !== undefined) throw this.#failed();
     if (this.#state !== State.Running) {
       throw new NbioError('ERR_NBIO_NOT_RUNNING', this.#state === State.Created || this.#state === State.Starting
         ? 'the engine is not started; await engine.start() first'

@@ -24,14 +24,24 @@ export type NbioErrorCode =
   /** The engine is not running (not started yet, or stopped). */
   | 'ERR_NBIO_NOT_RUNNING'
   /** `start` was called on an engine that was already started. */
-  | 'ERR_NBIO_ALREADY_STARTED';
+  | 'ERR_NBIO_ALREADY_STARTED'
+  /**
+   * The reactor (WebAssembly) trapped or failed: the engine closed every
+   * descriptor it had and stopped; `cause` is the trap.
+   */
+  | 'ERR_NBIO_REACTOR_FAULT'
+  /**
+   * A poller stopped working: its epoll instance failed, or its worker
+   * thread died. Its connections were closed; `cause` says why.
+   */
+  | 'ERR_NBIO_POLLER_FAILED';
 
 /** An error created by nbio-wasm, identified by its stable `code`. */
 export class NbioError extends Error {
   readonly code: NbioErrorCode;
 
-  constructor(code: NbioErrorCode, message: string) {
-    super(message);
+  constructor(code: NbioErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'NbioError';
     this.code = code;
   }

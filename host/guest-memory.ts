@@ -44,7 +44,8 @@ export class GuestMemory {
    * then.
    */
   alloc(align: number, size: number): number {
-    const ptr = this.#realloc!(0, 0, align, size);
+    // An i32 from Wasm: addresses past 2 GiB arrive negative.
+    const ptr = this.#realloc!(0, 0, align, size) >>> 0;
     this.sync();
     return ptr;
   }
@@ -54,6 +55,7 @@ export class GuestMemory {
    * list of `count` elements at `ptr` when `count >= 0`, else the error.
    */
   storeListResult(ret: number, ptr: number, count: number): void {
+    this.sync();
     const i32 = this.i32;
     const w = ret >>> 2;
     if (count >= 0) {

@@ -37,6 +37,17 @@ export type StopHandler = () => void;
  */
 export type AcceptErrorHandler = (err: Error) => void;
 
+/**
+ * Called when the engine itself fails, instead of failing silently: a
+ * poller's epoll descriptor reported an error or `epoll_wait` failed
+ * (ERR_NBIO_POLLER_FAILED: the engine closed everything and stopped), the
+ * reactor trapped (ERR_NBIO_REACTOR_FAULT: the same), or a poller thread
+ * died (ERR_NBIO_POLLER_FAILED: its connections were closed, the other
+ * pollers go on). `err.cause` says why. Without it, the error is emitted
+ * as a process warning.
+ */
+export type ErrorHandler = (err: Error) => void;
+
 /** The handlers, by name: as options, or as the exports of a `handlers` module. */
 export interface HandlerModule {
   onOpen?: OpenHandler;
@@ -45,6 +56,7 @@ export interface HandlerModule {
   onDrain?: DrainHandler;
   onStop?: StopHandler;
   onAcceptError?: AcceptErrorHandler;
+  onError?: ErrorHandler;
 }
 
 /** Options of `new Engine(options)`. Every field is optional. */
@@ -97,7 +109,7 @@ export interface EngineOptions extends HandlerModule {
   pollers?: number;
   /**
    * A module (absolute path or URL) that exports the handlers by name
-   * (`onOpen`, `onData`, `onClose`, `onDrain`, `onStop`, `onAcceptError`),
+   * (`onOpen`, `onData`, `onClose`, `onDrain`, `onStop`, `onAcceptError`, `onError`),
    * instead of setting them as functions. Required with `pollers` > 1.
    */
   handlers?: string | URL;
@@ -105,7 +117,7 @@ export interface EngineOptions extends HandlerModule {
 
 
 /** The handler names, as options, methods and `handlers` module exports. */
-export const HANDLER_NAMES = ['onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError'] as const;
+export const HANDLER_NAMES = ['onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError', 'onError'] as const;
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedOptions {

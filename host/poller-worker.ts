@@ -1,19 +1,28 @@
 /**
  * One extra poller of an engine with `pollers` > 1, in a worker thread: an
  * engine of its own, with the options and handlers module it was given,
- * listening on the same addresses (SO_REUSEPORT). It reports `started` (or
- * `failed`) once, and on `stop` stops its engine and lets the thread end.
+ * listening on the same addresses (SO_REUSEPORT). It reports `started`
+ * (with its reactor's descriptor table) or `failed` once, and on `stop`
+ * stops its engine and lets the thread end.
+ *
+ * An exception nothing here catches (a handler's, which the engine
+ * rethrows after its batch, or one from a timer of the application) does
+ * not end the thread: it is posted to the engine's thread, which raises it
+ * there (host/pollers.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Engine } from './engine.js';
+import { Engine, fdTableOf } from './engine.js';
 import type { EngineOptions } from './options.js';
-import type { PollerMessage, PollerRequest } from './pollers.js';
+import { describeError, type PollerMessage, type PollerRequest } from './pollers.js';
 
 const port = parentPort!;
+process.on('uncaughtException', (error) => {
+  port.postMessage({ type: 'uncaught', error: describeError(error) } satisfies PollerMessage);
+});
 const engine = new Engine(workerData as EngineOptions);
 try {
   await engine.start();
-  port.postMessage({ type: 'started' } satisfies PollerMessage);
+  port.postMessage({ type: 'started', fds: fdTableOf(engine)! } satisfies PollerMessage);
   port.on('message', (request: PollerRequest) => {
     if (request.type === 'stop') void engine.stop().then(() => port.close());
   });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { guardExports, type FaultSink } from './fault.js';
 import { GuestMemory } from './guest-memory.js';
 import { packageRoot } from './package-root.js';
 
@@ -96,16 +97,29 @@ function reactorModule(): WebAssembly.Module {
   return coreModule;
 }
 
+/** Options of {@link instantiateReactor}. */
+export interface InstantiateOptions {
+  /** The core module to instantiate (default: the built reactor, dist/wasm/reactor.core.wasm). */
+  module?: WebAssembly.Module;
+  /**
+   * Contain faults: an exception from any export (a trap) goes here, once,
+   * instead of to the caller, and the instance is never entered again (see
+   * host/fault.ts). Without it, exceptions propagate.
+   */
+  onFault?: FaultSink;
+}
+
 /**
  * Instantiates a reactor with the given lowered `sys`. `memory` is bound to
  * the new instance's memory before this returns, so the `sys` functions may
  * use it from the first call on.
  */
-export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reactor {
-  const instance = new WebAssembly.Instance(reactorModule(), {
+export function instantiateReactor(sys: LoweredSys, memory: GuestMemory, options: InstantiateOptions = {}): Reactor {
+  const instance = new WebAssembly.Instance(options.module ?? reactorModule(), {
     [SYS_MODULE]: sys as unknown as WebAssembly.ModuleImports,
   });
-  const x = instance.exports as Record<string, unknown>;
+  const raw = instance.exports as Record<string, unknown>;
+  const x = options.onFault === undefined ? raw : guardExports(raw, options.onFault, { cabi_realloc: 0 });
   const fn = (name: string) => {
     const f = x[ENGINE + name];
     if (typeof f !== 'function') throw new Error(`nbio-wasm: reactor module lacks export ${ENGINE + name}`);

@@ -7,15 +7,15 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Compiles a harness into its binary; it must import nothing. */
-export async function compileHarnessBinary(file: string): Promise<Uint8Array> {
+/** Compiles `file` (under test/assembly/) with extra asc arguments; returns the binary. */
+async function compile(file: string, extra: string[]): Promise<Uint8Array> {
   let binary: Uint8Array | undefined;
   const errors: string[] = [];
   const { error } = await asc.main(
     // An explicit config: otherwise asc picks up the root asconfig.json and
     // compiles the reactor's entry too.
     [join(root, 'test', 'assembly', file), '--config', join(root, 'test', 'assembly', 'asconfig.json'),
-      '--outFile', 'harness.wasm'],
+      '--outFile', 'harness.wasm', ...extra],
     {
       writeFile(name: string, contents: Uint8Array | string) {
         if (name.endsWith('.wasm')) binary = contents as Uint8Array;
@@ -25,9 +25,24 @@ export async function compileHarnessBinary(file: string): Promise<Uint8Array> {
     },
   );
   if (error || !binary) throw new Error(`asc failed for ${file}: ${error?.message}\n${errors.join('')}`);
+  return binary;
+}
+
+/** Compiles a harness into its binary; it must import nothing. */
+export async function compileHarnessBinary(file: string): Promise<Uint8Array> {
+  const binary = await compile(file, []);
   const imports = WebAssembly.Module.imports(new WebAssembly.Module(binary));
   if (imports.length) throw new Error(`${file}: harness must not import anything: ${JSON.stringify(imports)}`);
   return binary;
+}
+
+/**
+ * Compiles a guest written for a test (a hostile reactor, a reactor that
+ * traps on demand) the way the build compiles the reactor: its
+ * `engine$name` exports renamed to the component's names, `sys` imported.
+ */
+export async function compileGuest(file: string): Promise<WebAssembly.Module> {
+  return new WebAssembly.Module(await compile(file, ['--transform', join(root, 'build', 'wit-exports.mjs')]));
 }
 
 export async function compileHarness(file: string): Promise<WebAssembly.Instance> {
