@@ -75,8 +75,13 @@ export class PollerGroup {
    * are the engine thread's: they hear about workers that fail.
    */
   static async start(count: number, options: EngineOptions, handlers: Handlers): Promise<PollerGroup> {
+    // The workers run a file: a flag meant for a script given as a string
+    // (`node --input-type=module -e ...`) would keep them from starting.
+    // Otherwise they inherit the flags as usual.
+    const inputType = (arg: string) => arg.startsWith('--input-type');
+    const execArgv = process.execArgv.some(inputType) ? process.execArgv.filter((arg) => !inputType(arg)) : undefined;
     const members = Array.from({ length: count }, () => {
-      const worker = new Worker(WORKER_SCRIPT, { workerData: options });
+      const worker = new Worker(WORKER_SCRIPT, { workerData: options, execArgv });
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       return { worker, fds: undefined, exited, stopping: false } as Member;
     });
