@@ -76,11 +76,11 @@ export class Poller {
   #eventsPending = false;
   #drainScheduled = false;
   readonly #owner: ConnOwner = {
-    write: (conn, data) => this.#afterWrite(conn, this.#writer.write(conn.handle, data)),
-    writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(conn.handle, chunks)),
+    write: (conn, data) => this.#afterWrite(conn, this.#writer.write(this.#handleOf(conn), data)),
+    writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(this.#handleOf(conn), chunks)),
     close: (conn) => this.#close(conn),
     end: (conn) => this.#end(conn),
-    bufferedAmount: (conn) => this.#reactor.bufferedAmount(conn.handle),
+    bufferedAmount: (conn) => this.#reactor.bufferedAmount(this.#handleOf(conn)),
     setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
     address: (conn, side) => this.#address(conn, side),
   };
@@ -485,25 +485,37 @@ export class Poller {
 
   #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
     if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) return;
-    if (kind === 'write' && this.#reactor.bufferedAmount(conn.handle) === 0) return;
+    const handle = this.#handleOf(conn);
+    if (kind === 'write' && this.#reactor.bufferedAmount(handle) === 0) return;
     const cause = kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout;
-    if (this.#reactor.close(conn.handle, cause) === 0) this.#scheduleDrain();
+    if (this.#reactor.close(handle, cause) === 0) this.#scheduleDrain();
   }
 
   #close(conn: Conn): void {
     const state = conn.state;
     conn.state = ConnState.Closed;
     if (state === ConnState.Doomed) this.#scheduleDrain();
-    else if (this.#reactor.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
+    else if (this.#reactor.close(this.#handleOf(conn), CloseCause.Local) === 0) this.#scheduleDrain();
   }
 
   #end(conn: Conn): void {
     conn.state = ConnState.Ending;
     // Closes at once when nothing is queued; otherwise after the last flush.
-    if (this.#reactor.end(conn.handle) === 0) this.#scheduleDrain();
+    if (this.#reactor.end(this.#handleOf(conn)) === 0) this.#scheduleDrain();
   }
 
   #address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
-    return sockAddress(conn.handle & FD_MASK, side);
+    return this.#handleOf(conn) === 0 ? undefined : sockAddress(conn.handle & FD_MASK, side);
+  }
+
+  /**
+   * The handle to pass to the reactor for `conn`: its own while it is the
+   * connection this poller knows on its descriptor, else 0, which names
+   * nothing. A handle's generation wraps after 2,047 reuses of its
+   * descriptor, so the handle of a connection long closed may name a live
+   * one again; only the identity of the `Conn` tells them apart.
+   */
+  #handleOf(conn: Conn): number {
+    return this.#conns[conn.handle & FD_MASK] === conn ? conn.handle : 0;
   }
 }
