@@ -37,8 +37,8 @@ export const CHUNK_HEADER: usize = 20;
 /** Room a block must leave before its bytes to be adopted as a chunk. */
 export const ADOPT_ROOM: usize = 32;
 /** Chunk capacities that fill one page, and 256 pages (1 MiB). */
-const MIN_CHUNK: u32 = <u32>(HEAP_PAGE - HEAP_OVERHEAD - CHUNK_HEADER);
-const MAX_COALESCE: u32 = <u32>((256 * HEAP_PAGE) - HEAP_OVERHEAD - CHUNK_HEADER);
+const MIN_CHUNK: u32 = <u32>HEAP_PAGE - <u32>HEAP_OVERHEAD - <u32>CHUNK_HEADER;
+const MAX_COALESCE: u32 = 256 * <u32>HEAP_PAGE - <u32>HEAP_OVERHEAD - <u32>CHUNK_HEADER;
 
 /** Size in bytes of a queue descriptor. */
 export const WB_SIZE: usize = 12;

@@ -10,19 +10,31 @@
 //   NBIO_RUNS=<n>                                                          more (or fewer) schedules
 //   npm run fuzz -- --minutes 10                                           runs for as long as asked
 import fc from 'fast-check';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assertProperty } from './fault/property.js';
+import { assertProperty, checkProperty } from './fault/property.js';
 import { runSchedule } from './fault/run.js';
 import { schedules } from './fault/schedule.js';
 
 /** Schedules per `npm test` run. */
 const RUNS = Number(process.env.NBIO_RUNS ?? 2000);
+/** `npm run fuzz`: generate for this long instead, and write a counterexample to NBIO_FUZZ_OUT. */
+const FUZZ_MS = Number(process.env.NBIO_FUZZ_MS ?? 0);
+
+let schedulesRun = 0;
+const intact = fc.property(schedules, (s) => {
+  schedulesRun++;
+  runSchedule(s);
+});
 
 describe('fault injection: generated schedules against the reactor', () => {
-  it(`keeps bytes intact and in order, closes every connection once, leaks nothing (${RUNS} schedules)`, () => {
-    assertProperty(fc.property(schedules, (s) => {
-      runSchedule(s);
-    }), RUNS);
+  it(`keeps bytes intact and in order, closes every connection once, leaks nothing (${FUZZ_MS ? `${FUZZ_MS} ms of` : RUNS} schedules)`, () => {
+    if (FUZZ_MS === 0) return assertProperty(intact, RUNS);
+    const failure = checkProperty(intact, Number.MAX_SAFE_INTEGER, FUZZ_MS);
+    console.log(`fuzz: ${schedulesRun} schedules (shrinking included)`);
+    if (failure === undefined) return;
+    writeFileSync(process.env.NBIO_FUZZ_OUT!, JSON.stringify(failure, null, 2) + '\n');
+    throw new Error(`${failure.report}\n\nReplay: ${failure.replay}`);
   });
 
   it('stops growing its memory when the same schedule runs again and again', () => {

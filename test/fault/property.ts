@@ -8,6 +8,8 @@ export interface Counterexample {
   seed: number;
   path: string;
   replay: string;
+  /** The minimal failing input, as JSON. */
+  input: unknown;
   report: string;
 }
 
@@ -47,6 +49,7 @@ export function checkProperty<T>(
     seed: details.seed,
     path,
     replay: replayCommand(details.seed, path),
+    input: details.counterexample,
     report: `${String(details.errorInstance)}\n\n${fc.defaultReportMessage(details) ?? 'property failed'}`,
   };
 }
