@@ -154,6 +154,17 @@ export class Engine {
   }
 
   /**
+   * Bytes of the reactor's memory in use: its connection table, read batch,
+   * event list and queued writes. The rest of {@link reactorMemory} is
+   * free, and mostly given back to the system (so not resident). With the
+   * same connections open and nothing queued, it comes back to the same
+   * figure. 0 before `start()`.
+   */
+  get reactorMemoryInUse(): number {
+    return this.#poller?.memoryInUse ?? 0;
+  }
+
+  /**
    * Opens every listen address and starts serving. Rejects (having closed
    * whatever it opened) if an address cannot be resolved or bound, with
    * Node-style system errors (EADDRINUSE, ENOTFOUND…). An engine starts once.

@@ -218,6 +218,11 @@ export class Poller {
     return this.#owned.buffer;
   }
 
+  /** Bytes of the reactor's memory in use (allocated). */
+  get memoryInUse(): number {
+    return this.#reactor.memoryInUse();
+  }
+
   /** Bytes of the reactor's Wasm memory. */
   get memoryBytes(): number {
     this.#mem.sync();
