@@ -33,7 +33,7 @@
  * Nothing here ever frees or reuses memory the host merely points at (the
  * zero-copy echo passes a pointer into the batch data area to `write`).
  */
-import { heapAlloc, heapFree } from "./heap";
+import { heapAlloc, heapFree, heapReclaim } from "./heap";
 import { ADOPT_ROOM } from "./write-buffer";
 
 const ARENA_SIZE: usize = 64 << 10;
@@ -71,6 +71,7 @@ function allocLarge(size: usize): usize {
  *  building; the new block then receives the old bytes. Returns 0 when the
  *  memory cannot be had. */
 export function cabi_realloc(oldPtr: usize, oldSize: usize, align: usize, newSize: usize): usize {
+  beginCall();
   if (oldPtr == 0 && landArmed && newSize <= landCap) {
     landArmed = false;
     return landPtr;
@@ -111,6 +112,16 @@ export function adoptLarge(ptr: usize, len: usize): usize {
   return 0;
 }
 
+/**
+ * Called when every export (and `cabi_realloc`) is entered: memory the
+ * host was told it may discard (`released` events of a list returned
+ * before this call) is free for use again, since a host discards it, if at
+ * all, before it calls in again.
+ */
+export function beginCall(): void {
+  heapReclaim();
+}
+
 /** Called when every export returns: resets the arena, frees the large
  *  blocks nobody adopted, and disarms the landing zone. */
 export function endCall(): void {
@@ -119,7 +130,7 @@ export function endCall(): void {
   let b = largeHead;
   while (b != 0) {
     const next = <usize>load<u32>(b);
-    heapFree(b);
+    heapFree(b, false); // staging for this call only: likely needed again at once
     b = next;
   }
   largeHead = 0;

@@ -31,9 +31,9 @@
  * The list lifecycle is also the lifecycle of memory the heap holds for
  * the host to discard (`released` events): runs reported by a list are in
  * the host's hands once it is returned (`heapReported`), and the heap may
- * reuse them once it is forgotten (`heapReclaim`).
+ * reuse them from the host's next call on (abi.ts `beginCall`).
  */
-import { heapAlloc, heapFree, heapReclaim, heapReported } from "./heap";
+import { heapAlloc, heapFree, heapReported } from "./heap";
 
 export const EVENT_SIZE: usize = 24;
 const INITIAL_EVENTS: u32 = 4096;
@@ -98,7 +98,6 @@ export function evCompact(): void {
     returned = 0;
   }
   if (retired != 0) { heapFree(retired); retired = 0; }
-  heapReclaim();
 }
 
 /** Events not handed to the host yet. */

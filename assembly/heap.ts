@@ -308,19 +308,21 @@ export function heapAlloc(size: usize): usize {
 }
 
 /**
- * Frees a block from `heapAlloc` (0 is ignored). A large run freed while
- * much freed memory may be resident is held instead, for the host to
- * discard its pages (see `heapNextRelease`); it becomes allocatable again
- * after `heapReclaim`.
+ * Frees a block from `heapAlloc` (0 is ignored). With `release`, a large
+ * run freed while much freed memory may be resident is held instead, for
+ * the host to discard its pages (see `heapNextRelease`); it becomes
+ * allocatable again after `heapReclaim`. Blocks that live only for one
+ * call (staging for a write) are freed without `release`: they are likely
+ * needed again at once, and holding them would make the memory grow.
  */
-export function heapFree(ptr: usize): void {
+export function heapFree(ptr: usize, release: bool = true): void {
   if (ptr == 0) return;
   const r = ptr - HEADER;
   const pages = pagesOf(r);
   usedBytes -= <usize>pages << PAGE_SHIFT;
   const merged = makeFree(r, pages, (info(r) & LEFT_FREE) != 0, 0, pages);
   const dirty = dirtyHi(merged) - dirtyLo(merged);
-  if (dirty >= releaseMin && dirtyFree > retain) hold(merged);
+  if (release && dirty >= releaseMin && dirtyFree > retain) hold(merged);
 }
 
 /** Takes a free run out of its bin and onto the list of runs to report. */
