@@ -145,6 +145,7 @@ export class Poller {
 
   /** Closes everything the reactor owns (listeners, epoll instance) without delivering events: setting up failed. */
   abandon(): void {
+    this.#contained = true; // a fault while setting up fails start() instead
     this.#reactor.shutdown();
     this.#owned.closeAll();
   }

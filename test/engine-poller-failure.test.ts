@@ -4,10 +4,9 @@
 // system error as cause), each connection's onClose with it, onStop, and
 // nothing left open. The failures are injected into the native shim's
 // epollWait and watcher callback (the real ones do not fail on demand).
-import { readdirSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import type { Engine } from '../host/index.js';
-import { readBytes, signal, useScope, type Scope } from './helpers.js';
+import { openDescriptors, readBytes, signal, useScope, type Scope } from './helpers.js';
 
 const inject = vi.hoisted(() => ({
   /** epollWait fails with this negated errno while set. */
@@ -32,7 +31,6 @@ vi.mock('../host/native.js', async (importOriginal) => {
   };
 });
 
-const openFds = (): Set<number> => new Set(readdirSync('/proc/self/fd').map(Number));
 
 /** An echo engine with two live connections, recording what it reports. */
 async function served(scope: Scope) {
@@ -60,7 +58,7 @@ describe('poller failures', () => {
   const scope = useScope();
 
   it('epoll_wait failing stops the engine with an error event, closing everything', async () => {
-    const before = openFds();
+    const before = openDescriptors();
     const s = await served(scope);
     inject.waitError = -9;
     try {
@@ -78,11 +76,11 @@ describe('poller failures', () => {
     await s.engine.stop();
     for (const c of s.clients) c.destroy();
     await scope.cleanup();
-    expect(openFds()).toEqual(before);
+    expect(openDescriptors()).toEqual(before);
   });
 
   it('an error from the watcher on the epoll descriptor (POLLERR) does the same', async () => {
-    const before = openFds();
+    const before = openDescriptors();
     const s = await served(scope);
     inject.watcher!(-9); // what libuv does on POLLERR (see test/native-memory.test.ts)
     await s.stopped;
@@ -93,6 +91,6 @@ describe('poller failures', () => {
     await s.closed;
     for (const c of s.clients) c.destroy();
     await scope.cleanup();
-    expect(openFds()).toEqual(before);
+    expect(openDescriptors()).toEqual(before);
   });
 });

@@ -8,12 +8,11 @@
 // The engines here run a test build of the reactor (test/assembly/
 // trapping-reactor.ts: the real reactor, plus traps set off by writes of
 // magic lengths), put in place of the built one by mocking the loader.
-import { readdirSync } from 'node:fs';
 import type net from 'node:net';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Conn } from '../host/index.js';
 import { compileGuest } from './guest-compile.js';
-import { readBytes, signal, useScope } from './helpers.js';
+import { openDescriptors, readBytes, signal, useScope } from './helpers.js';
 
 const build = vi.hoisted(() => ({ module: undefined as WebAssembly.Module | undefined }));
 
@@ -37,7 +36,6 @@ const TRAPS = [
   { name: 'unreachable in run-once', length: 0x7004, cause: WebAssembly.RuntimeError },
 ] as const;
 
-const openFds = (): Set<number> => new Set(readdirSync('/proc/self/fd').map(Number));
 
 function echo(socket: net.Socket, text: string): Promise<string> {
   const reply = readBytes(socket, text.length);
@@ -49,7 +47,7 @@ describe('reactor faults', () => {
   const scope = useScope();
 
   it.each(TRAPS)('$name: closes everything, reports it, stops; the process and other engines go on', async ({ length, cause }) => {
-    const fdsBefore = openFds();
+    const fdsBefore = openDescriptors();
     const other = await scope.echoServer();
     const log: string[] = [];
     const errors: Error[] = [];
@@ -109,6 +107,6 @@ describe('reactor faults', () => {
     // Nothing of the faulted engine is left open.
     for (const c of clients) c.destroy();
     await scope.cleanup();
-    expect(openFds()).toEqual(fdsBefore);
+    expect(openDescriptors()).toEqual(fdsBefore);
   });
 });
