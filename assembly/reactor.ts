@@ -30,36 +30,47 @@
  * out of the epoll set, and put back by `resume-reading`, whose level-
  * triggered registration then reports the bytes still unread and the
  * hang-up, in that order, through the read loop.
+ *
+ * Memory (heap.ts) can run out: the reactor then fails what needed it (a
+ * write closes its connection with the overflow cause, an accept pauses
+ * its listener with ENOMEM) and never traps. Events that must not be lost
+ * have room kept for them in the event array (`room`): a `closed` for
+ * every live connection and a `listener-paused` for every listener, plus
+ * two spare records; a batch that finds no room for an `opened`, `data`
+ * or `drained` stops early and resumes at the next `run-once`.
  */
 import {
   CALL_CONNECT, CALL_EPOLL_CTL, CALL_NONE, CALL_READ, CALL_WRITE,
   CAUSE_LOCAL, CAUSE_PEER_ENDED, CAUSE_WRITE_OVERFLOW,
-  EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, EMFILE, ENOBUFS,
+  EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, EMFILE, ENOBUFS, ENOMEM,
   EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, FD_MASK,
   INTEREST_LISTEN, INTEREST_READ, INTEREST_READ_WRITE,
-  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_LISTENER_PAUSED, KIND_OPENED,
+  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_LISTENER_PAUSED, KIND_OPENED, KIND_POLL_FAILED, KIND_RELEASED,
   MAX_ACCEPTS_PER_REPORT, MAX_IOV, MAX_READY, READ_TRIGGER,
 } from "./constants";
 import {
   FLAG_ENDING, FLAG_OUT, FLAG_PARKED, FLAG_PAUSED, FLAG_READ_PAUSED, STATE_CONNECTING, STATE_FREE, STATE_LISTENER, STATE_OPEN,
-  ctCapacity, ctEnsure, ctHandle, ctLiveConns, ctLookup, ctOpen, ctRelease, ctSlot,
+  ctCapacity, ctEnsure, ctHandle, ctListeners, ctLiveConns, ctLookup, ctOpen, ctRelease, ctSlot,
   slotFlags, slotQueue, slotSetFlags, slotSetState, slotState,
 } from "./conn-table";
 import {
   chunkLen, chunkPtr, wbAppend, wbAppendAdopted, wbBytes, wbGather, wbHead, wbIsEmpty,
   wbConsume,
 } from "./write-buffer";
-import { evCompact, evPending, evPush, evReturn } from "./events";
+import { evCompact, evEnsure, evPending, evPush, evReturn, evRoom } from "./events";
 import { adoptLarge } from "./abi";
+import {
+  heapAlloc, heapInUse, heapNextRelease, heapReleaseFrom, heapReleaseLength, heapSetLimit, heapUsable,
+} from "./heap";
 import {
   sysAccept, sysClose, sysCloseGraceful, sysEpollCreate, sysEpollCtl, sysEpollWait, sysRead,
   sysSetNoDelay, sysSocketError, sysWrite, sysWritev,
 } from "./sys";
 
 const MIN_DATA_AREA: u32 = 256 << 10;
-/** Linear memory the reactor lets write buffers grow into: 3.75 of wasm32's 4 GiB. */
-const MEMORY_BUDGET: u64 = 0xF000_0000;
 const MAX_READ_BUFFER: u32 = 64 << 20;
+/** Event records kept free beyond the ones reserved for closes and pauses. */
+const SPARE_EVENTS: u32 = 2;
 
 const IOV: usize = memory.data(<i32>(MAX_IOV * 8), 4);
 
@@ -83,6 +94,24 @@ let dataUsed: u32 = 0;
 // ---- helpers ----
 
 @inline function fdOf(handle: u32): i32 { return <i32>(handle & FD_MASK); }
+
+/** Event records that must stay free: a `closed` per live connection, a
+ *  `listener-paused` per listener. */
+@inline function reserved(): u32 { return <u32>ctLiveConns() + <u32>ctListeners(); }
+
+/** Makes sure `extra` events fit beside the reserved ones (growing the
+ *  array if needed). False when the memory for that cannot be had. */
+function room(extra: u32): bool { return evEnsure(reserved() + extra); }
+
+/** Reports the runs the heap holds for the host to discard (`released`
+ *  events), as many as fit beside the reserved records. */
+function announceReleases(): void {
+  while (evRoom() > reserved() + SPARE_EVENTS) {
+    const run = heapNextRelease();
+    if (run == 0) return;
+    evPush(KIND_RELEASED, <u32>heapReleaseFrom(run), 0, <u32>heapReleaseLength(run), 0, 0);
+  }
+}
 
 /** Closes the connection on `fd` exactly once: frees its queue, bumps the
  *  generation, closes the descriptor, reports `closed`. A close by this
@@ -194,6 +223,8 @@ function registerConn(fd: i32, state: u8, interest: u32): i64 {
 
 function acceptLoop(lfd: i32): void {
   for (let k = 0; k < MAX_ACCEPTS_PER_REPORT; k++) {
+    // Room for the new connection's `opened` and, later, its `closed`.
+    if (!room(SPARE_EVENTS + 1)) { pauseListener(lfd, -ENOMEM); return; }
     const nfd = sysAccept(lfd);
     if (nfd < 0) {
       if (nfd == -EAGAIN) return;
@@ -201,7 +232,8 @@ function acceptLoop(lfd: i32): void {
       pauseListener(lfd, nfd); // EMFILE, ENFILE, ENOBUFS, ENOMEM, ...: no spinning
       return;
     }
-    if (!ctEnsure(nfd)) { sysClose(nfd); pauseListener(lfd, -EMFILE); return; }
+    const e = ctEnsure(nfd);
+    if (e < 0) { sysClose(nfd); pauseListener(lfd, e); return; }
     const h = registerConn(nfd, STATE_OPEN, INTEREST_READ);
     if (h < 0) { sysClose(nfd); continue; }
     evPush(KIND_OPENED, <u32>h, 0, <u32>lfd + 1, 0, 0);
@@ -224,7 +256,7 @@ function readLoop(fd: i32, h: u32, events: u32): bool {
   const rbs = readBufferSize;
   let got = false;
   for (let i = resumeReads; i < maxReads; i++) {
-    if (dataCap - dataUsed < rbs) { resumeReads = i; return false; }
+    if (dataCap - dataUsed < rbs || !room(1)) { resumeReads = i; return false; }
     const dest = dataArea + <usize>dataUsed;
     const n = sysRead(fd, dest, rbs);
     if (n > 0) {
@@ -262,6 +294,8 @@ function processReport(token: u32, events: u32): bool {
     return true;
   }
   if (resumeReads == 0) {
+    // Room for an `opened` (connect completed) and a `drained` (flushed).
+    if (!room(2)) return false;
     if (state == STATE_CONNECTING) {
       if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return true;
       if (!completeConnect(fd, s, token)) return true;
@@ -278,9 +312,14 @@ function processReport(token: u32, events: u32): bool {
 
 // ---- operations behind the exports ----
 
-export function reactorInit(rbs: u32, maxWb: u32, reads: u32, nd: bool): i32 {
+export function reactorInit(rbs: u32, maxWb: u32, reads: u32, nd: bool, maxMemory: u32): i32 {
   if (initialised) return -EALREADY;
   if (rbs == 0 || rbs > MAX_READ_BUFFER || reads == 0) return -EINVAL;
+  heapSetLimit(<u64>maxMemory);
+  dataCap = max(rbs << 2, MIN_DATA_AREA);
+  dataArea = heapAlloc(<usize>dataCap);
+  readyBuf = heapAlloc(<usize>MAX_READY << 3);
+  if (dataArea == 0 || readyBuf == 0 || ctEnsure(0) < 0 || !room(SPARE_EVENTS)) return -ENOMEM;
   const e = sysEpollCreate();
   if (e < 0) return e;
   initialised = true;
@@ -289,17 +328,16 @@ export function reactorInit(rbs: u32, maxWb: u32, reads: u32, nd: bool): i32 {
   maxWriteBufferSize = maxWb;
   maxReads = reads;
   noDelay = nd;
-  dataCap = max(rbs << 2, MIN_DATA_AREA);
-  dataArea = heap.alloc(<usize>dataCap);
-  readyBuf = heap.alloc(<usize>MAX_READY << 3);
-  ctEnsure(0);
   evCompact();
   return e;
 }
 
 export function reactorAddListener(fd: i32): i32 {
   if (epfd < 0) return -EBADF;
-  if (!ctEnsure(fd)) return fd < 0 ? -EBADF : -EMFILE;
+  if (fd < 0) return -EBADF;
+  const e = ctEnsure(fd);
+  if (e < 0) return e;
+  if (!room(SPARE_EVENTS + 1)) return -ENOMEM;
   if (slotState(ctSlot(fd)) != STATE_FREE) return -EEXIST;
   const h = ctOpen(fd, STATE_LISTENER);
   const r = sysEpollCtl(epfd, EPOLL_CTL_ADD, fd, INTEREST_LISTEN, h);
@@ -321,7 +359,9 @@ export function reactorResumeListener(fd: i32): i32 {
 export function reactorAddConn(fd: i32, connecting: bool): i32 {
   if (fd < 0) return -EBADF;
   if (epfd < 0) { sysClose(fd); return -EBADF; }
-  if (!ctEnsure(fd)) { sysClose(fd); return -EMFILE; }
+  const e = ctEnsure(fd);
+  if (e < 0) { sysClose(fd); return e; }
+  if (!room(SPARE_EVENTS + 1)) { sysClose(fd); return -ENOMEM; }
   const st = slotState(ctSlot(fd));
   if (st == STATE_LISTENER) return -EEXIST; // the reactor's own listener: never close it
   const h = registerConn(fd, connecting ? STATE_CONNECTING : STATE_OPEN,
@@ -337,6 +377,8 @@ export function reactorRunOnce(timeout: i32): usize {
   if (epfd < 0) return evReturn();
   if (readyPos >= readyCount) {
     const n = sysEpollWait(epfd, readyBuf, MAX_READY, evPending() != 0 ? 0 : timeout);
+    // An interrupted wait is an empty one; any other failure is the host's to handle.
+    if (n < 0 && n != -EINTR && room(1)) evPush(KIND_POLL_FAILED, 0, n, 0, 0, 0);
     readyCount = n < 0 ? 0 : <u32>n;
     readyPos = 0;
     resumeReads = 0;
@@ -347,6 +389,7 @@ export function reactorRunOnce(timeout: i32): usize {
     readyPos++;
     resumeReads = 0;
   }
+  announceReleases();
   return evReturn();
 }
 
@@ -354,6 +397,7 @@ export function reactorBacklog(): u32 { return readyCount - readyPos; }
 
 export function reactorTakeEvents(): usize {
   evCompact();
+  announceReleases();
   return evReturn();
 }
 
@@ -382,14 +426,12 @@ export function reactorWrite(conn: u32, ptr: usize, len: u32): i32 {
   const src = ptr + <usize>off;
   const block = adoptLarge(src, <usize>rest);
   if (block != 0) {
-    wbAppendAdopted(q, src, rest, block);
-  } else if ((<u64>memory.size() << 16) + <u64>rest > MEMORY_BUDGET) {
-    // Copying would need more memory than wasm32 can have: fail this
-    // connection rather than trap the reactor.
-    closeConn(fd, -ENOBUFS, CALL_WRITE);
+    wbAppendAdopted(q, src, rest, block, block + heapUsable(block));
+  } else if (!wbAppend(q, src, rest)) {
+    // The memory to queue the rest cannot be had (maxMemory, or the
+    // embedder's limit): fail this connection, not the reactor.
+    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE);
     return -ENOBUFS;
-  } else {
-    wbAppend(q, src, rest);
   }
   if ((slotFlags(s) & FLAG_OUT) == 0) {
     const r = setConnFlags(fd, s, slotFlags(s) | FLAG_OUT);
@@ -465,3 +507,5 @@ export function reactorShutdown(): void {
 }
 
 export function reactorConnCount(): u32 { return <u32>ctLiveConns(); }
+
+export function reactorMemoryInUse(): u32 { return <u32>heapInUse(); }

@@ -13,6 +13,7 @@ import {
   type DataHandler,
   type DrainHandler,
   type EngineOptions,
+  type ErrorHandler,
   type HandlerModule,
   type OpenHandler,
   type ResolvedOptions,
@@ -38,6 +39,13 @@ const PLUGIN_WRITE_QUEUE = 1024 * 1024;
 /** Called when a plugin instance fails or the plugin is disabled. */
 export type PluginErrorHandler = (err: NbioError) => void;
 
+/**
+ * The descriptor table of an engine's own poller (host/owned-fds.ts), for
+ * host/poller-worker.ts to hand to the thread that started it; not part of
+ * the public API.
+ */
+export let fdTableOf: (engine: Engine) => SharedArrayBuffer | undefined;
+
 const enum State {
   Created,
   Starting,
@@ -56,6 +64,12 @@ const enum State {
  * before a connection's first `onData`, `onClose` exactly once after its
  * last. An exception thrown by a handler does not disturb the engine; the
  * first one of a batch is rethrown afterwards as an uncaught exception.
+ *
+ * If this thread's poller fails (its reactor traps, its epoll descriptor
+ * fails), the engine stops by itself: `onError`, each connection's
+ * `onClose` with the error, `onStop`; from then on `dial` and `start`
+ * refuse with the error's code. A worker poller that fails or dies only
+ * takes its own connections with it (see host/pollers.ts).
  */
 export class Engine {
   readonly #options: ResolvedOptions;
@@ -71,6 +85,12 @@ export class Engine {
   #onPluginError: PluginErrorHandler = noop;
   /** This thread's poller's plugin, with the `plugin` option. */
   #supervisor: PluginSupervisor | undefined;
+  /** Why the engine stopped by itself, if it did. */
+  #failure: NbioError | undefined;
+
+  static {
+    fdTableOf = (engine) => engine.#poller?.fdTable;
+  }
 
   /**
    * Validates `options` (throwing ERR_NBIO_INVALID_OPTION or
@@ -130,6 +150,11 @@ export class Engine {
     return this.#supervisor?.stats;
   }
 
+  /** Sets the handler called when a poller of the engine fails (replacing the previous one). */
+  onError(handler: ErrorHandler): this {
+    return this.#setHandler('onError', handler);
+  }
+
   #setHandler<K extends keyof HandlerModule>(name: K, handler: HandlerModule[K]): this {
     if (name === 'onData' && this.#options.plugin !== undefined) {
       throw new NbioError('ERR_NBIO_INVALID_OPTION', 'onData cannot be set with a plugin: the plugin handles the data');
@@ -165,11 +190,23 @@ export class Engine {
   }
 
   /**
+   * Bytes of the reactor's memory in use: its connection table, read batch,
+   * event list and queued writes. The rest of {@link reactorMemory} is
+   * free, and mostly given back to the system (so not resident). With the
+   * same connections open and nothing queued, it comes back to the same
+   * figure. 0 before `start()`.
+   */
+  get reactorMemoryInUse(): number {
+    return this.#poller?.memoryInUse ?? 0;
+  }
+
+  /**
    * Opens every listen address and starts serving. Rejects (having closed
    * whatever it opened) if an address cannot be resolved or bound, with
    * Node-style system errors (EADDRINUSE, ENOTFOUND…). An engine starts once.
    */
   start(): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failed());
     if (this.#state !== State.Created) {
       return Promise.reject(
         this.#state === State.Stopping || this.#state === State.Stopped
@@ -191,6 +228,7 @@ export class Engine {
       const endpoints = await Promise.all(o.addrs.map((ep) => resolveEndpoint(o.network, ep, 'listen')));
       const supervisor = o.plugin === undefined ? undefined : await this.#loadPlugin(o);
       poller = Poller.create(o, supervisor === undefined ? this.#handlers : new PluginDispatch(this.#handlers, supervisor));
+      poller.onFailure = (err) => this.#pollerFailed(err);
       const bound: string[] = [];
       for (const ep of endpoints) {
         unowned = listen(ep, o.backlog, o.reusePort);
@@ -212,15 +250,15 @@ export class Engine {
       supervisor?.start(poller);
       this.#supervisor = supervisor;
       if (o.pollers > 1) {
-        const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog, handlers, plugin } = o;
+        const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog, handlers, plugin } = o;
         const pluginLog = plugin?.log;
         this.#pollers = await PollerGroup.start(o.pollers - 1, {
-          network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog,
+          network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
           reusePort: true, handlers,
           // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
           plugin: plugin === undefined ? undefined
             : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
-        }, {
+        }, this.#handlers, {
           pluginError: (err) => this.#reportPluginError(err),
           pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
         });
@@ -271,6 +309,29 @@ export class Engine {
   }
 
   /**
+   * This thread's poller failed and closed everything (host/poller.ts):
+   * the engine stops by itself (the other pollers too), then `onStop`.
+   */
+  #pollerFailed(err: NbioError): void {
+    this.#failure ??= err;
+    if (this.#state !== State.Running) return; // already stopping: stop() finishes
+    this.#state = State.Stopping;
+    this.#stopping ??= (async () => {
+      await this.#pollers?.stop();
+      this.#state = State.Stopped;
+      const handlers = this.#handlers;
+      handlers.call(() => handlers.onStop());
+      handlers.rethrow();
+    })();
+  }
+
+  /** The error calls are refused with once the engine failed: the failure's code, and the failure as cause. */
+  #failed(): NbioError {
+    const f = this.#failure!;
+    return new NbioError(f.code, `the engine failed and stopped: ${f.message}`, { cause: f });
+  }
+
+  /**
    * Connects to `address` ('host:port') over `network` and resolves with the
    * connection once it is open (after its `onOpen`); it is driven by this
    * engine like an accepted one. Rejects with Node-style system errors
@@ -312,6 +373,7 @@ export class Engine {
   }
 
   #checkRunning(): void {
+    if (this.#failure !== undefined) throw this.#failed();
     if (this.#state !== State.Running) {
       throw new NbioError('ERR_NBIO_NOT_RUNNING', this.#state === State.Created || this.#state === State.Starting
         ? 'the engine is not started; await engine.start() first'

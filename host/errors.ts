@@ -39,14 +39,24 @@ export type NbioErrorCode =
   /** A plugin instance ran out of fuel for an event, or grew its memory past `maxMemory`; its connections were closed. */
   | 'ERR_NBIO_PLUGIN_LIMIT'
   /** The plugin failed more than `maxRestarts` times and serves no more connections. */
-  | 'ERR_NBIO_PLUGIN_DISABLED';
+  | 'ERR_NBIO_PLUGIN_DISABLED'
+  /**
+   * The reactor (WebAssembly) trapped or failed: the engine closed every
+   * descriptor it had and stopped; `cause` is the trap.
+   */
+  | 'ERR_NBIO_REACTOR_FAULT'
+  /**
+   * A poller stopped working: its epoll instance failed, or its worker
+   * thread died. Its connections were closed; `cause` says why.
+   */
+  | 'ERR_NBIO_POLLER_FAILED';
 
 /** An error created by nbio-wasm, identified by its stable `code`. */
 export class NbioError extends Error {
   readonly code: NbioErrorCode;
 
-  constructor(code: NbioErrorCode, message: string) {
-    super(message);
+  constructor(code: NbioErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'NbioError';
     this.code = code;
   }

@@ -2,12 +2,14 @@ import type { AddressInfo, ResolvedEndpoint } from './address.js';
 import { closeError, dialError } from './close-cause.js';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
-import { systemError, withoutStack, type EngineError } from './errors.js';
+import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
+import { pollerSyscallFailed, reactorFault } from './fault.js';
 import { GuestMemory } from './guest-memory.js';
 import { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
+import { FdRole, OwnedFds } from './owned-fds.js';
 import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, instantiateReactor, type Reactor } from './reactor.js';
 import { sockAddress } from './sockets.js';
 import { linuxSys } from './sys/linux.js';
@@ -17,7 +19,10 @@ import { WritePath } from './write-path.js';
 const LISTENER_RETRY_MS = 50;
 
 /** The settings a poller's reactor is initialised with. */
-export type ReactorSettings = Pick<ResolvedOptions, 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay'>;
+export type ReactorSettings = Pick<
+  ResolvedOptions,
+  'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'maxMemory'
+>;
 
 interface PendingDial {
   resolve(conn: Conn): void;
@@ -39,15 +44,29 @@ interface PendingDial {
  *
  * Life cycle: {@link create} → {@link addListener}… → {@link start} →
  * {@link stop}; or {@link abandon} instead of `start` when setting up failed.
+ *
+ * Failure: if the reactor traps (or throws) in any call, or the epoll
+ * descriptor fails (`poll-failed`, or an error from the libuv watcher),
+ * the poller fails for good: no more events are delivered; on the next
+ * tick it closes every descriptor the reactor owned at the host level
+ * (its {@link OwnedFds}), reports the error (`onError`), calls each
+ * connection's `onClose` with it (pending dials reject with it), and
+ * tells its owner ({@link onFailure}). See host/fault.ts.
  */
 export class Poller {
   readonly #handlers: Handlers;
   readonly #reactor: Reactor;
   readonly #mem: GuestMemory;
+  readonly #owned: OwnedFds;
   readonly #writer: WritePath;
   readonly #epfd: number;
   #watcher: WatchHandle | undefined;
   #running = false;
+  /** Why the poller failed for good, once it has. */
+  #failure: NbioError | undefined;
+  #contained = false;
+  /** Called once the poller failed and closed everything (see the class doc). */
+  onFailure: (err: NbioError) => void = noop;
   /** Connections by file descriptor (the reactor's table, mirrored for JS objects). */
   readonly #conns: (Conn | undefined)[] = [];
   readonly #dials = new Map<Conn, PendingDial>();
@@ -62,36 +81,53 @@ export class Poller {
   #eventsPending = false;
   #drainScheduled = false;
   readonly #owner: ConnOwner = {
-    write: (conn, data) => this.#afterWrite(conn, this.#writer.write(conn.handle, data)),
-    writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(conn.handle, chunks)),
+    write: (conn, data) => this.#afterWrite(conn, this.#writer.write(this.#handleOf(conn), data)),
+    writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(this.#handleOf(conn), chunks)),
     close: (conn) => this.#close(conn),
     end: (conn) => this.#end(conn),
     pause: (conn) => this.#pauseReading(conn),
     resume: (conn) => this.#resumeReading(conn),
-    bufferedAmount: (conn) => this.#reactor.bufferedAmount(conn.handle),
+    bufferedAmount: (conn) => this.#reactor.bufferedAmount(this.#handleOf(conn)),
     setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
     address: (conn, side) => this.#address(conn, side),
   };
 
-  private constructor(handlers: Handlers, reactor: Reactor, mem: GuestMemory, epfd: number) {
+  private constructor(handlers: Handlers, reactor: Reactor, mem: GuestMemory, owned: OwnedFds, epfd: number) {
     this.#handlers = handlers;
     this.#reactor = reactor;
     this.#mem = mem;
+    this.#owned = owned;
     this.#writer = new WritePath(mem, reactor);
     this.#epfd = epfd;
   }
 
   /**
    * Instantiates and initialises a reactor (creating its epoll instance).
-   * Throws a system error (syscall 'epoll_create1') if that fails.
+   * Throws a system error (syscall 'epoll_create1') if that fails, or
+   * ERR_NBIO_INVALID_OPTION if `maxMemory` cannot even hold the read batch.
    */
   static create(settings: ReactorSettings, handlers: Handlers): Poller {
     const mem = new GuestMemory();
-    const reactor = instantiateReactor(linuxSys(mem), mem);
-    const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay } = settings;
-    const epfd = reactor.init(readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0);
-    if (epfd < 0) throw systemError(epfd, 'epoll_create1');
-    return new Poller(handlers, reactor, mem, epfd);
+    const owned = new OwnedFds();
+    // A fault before the poller exists fails `create` itself.
+    let fault = (error: unknown): void => {
+      throw reactorFault(error);
+    };
+    try {
+      const reactor = instantiateReactor(linuxSys(mem, owned), mem, { onFault: (error) => fault(error) });
+      const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, maxMemory } = settings;
+      const epfd = reactor.init(readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0, maxMemory);
+      if (epfd === -ERRNO.ENOMEM) {
+        throw new NbioError('ERR_NBIO_INVALID_OPTION', `maxMemory (${maxMemory} bytes) cannot hold the reactor's read batch (readBufferSize ${readBufferSize})`);
+      }
+      if (epfd < 0) throw systemError(epfd, 'epoll_create1');
+      const poller = new Poller(handlers, reactor, mem, owned, epfd);
+      fault = (error) => poller.#fail(reactorFault(error));
+      return poller;
+    } catch (err) {
+      owned.closeAll();
+      throw err;
+    }
   }
 
   /**
@@ -100,8 +136,12 @@ export class Poller {
    * then still the caller's).
    */
   addListener(fd: number): void {
+    this.#owned.add(fd, FdRole.Listener);
     const rc = this.#reactor.addListener(fd);
-    if (rc < 0) throw systemError(rc, 'epoll_ctl');
+    if (rc < 0) {
+      this.#owned.remove(fd);
+      throw this.#failure ?? systemError(rc, 'epoll_ctl');
+    }
   }
 
   /** Starts serving: watches the epoll descriptor in this thread's event loop. */
@@ -112,7 +152,9 @@ export class Poller {
 
   /** Closes everything the reactor owns (listeners, epoll instance) without delivering events: setting up failed. */
   abandon(): void {
+    this.#contained = true; // a fault while setting up fails start() instead
     this.#reactor.shutdown();
+    this.#owned.closeAll();
   }
 
   /**
@@ -122,11 +164,9 @@ export class Poller {
    * ERR_NBIO_NOT_RUNNING.
    */
   stop(): void {
+    if (this.#failure !== undefined) return this.#contain();
     this.#running = false;
-    native.watchStop(this.#watcher!);
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    this.#deadlines.clearAll();
+    this.#quiet();
     const reactor = this.#reactor;
     reactor.shutdown();
     this.#dispatchingWhile(() => {
@@ -134,6 +174,8 @@ export class Poller {
       // Closes held behind the bytes of paused connections: reported now.
       for (const [conn, close] of this.#held.takeCloses()) this.#finishClose(conn, close.status, close.detail);
     });
+    // A reactor that failed while shutting down: close the rest here.
+    if (this.#failure !== undefined) this.#contain();
   }
 
   /**
@@ -147,9 +189,61 @@ export class Poller {
     this.#close(conn);
   }
 
+  /** Stops the watcher and every timer: nothing of this poller runs any more. */
+  #quiet(): void {
+    if (this.#watcher !== undefined) native.watchStop(this.#watcher);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#deadlines.clearAll();
+  }
+
+  /** The poller cannot go on (see the class doc): contain it on the next tick, once. */
+  #fail(err: NbioError): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = err;
+    process.nextTick(() => this.#contain());
+  }
+
+  /**
+   * Closes everything the failed reactor owned at the host level, tells
+   * the application (onError, then each connection's onClose or dial
+   * rejection, with the failure), then the owner. Runs once.
+   */
+  #contain(): void {
+    if (this.#contained) return;
+    this.#contained = true;
+    const err = this.#failure!;
+    this.#running = false;
+    this.#quiet();
+    this.#owned.closeAll();
+    const handlers = this.#handlers;
+    handlers.reportError(err);
+    this.#dispatchingWhile(() => {
+      for (const conn of this.#conns.splice(0)) {
+        if (conn === undefined) continue;
+        conn.state = ConnState.Closed;
+        const dial = this.#takeDial(conn);
+        if (dial !== undefined) dial.reject(err);
+        else handlers.call(() => handlers.onClose(conn, err));
+      }
+    });
+    this.onFailure(err);
+    handlers.rethrow();
+  }
+
   /** Live connections (open, or dials in progress). */
   get connCount(): number {
     return this.#running ? this.#reactor.connCount() : 0;
+  }
+
+  /** The descriptors this poller's reactor owns (host/owned-fds.ts), as shared memory. */
+  get fdTable(): SharedArrayBuffer {
+    return this.#owned.buffer;
+  }
+
+  /** Bytes of the reactor's memory in use (allocated). */
+  get memoryInUse(): number {
+    return this.#reactor.memoryInUse();
   }
 
   /** Bytes of the reactor's Wasm memory. */
@@ -168,11 +262,16 @@ export class Poller {
     // A connection closed since the last batch may still own the descriptor
     // number connect() is about to reuse: deliver its onClose first.
     this.#deliverPending();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const reactor = this.#reactor;
     const fd = native.connect(target.family, target.ip, target.port);
     if (fd < 0) return Promise.reject(systemError(fd, 'connect', target.ip, target.port));
+    this.#owned.add(fd, FdRole.Conn);
     const handle = reactor.addConn(fd, 1);
-    if (handle < 0) return Promise.reject(systemError(handle, 'epoll_ctl'));
+    if (handle < 0) {
+      // The reactor closed it (or, dead, left it to containment).
+      return Promise.reject(this.#failure ?? systemError(handle, 'epoll_ctl'));
+    }
     const conn = new Conn(this.#owner, handle, ConnState.Connecting);
     this.#conns[fd] = conn;
     return new Promise<Conn>((resolve, reject) => {
@@ -188,9 +287,10 @@ export class Poller {
     });
   }
 
-  /** Runs when the epoll instance has something ready (libuv watcher). */
-  readonly #onReadable = (): void => {
+  /** Runs when the epoll instance has something ready (libuv watcher), or with a negated errno when the watcher failed. */
+  readonly #onReadable = (status?: number): void => {
     if (!this.#running) return;
+    if (status !== undefined) return this.#fail(pollerSyscallFailed(status, 'uv_poll'));
     const reactor = this.#reactor;
     this.#dispatchingWhile(() => {
       this.#dispatch(reactor.runOnce(0));
@@ -248,13 +348,15 @@ export class Poller {
    * after a handler ran.
    */
   #dispatch(ret: number): void {
+    // A list from a dead reactor (a guarded call returned DEAD) is empty.
+    if (ret < 0 || this.#failure !== undefined) return;
     const mem = this.#mem;
     mem.sync();
     const w = ret >>> 2;
     const first = mem.i32[w] >>> 2;
     const end = first + mem.i32[w + 1] * EVENT_WORDS;
-    this.#markDoomed(first, end);
-    for (let p = first; p < end; p += EVENT_WORDS) {
+    this.#prepare(first, end);
+    for (let p = first; p < end && this.#failure === undefined; p += EVENT_WORDS) {
       mem.sync();
       const events = mem.i32;
       const handle = events[p + 1] >>> 0;
@@ -279,19 +381,31 @@ export class Poller {
   }
 
   /**
-   * Connections closed by the reactor in this batch are doomed from the
-   * start of its dispatch (even a dial that opened and closed in the same
-   * batch): their descriptor is already closed (and may be reused by a
-   * connection accepted in the same batch), so no handler may write to them
-   * or look up their addresses.
+   * Before any handler of a batch runs: connections closed by the reactor
+   * in this batch are doomed from the start of its dispatch (even a dial
+   * that opened and closed in the same batch): their descriptor is already
+   * closed (and may be reused by a connection accepted in the same batch),
+   * so no handler may write to them or look up their addresses. Memory the
+   * reactor released is discarded now, while it is sure to be unused; a
+   * failed epoll_wait fails the poller.
    */
-  #markDoomed(first: number, end: number): void {
+  #prepare(first: number, end: number): void {
     const events = this.#mem.i32;
     for (let p = first; p < end; p += EVENT_WORDS) {
-      if ((events[p] & 0xff) !== EventKind.Closed) continue;
-      const conn = this.#connOf(events[p + 1] >>> 0);
-      if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
-        conn.state = ConnState.Doomed;
+      switch (events[p] & 0xff) {
+        case EventKind.Closed: {
+          const conn = this.#connOf(events[p + 1] >>> 0);
+          if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
+            conn.state = ConnState.Doomed;
+          }
+          break;
+        }
+        case EventKind.Released:
+          native.discard(this.#mem.buffer, events[p + 1] >>> 0, events[p + 3] >>> 0);
+          break;
+        case EventKind.PollFailed:
+          this.#fail(pollerSyscallFailed(events[p + 2], 'epoll_wait'));
+          break;
       }
     }
   }
@@ -418,9 +532,10 @@ export class Poller {
 
   #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
     if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) return;
-    if (kind === 'write' && this.#reactor.bufferedAmount(conn.handle) === 0) return;
+    const handle = this.#handleOf(conn);
+    if (kind === 'write' && this.#reactor.bufferedAmount(handle) === 0) return;
     const cause = kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout;
-    if (this.#reactor.close(conn.handle, cause) === 0) this.#scheduleDrain();
+    if (this.#reactor.close(handle, cause) === 0) this.#scheduleDrain();
   }
 
   #close(conn: Conn): void {
@@ -432,23 +547,23 @@ export class Poller {
       this.#held.resumed(conn);
       this.#scheduleDrain();
     } else if (state === ConnState.Doomed) this.#scheduleDrain();
-    else if (this.#reactor.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
+    else if (this.#reactor.close(this.#handleOf(conn), CloseCause.Local) === 0) this.#scheduleDrain();
   }
 
   #end(conn: Conn): void {
     conn.state = ConnState.Ending;
     // Closes at once when nothing is queued; otherwise after the last flush.
-    if (this.#reactor.end(conn.handle) === 0) this.#scheduleDrain();
+    if (this.#reactor.end(this.#handleOf(conn)) === 0) this.#scheduleDrain();
   }
 
   #pauseReading(conn: Conn): void {
-    this.#afterWrite(conn, this.#reactor.pauseReading(conn.handle));
+    this.#afterWrite(conn, this.#reactor.pauseReading(this.#handleOf(conn)));
   }
 
   #resumeReading(conn: Conn): void {
     if (!this.#held.has(conn)) {
       if (conn.state === ConnState.Open || conn.state === ConnState.Ending) {
-        this.#afterWrite(conn, this.#reactor.resumeReading(conn.handle));
+        this.#afterWrite(conn, this.#reactor.resumeReading(this.#handleOf(conn)));
       }
       return;
     }
@@ -475,6 +590,17 @@ export class Poller {
   }
 
   #address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
-    return sockAddress(conn.handle & FD_MASK, side);
+    return this.#handleOf(conn) === 0 ? undefined : sockAddress(conn.handle & FD_MASK, side);
+  }
+
+  /**
+   * The handle to pass to the reactor for `conn`: its own while it is the
+   * connection this poller knows on its descriptor, else 0, which names
+   * nothing. A handle's generation wraps after 2,047 reuses of its
+   * descriptor, so the handle of a connection long closed may name a live
+   * one again; only the identity of the `Conn` tells them apart.
+   */
+  #handleOf(conn: Conn): number {
+    return this.#conns[conn.handle & FD_MASK] === conn ? conn.handle : 0;
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { guardExports, type FaultSink } from './fault.js';
 import { GuestMemory } from './guest-memory.js';
 import { packageRoot } from './package-root.js';
 
@@ -34,7 +35,7 @@ export interface LoweredSys {
  * as the address of an 8-byte {ptr, len} pair in reactor memory.
  */
 export interface Reactor {
-  init(readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number): number;
+  init(readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number, maxMemory: number): number;
   addListener(fd: number): number;
   resumeListener(fd: number): number;
   addConn(fd: number, connecting: number): number;
@@ -49,6 +50,7 @@ export interface Reactor {
   resumeReading(conn: number): number;
   shutdown(): void;
   connCount(): number;
+  memoryInUse(): number;
 }
 
 /** Event kinds (`event-kind` in the WIT). */
@@ -58,6 +60,8 @@ export const EventKind = {
   Closed: 2,
   ListenerPaused: 3,
   Drained: 4,
+  Released: 5,
+  PollFailed: 6,
 } as const;
 
 /** Close causes that are not errnos (`status` of a `closed` event). */
@@ -95,16 +99,29 @@ function reactorModule(): WebAssembly.Module {
   return coreModule;
 }
 
+/** Options of {@link instantiateReactor}. */
+export interface InstantiateOptions {
+  /** The core module to instantiate (default: the built reactor, dist/wasm/reactor.core.wasm). */
+  module?: WebAssembly.Module;
+  /**
+   * Contain faults: an exception from any export (a trap) goes here, once,
+   * instead of to the caller, and the instance is never entered again (see
+   * host/fault.ts). Without it, exceptions propagate.
+   */
+  onFault?: FaultSink;
+}
+
 /**
  * Instantiates a reactor with the given lowered `sys`. `memory` is bound to
  * the new instance's memory before this returns, so the `sys` functions may
  * use it from the first call on.
  */
-export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reactor {
-  const instance = new WebAssembly.Instance(reactorModule(), {
+export function instantiateReactor(sys: LoweredSys, memory: GuestMemory, options: InstantiateOptions = {}): Reactor {
+  const instance = new WebAssembly.Instance(options.module ?? reactorModule(), {
     [SYS_MODULE]: sys as unknown as WebAssembly.ModuleImports,
   });
-  const x = instance.exports as Record<string, unknown>;
+  const raw = instance.exports as Record<string, unknown>;
+  const x = options.onFault === undefined ? raw : guardExports(raw, options.onFault, { cabi_realloc: 0 });
   const fn = (name: string) => {
     const f = x[ENGINE + name];
     if (typeof f !== 'function') throw new Error(`nbio-wasm: reactor module lacks export ${ENGINE + name}`);
@@ -127,5 +144,6 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reacto
     resumeReading: fn('resume-reading'),
     shutdown: fn('shutdown') as () => void,
     connCount: unsigned(fn('conn-count')),
+    memoryInUse: unsigned(fn('memory-in-use')),
   };
 }

@@ -33,9 +33,14 @@ describe('engine interface numbers', () => {
 
   it('event kinds: WIT order, reactor and host agree', () => {
     const cases = witEnum('event-kind');
-    expect(cases).toEqual(['opened', 'data', 'closed', 'listener-paused', 'drained']);
-    const host = [EventKind.Opened, EventKind.Data, EventKind.Closed, EventKind.ListenerPaused, EventKind.Drained];
-    const reactor = ['KIND_OPENED', 'KIND_DATA', 'KIND_CLOSED', 'KIND_LISTENER_PAUSED', 'KIND_DRAINED'].map((n) => guest.get(n));
+    expect(cases).toEqual(['opened', 'data', 'closed', 'listener-paused', 'drained', 'released', 'poll-failed']);
+    const host = [
+      EventKind.Opened, EventKind.Data, EventKind.Closed, EventKind.ListenerPaused, EventKind.Drained,
+      EventKind.Released, EventKind.PollFailed,
+    ];
+    const reactor = [
+      'KIND_OPENED', 'KIND_DATA', 'KIND_CLOSED', 'KIND_LISTENER_PAUSED', 'KIND_DRAINED', 'KIND_RELEASED', 'KIND_POLL_FAILED',
+    ].map((n) => guest.get(n));
     expect(host).toEqual(cases.map((_, i) => i));
     expect(reactor).toEqual(host);
   });

@@ -104,7 +104,7 @@ function boot(rbs = 4096, maxWb = 0, reads = 3) {
   k = new Kernel();
   const inst = new WebAssembly.Instance(new WebAssembly.Module(coreBytes), k.imports());
   x = inst.exports; k.mem = x.memory; k.realloc = x.cabi_realloc;
-  expect(x[E + 'init'](rbs, maxWb, reads, 1)).toBe(k.epfd);
+  expect(x[E + 'init'](rbs, maxWb, reads, 1, 0xf000_0000)).toBe(k.epfd);
 }
 function events(retArea: number): Ev[] {
   const dv = new DataView(k.mem.buffer);
