@@ -15,24 +15,31 @@
  *     when every export returns (`endCall`; a WASI command's loop calls it
  *     after every batch), so it never holds anything across calls.
  *
- *  3. Large blocks: anything bigger comes from the heap, with a 16-byte
- *     header linking it into the list of blocks handed out during the
- *     current call. `endCall` frees them, except a block the reactor
- *     adopted (`adoptLarge`) as a write-buffer chunk, which saves a copy.
+ *  3. Large blocks: anything bigger comes from the heap, with a header
+ *     linking it into the list of blocks handed out during the current
+ *     call. `endCall` frees them, except a block the reactor adopted
+ *     (`adoptLarge`) as a write-buffer chunk, which saves a copy; the
+ *     header room then becomes the chunk header (ADOPT_ROOM bytes).
  *
  *   large block:
- *   base                 base+16
- *   +------------+-------+-----------------------------+
- *   | next u32   | size  |  list bytes (returned ptr)  |
- *   +------------+-------+-----------------------------+
+ *   base                 base+8            base+ADOPT_ROOM
+ *   +------------+-------+-----------------+-----------------------------+
+ *   | next u32   | size  |   (unused)      |  list bytes (returned ptr)  |
+ *   +------------+-------+-----------------+-----------------------------+
+ *
+ * When the heap cannot provide the memory, `cabi_realloc` returns 0 (it
+ * never traps): a host must then not write the list, and fails the call
+ * that needed it (the Node host closes the connection being written to).
  *
  * Nothing here ever frees or reuses memory the host merely points at (the
  * zero-copy echo passes a pointer into the batch data area to `write`).
  */
+import { heapAlloc, heapFree, heapReclaim } from "./heap";
+import { ADOPT_ROOM } from "./write-buffer";
 
 const ARENA_SIZE: usize = 64 << 10;
 const SMALL_MAX: usize = 4096;
-const LARGE_HEADER: usize = 16;
+const LARGE_HEADER: usize = ADOPT_ROOM;
 
 let arenaBase: usize = 0;
 let arenaTop: usize = 0;
@@ -52,7 +59,9 @@ export function armLanding(ptr: usize, cap: usize): void {
 export function disarmLanding(): void { landArmed = false; }
 
 function allocLarge(size: usize): usize {
-  const base = heap.alloc(size + LARGE_HEADER);
+  if (size > 0xFFFF_0000) return 0;
+  const base = heapAlloc(size + LARGE_HEADER);
+  if (base == 0) return 0;
   store<u32>(base, <u32>largeHead);
   store<u32>(base, <u32>size, 4);
   largeHead = base;
@@ -60,21 +69,24 @@ function allocLarge(size: usize): usize {
 }
 
 /** Canonical ABI realloc. `oldPtr` != 0 only when a host grows a list it is
- *  building; the new block then receives the old bytes. */
+ *  building; the new block then receives the old bytes. Returns 0 when the
+ *  memory cannot be had. */
 export function cabi_realloc(oldPtr: usize, oldSize: usize, align: usize, newSize: usize): usize {
+  beginCall();
   if (oldPtr == 0 && landArmed && newSize <= landCap) {
     landArmed = false;
     return landPtr;
   }
   if (align == 0) align = 1;
   let p: usize;
-  if (arenaBase == 0) { arenaBase = heap.alloc(ARENA_SIZE); arenaTop = arenaBase; }
+  if (arenaBase == 0) { arenaBase = heapAlloc(ARENA_SIZE); arenaTop = arenaBase; }
   const aligned = (arenaTop + align - 1) & ~(align - 1);
-  if (newSize <= SMALL_MAX && aligned + newSize <= arenaBase + ARENA_SIZE) {
+  if (arenaBase != 0 && newSize <= SMALL_MAX && aligned + newSize <= arenaBase + ARENA_SIZE) {
     p = aligned;
     arenaTop = aligned + newSize;
   } else {
     p = allocLarge(newSize);
+    if (p == 0) return 0;
   }
   if (oldPtr != 0 && oldSize != 0) memory.copy(p, oldPtr, min(oldSize, newSize));
   return p;
@@ -82,7 +94,8 @@ export function cabi_realloc(oldPtr: usize, oldSize: usize, align: usize, newSiz
 
 /** If [ptr, ptr+len) lies in a large block handed out during this call,
  *  unlinks it (so `endCall` keeps it) and returns its base, which the
- *  new owner must free with `heap.free`. Otherwise returns 0. */
+ *  new owner must free with `heapFree`; its first ADOPT_ROOM bytes are
+ *  free for the new owner's use. Otherwise returns 0. */
 export function adoptLarge(ptr: usize, len: usize): usize {
   let prev: usize = 0;
   let b = largeHead;
@@ -100,6 +113,16 @@ export function adoptLarge(ptr: usize, len: usize): usize {
   return 0;
 }
 
+/**
+ * Called when every export (and `cabi_realloc`) is entered: memory the
+ * host was told it may discard (`released` events of a list returned
+ * before this call) is free for use again, since a host discards it, if at
+ * all, before it calls in again.
+ */
+export function beginCall(): void {
+  heapReclaim();
+}
+
 /** Called when every export returns: resets the arena, frees the large
  *  blocks nobody adopted, and disarms the landing zone. */
 export function endCall(): void {
@@ -108,7 +131,7 @@ export function endCall(): void {
   let b = largeHead;
   while (b != 0) {
     const next = <usize>load<u32>(b);
-    heap.free(b);
+    heapFree(b, false); // staging for this call only: likely needed again at once
     b = next;
   }
   largeHead = 0;

@@ -10,16 +10,18 @@
  * `resumeReads` how many reads that report already had, so the next
  * `run-once` resumes it (reactor.ts, `backlog`).
  */
+import { heapAlloc } from "./heap";
 
 let area: usize = 0;
 let cap: u32 = 0;
 let used: u32 = 0;
 let resume: u32 = 0;
 
-/** Allocates the area: `size` bytes. */
-export function batchInit(size: u32): void {
-  cap = size;
-  area = heap.alloc(<usize>size);
+/** Allocates the area: `size` bytes. False when the memory cannot be had. */
+export function batchInit(size: u32): bool {
+  area = heapAlloc(<usize>size);
+  cap = area == 0 ? 0 : size;
+  return area != 0;
 }
 
 /** Starts a batch: the area is empty again. */

@@ -36,7 +36,8 @@
  * stale epoll token from the same batch) no longer matches. Generations
  * wrap after GEN_MAX (2047) reuses of the same fd.
  */
-import { FD_BITS, FD_MASK, GEN_MAX, MAX_FDS } from "./constants";
+import { EMFILE, ENOMEM, FD_BITS, FD_MASK, GEN_MAX, MAX_FDS } from "./constants";
+import { heapAlloc, heapFree } from "./heap";
 import { wbClear, wbInit } from "./write-buffer";
 
 /** log2 of the slot size (16 bytes). */
@@ -67,30 +68,35 @@ const INITIAL_SLOTS: i32 = 1024;
 let slots: usize = 0;
 let capacity: i32 = 0;
 let liveConns: i32 = 0;
+let listeners: i32 = 0;
 
 /** Number of slots currently allocated. */
 export function ctCapacity(): i32 { return capacity; }
 /** Connections (CONNECTING or OPEN) in the table; listeners not counted. */
 export function ctLiveConns(): i32 { return liveConns; }
+/** Listeners in the table. */
+export function ctListeners(): i32 { return listeners; }
 
-/** Makes sure `fd` has a slot. False if fd < 0 or fd >= MAX_FDS. */
-export function ctEnsure(fd: i32): bool {
-  if (fd < 0 || fd >= MAX_FDS) return false;
-  if (fd < capacity) return true;
+/** Makes sure `fd` has a slot. Returns 0, -EMFILE if fd < 0 or fd >=
+ *  MAX_FDS, or -ENOMEM if the table cannot grow. */
+export function ctEnsure(fd: i32): i32 {
+  if (fd < 0 || fd >= MAX_FDS) return -EMFILE;
+  if (fd < capacity) return 0;
   let cap = capacity == 0 ? INITIAL_SLOTS : capacity;
   while (cap <= fd) cap <<= 1;
   if (cap > MAX_FDS) cap = MAX_FDS;
   const bytes = <usize>cap << SLOT_SHIFT;
-  const fresh = heap.alloc(bytes);
+  const fresh = heapAlloc(bytes);
+  if (fresh == 0) return -ENOMEM;
   const old = <usize>capacity << SLOT_SHIFT;
   if (slots != 0) {
     memory.copy(fresh, slots, old);
-    heap.free(slots);
+    heapFree(slots);
   }
   memory.fill(fresh + old, 0, bytes - old);
   slots = fresh;
   capacity = cap;
-  return true;
+  return 0;
 }
 
 /** Slot address of `fd` (which must be < ctCapacity()). */
@@ -122,6 +128,7 @@ export function ctOpen(fd: i32, state: u8): u32 {
   store<u8>(s, 0, 1);
   wbInit(slotQueue(s));
   if (state != STATE_LISTENER) liveConns++;
+  else listeners++;
   return (g << FD_BITS) | <u32>fd;
 }
 
@@ -132,6 +139,7 @@ export function ctRelease(fd: i32): void {
   const state = load<u8>(s);
   if (state == STATE_FREE) return;
   if (state != STATE_LISTENER) liveConns--;
+  else listeners--;
   wbClear(slotQueue(s));
   let g = genOf(s) + 1;
   if (g > GEN_MAX) g = 1;

@@ -37,6 +37,8 @@ import {
 } from "./write-buffer";
 import { evPush } from "./events";
 import { adoptLarge } from "./abi";
+import { heapUsable } from "./heap";
+import { room } from "./room";
 import { batchCommit, batchFree, batchNext, resumeReads, setResumeReads } from "./batch";
 import {
   edgeTriggered, epollFd, maxWriteBufferSize, noDelay, readBufferSize, readLimit, triggerBits,
@@ -45,9 +47,6 @@ import {
   sysClose, sysCloseGraceful, sysEpollCtl, sysRead, sysSetNoDelay, sysShutdown, sysSocketError, sysWrite,
   sysWritev,
 } from "./sys";
-
-/** Linear memory the reactor lets write buffers grow into: 3.75 of wasm32's 4 GiB. */
-const MEMORY_BUDGET: u64 = 0xF000_0000;
 
 const IOV: usize = memory.data(<i32>(MAX_IOV * 8), 4);
 
@@ -239,7 +238,7 @@ export function readLoop(fd: i32, s: usize, h: u32, events: u32): bool {
   const readToEnd = edgeTriggered() && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
   let got = false;
   for (let i = resumeReads(); i < limit; i++) {
-    if (batchFree() < rbs) { setResumeReads(i); return false; }
+    if (batchFree() < rbs || !room(1)) { setResumeReads(i); return false; }
     const dest = batchNext();
     const n = sysRead(fd, dest, rbs);
     if (n > 0) {
@@ -292,14 +291,12 @@ export function connWrite(conn: u32, s: usize, ptr: usize, len: u32): i32 {
   const src = ptr + <usize>off;
   const block = adoptLarge(src, <usize>rest);
   if (block != 0) {
-    wbAppendAdopted(q, src, rest, block);
-  } else if ((<u64>memory.size() << 16) + <u64>rest > MEMORY_BUDGET) {
-    // Copying would need more memory than wasm32 can have: fail this
-    // connection rather than trap the reactor.
-    closeConn(fd, -ENOBUFS, CALL_WRITE);
+    wbAppendAdopted(q, src, rest, block, block + heapUsable(block));
+  } else if (!wbAppend(q, src, rest)) {
+    // The memory to queue the rest cannot be had (maxMemory, or the
+    // embedder's limit): fail this connection, not the reactor.
+    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE);
     return -ENOBUFS;
-  } else {
-    wbAppend(q, src, rest);
   }
   return armOut(fd, s, len);
 }

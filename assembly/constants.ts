@@ -61,8 +61,10 @@ export const KIND_DATA: u8 = 1;
 export const KIND_CLOSED: u8 = 2;
 export const KIND_LISTENER_PAUSED: u8 = 3;
 export const KIND_DRAINED: u8 = 4;
-export const KIND_ENDED: u8 = 5;
-export const KIND_ACCEPTED: u8 = 6;
+export const KIND_RELEASED: u8 = 5;
+export const KIND_POLL_FAILED: u8 = 6;
+export const KIND_ENDED: u8 = 7;
+export const KIND_ACCEPTED: u8 = 8;
 
 // ---- engine.failed-call ----
 export const CALL_NONE: u32 = 0;

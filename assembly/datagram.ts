@@ -35,6 +35,7 @@ import { batchCommit, batchFree, batchNext, resumeReads, setResumeReads } from "
 import { edgeTriggered, epollFd, maxWriteBufferSize, readBufferSize, readLimit, triggerBits } from "./settings";
 import { sysClose, sysEpollCtl, sysRecvFrom, sysSendTo, sysWrite } from "./sys";
 import { armOut, closeConn, fdOf } from "./conns";
+import { room } from "./room";
 import {
   MAX_ADDRESS, PEER_ENDING, PEER_PAUSED, peerAddress, peerAddressLength, peerAt, peerFind, peerFlags,
   peerHandle, peerLookup, peerOpen, peerQueued, peerRelease, peerSetFlags, peerSetQueued, peerSlots, peerSocket,
@@ -110,7 +111,8 @@ export function drainSocket(fd: i32, s: usize): void {
 /** Sends the socket's queued datagrams, in order, until the kernel is full. */
 function flushSocket(fd: i32, s: usize): void {
   const q = slotQueue(s);
-  while (!wbIsEmpty(q)) {
+  // Each datagram sent may empty its peer's share (`drained`).
+  while (!wbIsEmpty(q) && room(1)) {
     const c = wbHead(q);
     const rec = chunkPtr(c);
     const len = chunkLen(c) - 4;
@@ -126,7 +128,7 @@ function flushSocket(fd: i32, s: usize): void {
       else evPush(KIND_DRAINED, peerHandle(p), 0, 0, 0, 0);
     }
   }
-  if (slotState(s) != STATE_FREE && !edgeTriggered()) setSocketFlags(fd, s, slotFlags(s) & ~FLAG_OUT);
+  if (slotState(s) != STATE_FREE && wbIsEmpty(q) && !edgeTriggered()) setSocketFlags(fd, s, slotFlags(s) & ~FLAG_OUT);
 }
 
 /** A readiness report of a socket serving peers: flushes, then receives.
@@ -141,7 +143,8 @@ export function socketReport(fd: i32, s: usize, events: u32): bool {
   const limit = readLimit();
   let errors: u32 = 0;
   for (let i = resumeReads(); i < limit; i++) {
-    if (batchFree() < rbs + MAX_ADDRESS) { setResumeReads(i); return false; }
+    // Room for a new peer's `opened` and its datagram's `data`.
+    if (batchFree() < rbs + MAX_ADDRESS || !room(2)) { setResumeReads(i); return false; }
     const dest = batchNext();
     const size = sysRecvFrom(fd, dest, rbs, SOURCE + 4, SOURCE);
     if (size < 0) {
@@ -179,7 +182,7 @@ export function dgramConnRead(fd: i32, h: u32): bool {
   const rbs = readBufferSize();
   const limit = readLimit();
   for (let i = resumeReads(); i < limit; i++) {
-    if (batchFree() < rbs) { setResumeReads(i); return false; }
+    if (batchFree() < rbs || !room(1)) { setResumeReads(i); return false; }
     const dest = batchNext();
     const size = sysRecvFrom(fd, dest, rbs, SOURCE + 4, SOURCE);
     if (size < 0) {
@@ -211,7 +214,10 @@ export function dgramConnWrite(conn: u32, s: usize, ptr: usize, len: u32): i32 {
     closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE);
     return -ENOBUFS;
   }
-  wbAppendRecord(q, ptr, len, 0, false);
+  if (!wbAppendRecord(q, ptr, len, 0, false)) {
+    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE); // the memory to queue it cannot be had
+    return -ENOBUFS;
+  }
   return armOut(fd, s, len);
 }
 
@@ -235,7 +241,10 @@ export function peerWrite(handle: u32, ptr: usize, len: u32): i32 {
     closePeer(p, CAUSE_WRITE_OVERFLOW, CALL_NONE);
     return -ENOBUFS;
   }
-  wbAppendRecord(q, ptr, len, handle, true);
+  if (!wbAppendRecord(q, ptr, len, handle, true)) {
+    closePeer(p, CAUSE_WRITE_OVERFLOW, CALL_NONE); // the memory to queue it cannot be had
+    return -ENOBUFS;
+  }
   peerSetQueued(p, peerQueued(p) + len);
   if ((slotFlags(s) & FLAG_OUT) == 0) setSocketFlags(fd, s, slotFlags(s) | FLAG_OUT);
   return <i32>len;

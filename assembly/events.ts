@@ -24,7 +24,16 @@
  *    retired block.
  *
  * The array only grows (doubling), so steady traffic allocates nothing.
+ * Growing can fail (the heap is out of memory): `evEnsure` grows ahead of
+ * time, and the reactor keeps room for the events it cannot drop (a
+ * `closed` for every live connection; see reactor.ts `room`).
+ *
+ * The list lifecycle is also the lifecycle of memory the heap holds for
+ * the host to discard (`released` events): runs reported by a list are in
+ * the host's hands once it is returned (`heapReported`), and the heap may
+ * reuse them from the host's next call on (abi.ts `beginCall`).
  */
+import { heapAlloc, heapFree, heapReported } from "./heap";
 
 export const EVENT_SIZE: usize = 24;
 const INITIAL_EVENTS: u32 = 4096;
@@ -38,21 +47,37 @@ let retired: usize = 0;
 /** Static return area of run-once / take-events: {u32 ptr, u32 len}. */
 const RET_AREA: usize = memory.data(8, 4);
 
-function grow(): void {
-  const newCap = cap == 0 ? INITIAL_EVENTS : cap << 1;
-  const fresh = heap.alloc(<usize>newCap * EVENT_SIZE);
+/** Grows the array to hold at least `want` records. False if the memory cannot be had. */
+function grow(want: u32): bool {
+  let newCap = cap == 0 ? INITIAL_EVENTS : cap << 1;
+  while (newCap < want) newCap <<= 1;
+  if (<u64>newCap * EVENT_SIZE > 0x7FFF_FFFF) return false;
+  const fresh = heapAlloc(<usize>newCap * EVENT_SIZE);
+  if (fresh == 0) return false;
   if (base != 0) {
     memory.copy(fresh, base, <usize>count * EVENT_SIZE);
     if (returned != 0 && retired == 0) retired = base; // host still reads it
-    else heap.free(base);
+    else heapFree(base);
   }
   base = fresh;
   cap = newCap;
+  return true;
 }
 
-/** Appends one event. */
-export function evPush(kind: u8, conn: u32, status: i32, detail: u32, dataPtr: usize, dataLen: u32): void {
-  if (count == cap) grow();
+/** Makes sure `free` more events can be pushed without growing. */
+export function evEnsure(free: u32): bool {
+  return cap - count >= free || grow(count + free);
+}
+
+/** Room for events right now, without growing. */
+export function evRoom(): u32 { return cap - count; }
+
+/**
+ * Appends one event. There must be room (`evEnsure`); if there is not and
+ * the array cannot grow, the event is dropped and false returned.
+ */
+export function evPush(kind: u8, conn: u32, status: i32, detail: u32, dataPtr: usize, dataLen: u32): bool {
+  if (count == cap && !grow(count + 1)) return false;
   const e = base + <usize>count * EVENT_SIZE;
   store<u32>(e, <u32>kind); // kind byte + zeroed padding
   store<u32>(e, conn, 4);
@@ -61,6 +86,7 @@ export function evPush(kind: u8, conn: u32, status: i32, detail: u32, dataPtr: u
   store<u32>(e, <u32>dataPtr, 16);
   store<u32>(e, dataLen, 20);
   count++;
+  return true;
 }
 
 /** Forgets the list returned last time; keeps the events made since. */
@@ -71,7 +97,7 @@ export function evCompact(): void {
     count = keep;
     returned = 0;
   }
-  if (retired != 0) { heap.free(retired); retired = 0; }
+  if (retired != 0) { heapFree(retired); retired = 0; }
 }
 
 /** Events not handed to the host yet. */
@@ -80,6 +106,7 @@ export function evPending(): u32 { return count - returned; }
 /** Hands every event out; returns the address of the {ptr, len} area. */
 export function evReturn(): usize {
   returned = count;
+  heapReported();
   store<u32>(RET_AREA, <u32>base);
   store<u32>(RET_AREA, count, 4);
   return RET_AREA;

@@ -14,7 +14,7 @@
  *   address-result (12 bytes): [0] u8 disc; 0: [4] ptr, [8] len of the
  *   UTF-8 text (a static buffer, valid until the next call); 1: [4] s32
  */
-import { endCall } from "./abi";
+import { beginCall, endCall } from "./abi";
 import { MAX_ADDRESS_TEXT } from "./wasi/address";
 import { netAddress, netDial, netListen } from "./wasi/net";
 
@@ -38,14 +38,14 @@ function addressResult(fd: i32, remote: bool): usize {
 }
 
 export function net$listen(ptr: usize, len: u32, backlog: u32): i32 {
-  const r = netListen(ptr, len, backlog); endCall(); return r;
+  beginCall(); const r = netListen(ptr, len, backlog); endCall(); return r;
 }
 export function net$dial(ptr: usize, len: u32): i32 {
-  const r = netDial(ptr, len); endCall(); return r;
+  beginCall(); const r = netDial(ptr, len); endCall(); return r;
 }
 export function net$local_address(fd: i32): usize {
-  const r = addressResult(fd, false); endCall(); return r;
+  beginCall(); const r = addressResult(fd, false); endCall(); return r;
 }
 export function net$remote_address(fd: i32): usize {
-  const r = addressResult(fd, true); endCall(); return r;
+  beginCall(); const r = addressResult(fd, true); endCall(); return r;
 }

@@ -6,7 +6,7 @@
  *
  * Core signatures (all i32):
  *
- *   init            (rbs, maxWb, maxReads, noDelay, edgeTriggered) -> epfd | -errno
+ *   init            (rbs, maxWb, maxReads, noDelay, maxMemory, edgeTriggered) -> epfd | -errno
  *   add-listener    (fd)            -> 0 | -errno
  *   add-acceptor    (fd)            -> 0 | -errno
  *   resume-listener (fd)            -> 0 | -errno
@@ -25,75 +25,80 @@
  *   resume-reading  (conn)          -> 0 | -errno
  *   shutdown        ()              -> ()
  *   conn-count      ()              -> u32
+ *   memory-in-use   ()              -> u32
  *
- * plus `memory` and `cabi_realloc`. Every export ends with `endCall()`,
- * which resets the per-call arena of cabi_realloc and frees large list
- * blocks that were not adopted.
+ * plus `memory` and `cabi_realloc`. Every export starts with `beginCall()`,
+ * which lets the heap reuse memory the host has been told it may discard,
+ * and ends with `endCall()`, which resets the per-call arena of
+ * cabi_realloc and frees large list blocks that were not adopted.
  */
-import { endCall } from "./abi";
+import { beginCall, endCall } from "./abi";
 import {
   reactorAddAcceptor, reactorAddConn, reactorAddDatagram, reactorAddListener, reactorBacklog,
   reactorBufferedAmount, reactorClose, reactorCloseWrite, reactorConnCount, reactorEnd, reactorInit,
-  reactorPauseReading, reactorRemoveListener, reactorResumeListener, reactorResumeReading, reactorRunOnce,
-  reactorShutdown, reactorTakeEvents, reactorWrite,
+  reactorMemoryInUse, reactorPauseReading, reactorRemoveListener, reactorResumeListener, reactorResumeReading,
+  reactorRunOnce, reactorShutdown, reactorTakeEvents, reactorWrite,
 } from "./reactor";
 
 export { cabi_realloc } from "./abi";
 
-export function engine$init(rbs: u32, maxWb: u32, reads: u32, noDelay: bool, edgeTriggered: bool): i32 {
-  const r = reactorInit(rbs, maxWb, reads, noDelay, edgeTriggered); endCall(); return r;
+export function engine$init(rbs: u32, maxWb: u32, reads: u32, noDelay: bool, maxMemory: u32, edgeTriggered: bool): i32 {
+  beginCall(); const r = reactorInit(rbs, maxWb, reads, noDelay, maxMemory, edgeTriggered); endCall(); return r;
 }
 export function engine$add_listener(fd: i32): i32 {
-  const r = reactorAddListener(fd); endCall(); return r;
+  beginCall(); const r = reactorAddListener(fd); endCall(); return r;
 }
 export function engine$add_acceptor(fd: i32): i32 {
-  const r = reactorAddAcceptor(fd); endCall(); return r;
+  beginCall(); const r = reactorAddAcceptor(fd); endCall(); return r;
 }
 export function engine$resume_listener(fd: i32): i32 {
-  const r = reactorResumeListener(fd); endCall(); return r;
+  beginCall(); const r = reactorResumeListener(fd); endCall(); return r;
 }
 export function engine$remove_listener(fd: i32): i32 {
-  const r = reactorRemoveListener(fd); endCall(); return r;
+  beginCall(); const r = reactorRemoveListener(fd); endCall(); return r;
 }
 export function engine$add_conn(fd: i32, connecting: bool): i32 {
-  const r = reactorAddConn(fd, connecting); endCall(); return r;
+  beginCall(); const r = reactorAddConn(fd, connecting); endCall(); return r;
 }
 export function engine$add_datagram(fd: i32, connected: bool): i32 {
-  const r = reactorAddDatagram(fd, connected); endCall(); return r;
+  beginCall(); const r = reactorAddDatagram(fd, connected); endCall(); return r;
 }
 export function engine$run_once(timeout: i32): usize {
-  const r = reactorRunOnce(timeout); endCall(); return r;
+  beginCall(); const r = reactorRunOnce(timeout); endCall(); return r;
 }
 export function engine$backlog(): u32 {
-  const r = reactorBacklog(); endCall(); return r;
+  beginCall(); const r = reactorBacklog(); endCall(); return r;
 }
 export function engine$take_events(): usize {
-  const r = reactorTakeEvents(); endCall(); return r;
+  beginCall(); const r = reactorTakeEvents(); endCall(); return r;
 }
 export function engine$write(conn: u32, ptr: usize, len: u32): i32 {
-  const r = reactorWrite(conn, ptr, len); endCall(); return r;
+  beginCall(); const r = reactorWrite(conn, ptr, len); endCall(); return r;
 }
 export function engine$buffered_amount(conn: u32): u32 {
-  const r = reactorBufferedAmount(conn); endCall(); return r;
+  beginCall(); const r = reactorBufferedAmount(conn); endCall(); return r;
 }
 export function engine$close(conn: u32, cause: i32): i32 {
-  const r = reactorClose(conn, cause); endCall(); return r;
+  beginCall(); const r = reactorClose(conn, cause); endCall(); return r;
 }
 export function engine$end(conn: u32): i32 {
-  const r = reactorEnd(conn); endCall(); return r;
+  beginCall(); const r = reactorEnd(conn); endCall(); return r;
 }
 export function engine$close_write(conn: u32): i32 {
-  const r = reactorCloseWrite(conn); endCall(); return r;
+  beginCall(); const r = reactorCloseWrite(conn); endCall(); return r;
 }
 export function engine$pause_reading(conn: u32): i32 {
-  const r = reactorPauseReading(conn); endCall(); return r;
+  beginCall(); const r = reactorPauseReading(conn); endCall(); return r;
 }
 export function engine$resume_reading(conn: u32): i32 {
-  const r = reactorResumeReading(conn); endCall(); return r;
+  beginCall(); const r = reactorResumeReading(conn); endCall(); return r;
 }
 export function engine$shutdown(): void {
-  reactorShutdown(); endCall();
+  beginCall(); reactorShutdown(); endCall();
 }
 export function engine$conn_count(): u32 {
-  const r = reactorConnCount(); endCall(); return r;
+  beginCall(); const r = reactorConnCount(); endCall(); return r;
+}
+export function engine$memory_in_use(): u32 {
+  beginCall(); const r = reactorMemoryInUse(); endCall(); return r;
 }

@@ -34,11 +34,17 @@
  * out of the epoll set, and put back by `resume-reading`, whose level-
  * triggered registration then reports the bytes still unread and the
  * hang-up, in that order, through the read loop.
+ *
+ * Memory (heap.ts) can run out: the reactor then fails what needed it (a
+ * write closes its connection with the overflow cause, an accept pauses
+ * its listener with ENOMEM, a new UDP peer's datagram is dropped) and
+ * never traps. Events that must not be lost have room kept for them in
+ * the event array (room.ts).
  */
 import {
-  CAUSE_LOCAL, CALL_NONE, EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, EMFILE, EOPNOTSUPP,
+  CAUSE_LOCAL, CALL_NONE, EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, ENOMEM,
   EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, INTEREST_LISTEN,
-  KIND_ACCEPTED, KIND_LISTENER_PAUSED, KIND_OPENED,
+  KIND_ACCEPTED, KIND_LISTENER_PAUSED, KIND_OPENED, KIND_POLL_FAILED,
   MAX_ACCEPTS_PER_REPORT, MAX_READY, PEER_BIT, READ_TRIGGER,
 } from "./constants";
 import {
@@ -49,6 +55,8 @@ import {
 } from "./conn-table";
 import { wbBytes } from "./write-buffer";
 import { evCompact, evPending, evPush, evReturn } from "./events";
+import { heapAlloc, heapInUse, heapSetLimit } from "./heap";
+import { SPARE_EVENTS, announceReleases, room } from "./room";
 import { batchInit, batchReset, resumeReads, setResumeReads } from "./batch";
 import { configure, epollFd, setEpollFd } from "./settings";
 import {
@@ -86,6 +94,8 @@ function pauseListener(lfd: i32, err: i32): void {
 function acceptLoop(lfd: i32, s: usize): void {
   const acceptor = (slotFlags(s) & FLAG_ACCEPTOR) != 0;
   for (let k = 0; k < MAX_ACCEPTS_PER_REPORT; k++) {
+    // Room for the new connection's `opened` (or `accepted`) and, later, its `closed`.
+    if (!room(SPARE_EVENTS + 1)) { pauseListener(lfd, -ENOMEM); return; }
     const nfd = sysAccept(lfd);
     if (nfd < 0) {
       if (nfd == -EAGAIN) return;
@@ -94,7 +104,8 @@ function acceptLoop(lfd: i32, s: usize): void {
       return;
     }
     if (acceptor) { evPush(KIND_ACCEPTED, 0, lfd, <u32>nfd, 0, 0); continue; }
-    if (!ctEnsure(nfd)) { sysClose(nfd); pauseListener(lfd, -EMFILE); return; }
+    const e = ctEnsure(nfd);
+    if (e < 0) { sysClose(nfd); pauseListener(lfd, e); return; }
     const h = registerConn(nfd, STATE_OPEN, false, 0, (slotFlags(s) & FLAG_NOT_TCP) == 0);
     if (h < 0) { sysClose(nfd); continue; }
     // A listener whose first connection refused TCP_NODELAY is not TCP
@@ -106,8 +117,10 @@ function acceptLoop(lfd: i32, s: usize): void {
 
 /** Registers listener `fd` (with `flags`); 0 or -errno. */
 function addListener(fd: i32, flags: u8): i32 {
-  if (epollFd() < 0) return -EBADF;
-  if (!ctEnsure(fd)) return fd < 0 ? -EBADF : -EMFILE;
+  if (epollFd() < 0 || fd < 0) return -EBADF;
+  const e = ctEnsure(fd);
+  if (e < 0) return e;
+  if (!room(SPARE_EVENTS + 1)) return -ENOMEM;
   if (slotState(ctSlot(fd)) != STATE_FREE) return -EEXIST;
   const h = ctOpen(fd, STATE_LISTENER);
   const s = ctSlot(fd);
@@ -139,6 +152,8 @@ function processReport(token: u32, events: u32): bool {
     return true;
   }
   if (resumeReads() == 0) {
+    // Room for an `opened` (connect completed) and a `drained` (flushed).
+    if (!room(2)) return false;
     if (state == STATE_CONNECTING) {
       if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return true;
       if (!completeConnect(fd, s, token)) return true;
@@ -161,17 +176,17 @@ function processReport(token: u32, events: u32): bool {
 
 // ---- operations behind the exports ----
 
-export function reactorInit(rbs: u32, maxWb: u32, reads: u32, nd: bool, et: bool): i32 {
+export function reactorInit(rbs: u32, maxWb: u32, reads: u32, nd: bool, maxMemory: u32, et: bool): i32 {
   if (initialised) return -EALREADY;
   if (rbs == 0 || rbs > MAX_READ_BUFFER || reads == 0) return -EINVAL;
+  heapSetLimit(<u64>maxMemory);
+  readyBuf = heapAlloc(<usize>MAX_READY << 3);
+  if (!batchInit(max(rbs << 2, MIN_DATA_AREA)) || readyBuf == 0 || ctEnsure(0) < 0 || !room(SPARE_EVENTS)) return -ENOMEM;
   const e = sysEpollCreate();
   if (e < 0) return e;
   initialised = true;
   setEpollFd(e);
   configure(rbs, maxWb, reads, nd, et);
-  batchInit(max(rbs << 2, MIN_DATA_AREA));
-  readyBuf = heap.alloc(<usize>MAX_READY << 3);
-  ctEnsure(0);
   evCompact();
   return e;
 }
@@ -199,10 +214,19 @@ export function reactorRemoveListener(fd: i32): i32 {
   return 0;
 }
 
-export function reactorAddConn(fd: i32, connecting: bool): i32 {
+/** Checks that descriptor `fd` can be added as a connection: 0, or -errno (`fd` closed). */
+function admit(fd: i32): i32 {
   if (fd < 0) return -EBADF;
   if (epollFd() < 0) { sysClose(fd); return -EBADF; }
-  if (!ctEnsure(fd)) { sysClose(fd); return -EMFILE; }
+  const e = ctEnsure(fd);
+  if (e < 0) { sysClose(fd); return e; }
+  if (!room(SPARE_EVENTS + 1)) { sysClose(fd); return -ENOMEM; }
+  return 0;
+}
+
+export function reactorAddConn(fd: i32, connecting: bool): i32 {
+  const e = admit(fd);
+  if (e < 0) return e;
   const st = slotState(ctSlot(fd));
   if (st == STATE_LISTENER) return -EEXIST; // the reactor's own listener: never close it
   const h = registerConn(fd, connecting ? STATE_CONNECTING : STATE_OPEN, connecting, 0, true);
@@ -213,9 +237,8 @@ export function reactorAddConn(fd: i32, connecting: bool): i32 {
 
 export function reactorAddDatagram(fd: i32, connected: bool): i32 {
   if (!connected) return addListener(fd, FLAG_DATAGRAM);
-  if (fd < 0) return -EBADF;
-  if (epollFd() < 0) { sysClose(fd); return -EBADF; }
-  if (!ctEnsure(fd)) { sysClose(fd); return -EMFILE; }
+  const e = admit(fd);
+  if (e < 0) return e;
   if (slotState(ctSlot(fd)) == STATE_LISTENER) return -EEXIST;
   const h = registerConn(fd, STATE_OPEN, false, FLAG_DATAGRAM, false);
   if (h < 0) { sysClose(fd); return <i32>h; }
@@ -229,6 +252,8 @@ export function reactorRunOnce(timeout: i32): usize {
   if (epollFd() < 0) return evReturn();
   if (readyPos >= readyCount) {
     const n = sysEpollWait(epollFd(), readyBuf, MAX_READY, evPending() != 0 ? 0 : timeout);
+    // An interrupted wait is an empty one; any other failure is the host's to handle.
+    if (n < 0 && n != -EINTR && room(1)) evPush(KIND_POLL_FAILED, 0, n, 0, 0, 0);
     readyCount = n < 0 ? 0 : <u32>n;
     readyPos = 0;
     setResumeReads(0);
@@ -239,6 +264,7 @@ export function reactorRunOnce(timeout: i32): usize {
     readyPos++;
     setResumeReads(0);
   }
+  announceReleases();
   return evReturn();
 }
 
@@ -246,6 +272,7 @@ export function reactorBacklog(): u32 { return readyCount - readyPos; }
 
 export function reactorTakeEvents(): usize {
   evCompact();
+  announceReleases();
   return evReturn();
 }
 
@@ -334,3 +361,5 @@ export function reactorShutdown(): void {
 }
 
 export function reactorConnCount(): u32 { return <u32>ctLiveConns() + peerCount(); }
+
+export function reactorMemoryInUse(): u32 { return <u32>heapInUse(); }

@@ -23,6 +23,7 @@
  * Handle = PEER_BIT | gen << 20 | index (constants.ts).
  */
 import { FD_BITS, FD_MASK, GEN_MAX, PEER_BIT } from "./constants";
+import { heapAlloc, heapFree } from "./heap";
 
 const SLOT: usize = 48;
 /** Most bytes of a peer's address. */
@@ -77,31 +78,35 @@ function link(p: usize): void {
   store<u32>(b, indexOf(p) + 1);
 }
 
-/** Makes the index at least as large as the table (load factor 1). */
-function growBuckets(): void {
-  if (bucketCount >= capacity) return;
-  if (buckets != 0) heap.free(buckets);
-  bucketCount = capacity;
-  buckets = heap.alloc(<usize>bucketCount << 2);
+/** Makes the index as large as a table of `cap` slots (load factor 1). False when the memory cannot be had. */
+function growBuckets(cap: u32): bool {
+  if (bucketCount >= cap) return true;
+  const fresh = heapAlloc(<usize>cap << 2);
+  if (fresh == 0) return false;
+  if (buckets != 0) heapFree(buckets);
+  buckets = fresh;
+  bucketCount = cap;
   memory.fill(buckets, 0, <usize>bucketCount << 2);
   for (let i: u32 = 0; i < used; i++) {
     const p = slotAt(i);
     if (load<u8>(p) == STATE_LIVE) link(p);
   }
+  return true;
 }
 
+/** Doubles the table. False when it is full or the memory cannot be had. */
 function growSlots(): bool {
   if (capacity >= MAX_PEERS) return false;
   const cap = capacity == 0 ? INITIAL_SLOTS : capacity << 1;
-  const fresh = heap.alloc(<usize>cap * SLOT);
+  const fresh = heapAlloc(<usize>cap * SLOT);
+  if (fresh == 0) return false;
   if (slots != 0) {
     memory.copy(fresh, slots, <usize>capacity * SLOT);
-    heap.free(slots);
+    heapFree(slots);
   }
   memory.fill(fresh + <usize>capacity * SLOT, 0, <usize>(cap - capacity) * SLOT);
   slots = fresh;
   capacity = cap;
-  growBuckets();
   return true;
 }
 
@@ -129,6 +134,8 @@ export function peerOpen(fd: i32, addr: usize, len: u32): usize {
     freeHead = nextOf(slotAt(index));
   } else {
     if (used == capacity && !growSlots()) return 0;
+    // The index grows with the table; a failure leaves the old one, with longer chains.
+    if (!growBuckets(capacity) && bucketCount == 0) return 0;
     index = used++;
   }
   const p = slotAt(index);

@@ -1,7 +1,7 @@
 /**
  * Per-connection write queue: the bytes the kernel has not taken yet, in
- * order. A pure data structure over `heap.alloc`/`heap.free`: no syscalls,
- * so test/assembly/write-buffer-harness.ts exercises it on its own.
+ * order. A pure data structure over heap.ts: no syscalls, so
+ * test/assembly/write-buffer-harness.ts exercises it on its own.
  *
  * Queue descriptor (12 bytes, embedded in a conn-table slot):
  *
@@ -10,27 +10,35 @@
  *   | head u32 | tail u32 | bytes u32 |      head = tail = 0 when empty
  *   +----------+----------+-----------+
  *
- * Chunk (one heap block; `data` points just past the header for an inline
- * chunk, or into an adopted block, which `owned` names for freeing):
+ * Chunk: one heap block. An inline chunk holds its bytes right after the
+ * header; an adopted chunk is a block handed in whole (abi.ts `adoptLarge`)
+ * whose header room (ADOPT_ROOM bytes) becomes the chunk header and whose
+ * bytes stay where the host put them:
  *
- *   c+0   +4    +8     +12   +16   +20     +24
- *   +-----+-----+------+-----+-----+-------+----------------------+
- *   |next |data |start |end  |cap  |owned  | inline bytes (cap)   |
- *   +-----+-----+------+-----+-----+-------+----------------------+
+ *   c+0   +4    +8     +12   +16   +20
+ *   +-----+-----+------+-----+-----+----------------------+
+ *   |next |data |start |end  |cap  | ... bytes            |
+ *   +-----+-----+------+-----+-----+----------------------+
  *           unsent bytes: [data+start, data+end)
- *           cap: bytes available at data (== end for adopted chunks, so
- *                they are never appended to)
+ *           cap: bytes available at data (appends fill [end, cap))
  *
  * Appends fill the tail chunk's spare room first, then start a chunk of at
- * least the rest, and at least min(max(queued, 4 KiB), 64 KiB), so small
- * writes coalesce and a streaming queue uses few, larger chunks.
- * `consume` frees every chunk as soon as it is fully sent; `clear` frees
- * them all. Nothing is cached, so an idle connection holds no memory.
+ * least the rest, and at least min(max(queued, one page), 1 MiB), so small
+ * writes coalesce and a deep queue uses few, large chunks (which the heap
+ * gives back to the system when they are freed). A chunk's capacity is
+ * its whole heap block, adopted ones included. `consume` frees every chunk as soon as it is fully
+ * sent; `clear` frees them all. Nothing is cached, so an idle connection
+ * holds no memory.
  */
+import { HEAP_OVERHEAD, HEAP_PAGE, heapAlloc, heapFree } from "./heap";
 
-const CHUNK_HEADER: usize = 24;
-const MIN_CHUNK: u32 = 4 << 10;
-const MAX_COALESCE: u32 = 64 << 10;
+/** Bytes of a chunk header. */
+export const CHUNK_HEADER: usize = 20;
+/** Room a block must leave before its bytes to be adopted as a chunk. */
+export const ADOPT_ROOM: usize = 32;
+/** Chunk capacities that fill one page, and 256 pages (1 MiB). */
+const MIN_CHUNK: u32 = <u32>HEAP_PAGE - <u32>HEAP_OVERHEAD - <u32>CHUNK_HEADER;
+const MAX_COALESCE: u32 = 256 * <u32>HEAP_PAGE - <u32>HEAP_OVERHEAD - <u32>CHUNK_HEADER;
 
 /** Size in bytes of a queue descriptor. */
 export const WB_SIZE: usize = 12;
@@ -54,41 +62,46 @@ function link(q: usize, c: usize): void {
   store<u32>(q, <u32>c, 4);
 }
 
-function freeChunk(c: usize): void {
-  const owned = <usize>load<u32>(c, 20);
-  if (owned != 0) heap.free(owned);
-  heap.free(c);
-}
-
-/** Appends a copy of [src, src+len). */
-export function wbAppend(q: usize, src: usize, len: u32): void {
-  if (len == 0) return;
+/**
+ * Appends a copy of [src, src+len). Returns false, having queued nothing,
+ * when the memory for it cannot be had.
+ */
+export function wbAppend(q: usize, src: usize, len: u32): bool {
+  if (len == 0) return true;
   let rest = len;
   const tail = <usize>load<u32>(q, 4);
-  if (tail != 0) {
-    const end = load<u32>(tail, 12);
-    const room = load<u32>(tail, 16) - end;
-    if (room != 0) {
-      const n = min(room, rest);
-      memory.copy(<usize>load<u32>(tail, 4) + end, src, n);
-      store<u32>(tail, end + n, 12);
-      src += n; rest -= n;
-    }
-  }
-  if (rest != 0) {
+  let room: u32 = 0;
+  if (tail != 0) room = load<u32>(tail, 16) - load<u32>(tail, 12);
+  let c: usize = 0;
+  if (rest > room) {
+    // Allocate first, so that a failure leaves the queue as it was.
     const queued = load<u32>(q, 8);
-    const cap = max(rest, min(max(queued, MIN_CHUNK), MAX_COALESCE));
-    const c = heap.alloc(CHUNK_HEADER + cap);
+    const want = <u64>max(rest - room, min(max(queued, MIN_CHUNK), MAX_COALESCE));
+    // Round the block up to whole pages: the heap hands them out anyway.
+    const block = (want + CHUNK_HEADER + HEAP_OVERHEAD + HEAP_PAGE - 1) & ~<u64>(HEAP_PAGE - 1);
+    if (block > 0xFFFF_0000) return false;
+    c = heapAlloc(<usize>block - HEAP_OVERHEAD);
+    if (c == 0) return false;
     store<u32>(c, 0);
     store<u32>(c, <u32>(c + CHUNK_HEADER), 4);
     store<u32>(c, 0, 8);
-    store<u32>(c, rest, 12);
-    store<u32>(c, cap, 16);
-    store<u32>(c, 0, 20);
+    store<u32>(c, 0, 12);
+    store<u32>(c, <u32>(<usize>block - HEAP_OVERHEAD - CHUNK_HEADER), 16);
+  }
+  if (room != 0) {
+    const end = load<u32>(tail, 12);
+    const n = min(room, rest);
+    memory.copy(<usize>load<u32>(tail, 4) + end, src, n);
+    store<u32>(tail, end + n, 12);
+    src += n; rest -= n;
+  }
+  if (rest != 0) {
     memory.copy(c + CHUNK_HEADER, src, rest);
+    store<u32>(c, rest, 12);
     link(q, c);
   }
   store<u32>(q, load<u32>(q, 8) + len, 8);
+  return true;
 }
 
 /**
@@ -96,36 +109,41 @@ export function wbAppend(q: usize, src: usize, len: u32): void {
  * never appended to, so it is gathered, sent and consumed whole (one
  * datagram). With `tagged`, the 4 bytes of `tag` come first in the chunk
  * (and count in `wbBytes`): a UDP socket's queue names each datagram's peer
- * that way.
+ * that way. Returns false, having queued nothing, when the memory for it
+ * cannot be had.
  */
-export function wbAppendRecord(q: usize, src: usize, len: u32, tag: u32, tagged: bool): void {
+export function wbAppendRecord(q: usize, src: usize, len: u32, tag: u32, tagged: bool): bool {
   const head: u32 = tagged ? 4 : 0;
   const n = head + len;
-  const c = heap.alloc(CHUNK_HEADER + <usize>n);
+  const c = heapAlloc(CHUNK_HEADER + <usize>n);
+  if (c == 0) return false;
   store<u32>(c, 0);
   store<u32>(c, <u32>(c + CHUNK_HEADER), 4);
   store<u32>(c, 0, 8);
   store<u32>(c, n, 12);
   store<u32>(c, n, 16); // cap == end: never appended to
-  store<u32>(c, 0, 20);
   if (tagged) store<u32>(c + CHUNK_HEADER, tag);
   memory.copy(c + CHUNK_HEADER + <usize>head, src, len);
   link(q, c);
   store<u32>(q, load<u32>(q, 8) + n, 8);
+  return true;
 }
 
-/** Appends [ptr, ptr+len) without copying: the queue takes ownership of the
- *  heap block `block` (freed once the bytes are sent or cleared). */
-export function wbAppendAdopted(q: usize, ptr: usize, len: u32, block: usize): void {
-  if (len == 0) { heap.free(block); return; }
-  const c = heap.alloc(CHUNK_HEADER);
-  store<u32>(c, 0);
-  store<u32>(c, <u32>ptr, 4);
-  store<u32>(c, 0, 8);
-  store<u32>(c, len, 12);
-  store<u32>(c, len, 16); // cap == end: no room, never appended to
-  store<u32>(c, <u32>block, 20);
-  link(q, c);
+/**
+ * Appends [ptr, ptr+len) without copying: the queue takes ownership of the
+ * heap block `block`, which holds those bytes and leaves ADOPT_ROOM bytes
+ * free at its start for the chunk header; the block is freed once its
+ * bytes are sent or cleared. Bytes appended later may fill the rest of the
+ * block (up to `blockEnd`).
+ */
+export function wbAppendAdopted(q: usize, ptr: usize, len: u32, block: usize, blockEnd: usize): void {
+  if (len == 0) { heapFree(block); return; }
+  store<u32>(block, 0);
+  store<u32>(block, <u32>ptr, 4);
+  store<u32>(block, 0, 8);
+  store<u32>(block, len, 12);
+  store<u32>(block, <u32>(blockEnd - ptr), 16);
+  link(q, block);
   store<u32>(q, load<u32>(q, 8) + len, 8);
 }
 
@@ -153,7 +171,7 @@ export function wbConsume(q: usize, n: u32): void {
     if (n < avail) { store<u32>(c, start + n, 8); return; }
     n -= avail;
     const next = <usize>load<u32>(c);
-    freeChunk(c);
+    heapFree(c);
     c = next;
     store<u32>(q, <u32>c);
   }
@@ -165,7 +183,7 @@ export function wbClear(q: usize): void {
   let c = <usize>load<u32>(q);
   while (c != 0) {
     const next = <usize>load<u32>(c);
-    freeChunk(c);
+    heapFree(c);
     c = next;
   }
   wbInit(q);

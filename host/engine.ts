@@ -16,6 +16,7 @@ import {
   type DrainHandler,
   type EndHandler,
   type EngineOptions,
+  type ErrorHandler,
   type HandlerModule,
   type OpenHandler,
   type ResolvedOptions,
@@ -79,6 +80,12 @@ const enum State {
  * before a connection's first `onData`, `onClose` exactly once after its
  * last. An exception thrown by a handler does not disturb the engine; the
  * first one of a batch is rethrown afterwards as an uncaught exception.
+ *
+ * If this thread's poller fails (its reactor traps, its epoll descriptor
+ * fails), the engine stops by itself: `onError`, each connection's
+ * `onClose` with the error, `onStop`; from then on `dial` and `start`
+ * refuse with the error's code. A worker poller that fails or dies only
+ * takes its own connections with it (see host/pollers.ts).
  */
 export class Engine {
   readonly #options: ResolvedOptions;
@@ -102,6 +109,8 @@ export class Engine {
   #onPluginError: PluginErrorHandler = noop;
   /** This thread's poller's plugin, with the `plugin` option. */
   #supervisor: PluginSupervisor | undefined;
+  /** Why the engine stopped by itself, if it did. */
+  #failure: NbioError | undefined;
 
   static {
     pollerOf = (engine) => engine.#poller;
@@ -150,6 +159,11 @@ export class Engine {
   /** Sets the handler called when accepting fails (replacing the previous one). */
   onAcceptError(handler: AcceptErrorHandler): this {
     return this.#setHandler('onAcceptError', handler);
+  }
+
+  /** Sets the handler called when a poller of the engine fails (replacing the previous one). */
+  onError(handler: ErrorHandler): this {
+    return this.#setHandler('onError', handler);
   }
 
   /**
@@ -210,11 +224,23 @@ export class Engine {
   }
 
   /**
+   * Bytes of the reactor's memory in use: its connection table, read batch,
+   * event list and queued writes. The rest of {@link reactorMemory} is
+   * free, and mostly given back to the system (so not resident). With the
+   * same connections open and nothing queued, it comes back to the same
+   * figure. 0 before `start()`.
+   */
+  get reactorMemoryInUse(): number {
+    return this.#poller?.memoryInUse ?? 0;
+  }
+
+  /**
    * Opens every listen address and starts serving. Rejects (having closed
    * whatever it opened) if an address cannot be resolved or bound, with
    * Node-style system errors (EADDRINUSE, ENOTFOUND…). An engine starts once.
    */
   start(): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failed());
     if (this.#state !== State.Created) {
       return Promise.reject(
         this.#state === State.Stopping || this.#state === State.Stopped
@@ -239,6 +265,7 @@ export class Engine {
       const supervisor = o.plugin === undefined ? undefined : await this.#loadPlugin(o);
       const handlers = supervisor === undefined ? this.#handlers : new PluginDispatch(this.#handlers, supervisor);
       poller = Poller.create({ ...o, transport }, handlers);
+      poller.onFailure = (err) => this.#pollerFailed(err);
       const bound: string[] = [];
       for (const ep of endpoints) {
         const l = listen(transport, ep, o.backlog, o.reusePort);
@@ -289,17 +316,17 @@ export class Engine {
 
   /** Starts the worker pollers, listening on `addrs` (none: they serve what this thread hands over). */
   #startWorkers(o: ResolvedOptions, addrs: string[]): Promise<PollerGroup> {
-    const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog, handlers, plugin } = o;
+    const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog, handlers, plugin } = o;
     const pluginLog = plugin?.log;
     return PollerGroup.start(o.pollers - 1, {
-      network, addrs, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, backlog,
+      network, addrs, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
       reusePort: o.reusePort, epollMode: o.edgeTriggered ? 'et' : 'lt', allowHalfOpen: o.allowHalfOpen,
       keepAlive: o.keepAlive, keepAliveInitialDelay: o.keepAliveInitialDelay, udpReadTimeout: o.udpReadTimeout,
       handlers,
       // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
       plugin: plugin === undefined ? undefined
         : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
-    }, {
+    }, this.#handlers, {
       pluginError: (err) => this.#reportPluginError(err),
       pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
     });
@@ -314,13 +341,16 @@ export class Engine {
   #place(fd: number, how: Adoption): Promise<Conn>;
   #place(fd: number, how: undefined): void;
   #place(fd: number, how: Adoption | undefined): Promise<Conn> | void {
-    const i = this.#balancer?.pick(fd) ?? 0;
+    const poller = this.#poller!;
+    const workers = this.#pollers;
+    let i = this.#balancer?.pick(fd) ?? 0;
+    if (i > 0 && !workers!.alive(i - 1)) i = 0; // a worker that died is handed nothing
     if (how === undefined) {
-      if (i === 0) this.#poller!.adoptAccepted(fd);
-      else this.#pollers!.accepted(i - 1, fd);
-      return;
+      if (i === 0) return poller.adoptAccepted(fd);
+      poller.disown(fd); // accepted by this thread's reactor, served by the worker's
+      return workers!.accepted(i - 1, fd);
     }
-    return i === 0 ? this.#poller!.adopt(fd, how) : this.#pollers!.adopt(i - 1, fd, how);
+    return i === 0 ? poller.adopt(fd, how) : workers!.adopt(i - 1, fd, how);
   }
 
   /**
@@ -407,6 +437,31 @@ export class Engine {
     this.#endWait = undefined;
   }
 
+  /**
+   * This thread's poller failed and closed everything (host/poller.ts):
+   * the engine stops by itself (the other pollers too), then `onStop`.
+   */
+  #pollerFailed(err: NbioError): void {
+    this.#failure ??= err;
+    if (this.#state !== State.Running) return; // already stopping: stop() finishes
+    this.#state = State.Stopping;
+    this.#endWait?.();
+    this.#stopping ??= (async () => {
+      await this.#pollers?.stop();
+      this.#closeListening();
+      this.#state = State.Stopped;
+      const handlers = this.#handlers;
+      handlers.call(() => handlers.onStop());
+      handlers.rethrow();
+    })();
+  }
+
+  /** The error calls are refused with once the engine failed: the failure's code, and the failure as cause. */
+  #failed(): NbioError {
+    const f = this.#failure!;
+    return new NbioError(f.code, `the engine failed and stopped: ${f.message}`, { cause: f });
+  }
+
   /** Forgets the listening sockets (the reactor closed them), removing Unix socket files. */
   #closeListening(): void {
     for (const l of this.#listening) if (l.file !== undefined) removeSocketFile(l.file);
@@ -491,6 +546,7 @@ export class Engine {
   }
 
   #checkRunning(): void {
+    if (this.#failure !== undefined) throw this.#failed();
     if (this.#state !== State.Running) {
       throw new NbioError('ERR_NBIO_NOT_RUNNING', this.#state === State.Created || this.#state === State.Starting
         ? 'the engine is not started; await engine.start() first'

@@ -39,14 +39,24 @@ export type NbioErrorCode =
   /** A plugin instance ran out of fuel for an event, or grew its memory past `maxMemory`; its connections were closed. */
   | 'ERR_NBIO_PLUGIN_LIMIT'
   /** The plugin failed more than `maxRestarts` times and serves no more connections. */
-  | 'ERR_NBIO_PLUGIN_DISABLED';
+  | 'ERR_NBIO_PLUGIN_DISABLED'
+  /**
+   * The reactor (WebAssembly) trapped or failed: the engine closed every
+   * descriptor it had and stopped; `cause` is the trap.
+   */
+  | 'ERR_NBIO_REACTOR_FAULT'
+  /**
+   * A poller stopped working: its epoll instance failed, or its worker
+   * thread died. Its connections were closed; `cause` says why.
+   */
+  | 'ERR_NBIO_POLLER_FAILED';
 
 /** An error created by nbio-wasm, identified by its stable `code`. */
 export class NbioError extends Error {
   readonly code: NbioErrorCode;
 
-  constructor(code: NbioErrorCode, message: string) {
-    super(message);
+  constructor(code: NbioErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'NbioError';
     this.code = code;
   }
@@ -94,6 +104,41 @@ export function withoutStack<T extends Error>(make: () => T): T {
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/** An error as it crosses threads: what is needed to raise it again. */
+export interface ErrorMessage {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+  /** A system error's negated errno and failed call. */
+  errno?: number;
+  syscall?: string;
+}
+
+/** Describes an error for another thread. */
+export function describeError(error: unknown): ErrorMessage {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const { name, message, stack } = error;
+  const { code, errno, syscall } = error as { code?: unknown; errno?: unknown; syscall?: unknown };
+  return {
+    name, message, stack,
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof errno === 'number' ? { errno } : {}),
+    ...(typeof syscall === 'string' ? { syscall } : {}),
+  };
+}
+
+/** An Error again from its description. */
+export function reviveError(d: ErrorMessage): Error {
+  const err = new Error(d.message) as Error & Omit<ErrorMessage, 'name' | 'message'>;
+  err.name = d.name;
+  if (d.stack !== undefined) err.stack = d.stack;
+  if (d.code !== undefined) err.code = d.code;
+  if (d.errno !== undefined) err.errno = d.errno;
+  if (d.syscall !== undefined) err.syscall = d.syscall;
+  return err;
 }
 
 function errnoName(negatedErrno: number): string {

@@ -39,10 +39,13 @@ export class GuestMemory {
   /**
    * Asks the reactor for `size` bytes (canonical ABI `cabi_realloc`), the
    * destination of a list the host hands to it. The memory belongs to the
-   * reactor; it stays valid until the current export call returns.
+   * reactor; it stays valid until the current export call returns. Returns
+   * 0 when the reactor has no memory left for them: nothing may be written
+   * then.
    */
   alloc(align: number, size: number): number {
-    const ptr = this.#realloc!(0, 0, align, size);
+    // An i32 from Wasm: addresses past 2 GiB arrive negative.
+    const ptr = this.#realloc!(0, 0, align, size) >>> 0;
     this.sync();
     return ptr;
   }
@@ -52,6 +55,7 @@ export class GuestMemory {
    * list of `count` elements at `ptr` when `count >= 0`, else the error.
    */
   storeListResult(ret: number, ptr: number, count: number): void {
+    this.sync();
     const i32 = this.i32;
     const w = ret >>> 2;
     if (count >= 0) {

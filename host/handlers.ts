@@ -5,6 +5,7 @@ import {
   type DataHandler,
   type DrainHandler,
   type EndHandler,
+  type ErrorHandler,
   type HandlerModule,
   type OpenHandler,
   type StopHandler,
@@ -29,6 +30,7 @@ export class Handlers {
   onDrain: DrainHandler = noop;
   onStop: StopHandler = noop;
   onAcceptError: AcceptErrorHandler = noop;
+  onError: ErrorHandler = noop;
   #error: { error: unknown } | undefined;
 
   /** Takes every handler `mod` defines (options, or a handlers module); leaves the others. */
@@ -40,6 +42,7 @@ export class Handlers {
     if (mod.onDrain) this.onDrain = mod.onDrain;
     if (mod.onStop) this.onStop = mod.onStop;
     if (mod.onAcceptError) this.onAcceptError = mod.onAcceptError;
+    if (mod.onError) this.onError = mod.onError;
   }
 
   /** Sets one handler; throws ERR_NBIO_INVALID_OPTION unless `handler` is a function. */
@@ -59,6 +62,16 @@ export class Handlers {
   /** Keeps `error` for {@link rethrow} unless an earlier one is kept already. */
   capture(error: unknown): void {
     this.#error ??= { error };
+  }
+
+  /**
+   * Reports an error of the engine itself (a poller failed): to `onError`,
+   * or, without one, as a process warning, so that it is never silent.
+   */
+  reportError(err: Error): void {
+    const onError = this.onError;
+    if (onError === noop) process.emitWarning(err);
+    else this.call(() => onError(err));
   }
 
   /** Raises the kept exception, if any, as an uncaught exception on the next tick. */

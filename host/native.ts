@@ -254,14 +254,33 @@ export interface NativeShim {
   getpeername(fd: number): SockAddr | number;
 
   /**
+   * `madvise(MADV_DONTNEED)` on the whole pages inside `[offset, offset +
+   * len)` of `buf`: their memory goes back to the system and they read as
+   * zeros afterwards (for private anonymous memory such as a WebAssembly
+   * memory). The caller promises nothing there is needed any more.
+   * @returns 0 (also when no whole page lies inside), or -errno (-EFAULT
+   *   for a bad range or detached buffer).
+   */
+  discard(buf: ByteSource, offset: number, len: number): number;
+
+  /**
+   * Bytes of the whole pages inside `[offset, offset + len)` of `buf` that
+   * are resident in memory (`mincore`). Allocates; not for hot paths.
+   * @returns the byte count, or -errno.
+   */
+  resident(buf: ByteSource, offset: number, len: number): number;
+
+  /**
    * Watches an epoll fd on the CALLING thread's libuv loop (main thread or a
    * worker_thread): a `uv_poll_t` for readability, which means "the epoll set
    * has something ready". `callback` then runs like any libuv callback
    * (process.nextTick and microtasks drain after it; async context of its
    * own). It is level-triggered: it fires again on the next loop turn while
-   * anything stays ready, so drain with epollWait(timeout 0). It takes no
-   * arguments; errors show up in the next epollWait. If it throws, the error
-   * goes to process 'uncaughtException' (or the Worker's 'error').
+   * anything stays ready, so drain with epollWait(timeout 0). It is called
+   * with no argument, except once if libuv reports an error on the
+   * descriptor (POLLERR): then with the negated errno (e.g. -9, EBADF), and
+   * the watcher has stopped for good. If it throws, the error goes to
+   * process 'uncaughtException' (or the Worker's 'error').
    * The watcher is ref'd (keeps the event loop alive) until watchRef(h,
    * false) or watchStop(h). Watchers still running when the thread's
    * environment is torn down (worker exit or terminate, process exit) are
@@ -269,7 +288,7 @@ export interface NativeShim {
    * @throws TypeError for bad arguments; an Error with `code` (e.g. 'EBADF',
    *   'EPERM') if libuv cannot watch `epfd`.
    */
-  watchStart(epfd: number, callback: () => void): WatchHandle;
+  watchStart(epfd: number, callback: (status?: number) => void): WatchHandle;
 
   /**
    * Stops and closes a watcher: no callback runs after this returns.

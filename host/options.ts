@@ -49,6 +49,17 @@ export type StopHandler = () => void;
  */
 export type AcceptErrorHandler = (err: Error) => void;
 
+/**
+ * Called when the engine itself fails, instead of failing silently: a
+ * poller's epoll descriptor reported an error or `epoll_wait` failed
+ * (ERR_NBIO_POLLER_FAILED: the engine closed everything and stopped), the
+ * reactor trapped (ERR_NBIO_REACTOR_FAULT: the same), or a poller thread
+ * died (ERR_NBIO_POLLER_FAILED: its connections were closed, the other
+ * pollers go on). `err.cause` says why. Without it, the error is emitted
+ * as a process warning.
+ */
+export type ErrorHandler = (err: Error) => void;
+
 /** The handlers, by name: as options, or as the exports of a `handlers` module. */
 export interface HandlerModule {
   onOpen?: OpenHandler;
@@ -58,6 +69,7 @@ export interface HandlerModule {
   onDrain?: DrainHandler;
   onStop?: StopHandler;
   onAcceptError?: AcceptErrorHandler;
+  onError?: ErrorHandler;
 }
 
 /** How an engine with several pollers spreads connections over them. */
@@ -87,6 +99,16 @@ export interface EngineOptions extends HandlerModule {
   maxWriteBufferSize?: number;
   /** Most reads per connection per readiness report, for fairness between connections. Default 3. */
   maxConnReadTimesPerEventLoop?: number;
+  /**
+   * Most bytes the reactor's WebAssembly memory (each poller's) may grow
+   * to: its connection table, read batch and every queued write. A write
+   * that would need more closes its connection with
+   * ERR_NBIO_WRITE_OVERFLOW; an accept that would, pauses the listener
+   * (onAcceptError with ENOMEM). The engine keeps serving the others.
+   * Default 3.75 GiB (4026531840), the most wasm32 allows with room to
+   * spare; at least 1 MiB.
+   */
+  maxMemory?: number;
   /** Set TCP_NODELAY on every connection (accepted or dialed). Default true. */
   noDelay?: boolean;
   /**
@@ -144,7 +166,7 @@ export interface EngineOptions extends HandlerModule {
   pollers?: number;
   /**
    * A module (absolute path or URL) that exports the handlers by name
-   * (`onOpen`, `onData`, `onClose`, `onDrain`, `onStop`, `onAcceptError`),
+   * (`onOpen`, `onData`, `onClose`, `onDrain`, `onStop`, `onAcceptError`, `onError`),
    * instead of setting them as functions. Required with `pollers` > 1.
    */
   handlers?: string | URL;
@@ -158,7 +180,7 @@ export interface EngineOptions extends HandlerModule {
 
 
 /** The handler names, as options, methods and `handlers` module exports. */
-export const HANDLER_NAMES = ['onOpen', 'onData', 'onClose', 'onEnd', 'onDrain', 'onStop', 'onAcceptError'] as const;
+export const HANDLER_NAMES = ['onOpen', 'onData', 'onClose', 'onEnd', 'onDrain', 'onStop', 'onAcceptError', 'onError'] as const;
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedOptions {
@@ -167,6 +189,7 @@ export interface ResolvedOptions {
   readBufferSize: number;
   maxWriteBufferSize: number;
   maxConnReadTimesPerEventLoop: number;
+  maxMemory: number;
   noDelay: boolean;
   backlog: number;
   reusePort: boolean;
@@ -183,7 +206,7 @@ export interface ResolvedOptions {
 }
 
 const KNOWN = new Set([
-  'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop',
+  'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop', 'maxMemory',
   'noDelay', 'backlog', 'reusePort', 'epollMode', 'allowHalfOpen', 'keepAlive', 'keepAliveInitialDelay',
   'udpReadTimeout', 'loadBalancing', 'pollers', 'handlers', 'plugin', ...HANDLER_NAMES,
 ]);
@@ -212,6 +235,11 @@ function defaultBacklog(): number {
 
 /** Largest `readBufferSize`: 16 MiB (the reactor's batch holds several reads of this size). */
 const MAX_READ_BUFFER_SIZE = 16 * 1024 * 1024;
+
+/** Default and bounds of `maxMemory`: 3.75 GiB; 1 MiB up to 4 GiB - 64 KiB (wasm32). */
+export const DEFAULT_MAX_MEMORY = 0xf000_0000;
+const MIN_MAX_MEMORY = 1 << 20;
+const MAX_MAX_MEMORY = 0xffff_0000;
 
 /**
  * Validates options and applies defaults. Throws ERR_NBIO_INVALID_OPTION
@@ -262,6 +290,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     readBufferSize: integer(options, 'readBufferSize', 65536, 1, MAX_READ_BUFFER_SIZE),
     maxWriteBufferSize: integer(options, 'maxWriteBufferSize', 0, 0, 0xffffffff),
     maxConnReadTimesPerEventLoop: integer(options, 'maxConnReadTimesPerEventLoop', 3, 1, 1 << 20),
+    maxMemory: integer(options, 'maxMemory', DEFAULT_MAX_MEMORY, MIN_MAX_MEMORY, MAX_MAX_MEMORY),
     noDelay,
     backlog: integer(options, 'backlog', defaultBacklog(), 1, 0x7fffffff),
     reusePort: reusePort || sharedListeners,
@@ -301,7 +330,7 @@ function boolean(options: EngineOptions, key: 'noDelay' | 'reusePort' | 'allowHa
 }
 
 type NumericOption =
-  | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'backlog' | 'pollers'
+  | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'maxMemory' | 'backlog' | 'pollers'
   | 'keepAliveInitialDelay' | 'udpReadTimeout';
 
 /** The `handlers` option as a URL string; rejects it next to handler functions. */

@@ -6,26 +6,35 @@
  * sockets its `dial` and `addConn` placed here (reporting their opening
  * and closing back, and acting on the operations their stand-ins post:
  * host/remote-conns.ts). It keeps its counters (host/pollers.ts) current
- * after every batch, reports `started` (or `failed`) once, and on `stop`
- * stops its engine (gracefully if asked) and lets the thread end.
+ * after every batch, reports `started` (with its reactor's descriptor
+ * table) or `failed` once, and on `stop` stops its engine (gracefully if
+ * asked) and lets the thread end. Its plugin's failures (and log lines,
+ * when the engine has a `log` handler) are posted too.
+ *
+ * An exception nothing here catches (a handler's, which the engine
+ * rethrows after its batch, or one from a timer of the application) does
+ * not end the thread: it is posted to the engine's thread, which raises it
+ * there (host/pollers.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Conn } from './conn.js';
 import { Engine, pollerOf } from './engine.js';
-import type { NbioError } from './errors.js';
+import { describeError } from './errors.js';
 import { COUNTERS, type PollerData, type PollerMessage, type PollerRequest } from './pollers.js';
 import type { Poller } from './poller.js';
-import { describeError, type ConnOp } from './remote-conns.js';
+import type { ConnOp } from './remote-conns.js';
 
 const port = parentPort!;
+process.on('uncaughtException', (error) => {
+  port.postMessage({ type: 'uncaught', error: describeError(error) } satisfies PollerMessage);
+});
 const { options, forwardPluginLog, counters: shared, index } = workerData as PollerData;
 const counters = new Int32Array(shared);
 if (options.plugin !== undefined && forwardPluginLog) {
   options.plugin.log = (level, message) => port.postMessage({ type: 'plugin-log', level, message } satisfies PollerMessage);
 }
 const engine = new Engine(options);
-engine.onPluginError((err) => {
-  const { code, message, cause } = err as NbioError;
+engine.onPluginError(({ code, message, cause }) => {
   port.postMessage({ type: 'plugin-error', code, message, cause: String((cause as Error)?.message ?? cause) } satisfies PollerMessage);
 });
 
@@ -44,7 +53,7 @@ try {
     remotes.delete(id);
     port.postMessage({ type: 'conn-closed', id, error: err === undefined ? undefined : describeError(err) } satisfies PollerMessage);
   };
-  port.postMessage({ type: 'started' } satisfies PollerMessage);
+  port.postMessage({ type: 'started', fds: poller.fdTable } satisfies PollerMessage);
   port.on('message', (request: PollerRequest) => serve(poller, request));
 } catch (err) {
   const { message, code } = err as { message: string; code?: string };

@@ -2,13 +2,15 @@ import { decodeSockaddr, type ResolvedEndpoint, type Transport } from './address
 import { closeError, dialError } from './close-cause.js';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
-import { systemError, withoutStack, type EngineError } from './errors.js';
+import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
+import { pollerSyscallFailed, reactorFault } from './fault.js';
 import { GuestMemory } from './guest-memory.js';
 import { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
 import { IdleTimers } from './idle-timers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
+import { FdRole, OwnedFds } from './owned-fds.js';
 import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, PEER_BIT, instantiateReactor, type Reactor } from './reactor.js';
 import { sockAddress } from './sockets.js';
 import { setSocketOption } from './sockopts.js';
@@ -21,7 +23,7 @@ const LISTENER_RETRY_MS = 50;
 /** What a poller is set up with: its reactor's settings and how it treats connections. */
 export type PollerSettings = Pick<
   ResolvedOptions,
-  | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'edgeTriggered'
+  | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'maxMemory' | 'edgeTriggered'
   | 'allowHalfOpen' | 'keepAlive' | 'keepAliveInitialDelay' | 'udpReadTimeout'
 > & {
   /** What the engine's listeners carry (the transport of accepted connections). */
@@ -63,16 +65,30 @@ interface PendingDial {
  *
  * Life cycle: {@link create} → {@link addListener}… → {@link start} →
  * {@link stop}; or {@link abandon} instead of `start` when setting up failed.
+ *
+ * Failure: if the reactor traps (or throws) in any call, or the epoll
+ * descriptor fails (`poll-failed`, or an error from the libuv watcher),
+ * the poller fails for good: no more events are delivered; on the next
+ * tick it closes every descriptor the reactor owned at the host level
+ * (its {@link OwnedFds}), reports the error (`onError`), calls each
+ * connection's `onClose` with it (pending dials reject with it), and
+ * tells its owner ({@link onFailure}). See host/fault.ts.
  */
 export class Poller {
   readonly #handlers: Handlers;
   readonly #settings: PollerSettings;
   readonly #reactor: Reactor;
   readonly #mem: GuestMemory;
+  readonly #owned: OwnedFds;
   readonly #writer: WritePath;
   readonly #epfd: number;
   #watcher: WatchHandle | undefined;
   #running = false;
+  /** Why the poller failed for good, once it has. */
+  #failure: NbioError | undefined;
+  #contained = false;
+  /** Called once the poller failed and closed everything (see the class doc). */
+  onFailure: (err: NbioError) => void = noop;
   /** Connections by file descriptor (the reactor's table, mirrored for JS objects). */
   readonly #conns: (Conn | undefined)[] = [];
   /** UDP peers by handle, with the descriptor of the socket they came through. */
@@ -101,24 +117,31 @@ export class Poller {
   /** Called when a connection's onClose has been delivered (or its dial rejected). */
   onClosed: ((conn: Conn, err: Error | undefined) => void) | undefined;
   readonly #owner: ConnOwner = {
-    write: (conn, data) => this.#afterWrite(conn, this.#writer.write(conn.handle, data)),
-    writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(conn.handle, chunks)),
+    write: (conn, data) => this.#afterWrite(conn, this.#writer.write(this.#handleOf(conn), data)),
+    writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(this.#handleOf(conn), chunks)),
     close: (conn) => this.#close(conn),
     end: (conn) => this.#end(conn),
     closeWrite: (conn) => this.#closeWrite(conn),
     pause: (conn) => this.#pauseReading(conn),
     resume: (conn) => this.#resumeReading(conn),
-    bufferedAmount: (conn) => this.#reactor.bufferedAmount(conn.handle),
+    bufferedAmount: (conn) => this.#reactor.bufferedAmount(this.#handleOf(conn)),
     setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
-    setOption: (conn, option, value) => setSocketOption(this.#fdOf(conn), conn.transport, option, value),
-    address: (conn, side) => sockAddress(this.#fdOf(conn), side),
+    setOption: (conn, option, value) => {
+      const fd = this.#fdOf(conn);
+      if (fd >= 0) setSocketOption(fd, conn.transport, option, value);
+    },
+    address: (conn, side) => {
+      const fd = this.#fdOf(conn);
+      return fd < 0 ? undefined : sockAddress(fd, side);
+    },
   };
 
-  private constructor(handlers: Handlers, settings: PollerSettings, reactor: Reactor, mem: GuestMemory, epfd: number) {
+  private constructor(handlers: Handlers, settings: PollerSettings, reactor: Reactor, mem: GuestMemory, owned: OwnedFds, epfd: number) {
     this.#handlers = handlers;
     this.#settings = settings;
     this.#reactor = reactor;
     this.#mem = mem;
+    this.#owned = owned;
     this.#writer = new WritePath(mem, reactor);
     this.#epfd = epfd;
     if (settings.udpReadTimeout > 0) {
@@ -128,15 +151,33 @@ export class Poller {
 
   /**
    * Instantiates and initialises a reactor (creating its epoll instance).
-   * Throws a system error (syscall 'epoll_create1') if that fails.
+   * Throws a system error (syscall 'epoll_create1') if that fails, or
+   * ERR_NBIO_INVALID_OPTION if `maxMemory` cannot even hold the read batch.
    */
   static create(settings: PollerSettings, handlers: Handlers): Poller {
     const mem = new GuestMemory();
-    const reactor = instantiateReactor(linuxSys(mem), mem);
-    const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, edgeTriggered } = settings;
-    const epfd = reactor.init(readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0, edgeTriggered ? 1 : 0);
-    if (epfd < 0) throw systemError(epfd, 'epoll_create1');
-    return new Poller(handlers, settings, reactor, mem, epfd);
+    const owned = new OwnedFds();
+    // A fault before the poller exists fails `create` itself.
+    let fault = (error: unknown): void => {
+      throw reactorFault(error);
+    };
+    try {
+      const reactor = instantiateReactor(linuxSys(mem, owned), mem, { onFault: (error) => fault(error) });
+      const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, maxMemory, edgeTriggered } = settings;
+      const epfd = reactor.init(
+        readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0, maxMemory, edgeTriggered ? 1 : 0,
+      );
+      if (epfd === -ERRNO.ENOMEM) {
+        throw new NbioError('ERR_NBIO_INVALID_OPTION', `maxMemory (${maxMemory} bytes) cannot hold the reactor's read batch (readBufferSize ${readBufferSize})`);
+      }
+      if (epfd < 0) throw systemError(epfd, 'epoll_create1');
+      const poller = new Poller(handlers, settings, reactor, mem, owned, epfd);
+      fault = (error) => poller.#fail(reactorFault(error));
+      return poller;
+    } catch (err) {
+      owned.closeAll();
+      throw err;
+    }
   }
 
   /**
@@ -146,8 +187,8 @@ export class Poller {
    * still the caller's).
    */
   addListener(fd: number, transport: Transport): void {
-    const rc = transport === 'udp' ? this.#reactor.addDatagram(fd, 0) : this.#reactor.addListener(fd);
-    if (rc < 0) throw systemError(rc, 'epoll_ctl');
+    this.#addListening(fd, transport === 'udp' ? FdRole.Datagram : FdRole.Listener, (reactor) =>
+      transport === 'udp' ? reactor.addDatagram(fd, 0) : reactor.addListener(fd));
   }
 
   /**
@@ -155,8 +196,24 @@ export class Poller {
    * {@link onAccepted} instead of being served here.
    */
   addAcceptor(fd: number): void {
-    const rc = this.#reactor.addAcceptor(fd);
-    if (rc < 0) throw systemError(rc, 'epoll_ctl');
+    this.#addListening(fd, FdRole.Listener, (reactor) => reactor.addAcceptor(fd));
+  }
+
+  #addListening(fd: number, role: FdRole, add: (reactor: Reactor) => number): void {
+    this.#owned.add(fd, role);
+    const rc = add(this.#reactor);
+    if (rc < 0) {
+      this.#owned.remove(fd);
+      throw this.#failure ?? systemError(rc, 'epoll_ctl');
+    }
+  }
+
+  /**
+   * Gives up a descriptor an acceptor of this poller accepted, before it
+   * is handed to another poller: this reactor no longer owns it.
+   */
+  disown(fd: number): void {
+    this.#owned.remove(fd);
   }
 
   /**
@@ -175,7 +232,9 @@ export class Poller {
 
   /** Closes everything the reactor owns (listeners, epoll instance) without delivering events: setting up failed. */
   abandon(): void {
+    this.#contained = true; // a fault while setting up fails start() instead
     this.#reactor.shutdown();
+    this.#owned.closeAll();
   }
 
   /**
@@ -185,12 +244,9 @@ export class Poller {
    * ERR_NBIO_NOT_RUNNING.
    */
   stop(): void {
+    if (this.#failure !== undefined) return this.#contain();
     this.#running = false;
-    native.watchStop(this.#watcher!);
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    this.#deadlines.clearAll();
-    this.#idle?.clearAll();
+    this.#quiet();
     const reactor = this.#reactor;
     reactor.shutdown();
     this.#dispatchingWhile(() => {
@@ -198,6 +254,8 @@ export class Poller {
       // Closes held behind the bytes of paused connections: reported now.
       for (const [conn, close] of this.#held.takeCloses()) this.#finishClose(conn, close.status, close.detail);
     });
+    // A reactor that failed while shutting down: close the rest here.
+    if (this.#failure !== undefined) this.#contain();
   }
 
   /**
@@ -227,9 +285,65 @@ export class Poller {
     this.#close(conn);
   }
 
+  /** Stops the watcher and every timer: nothing of this poller runs any more. */
+  #quiet(): void {
+    if (this.#watcher !== undefined) native.watchStop(this.#watcher);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#deadlines.clearAll();
+    this.#idle?.clearAll();
+  }
+
+  /** The poller cannot go on (see the class doc): contain it on the next tick, once. */
+  #fail(err: NbioError): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = err;
+    process.nextTick(() => this.#contain());
+  }
+
+  /**
+   * Closes everything the failed reactor owned at the host level, tells
+   * the application (onError, then each connection's onClose or dial
+   * rejection, with the failure), then the owner. Runs once.
+   */
+  #contain(): void {
+    if (this.#contained) return;
+    this.#contained = true;
+    const err = this.#failure!;
+    this.#running = false;
+    this.#quiet();
+    this.#owned.closeAll();
+    const handlers = this.#handlers;
+    handlers.reportError(err);
+    const conns = [...this.#conns.splice(0), ...[...this.#peers.values()].map((p) => p.conn)];
+    this.#peers.clear();
+    this.#dispatchingWhile(() => {
+      for (const conn of conns) {
+        if (conn === undefined) continue;
+        conn.state = ConnState.Closed;
+        const dial = this.#takeDial(conn);
+        if (dial !== undefined) dial.reject(err);
+        else handlers.call(() => handlers.onClose(conn, err));
+        this.onClosed?.(conn, err);
+      }
+    });
+    this.onFailure(err);
+    handlers.rethrow();
+  }
+
   /** Live connections (open, dials in progress, UDP peers). */
   get connCount(): number {
     return this.#running ? this.#reactor.connCount() : 0;
+  }
+
+  /** The descriptors this poller's reactor owns (host/owned-fds.ts), as shared memory. */
+  get fdTable(): SharedArrayBuffer {
+    return this.#owned.buffer;
+  }
+
+  /** Bytes of the reactor's memory in use (allocated). */
+  get memoryInUse(): number {
+    return this.#reactor.memoryInUse();
   }
 
   /** Bytes of the reactor's Wasm memory. */
@@ -254,7 +368,7 @@ export class Poller {
       if (how.connecting && how.timeout > 0) {
         dial.timer = setTimeout(() => {
           this.#timers.delete(dial.timer!);
-          if (reactor.close(conn.handle, CloseCause.DialTimeout) === 0) this.#scheduleDrain();
+          if (reactor.close(this.#handleOf(conn), CloseCause.DialTimeout) === 0) this.#scheduleDrain();
         }, how.timeout);
         this.#timers.add(dial.timer);
       }
@@ -272,9 +386,15 @@ export class Poller {
     // A connection closed since the last batch may still own the descriptor
     // number about to be reused: deliver its onClose first.
     this.#deliverPending();
+    if (this.#failure !== undefined) {
+      native.close(fd);
+      return this.#failure;
+    }
     const reactor = this.#reactor;
+    this.#owned.add(fd, FdRole.Conn);
     const handle = how.transport === 'udp' ? reactor.addDatagram(fd, 1) : reactor.addConn(fd, how.connecting ? 1 : 0);
-    if (handle < 0) return systemError(handle, 'epoll_ctl');
+    // The reactor closed it (or, dead, left it to containment).
+    if (handle < 0) return this.#failure ?? systemError(handle, 'epoll_ctl');
     const conn = new Conn(this.#owner, handle, ConnState.Connecting, how.transport);
     this.#conns[fd] = conn;
     if (how.buffered !== undefined && how.buffered.length > 0) {
@@ -286,9 +406,10 @@ export class Poller {
     return conn;
   }
 
-  /** Runs when the epoll instance has something ready (libuv watcher). */
-  readonly #onReadable = (): void => {
+  /** Runs when the epoll instance has something ready (libuv watcher), or with a negated errno when the watcher failed. */
+  readonly #onReadable = (status?: number): void => {
     if (!this.#running) return;
+    if (status !== undefined) return this.#fail(pollerSyscallFailed(status, 'uv_poll'));
     const reactor = this.#reactor;
     this.#dispatchingWhile(() => {
       this.#dispatch(reactor.runOnce(0));
@@ -348,13 +469,15 @@ export class Poller {
    * after a handler ran.
    */
   #dispatch(ret: number): void {
+    // A list from a dead reactor (a guarded call returned DEAD) is empty.
+    if (ret < 0 || this.#failure !== undefined) return;
     const mem = this.#mem;
     mem.sync();
     const w = ret >>> 2;
     const first = mem.i32[w] >>> 2;
     const end = first + mem.i32[w + 1] * EVENT_WORDS;
-    this.#markDoomed(first, end);
-    for (let p = first; p < end; p += EVENT_WORDS) {
+    this.#prepare(first, end);
+    for (let p = first; p < end && this.#failure === undefined; p += EVENT_WORDS) {
       mem.sync();
       const events = mem.i32;
       const handle = events[p + 1] >>> 0;
@@ -387,19 +510,31 @@ export class Poller {
   }
 
   /**
-   * Connections closed by the reactor in this batch are doomed from the
-   * start of its dispatch (even a dial that opened and closed in the same
-   * batch): their descriptor is already closed (and may be reused by a
-   * connection accepted in the same batch), so no handler may write to them
-   * or look up their addresses.
+   * Before any handler of a batch runs: connections closed by the reactor
+   * in this batch are doomed from the start of its dispatch (even a dial
+   * that opened and closed in the same batch): their descriptor is already
+   * closed (and may be reused by a connection accepted in the same batch),
+   * so no handler may write to them or look up their addresses. Memory the
+   * reactor released is discarded now, while it is sure to be unused; a
+   * failed epoll_wait fails the poller.
    */
-  #markDoomed(first: number, end: number): void {
+  #prepare(first: number, end: number): void {
     const events = this.#mem.i32;
     for (let p = first; p < end; p += EVENT_WORDS) {
-      if ((events[p] & 0xff) !== EventKind.Closed) continue;
-      const conn = this.#connOf(events[p + 1] >>> 0);
-      if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
-        conn.state = ConnState.Doomed;
+      switch (events[p] & 0xff) {
+        case EventKind.Closed: {
+          const conn = this.#connOf(events[p + 1] >>> 0);
+          if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
+            conn.state = ConnState.Doomed;
+          }
+          break;
+        }
+        case EventKind.Released:
+          native.discard(this.#mem.buffer, events[p + 1] >>> 0, events[p + 3] >>> 0);
+          break;
+        case EventKind.PollFailed:
+          this.#fail(pollerSyscallFailed(events[p + 2], 'epoll_wait'));
+          break;
       }
     }
   }
@@ -411,9 +546,24 @@ export class Poller {
     return conn !== undefined && conn.handle === handle ? conn : undefined;
   }
 
-  /** The descriptor of `conn`'s socket (for a UDP peer, the socket it shares). */
+  /**
+   * The handle to pass to the reactor for `conn`: its own while it is the
+   * connection this poller knows by that handle, else 0, which names
+   * nothing. A handle's generation wraps after 2,047 reuses of its
+   * descriptor, so the handle of a connection long closed may name a live
+   * one again; only the identity of the `Conn` tells them apart.
+   */
+  #handleOf(conn: Conn): number {
+    return this.#connOf(conn.handle) === conn ? conn.handle : 0;
+  }
+
+  /**
+   * The descriptor of `conn`'s socket (for a UDP peer, the socket it
+   * shares), or -1 when `conn` is not one of this poller's live connections.
+   */
   #fdOf(conn: Conn): number {
-    return conn.handle >= PEER_BIT ? this.#peers.get(conn.handle)?.socket ?? -1 : conn.handle & FD_MASK;
+    if (this.#handleOf(conn) === 0) return -1;
+    return conn.handle >= PEER_BIT ? this.#peers.get(conn.handle)!.socket : conn.handle & FD_MASK;
   }
 
   /** A connection opened: accepted (`acceptedOn` = 1 + the listener), a UDP peer, a dial or an adoption. */
@@ -572,13 +722,13 @@ export class Poller {
 
   #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
     if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending && conn.state !== ConnState.WriteClosed) return;
-    if (kind === 'write' && this.#reactor.bufferedAmount(conn.handle) === 0) return;
+    if (kind === 'write' && this.#reactor.bufferedAmount(this.#handleOf(conn)) === 0) return;
     this.#closeWith(conn, kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout);
   }
 
   /** Closes `conn` with a host-defined cause (a time-out). */
   #closeWith(conn: Conn, cause: number): void {
-    if (this.#reactor.close(conn.handle, cause) === 0) this.#scheduleDrain();
+    if (this.#reactor.close(this.#handleOf(conn), cause) === 0) this.#scheduleDrain();
   }
 
   #close(conn: Conn): void {
@@ -590,30 +740,30 @@ export class Poller {
       this.#held.resumed(conn);
       this.#scheduleDrain();
     } else if (state === ConnState.Doomed) this.#scheduleDrain();
-    else if (this.#reactor.close(conn.handle, CloseCause.Local) === 0) this.#scheduleDrain();
+    else if (this.#reactor.close(this.#handleOf(conn), CloseCause.Local) === 0) this.#scheduleDrain();
   }
 
   #end(conn: Conn): void {
     conn.state = ConnState.Ending;
     // Closes at once when nothing is queued; otherwise after the last flush.
-    if (this.#reactor.end(conn.handle) === 0) this.#scheduleDrain();
+    if (this.#reactor.end(this.#handleOf(conn)) === 0) this.#scheduleDrain();
   }
 
   #closeWrite(conn: Conn): void {
     conn.state = ConnState.WriteClosed;
     // Closes at once when the peer has ended too and nothing is queued.
-    if (this.#reactor.closeWrite(conn.handle) === 0) this.#scheduleDrain();
+    if (this.#reactor.closeWrite(this.#handleOf(conn)) === 0) this.#scheduleDrain();
   }
 
   #pauseReading(conn: Conn): void {
-    this.#afterWrite(conn, this.#reactor.pauseReading(conn.handle));
+    this.#afterWrite(conn, this.#reactor.pauseReading(this.#handleOf(conn)));
   }
 
   #resumeReading(conn: Conn): void {
     if (!this.#held.has(conn)) {
       const s = conn.state;
       if (s === ConnState.Open || s === ConnState.Ending || s === ConnState.WriteClosed) {
-        this.#afterWrite(conn, this.#reactor.resumeReading(conn.handle));
+        this.#afterWrite(conn, this.#reactor.resumeReading(this.#handleOf(conn)));
       }
       return;
     }

@@ -1,8 +1,11 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Conn } from './conn.js';
-import { NbioError, type NbioErrorCode } from './errors.js';
+import { Conn, ConnState, type ConnOwner } from './conn.js';
+import { NbioError, reviveError, type ErrorMessage, type NbioErrorCode } from './errors.js';
+import { pollerFailed } from './fault.js';
+import type { Handlers } from './handlers.js';
 import type { EngineOptions } from './options.js';
+import { FdRole, OwnedFds } from './owned-fds.js';
 import { packageRoot } from './package-root.js';
 import type { LogLevel } from './plugin/instance.js';
 import { RemoteConns, type RemoteAdoption, type RemoteReport, type RemoteRequest } from './remote-conns.js';
@@ -12,10 +15,16 @@ const WORKER_SCRIPT = join(packageRoot, 'dist', 'host', 'poller-worker.js');
 
 /** Messages a poller worker posts to the engine that started it. */
 export type PollerMessage =
-  | { type: 'started' }
+  /** Started; `fds` is its reactor's descriptor table (host/owned-fds.ts). */
+  | { type: 'started'; fds: SharedArrayBuffer }
   | { type: 'failed'; message: string; code?: string }
+  /** An exception nothing in the worker caught (a handler's, rethrown): to raise in the engine's thread. */
+  | { type: 'uncaught'; error: ErrorMessage }
+  /** The worker's plugin instance failed (see `engine.onPluginError`). */
   | { type: 'plugin-error'; code: NbioErrorCode; message: string; cause: string }
+  /** A log line of the worker's plugin instance. */
   | { type: 'plugin-log'; level: LogLevel; message: string }
+  /** About a connection the engine's thread placed there (host/remote-conns.ts). */
   | RemoteReport;
 
 /**
@@ -56,8 +65,17 @@ export type PollerRequest =
   | { type: 'accepted'; fd: number }
   | RemoteRequest;
 
+/** One worker poller, as the engine's thread sees it. */
 interface Member {
   worker: Worker;
+  /** Its reactor's descriptors, once it started. */
+  fds: OwnedFds | undefined;
+  /** Resolves when the thread has ended. */
+  exited: Promise<void>;
+  /** The engine asked it to stop (an exit after that is expected). */
+  stopping: boolean;
+  /** The thread ended without being asked. */
+  dead: boolean;
   /** Connections placed here by `dial` and `addConn` on the engine's thread. */
   remotes: RemoteConns;
   /** Descriptors handed to it so far (compare with its ADOPTED counter). */
@@ -69,13 +87,30 @@ interface Member {
  * running an engine of its own with the handlers module loaded in it,
  * either listening on the same addresses (SO_REUSEPORT) or serving the
  * connections the engine's thread accepts and hands over.
+ *
+ * Faults stay contained:
+ * - an exception nothing in a worker catches (a handler's included) does
+ *   not end the worker: it is raised again in the engine's thread as an
+ *   uncaught exception, as a handler's exception is there;
+ * - a worker that ends without being asked (terminated, `process.exit` in
+ *   a handler, a fatal error) is noticed at once: the engine's thread
+ *   closes every descriptor its reactor owned (its listener leaves the
+ *   SO_REUSEPORT group, so new connections go to the other pollers), calls
+ *   `onError` and then `onClose` for each of its connections with
+ *   ERR_NBIO_POLLER_FAILED (those `Conn`s are closed already and carry no
+ *   session: the worker's state died with it), closes the stand-ins of
+ *   the connections placed there, and hands it nothing more. The other
+ *   pollers go on;
+ * - `stop()` resolves whatever state the workers are in.
  */
 export class PollerGroup {
   readonly #members: Member[];
+  readonly #handlers: Handlers;
   readonly #counters: Int32Array;
 
-  private constructor(members: Member[], counters: Int32Array) {
+  private constructor(members: Member[], handlers: Handlers, counters: Int32Array) {
     this.#members = members;
+    this.#handlers = handlers;
     this.#counters = counters;
   }
 
@@ -83,36 +118,47 @@ export class PollerGroup {
    * Starts `count` pollers with `options` (plain data: addresses, a
    * handlers module, reusePort). Resolves once every one has started; if
    * one fails, stops those that started and rejects with its error.
+   * `handlers` are the engine thread's: they hear about workers that fail;
+   * `events` get the workers' plugin reports.
    */
-  static async start(count: number, options: EngineOptions, events: PollerEvents): Promise<PollerGroup> {
+  static async start(count: number, options: EngineOptions, handlers: Handlers, events: PollerEvents): Promise<PollerGroup> {
+    // The workers run a file: a flag meant for a script given as a string
+    // (`node --input-type=module -e ...`) would keep them from starting.
+    // Otherwise they inherit the flags as usual.
+    const inputType = (arg: string) => arg.startsWith('--input-type');
+    const execArgv = process.execArgv.some(inputType) ? process.execArgv.filter((arg) => !inputType(arg)) : undefined;
     const counters = new SharedArrayBuffer(count * 2 * Int32Array.BYTES_PER_ELEMENT);
     const members = Array.from({ length: count }, (_, index): Member => {
       const workerData: PollerData = { options, forwardPluginLog: events.pluginLog !== undefined, counters, index };
-      const worker = new Worker(WORKER_SCRIPT, { workerData });
+      const worker = new Worker(WORKER_SCRIPT, { workerData, execArgv });
       const remotes = new RemoteConns((request) => worker.postMessage(request));
-      worker.on('message', (message: PollerMessage) => forward(message, events, remotes));
-      worker.once('exit', () => remotes.closeAll(new NbioError('ERR_NBIO_NOT_RUNNING', 'the poller stopped')));
-      return { worker, remotes, handed: 0 };
+      // From the start: a plugin logs from its init, before the worker reports it started.
+      worker.on('message', (message: PollerMessage) => relay(message, handlers, events, remotes));
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      return { worker, fds: undefined, exited, stopping: false, dead: false, remotes, handed: 0 };
     });
-    const group = new PollerGroup(members, new Int32Array(counters));
-    const started = await Promise.allSettled(members.map((m) => startedOrFailed(m.worker)));
+    const group = new PollerGroup(members, handlers, new Int32Array(counters));
+    const started = await Promise.allSettled(members.map((m) => startedOrFailed(m)));
     const failure = started.find((r) => r.status === 'rejected');
     if (failure !== undefined) {
       await group.stop(false, 0);
       throw (failure as PromiseRejectedResult).reason;
     }
+    for (const [i, m] of members.entries()) group.#watch(m, i + 1);
     return group;
   }
 
-  /** Number of worker pollers. */
-  get size(): number {
-    return this.#members.length;
+  /** Whether worker `i` still runs (it is handed connections only then). */
+  alive(i: number): boolean {
+    return !this.#members[i].dead;
   }
 
   /** Connections worker `i` serves, with those handed to it and not taken over yet. */
   load(i: number): number {
+    const m = this.#members[i];
+    if (m.dead) return 0;
     const c = this.#counters;
-    return Atomics.load(c, 2 * i + COUNTERS.LIVE) + this.#members[i].handed - Atomics.load(c, 2 * i + COUNTERS.ADOPTED);
+    return Atomics.load(c, 2 * i + COUNTERS.LIVE) + m.handed - Atomics.load(c, 2 * i + COUNTERS.ADOPTED);
   }
 
   /** Live connections over all workers. */
@@ -141,12 +187,12 @@ export class PollerGroup {
    * onStop; `graceful`: each ends them first and waits up to `timeout` ms)
    * and waits for the threads to end.
    */
-  async stop(graceful: boolean, timeout: number): Promise<void> {
+  async stop(graceful = false, timeout = 0): Promise<void> {
     await Promise.all(
-      this.#members.map(({ worker }) => {
-        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-        worker.postMessage({ type: 'stop', graceful, timeout } satisfies PollerRequest);
-        return exited;
+      this.#members.map((m) => {
+        m.stopping = true;
+        m.worker.postMessage({ type: 'stop', graceful, timeout } satisfies PollerRequest);
+        return m.exited;
       }),
     );
   }
@@ -155,11 +201,49 @@ export class PollerGroup {
   stopNow(): void {
     for (const { worker } of this.#members) worker.postMessage({ type: 'stop-now' } satisfies PollerRequest);
   }
+
+  /** Contains a started worker's death. */
+  #watch(m: Member, index: number): void {
+    let cause: unknown;
+    m.worker.on('error', (err) => {
+      cause = err;
+    });
+    m.worker.once('exit', (code) => {
+      if (m.stopping) {
+        m.remotes.closeAll(new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped'));
+        return;
+      }
+      const err = pollerFailed(`poller thread ${index} ended (exit code ${code})`, cause ?? new Error(`exit code ${code}`));
+      this.#lost(m, err);
+    });
+  }
+
+  /** A worker died: close what its reactor owned, and tell the application. */
+  #lost(m: Member, err: NbioError): void {
+    m.dead = true;
+    m.remotes.closeAll(err);
+    const closed = m.fds?.closeAll() ?? [];
+    const handlers = this.#handlers;
+    handlers.reportError(err);
+    for (const [fd, role] of closed) {
+      if (role !== FdRole.Conn) continue;
+      const conn = new Conn(LOST, fd, ConnState.Closed);
+      handlers.call(() => handlers.onClose(conn, err));
+    }
+    handlers.rethrow();
+  }
 }
 
-/** Passes a worker's reports on: the plugin's to the engine, its connections' to their stand-ins. */
-function forward(message: PollerMessage, events: PollerEvents, remotes: RemoteConns): void {
+/**
+ * Raises a worker's uncaught exception in this thread; passes its plugin's
+ * reports on, and its reports about placed connections to their stand-ins.
+ */
+function relay(message: PollerMessage, handlers: Handlers, events: PollerEvents, remotes: RemoteConns): void {
   switch (message.type) {
+    case 'uncaught':
+      handlers.capture(reviveError(message.error));
+      handlers.rethrow();
+      break;
     case 'plugin-log':
       events.pluginLog?.(message.level, message.message);
       break;
@@ -176,24 +260,38 @@ function forward(message: PollerMessage, events: PollerEvents, remotes: RemoteCo
   }
 }
 
-function startedOrFailed(worker: Worker): Promise<void> {
+/** The owner of connections lost with a dead worker: closed, so nothing ever calls it. */
+const LOST: ConnOwner = new Proxy({} as ConnOwner, {
+  get() {
+    throw new Error('nbio-wasm: a connection of a dead poller was used');
+  },
+});
+
+/** Waits for a worker's first word: started (keeping its descriptor table) or failed. */
+function startedOrFailed(m: Member): Promise<void> {
+  const worker = m.worker;
   return new Promise((resolve, reject) => {
     const onMessage = (message: PollerMessage) => {
-      if (message.type !== 'started' && message.type !== 'failed') return; // a report, forwarded elsewhere
+      if (message.type !== 'started' && message.type !== 'failed') return; // relayed
       worker.off('message', onMessage);
       worker.off('error', onError);
       worker.off('exit', onExit);
-      if (message.type === 'started') return resolve();
+      if (message.type === 'started') {
+        m.fds = OwnedFds.from(message.fds);
+        return resolve();
+      }
       const err = new Error(`poller failed to start: ${message.message}`) as Error & { code?: string };
       if (message.code !== undefined) err.code = message.code;
       reject(err);
     };
     const onError = (err: Error) => {
       worker.off('message', onMessage);
+      worker.off('exit', onExit);
       reject(err);
     };
     const onExit = (code: number) => {
       worker.off('message', onMessage);
+      worker.off('error', onError);
       reject(new Error(`poller exited (code ${code}) before it started`));
     };
     worker.on('message', onMessage);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { guardExports, type FaultSink } from './fault.js';
 import { GuestMemory } from './guest-memory.js';
 import { packageRoot } from './package-root.js';
 
@@ -37,7 +38,10 @@ export interface LoweredSys {
  * as the address of an 8-byte {ptr, len} pair in reactor memory.
  */
 export interface Reactor {
-  init(readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number, edgeTriggered: number): number;
+  init(
+    readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number, maxMemory: number,
+    edgeTriggered: number,
+  ): number;
   addListener(fd: number): number;
   addAcceptor(fd: number): number;
   resumeListener(fd: number): number;
@@ -56,6 +60,7 @@ export interface Reactor {
   resumeReading(conn: number): number;
   shutdown(): void;
   connCount(): number;
+  memoryInUse(): number;
 }
 
 /** Event kinds (`event-kind` in the WIT). */
@@ -65,8 +70,10 @@ export const EventKind = {
   Closed: 2,
   ListenerPaused: 3,
   Drained: 4,
-  Ended: 5,
-  Accepted: 6,
+  Released: 5,
+  PollFailed: 6,
+  Ended: 7,
+  Accepted: 8,
 } as const;
 
 /** Close causes that are not errnos (`status` of a `closed` event). */
@@ -107,16 +114,29 @@ function reactorModule(): WebAssembly.Module {
   return coreModule;
 }
 
+/** Options of {@link instantiateReactor}. */
+export interface InstantiateOptions {
+  /** The core module to instantiate (default: the built reactor, dist/wasm/reactor.core.wasm). */
+  module?: WebAssembly.Module;
+  /**
+   * Contain faults: an exception from any export (a trap) goes here, once,
+   * instead of to the caller, and the instance is never entered again (see
+   * host/fault.ts). Without it, exceptions propagate.
+   */
+  onFault?: FaultSink;
+}
+
 /**
  * Instantiates a reactor with the given lowered `sys`. `memory` is bound to
  * the new instance's memory before this returns, so the `sys` functions may
  * use it from the first call on.
  */
-export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reactor {
-  const instance = new WebAssembly.Instance(reactorModule(), {
+export function instantiateReactor(sys: LoweredSys, memory: GuestMemory, options: InstantiateOptions = {}): Reactor {
+  const instance = new WebAssembly.Instance(options.module ?? reactorModule(), {
     [SYS_MODULE]: sys as unknown as WebAssembly.ModuleImports,
   });
-  const x = instance.exports as Record<string, unknown>;
+  const raw = instance.exports as Record<string, unknown>;
+  const x = options.onFault === undefined ? raw : guardExports(raw, options.onFault, { cabi_realloc: 0 });
   const fn = (name: string) => {
     const f = x[ENGINE + name];
     if (typeof f !== 'function') throw new Error(`nbio-wasm: reactor module lacks export ${ENGINE + name}`);
@@ -143,5 +163,6 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory): Reacto
     resumeReading: fn('resume-reading'),
     shutdown: fn('shutdown') as () => void,
     connCount: unsigned(fn('conn-count')),
+    memoryInUse: unsigned(fn('memory-in-use')),
   };
 }

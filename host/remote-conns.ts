@@ -1,6 +1,6 @@
 import type { AddressInfo, ResolvedEndpoint, Transport } from './address.js';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
-import { NbioError } from './errors.js';
+import { NbioError, reviveError, type ErrorMessage } from './errors.js';
 import type { SocketOption } from './sockopts.js';
 import type { Chunk } from './write-path.js';
 
@@ -23,15 +23,7 @@ export type ConnOp =
 /** What a worker poller reports about a connection it serves for the engine's thread. */
 export type RemoteReport =
   | { type: 'conn-opened'; id: number; local: AddressInfo | undefined; remote: AddressInfo | undefined }
-  | { type: 'conn-closed'; id: number; error?: ErrorDescription };
-
-/** An error as it crosses threads. */
-export interface ErrorDescription {
-  message: string;
-  code?: string;
-  errno?: number;
-  syscall?: string;
-}
+  | { type: 'conn-closed'; id: number; error?: ErrorMessage };
 
 /** What the engine's thread asks of a worker about such a connection. */
 export type RemoteRequest =
@@ -122,7 +114,9 @@ export class RemoteConns {
     this.#remotes.delete(message.id);
     const wasConnecting = r.conn.state === ConnState.Connecting;
     r.conn.state = ConnState.Closed;
-    if (wasConnecting) r.reject(revive(message.error));
+    if (wasConnecting) {
+      r.reject(message.error === undefined ? new NbioError('ERR_NBIO_CLOSED', 'the connection closed before it opened') : reviveError(message.error));
+    }
   }
 
   /** The worker is gone: every stand-in is closed; those not open yet reject with `err`. */
@@ -143,19 +137,4 @@ function copyOf(data: Chunk): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data);
   if (!(data instanceof Uint8Array)) throw new NbioError('ERR_NBIO_INVALID_ARG', `write() takes a Uint8Array (or Buffer) or a string, got ${typeof data}`);
   return Uint8Array.prototype.slice.call(data);
-}
-
-/** Describes an error (a system error's code, errno and syscall included) for another thread. */
-export function describeError(err: unknown): ErrorDescription {
-  const { message = String(err), code, errno, syscall } = (err ?? {}) as ErrorDescription;
-  return { message, code, errno, syscall };
-}
-
-/** An error described by a worker, as an Error again. */
-function revive(d: ErrorDescription | undefined): Error {
-  const err: Error & Partial<ErrorDescription> = new Error(d?.message ?? 'the connection closed before it opened');
-  if (d?.code !== undefined) err.code = d.code;
-  if (d?.errno !== undefined) err.errno = d.errno;
-  if (d?.syscall !== undefined) err.syscall = d.syscall;
-  return err;
 }

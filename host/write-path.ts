@@ -1,6 +1,7 @@
 import { NbioError } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
-import type { Reactor } from './reactor.js';
+import { ERRNO } from './native.js';
+import { CloseCause, type Reactor } from './reactor.js';
 
 /** What `conn.write` accepts. */
 export type Chunk = Uint8Array | string;
@@ -25,6 +26,10 @@ const MAX_WRITE = 1 << 30;
  * detaches every view on it; the view being delivered is tracked by
  * identity, so writing it still sends the right bytes afterwards, while any
  * other view on the old memory is stale.
+ *
+ * When the reactor has no memory left to stage the bytes in (`maxMemory`),
+ * the write fails like an overflow: the connection is closed with that
+ * cause and -ENOBUFS returned.
  */
 export class WritePath {
   readonly #mem: GuestMemory;
@@ -59,6 +64,7 @@ export class WritePath {
     let ptr = this.#inReactor(data);
     if (ptr < 0) {
       ptr = this.#mem.alloc(1, len);
+      if (ptr === 0) return this.#overflow(handle);
       this.#place(data, ptr, len);
     }
     return this.#reactor.write(handle, ptr, len);
@@ -75,6 +81,7 @@ export class WritePath {
     if (total === 0) return 0;
     const mem = this.#mem;
     const ptr = mem.alloc(1, total);
+    if (ptr === 0) return this.#overflow(handle);
     let at = ptr;
     chunks.forEach((chunk, i) => {
       if (sources[i] >= 0) mem.u8.copyWithin(at, sources[i], sources[i] + lengths[i]);
@@ -82,6 +89,12 @@ export class WritePath {
       at += lengths[i];
     });
     return this.#reactor.write(handle, ptr, total);
+  }
+
+  /** No reactor memory for the bytes: closes the connection as overflowing. */
+  #overflow(handle: number): number {
+    this.#reactor.close(handle, CloseCause.WriteOverflow);
+    return -ERRNO.ENOBUFS;
   }
 
   /**

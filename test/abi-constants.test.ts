@@ -33,13 +33,16 @@ describe('engine interface numbers', () => {
 
   it('event kinds: WIT order, reactor and host agree', () => {
     const cases = witEnum('event-kind');
-    expect(cases).toEqual(['opened', 'data', 'closed', 'listener-paused', 'drained', 'ended', 'accepted']);
+    expect(cases).toEqual([
+      'opened', 'data', 'closed', 'listener-paused', 'drained', 'released', 'poll-failed', 'ended', 'accepted',
+    ]);
     const host = [
-      EventKind.Opened, EventKind.Data, EventKind.Closed, EventKind.ListenerPaused, EventKind.Drained, EventKind.Ended,
-      EventKind.Accepted,
+      EventKind.Opened, EventKind.Data, EventKind.Closed, EventKind.ListenerPaused, EventKind.Drained,
+      EventKind.Released, EventKind.PollFailed, EventKind.Ended, EventKind.Accepted,
     ];
     const reactor = [
-      'KIND_OPENED', 'KIND_DATA', 'KIND_CLOSED', 'KIND_LISTENER_PAUSED', 'KIND_DRAINED', 'KIND_ENDED', 'KIND_ACCEPTED',
+      'KIND_OPENED', 'KIND_DATA', 'KIND_CLOSED', 'KIND_LISTENER_PAUSED', 'KIND_DRAINED', 'KIND_RELEASED', 'KIND_POLL_FAILED',
+      'KIND_ENDED', 'KIND_ACCEPTED',
     ].map((n) => guest.get(n));
     expect(host).toEqual(cases.map((_, i) => i));
     expect(reactor).toEqual(host);

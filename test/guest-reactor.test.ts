@@ -107,7 +107,7 @@ function boot(rbs = 4096, maxWb = 0, reads = 3) {
   k = new Kernel();
   const inst = new WebAssembly.Instance(new WebAssembly.Module(coreBytes), k.imports());
   x = inst.exports; k.mem = x.memory; k.realloc = x.cabi_realloc;
-  expect(x[E + 'init'](rbs, maxWb, reads, 1, 0)).toBe(k.epfd);
+  expect(x[E + 'init'](rbs, maxWb, reads, 1, 0xf000_0000, 0)).toBe(k.epfd);
 }
 function events(retArea: number): Ev[] {
   const dv = new DataView(k.mem.buffer);
@@ -158,7 +158,7 @@ describe('reactor core over a fake kernel', () => {
     expect(x[E + 'write'](c, dataPtr, 5)).toBe(5);
     expect(Buffer.from(s.sent).toString()).toBe('hello');
     s.eof = true;
-    expect(runOnce()).toEqual([{ kind: 5, conn: c, status: 0, detail: 0, data: new Uint8Array() }]);
+    expect(runOnce()).toEqual([{ kind: 7, conn: c, status: 0, detail: 0, data: new Uint8Array() }]);
     expect(runOnce()).toEqual([]); // no read interest any more: the end is not reported again
     expect(x[E + 'write'](c, dataPtr, 5)).toBe(5); // still writable
     expect(x[E + 'end'](c)).toBe(0);
@@ -176,7 +176,7 @@ describe('reactor core over a fake kernel', () => {
     let got = 0; let ended = false;
     for (let i = 0; i < 20 && !ended; i++) for (const e of runOnce()) {
       expect(ended).toBe(false);
-      if (e.kind === 1) got += e.data.length; if (e.kind === 5) ended = true;
+      if (e.kind === 1) got += e.data.length; if (e.kind === 7) ended = true;
     }
     expect(got).toBe(10_000);
     expect(ended).toBe(true);
@@ -188,7 +188,7 @@ describe('reactor core over a fake kernel', () => {
     s.sendCap = 2;
     expect(write(c, Buffer.from('abcdef'))).toBe(6);
     s.eof = true;
-    expect(runOnce().map((e) => e.kind)).toEqual([5]);
+    expect(runOnce().map((e) => e.kind)).toEqual([7]);
     expect(x[E + 'end'](c)).toBe(0);
     expect(write(c, Buffer.from('x'))).toBe(-9); // ended by this side too
     s.sendCap = 100;
@@ -209,7 +209,7 @@ describe('reactor core over a fake kernel', () => {
     expect(evs.map((e) => e.kind)).toEqual([4, 1]); // drained, then data still read
     expect(k.calls.filter((l) => l.startsWith('shutdown'))).toEqual([`shutdown ${fd} 1`]);
     s.eof = true;
-    expect(runOnce().map((e) => [e.kind, e.status])).toEqual([[5, 0], [2, 0]]);
+    expect(runOnce().map((e) => [e.kind, e.status])).toEqual([[7, 0], [2, 0]]);
   });
 
   it('an acceptor reports accepted descriptors instead of serving them', () => {
@@ -217,7 +217,7 @@ describe('reactor core over a fake kernel', () => {
     expect(x[E + 'add-acceptor'](l)).toBe(0);
     k.fds.get(l)!.pending.push(1, 1);
     const evs = runOnce();
-    expect(evs.map((e) => [e.kind, e.status])).toEqual([[6, l], [6, l]]);
+    expect(evs.map((e) => [e.kind, e.status])).toEqual([[8, l], [8, l]]);
     expect(x[E + 'conn-count']()).toBe(0);
     const h = x[E + 'add-conn'](evs[0].detail, 0);
     expect(h & 0xfffff).toBe(evs[0].detail);

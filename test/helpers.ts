@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,4 +209,22 @@ export function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) =
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/**
+ * What this process has open, as a sorted list of what each descriptor
+ * is ('socket:[123]', 'anon_inode:[eventpoll]'…), to compare before and
+ * after. /dev/null is left out: libuv opens it once, lazily, for itself.
+ */
+export function openDescriptors(): string[] {
+  const found: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const what = readlinkSync(`/proc/self/fd/${fd}`);
+      if (what !== '/dev/null' && !what.startsWith('/proc/')) found.push(what);
+    } catch {
+      // closed meanwhile (the directory listing's own descriptor)
+    }
+  }
+  return found.sort();
 }

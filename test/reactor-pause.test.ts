@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { GuestMemory } from '../host/guest-memory.js';
 import { EVENT_WORDS, EventKind, instantiateReactor, type Reactor } from '../host/reactor.js';
-import { EPOLLIN, EPOLLOUT, FakeKernel, type Peer } from '../host/sys/fake.js';
-import { lowerSys } from '../host/sys/lower.js';
+import { EPOLLIN, EPOLLOUT, FakeKernel, type Peer } from './kernel/fake.js';
+import { lowerSys } from './kernel/lower.js';
 
 interface Event {
   kind: number;

@@ -259,7 +259,7 @@ function dispatch(handlers: Handlers, e: usize): i32 {
 }
 
 function init(options: Options): i32 {
-  return reactorInit(options.readBufferSize, options.maxWriteBufferSize, options.maxConnReadTimesPerEventLoop, false, false);
+  return reactorInit(options.readBufferSize, options.maxWriteBufferSize, options.maxConnReadTimesPerEventLoop, false, 0, false);
 }
 
 /** Polls and dispatches until `stop` (or the time-out); returns the status. */

@@ -68,11 +68,12 @@ function sample(pids) {
 
 /**
  * Runs one throughput measurement. `pin` is { server, loadgen } CPU numbers or
- * null. Throws if the server fails to start, the load generator fails
- * (non-zero exit: wrong echoes, connection errors) or the server dies.
+ * null; `nofile` (optional) raises the server's descriptor limit. Throws if
+ * the server fails to start, the load generator fails (non-zero exit: wrong
+ * echoes, connection errors) or the server dies.
  */
-export async function measureThroughput({ serverName, serverArgv, loadgen, scenario, warmup, secs, pin }) {
-  const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null });
+export async function measureThroughput({ serverName, serverArgv, loadgen, scenario, warmup, secs, pin, nofile = null }) {
+  const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null, nofile });
   // Only the Node servers report their heap (bench/servers/heap-report.mjs).
   const heap = serverArgv[0] === process.execPath ? server.heap : () => null;
   try {

@@ -33,15 +33,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <fcntl.h>
-#include <stddef.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -154,22 +155,28 @@ static inline void store_u32le(uint8_t *p, uint32_t v) {
 }
 
 /*
- * Reads (fd, buf, offset, len) arguments and resolves the byte range. Returns
+ * Reads (buf, offset, len) arguments and resolves the byte range. Returns
  * false if a TypeError was thrown; otherwise *err is 0 or -EFAULT.
  */
-static bool fd_buf_range(napi_env env, napi_value *argv, int32_t *fd,
-                         uint8_t **p, uint32_t *len, int32_t *err) {
+static bool buf_range(napi_env env, napi_value *argv, uint8_t **p,
+                      uint32_t *len, int32_t *err) {
   uint8_t *data;
   size_t size;
   uint32_t off;
-  if (!arg_i32(env, argv[0], "fd must be a number", fd) ||
-      !get_bytes(env, argv[1], &data, &size) ||
-      !arg_u32(env, argv[2], "offset must be a number", &off) ||
-      !arg_u32(env, argv[3], "len must be a number", len))
+  if (!get_bytes(env, argv[0], &data, &size) ||
+      !arg_u32(env, argv[1], "offset must be a number", &off) ||
+      !arg_u32(env, argv[2], "len must be a number", len))
     return false;
   *err = check_range(data, size, off, *len);
   *p = *err == 0 ? data + off : NULL;
   return true;
+}
+
+/* Reads (fd, buf, offset, len) arguments: as buf_range, after the fd. */
+static bool fd_buf_range(napi_env env, napi_value *argv, int32_t *fd,
+                         uint8_t **p, uint32_t *len, int32_t *err) {
+  return arg_i32(env, argv[0], "fd must be a number", fd) &&
+         buf_range(env, argv + 1, p, len, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -481,6 +488,79 @@ static napi_value js_dup(napi_env env, napi_callback_info info) {
       !arg_i32(env, argv[0], "fd must be a number", &fd))
     return NULL;
   return ret_i32(env, sys_result(fcntl(fd, F_DUPFD_CLOEXEC, 0)));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Memory: giving pages of a buffer back, counting resident ones            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Reads (buf, offset, len) arguments and narrows the range inward to whole
+ * pages: [*start, *start + *bytes). Returns false if a TypeError was
+ * thrown; otherwise *err is 0, -EFAULT (bad range, detached buffer), or 1
+ * when no whole page lies inside.
+ */
+static bool page_args(napi_env env, napi_callback_info info, uint8_t **start,
+                      size_t *bytes, int32_t *err) {
+  napi_value argv[3];
+  uint32_t len;
+  uint8_t *p;
+  if (!get_args(env, info, 3, argv) || !buf_range(env, argv, &p, &len, err))
+    return false;
+  if (*err) return true;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+  uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
+  if (hi <= lo) {
+    *err = 1;
+    return true;
+  }
+  *start = (uint8_t *)lo;
+  *bytes = hi - lo;
+  return true;
+}
+
+/*
+ * discard(buf, offset, len): 0 | -errno. madvise(MADV_DONTNEED) on the
+ * whole pages inside [offset, offset + len) of buf: their memory goes back
+ * to the system, and they read as zeros afterwards (private anonymous
+ * memory, such as a WebAssembly memory). The caller promises nothing there
+ * is needed any more.
+ */
+static napi_value js_discard(napi_env env, napi_callback_info info) {
+  uint8_t *start;
+  size_t bytes;
+  int32_t err;
+  if (!page_args(env, info, &start, &bytes, &err)) return NULL;
+  if (err) return ret_i32(env, err < 0 ? err : 0);
+  return ret_i32(env, sys_result(madvise(start, bytes, MADV_DONTNEED)));
+}
+
+/*
+ * resident(buf, offset, len): bytes | -errno. How many bytes of the whole
+ * pages inside [offset, offset + len) of buf are resident in memory
+ * (mincore). Allocates a byte per page; not a hot-path call.
+ */
+static napi_value js_resident(napi_env env, napi_callback_info info) {
+  uint8_t *start;
+  size_t bytes;
+  int32_t err;
+  if (!page_args(env, info, &start, &bytes, &err)) return NULL;
+  if (err) return ret_i32(env, err < 0 ? err : 0);
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = bytes / page;
+  unsigned char *vec = malloc(pages);
+  if (vec == NULL) return ret_i32(env, -ENOMEM);
+  if (mincore(start, bytes, vec) < 0) {
+    int e = errno;
+    free(vec);
+    return ret_i32(env, -e);
+  }
+  double resident = 0;
+  for (size_t i = 0; i < pages; i++) resident += vec[i] & 1;
+  free(vec);
+  napi_value out;
+  if (napi_create_double(env, resident * (double)page, &out) != napi_ok) return NULL;
+  return out;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -881,12 +961,15 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_env env = w->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, global;
-  /* status < 0 (libuv has then stopped the handle) still calls back: the
-   * host's next epollWait reports the error. */
+  napi_value cb, global, arg;
+  /* status < 0: libuv reported an error on the descriptor (POLLERR) and has
+   * stopped the handle; the callback gets the negated errno, and no further
+   * callbacks come. Otherwise it is called with no argument. */
+  size_t argc = status < 0 ? 1 : 0;
   if (napi_get_reference_value(env, w->callback, &cb) == napi_ok && cb != NULL &&
       napi_get_global(env, &global) == napi_ok &&
-      napi_make_callback(env, w->async_ctx, global, cb, 0, NULL, NULL) ==
+      (argc == 0 || napi_create_int32(env, status, &arg) == napi_ok) &&
+      napi_make_callback(env, w->async_ctx, global, cb, argc, &arg, NULL) ==
           napi_pending_exception) {
     bool pending = false;
     napi_value exc;
@@ -1049,6 +1132,8 @@ static const napi_property_descriptor kExports[] = {
     FN("udpSocket", js_udp_socket),
     FN("getsockname", js_getsockname),
     FN("getpeername", js_getpeername),
+    FN("discard", js_discard),
+    FN("resident", js_resident),
     FN("watchStart", js_watch_start),
     FN("watchStop", js_watch_stop),
     FN("watchRef", js_watch_ref),

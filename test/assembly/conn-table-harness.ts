@@ -5,12 +5,13 @@ import {
   slotQueue, slotState,
 } from "../../assembly/conn-table";
 import { wbAppend, wbBytes } from "../../assembly/write-buffer";
+import { heapAlloc, heapFree } from "../../assembly/heap";
 
 export const LISTENER: i32 = STATE_LISTENER;
 export const CONNECTING: i32 = STATE_CONNECTING;
 export const OPEN: i32 = STATE_OPEN;
 
-export function ensure(fd: i32): bool { return ctEnsure(fd); }
+export function ensure(fd: i32): bool { return ctEnsure(fd) == 0; }
 export function capacity(): i32 { return ctCapacity(); }
 export function open(fd: i32, state: u8): u32 { return ctOpen(fd, state); }
 export function release(fd: i32): void { ctRelease(fd); }
@@ -23,8 +24,8 @@ export function memPages(): i32 { return memory.size(); }
 
 /** Queues `n` bytes on fd's write queue (to check release frees them). */
 export function queueBytes(fd: i32, n: u32): void {
-  const tmp = heap.alloc(<usize>n);
+  const tmp = heapAlloc(<usize>n);
   wbAppend(slotQueue(ctSlot(fd)), tmp, n);
-  heap.free(tmp);
+  heapFree(tmp);
 }
 export function queued(fd: i32): u32 { return wbBytes(slotQueue(ctSlot(fd))); }

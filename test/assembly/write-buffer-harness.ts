@@ -1,18 +1,22 @@
 // Test entry points around the real assembly/write-buffer.ts (compiled by
 // test/guest-compile.ts, driven by test/guest-write-buffer.test.ts).
 import {
-  WB_SIZE, chunkLen, chunkNext, chunkPtr, wbAppend, wbAppendAdopted, wbBytes,
+  ADOPT_ROOM, WB_SIZE, chunkLen, chunkNext, chunkPtr, wbAppend, wbAppendAdopted, wbBytes,
   wbClear, wbConsume, wbGather, wbHead, wbInit,
 } from "../../assembly/write-buffer";
+import { heapAlloc, heapFree, heapInUse, heapUsable } from "../../assembly/heap";
 
-export function alloc(n: usize): usize { return heap.alloc(n); }
-export function free(p: usize): void { heap.free(p); }
+export function alloc(n: usize): usize { return heapAlloc(n); }
+export function free(p: usize): void { heapFree(p); }
 export function memPages(): i32 { return memory.size(); }
+export function inUse(): usize { return heapInUse(); }
+export const adoptRoom: i32 = <i32>ADOPT_ROOM;
 
-export function newQueue(): usize { const q = heap.alloc(WB_SIZE); wbInit(q); return q; }
-export function append(q: usize, src: usize, len: u32): void { wbAppend(q, src, len); }
+export function newQueue(): usize { const q = heapAlloc(WB_SIZE); wbInit(q); return q; }
+export function append(q: usize, src: usize, len: u32): bool { return wbAppend(q, src, len); }
+/** Adopts `len` bytes at `block + off` (off >= ADOPT_ROOM) of a block from `alloc`. */
 export function appendAdopted(q: usize, block: usize, off: u32, len: u32): void {
-  wbAppendAdopted(q, block + off, len, block);
+  wbAppendAdopted(q, block + off, len, block, block + heapUsable(block));
 }
 export function bytes(q: usize): u32 { return wbBytes(q); }
 export function consume(q: usize, n: u32): void { wbConsume(q, n); }
@@ -47,9 +51,9 @@ export function churn(iters: i32, maxSize: u32): void {
   let x: u32 = 12345;
   for (let i = 0; i < iters; i++) {
     x = x * 1103515245 + 12345;
-    const a = heap.alloc(<usize>((x >> 8) % maxSize + 1));
-    const b = heap.alloc(<usize>((x >> 3) % 64 + 1));
-    heap.free(a);
-    heap.free(b);
+    const a = heapAlloc(<usize>((x >> 8) % maxSize + 1));
+    const b = heapAlloc(<usize>((x >> 3) % 64 + 1));
+    heapFree(a);
+    heapFree(b);
   }
 }

@@ -11,7 +11,7 @@ const ENGINE = 'nbio:engine/engine@0.1.0#';
 const NET = 'nbio:engine/net@0.1.0#';
 
 export interface Ev { kind: number; conn: number; status: number; detail: number; data: Uint8Array }
-export const Kind = { Opened: 0, Data: 1, Closed: 2, ListenerPaused: 3, Drained: 4, Ended: 5 } as const;
+export const Kind = { Opened: 0, Data: 1, Closed: 2, ListenerPaused: 3, Drained: 4, Ended: 7 } as const;
 export const fdOf = (handle: number) => handle & 0xfffff;
 
 export class WasiGuest {

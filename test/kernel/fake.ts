@@ -1,4 +1,31 @@
+import { Peer, newSocket, resetNow, type FakeSocket } from './fake-socket.js';
 import type { HighLevelSys, ReadResult, Ready, RecvResult, WaitResult } from './lower.js';
+
+export { Peer } from './fake-socket.js';
+
+/**
+ * A fault the in-memory kernel injects into one future `sys` call (see
+ * {@link FakeKernel.inject}): the next call of kind `call` (on descriptor
+ * `fd`, if given) fails with `errno` or, with `limit`, transfers at most
+ * `limit` bytes (a short read or write; at least 1). Faults are one-shot and
+ * taken in the order they were injected.
+ *
+ * What each fault does to the socket, as on Linux:
+ * - read/write `-EAGAIN`, `-EINTR`; accept `-EAGAIN`, `-EINTR`, `-EMFILE`,
+ *   `-ENFILE`: nothing changes, the call just fails this time.
+ * - read `-ECONNRESET`, write `-ECONNRESET` or `-EPIPE`: the connection is
+ *   reset at that moment (bytes the peer had not read yet stay sent; bytes
+ *   the engine had not read are lost).
+ * - accept `-ECONNABORTED`: the first waiting connection is dropped (its
+ *   peer is {@link Peer.aborted}).
+ * - epoll-wait: any errno (a host would retry EINTR; others are fatal).
+ */
+export interface Fault {
+  call: 'read' | 'write' | 'accept' | 'epoll-wait';
+  fd?: number;
+  errno?: number;
+  limit?: number;
+}
 
 /**
  * An in-memory, Linux-ish kernel implementing `sys` (wit/nbio-engine.wit)
@@ -23,19 +50,35 @@ import type { HighLevelSys, ReadResult, Ready, RecvResult, WaitResult } from './
  *   directions are shut (reset, failed connect). ERR and HUP are reported
  *   whatever the interest, as on Linux.
  *
+ * Faults: {@link inject} arms one-shot failures and short transfers of
+ * single calls; {@link report} adds a readiness report of the test's
+ * choosing to the next `epoll-wait` (a stale token of a descriptor closed
+ * or reused since, or a spurious wake-up); {@link Peer.fail} gives a
+ * connection a pending error.
+ *
  * `shutdown` (SHUT_WR) ends the engine's direction: the peer sees its end
  * ({@link Peer.engineEnded}) and later writes fail with -EPIPE.
  *
  * Deliberate limits: EPOLLET is refused (-EINVAL) rather than faked; there
  * are no UDP sockets (`recv-from` and `send-to` give -EOPNOTSUPP).
  *
- * All methods are bound (jco destructures the import object). Every `sys`
- * call is appended to {@link calls} as `name(args) -> result`.
+ * All methods are bound (jco destructures the import object). With `log`
+ * (the default), every `sys` call is appended to {@link calls} as
+ * `name(args) -> result`.
  */
 export class FakeKernel implements HighLevelSys {
-  /** Every `sys` call, in order, as `name(args) -> result`. */
+  /** Every `sys` call, in order, as `name(args) -> result` (empty when not logging). */
   readonly calls: string[] = [];
+  readonly #log: boolean;
   readonly #fds = new Map<number, FakeFile>();
+  readonly #faults: Fault[] = [];
+  readonly #reports: Ready[] = [];
+  /** Faults taken by a call so far, in order. */
+  readonly taken: Fault[] = [];
+
+  constructor(options: { log?: boolean } = {}) {
+    this.#log = options.log ?? true;
+  }
 
   // ---- test side ----
 
@@ -68,6 +111,30 @@ export class FakeKernel implements HighLevelSys {
     return new Peer(s);
   }
 
+  /** Arms a one-shot fault for a future call (see {@link Fault}). */
+  inject(fault: Fault): void {
+    this.#faults.push({ ...fault });
+  }
+
+  /** Faults armed and not yet taken by a call. */
+  get pendingFaults(): number {
+    return this.#faults.length;
+  }
+
+  /** Drops every fault not yet taken. */
+  clearFaults(): void {
+    this.#faults.length = 0;
+  }
+
+  /**
+   * Adds a readiness report to the next successful `epoll-wait`, whatever
+   * the interest: as Linux may still report a descriptor closed (or closed
+   * and reused) while the batch was being processed, or wake up spuriously.
+   */
+  report(token: number, events: number): void {
+    this.#reports.push({ token: token >>> 0, events: events >>> 0 });
+  }
+
   /** The interest registered for `fd` in epoll instance `epfd`, if any. */
   interest(epfd: number, fd: number): { events: number; token: number } | undefined {
     const ep = this.#fds.get(epfd);
@@ -82,50 +149,45 @@ export class FakeKernel implements HighLevelSys {
 
   // ---- sys ----
 
-  epollCreate = (): number => this.#log('epollCreate', [], this.#install({ kind: 'epoll', interest: new Map() }));
+  epollCreate = (): number => this.#logged('epollCreate', [], this.#install({ kind: 'epoll', interest: new Map() }));
 
   epollCtl = (epfd: number, op: number, fd: number, events: number, token: number): number =>
-    this.#log('epollCtl', [epfd, op, fd, hex(events), token], this.#epollCtl(epfd, op, fd, events >>> 0, token >>> 0));
+    this.#logged('epollCtl', [epfd, op, fd, hex(events), token], this.#epollCtl(epfd, op, fd, events >>> 0, token >>> 0));
 
   epollWait = (epfd: number, maxEvents: number, timeoutMs: number): WaitResult => {
-    const r = this.#epollWait(epfd, maxEvents, timeoutMs);
-    const shown = r.tag === 'error' ? r.val : `[${r.val.map((x) => `${x.token}:${hex(x.events)}`).join(' ')}]`;
-    this.#log('epollWait', [epfd, maxEvents, timeoutMs], 0, shown);
+    const fault = this.#take('epoll-wait', epfd);
+    const r: WaitResult = fault?.errno !== undefined ? { tag: 'error', val: fault.errno } : this.#epollWait(epfd, maxEvents);
+    if (this.#log) {
+      const shown = r.tag === 'error' ? r.val : `[${r.val.map((x) => `${x.token}:${hex(x.events)}`).join(' ')}]`;
+      this.#logged('epollWait', [epfd, maxEvents, timeoutMs], 0, shown);
+    }
     return r;
   };
 
-  accept = (fd: number): number => {
-    const l = this.#fds.get(fd);
-    let r: number;
-    if (!l) r = -EBADF;
-    else if (l.kind !== 'listener') r = -EINVAL;
-    else if (l.queue.length === 0) r = -EAGAIN;
-    else {
-      const s = l.queue.shift()!;
-      r = s.fd = this.#install(s);
-    }
-    return this.#log('accept', [fd], r);
-  };
+  accept = (fd: number): number => this.#logged('accept', [fd], this.#accept(fd));
 
   read = (fd: number, maxLen: number): ReadResult => {
     const r = this.#read(fd, maxLen);
-    this.#log('read', [fd, maxLen], 0, r.tag === 'error' ? r.val : `${r.val.length}B`);
+    if (this.#log) this.#logged('read', [fd, maxLen], 0, r.tag === 'error' ? r.val : `${r.val.length}B`);
     return r;
   };
 
-  write = (fd: number, data: Uint8Array): number => this.#log('write', [fd, `${data.length}B`], this.#send(fd, [data]));
+  write = (fd: number, data: Uint8Array): number =>
+    this.#logged('write', [fd, `${data.length}B`], this.#send(fd, [data]));
 
   writev = (fd: number, chunks: Uint8Array[]): number =>
-    this.#log('writev', [fd, `[${chunks.map((c) => `${c.length}B`).join(' ')}]`], this.#send(fd, chunks));
+    this.#logged('writev', [fd, `[${chunks.map((c) => `${c.length}B`).join(' ')}]`], this.#send(fd, chunks));
 
   close = (fd: number): number => {
     const f = this.#fds.get(fd);
-    if (!f) return this.#log('close', [fd], -EBADF);
+    if (!f) return this.#logged('close', [fd], -EBADF);
     this.#fds.delete(fd);
     for (const other of this.#fds.values()) if (other.kind === 'epoll') other.interest.delete(fd);
+    // Faults aimed at this socket die with it (a new socket may get its number).
+    for (let i = this.#faults.length - 1; i >= 0; i--) if (this.#faults[i].fd === fd) this.#faults.splice(i, 1);
     if (f.kind === 'socket') f.closed = true;
     if (f.kind === 'listener') for (const s of f.queue) s.reset = true;
-    return this.#log('close', [fd], 0);
+    return this.#logged('close', [fd], 0);
   };
 
   socketError = (fd: number): number => {
@@ -137,7 +199,7 @@ export class FakeKernel implements HighLevelSys {
       r = s.error;
       s.error = 0;
     }
-    return this.#log('socketError', [fd], r);
+    return this.#logged('socketError', [fd], r);
   };
 
   setNoDelay = (fd: number, on: boolean): number => {
@@ -146,7 +208,7 @@ export class FakeKernel implements HighLevelSys {
     if (!s) r = -EBADF;
     else if (s.kind !== 'socket') r = -ENOTSOCK;
     else s.noDelay = on;
-    return this.#log('setNoDelay', [fd, on], r);
+    return this.#logged('setNoDelay', [fd, on], r);
   };
 
   shutdown = (fd: number, how: number): number => {
@@ -177,10 +239,19 @@ export class FakeKernel implements HighLevelSys {
     return fd;
   }
 
-  /** Records one call; returns `result` (numbers are shown as they are). */
-  #log(name: string, args: unknown[], result: number, shown: string | number = result): number {
-    this.calls.push(`${name}(${args.join(', ')}) -> ${shown}`);
+  /** Records one call (when logging); returns `result` (numbers are shown as they are). */
+  #logged(name: string, args: unknown[], result: number, shown: string | number = result): number {
+    if (this.#log) this.calls.push(`${name}(${args.join(', ')}) -> ${shown}`);
     return result;
+  }
+
+  /** Takes the first armed fault for a call of kind `call` on `fd`. */
+  #take(call: Fault['call'], fd: number): Fault | undefined {
+    const i = this.#faults.findIndex((f) => f.call === call && (f.fd === undefined || f.fd === fd));
+    if (i < 0) return undefined;
+    const [fault] = this.#faults.splice(i, 1);
+    this.taken.push(fault);
+    return fault;
   }
 
   #epollCtl(epfd: number, op: number, fd: number, events: number, token: number): number {
@@ -207,11 +278,12 @@ export class FakeKernel implements HighLevelSys {
     }
   }
 
-  #epollWait(epfd: number, maxEvents: number, _timeoutMs: number): WaitResult {
+  #epollWait(epfd: number, maxEvents: number): WaitResult {
     const ep = this.#fds.get(epfd);
     if (!ep) return { tag: 'error', val: -EBADF };
     if (ep.kind !== 'epoll' || maxEvents <= 0) return { tag: 'error', val: -EINVAL };
     const ready: Ready[] = [];
+    while (this.#reports.length > 0 && ready.length < maxEvents) ready.push(this.#reports.shift()!);
     for (const [fd, reg] of ep.interest) {
       if (ready.length >= maxEvents) break;
       const events = readiness(this.#fds.get(fd)!) & (reg.events | EPOLLERR | EPOLLHUP);
@@ -220,14 +292,40 @@ export class FakeKernel implements HighLevelSys {
     return { tag: 'ready', val: ready };
   }
 
+  #accept(fd: number): number {
+    const l = this.#fds.get(fd);
+    if (!l) return -EBADF;
+    if (l.kind !== 'listener') return -EINVAL;
+    const fault = this.#take('accept', fd);
+    if (fault?.errno === -ECONNABORTED) {
+      const dropped = l.queue.shift();
+      if (dropped === undefined) return -EAGAIN;
+      dropped.aborted = true;
+      return -ECONNABORTED;
+    }
+    if (fault?.errno !== undefined) return fault.errno;
+    if (l.queue.length === 0) return -EAGAIN;
+    const s = l.queue.shift()!;
+    s.fd = this.#install(s);
+    return s.fd;
+  }
+
   #read(fd: number, maxLen: number): ReadResult {
     const s = this.#fds.get(fd);
     if (!s) return { tag: 'error', val: -EBADF };
     if (s.kind !== 'socket') return { tag: 'error', val: -EINVAL };
+    const fault = this.#take('read', fd);
+    if (fault?.errno !== undefined) {
+      if (fault.errno === -ECONNRESET) {
+        resetNow(s);
+        s.error = 0; // taken by this read
+      }
+      return { tag: 'error', val: fault.errno };
+    }
     if (s.state === 'connecting') return { tag: 'error', val: -EAGAIN };
     if (s.inbox.length > 0) {
       // Queued bytes come first, even after a reset (as tcp_recvmsg does).
-      const n = Math.min(maxLen, s.inbox.length);
+      const n = Math.min(maxLen, s.inbox.length, fault?.limit ?? Infinity);
       const out = s.inbox.slice(0, n);
       s.inbox = s.inbox.subarray(n);
       return { tag: 'data', val: out };
@@ -246,6 +344,11 @@ export class FakeKernel implements HighLevelSys {
     if (!s) return -EBADF;
     if (s.kind !== 'socket') return -EINVAL;
     if (s.state === 'connecting') return -EAGAIN;
+    const fault = this.#take('write', fd);
+    if (fault?.errno !== undefined) {
+      if (fault.errno === -EPIPE || fault.errno === -ECONNRESET) resetNow(s);
+      return fault.errno;
+    }
     if (s.error !== 0) {
       const e = s.error;
       s.error = 0;
@@ -253,129 +356,22 @@ export class FakeKernel implements HighLevelSys {
     }
     if (s.reset || s.shutWr) return -EPIPE;
     if (s.capacity === 0) return -EAGAIN;
+    let room = Math.min(s.capacity, fault?.limit ?? Infinity);
     let taken = 0;
     for (const c of chunks) {
-      const n = Math.min(c.length, s.capacity);
+      const n = Math.min(c.length, room);
       if (n > 0) s.sent.push(c.slice(0, n));
-      s.capacity -= n;
+      room -= n;
       taken += n;
       if (n < c.length) break;
     }
+    s.capacity -= taken;
     return taken;
-  }
-}
-
-/**
- * The far end of one connection, driven by the test. Calls take effect at
- * once; the engine notices at its next `epoll-wait` (level-triggered).
- */
-export class Peer {
-  readonly #s: FakeSocket;
-  constructor(s: FakeSocket) {
-    this.#s = s;
-  }
-
-  /** The engine-side descriptor: set once accepted (or at once for `dial`). */
-  get fd(): number | undefined {
-    return this.#s.fd;
-  }
-
-  /** True once the engine side closed its descriptor. */
-  get closed(): boolean {
-    return this.#s.closed;
-  }
-
-  /** Whether TCP_NODELAY is on for the engine-side socket. */
-  get noDelay(): boolean {
-    return this.#s.noDelay;
-  }
-
-  /** True once the engine shut its sending side (`shutdown` SHUT_WR): the peer read its end. */
-  get engineEnded(): boolean {
-    return this.#s.shutWr;
-  }
-
-  /** Bytes the engine may still write before EAGAIN. */
-  get capacity(): number {
-    return this.#s.capacity;
-  }
-
-  /** Queues bytes for the engine to read. */
-  send(data: Uint8Array | string): void {
-    const add = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    const next = new Uint8Array(this.#s.inbox.length + add.length);
-    next.set(this.#s.inbox);
-    next.set(add, this.#s.inbox.length);
-    this.#s.inbox = next;
-  }
-
-  /** Ends the peer's stream (FIN): after the inbox, reads return end of stream. */
-  end(): void {
-    this.#s.eof = true;
-  }
-
-  /**
-   * Resets the connection (RST). Bytes already in the inbox are still read;
-   * then the pending error -ECONNRESET is taken by the next read or write
-   * (or `socket-error`), after which reads give end of stream and writes
-   * -EPIPE.
-   */
-  reset(): void {
-    this.#s.reset = true;
-    this.#s.error = -ECONNRESET;
-  }
-
-  /** All bytes the engine wrote, concatenated. */
-  received(): Uint8Array {
-    const total = this.#s.sent.reduce((n, c) => n + c.length, 0);
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const c of this.#s.sent) {
-      out.set(c, off);
-      off += c.length;
-    }
-    return out;
-  }
-
-  /** {@link received}, decoded as UTF-8. */
-  receivedText(): string {
-    return new TextDecoder().decode(this.received());
-  }
-
-  /** The peer read `n` bytes: the kernel takes `n` more before EAGAIN. */
-  drain(n: number): void {
-    this.#s.capacity += n;
-  }
-
-  /** Completes a connect in progress successfully (OUT becomes ready). */
-  establish(): void {
-    this.#s.state = 'connected';
-  }
-
-  /** Fails a connect in progress with `errno` (negated; default -ECONNREFUSED): ERR|HUP. */
-  refuse(errno = -ECONNREFUSED): void {
-    this.#s.state = 'connected';
-    this.#s.reset = true;
-    this.#s.error = errno;
   }
 }
 
 // ---- model ----
 
-interface FakeSocket {
-  kind: 'socket';
-  state: 'connecting' | 'connected';
-  fd: number | undefined;
-  inbox: Uint8Array;
-  eof: boolean;
-  reset: boolean;
-  error: number;
-  capacity: number;
-  sent: Uint8Array[];
-  closed: boolean;
-  noDelay: boolean;
-  shutWr: boolean;
-}
 interface FakeListener {
   kind: 'listener';
   queue: FakeSocket[];
@@ -385,13 +381,6 @@ interface FakeEpoll {
   interest: Map<number, { events: number; token: number }>;
 }
 type FakeFile = FakeSocket | FakeListener | FakeEpoll;
-
-function newSocket(state: FakeSocket['state'], capacity: number): FakeSocket {
-  return {
-    kind: 'socket', state, fd: undefined, inbox: new Uint8Array(0), eof: false, reset: false,
-    error: 0, capacity, sent: [], closed: false, noDelay: false, shutWr: false,
-  };
-}
 
 /** The EPOLL* bits `f` is ready for, before masking with the interest. */
 function readiness(f: FakeFile): number {
@@ -413,6 +402,7 @@ const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 // ---- numbers (Linux x86-64) ----
 
 export const EPOLLIN = 0x1;
+export const EPOLLPRI = 0x2;
 export const EPOLLOUT = 0x4;
 export const EPOLLERR = 0x8;
 export const EPOLLHUP = 0x10;
@@ -423,16 +413,22 @@ export const EPOLL_CTL_DEL = 2;
 export const EPOLL_CTL_MOD = 3;
 
 export const ENOENT = 2;
+export const EINTR = 4;
 export const EBADF = 9;
 export const EAGAIN = 11;
 export const EEXIST = 17;
 export const EINVAL = 22;
+export const ENFILE = 23;
+export const EMFILE = 24;
 export const EPIPE = 32;
 export const ENOTSOCK = 88;
+export const ECONNABORTED = 103;
 export const EOPNOTSUPP = 95;
 export const ENOTCONN = 107;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 export const ECONNRESET = 104;
 export const ENOBUFS = 105;
+export const ETIMEDOUT = 110;
 export const ECONNREFUSED = 111;
+export const EHOSTUNREACH = 113;

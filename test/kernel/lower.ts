@@ -1,5 +1,7 @@
-import type { GuestMemory } from '../guest-memory.js';
-import type { LoweredSys } from '../reactor.js';
+import type { GuestMemory } from '../../host/guest-memory.js';
+import type { LoweredSys } from '../../host/reactor.js';
+
+const ENOMEM = 12;
 
 /** One readiness report of `epoll-wait` (WIT `ready`). */
 export interface Ready {
@@ -64,7 +66,8 @@ export interface HighLevelSys {
  * - `read`, `epoll-wait`: the list is placed where `cabi_realloc` says
  *   ({@link GuestMemory.alloc}; for `epoll-wait` 8-byte {token, events}
  *   records, align 4), then the 12-byte variant is stored at `ret`
- *   ({@link GuestMemory.storeListResult});
+ *   ({@link GuestMemory.storeListResult}); -ENOMEM if the reactor had no
+ *   memory for the list;
  * - bools arrive as 0/1; u32 parameters arrive as i32 and are passed on
  *   unsigned.
  *
@@ -87,6 +90,7 @@ export function lowerSys(sys: HighLevelSys, mem: GuestMemory): LoweredSys {
         return;
       }
       const list = mem.alloc(4, r.val.length * 8);
+      if (list === 0 && r.val.length > 0) return mem.storeListResult(ret, 0, -ENOMEM);
       const i32 = mem.i32;
       for (let i = 0; i < r.val.length; i++) {
         i32[(list >>> 2) + 2 * i] = r.val[i].token;
@@ -103,6 +107,7 @@ export function lowerSys(sys: HighLevelSys, mem: GuestMemory): LoweredSys {
         return;
       }
       const list = mem.alloc(1, r.val.length);
+      if (list === 0 && r.val.length > 0) return mem.storeListResult(ret, 0, -ENOMEM);
       mem.u8.set(r.val, list);
       mem.storeListResult(ret, list, r.val.length);
     },

@@ -1,0 +1,491 @@
+// Executes a generated schedule (test/fault/schedule.ts): the reactor's
+// core module on the fast path (lowerSys) over the in-memory kernel, with
+// this file playing the host the way host/poller.ts does. Every event is
+// checked as it is dispatched, and the end state after everything closed.
+// A broken invariant throws an Error saying which and where.
+import { GuestMemory } from '../../host/guest-memory.js';
+import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, instantiateReactor, type Reactor } from '../../host/reactor.js';
+import { EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel, type Peer } from '../kernel/fake.js';
+import { lowerSys } from '../kernel/lower.js';
+import type { Action, Schedule } from './schedule.js';
+
+/** A connection as the host sees it, with everything that went through it. */
+interface Conn {
+  peer: Peer;
+  dialed: boolean;
+  handle: number;
+  opened: boolean;
+  /** Statuses of its `closed` events (exactly one, in the end). */
+  closes: number[];
+  /** The host called `end` (a graceful close: everything written is sent first). */
+  ending: boolean;
+  /** The host ended it while settling, after the peer had stopped sending. */
+  settled: boolean;
+  /** A write failed: the kernel may have taken part of it. */
+  writeFailed: boolean;
+  /** The host closed it (`close`), discarding what was queued. */
+  discarded: boolean;
+  /** The reactor reported the peer's end (`ended`); the host then ended this side, as the Node host does. */
+  peerEnded: boolean;
+  /** Bytes `write` accepted (all of them when it returned their length). */
+  accepted: number[];
+  /** Bytes the peer sent, and bytes `data` events delivered. */
+  sent: number[];
+  delivered: number[];
+}
+
+/** Peers in creation order: the ones a schedule's `peer` numbers pick from. */
+interface PeerSlot {
+  peer: Peer;
+  conn: Conn | undefined;
+  /** The peer's stream is over (end, reset, fail): it sends nothing more. */
+  done: boolean;
+  /** Bytes the peer sent (also before its connection was accepted). */
+  sent: number[];
+}
+
+/** Outcome of one run, for properties that look at more than one run. */
+export interface RunResult {
+  /** Linear memory of the reactor after each round, in bytes. */
+  memory: number[];
+  /** Bytes the reactor had allocated after each round (`memory-in-use`). */
+  inUse: number[];
+  conns: number;
+  /** Writes refused for lack of memory or over maxWriteBufferSize; bytes released. */
+  overflows: number;
+  released: number;
+}
+
+export class Violation extends Error {}
+
+function check(ok: boolean, what: string): asserts ok {
+  if (!ok) throw new Violation(what);
+}
+
+/** Deterministic, position-dependent bytes, so reordering and loss show. */
+function bytes(stream: number, offset: number, len: number): number[] {
+  const out = new Array<number>(len);
+  for (let i = 0; i < len; i++) out[i] = (Math.imul(offset + i + 1, 0x9e3779b1) >>> 24) ^ (stream & 0xff);
+  return out;
+}
+
+/** Whether `a` starts with `prefix`. */
+function isPrefix(prefix: number[], a: number[]): boolean {
+  if (prefix.length > a.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (prefix[i] !== a[i]) return false;
+  return true;
+}
+
+class Host {
+  readonly kernel = new FakeKernel({ log: false });
+  readonly mem = new GuestMemory();
+  readonly r: Reactor;
+  readonly lfd: number;
+  readonly epfd: number;
+  readonly maxWriteBufferSize: number;
+  /** Writes may fail for lack of memory (a small `maxMemory`). */
+  readonly tight: boolean;
+  /** Peers and connections of the current round. */
+  slots: PeerSlot[] = [];
+  conns = new Map<number, Conn>();
+  readonly paused = new Set<number>();
+  /** epoll-wait failed: the host stops the reactor. */
+  failed = false;
+  /** poll-failed events seen. */
+  pollFailures = 0;
+  /** The dispatch ended a connection whose peer had ended (it may have closed at once). */
+  #ended = false;
+  /** Bytes of released memory; writes that failed with ENOBUFS. */
+  released = 0;
+  overflows = 0;
+
+  constructor(schedule: Schedule) {
+    this.r = instantiateReactor(lowerSys(this.kernel, this.mem), this.mem);
+    const c = schedule.config;
+    this.maxWriteBufferSize = c.maxWriteBufferSize;
+    this.tight = c.maxMemory < 64 << 20;
+    this.epfd = this.r.init(c.readBufferSize, c.maxWriteBufferSize, c.maxReads, 1, c.maxMemory, 0);
+    check(this.epfd >= 0, `init failed: ${this.epfd}`);
+    this.lfd = this.kernel.listen();
+    check(this.r.addListener(this.lfd) === 0, 'add-listener failed');
+  }
+
+  /** Dispatches one returned list (`ret` addresses its {ptr, len}), checking each event. */
+  dispatch(ret: number): number {
+    const mem = this.mem;
+    mem.sync();
+    const first = mem.i32[ret >>> 2] >>> 2;
+    const count = mem.i32[(ret >>> 2) + 1];
+    for (let p = first; p < first + count * EVENT_WORDS; p += EVENT_WORDS) {
+      const kind = mem.i32[p] & 0xff;
+      const handle = mem.i32[p + 1] >>> 0;
+      const status = mem.i32[p + 2];
+      const detail = mem.i32[p + 3];
+      const conn = this.conns.get(handle);
+      switch (kind) {
+        case EventKind.Opened:
+          this.#opened(handle, detail);
+          break;
+        case EventKind.Data: {
+          check(conn !== undefined && conn.opened, `data for ${handle} before it opened`);
+          check(conn.closes.length === 0, `data for ${handle} after it closed`);
+          const ptr = mem.i32[p + 4] >>> 0;
+          const len = mem.i32[p + 5];
+          check(len > 0, `empty data event for ${handle}`);
+          for (const b of mem.u8.subarray(ptr, ptr + len)) conn.delivered.push(b);
+          break;
+        }
+        case EventKind.Closed:
+          check(conn !== undefined, `closed for unknown handle ${handle}`);
+          check(conn.closes.length === 0, `second closed for ${handle} (status ${status})`);
+          check(conn.opened || conn.dialed, `closed for ${handle}, accepted but never opened`);
+          conn.closes.push(status);
+          break;
+        case EventKind.ListenerPaused:
+          check(detail === this.lfd, `listener-paused for ${detail}`);
+          this.paused.add(detail);
+          break;
+        case EventKind.Drained:
+          check(conn !== undefined && conn.opened && conn.closes.length === 0, `drained for ${handle}, not open`);
+          break;
+        case EventKind.Released:
+          this.#discard(handle, detail >>> 0);
+          break;
+        case EventKind.Ended:
+          check(conn !== undefined && conn.opened && conn.closes.length === 0, `ended for ${handle}, not open`);
+          check(!conn.peerEnded, `second ended for ${handle}`);
+          check(conn.peer.ended || conn.peer.isReset, `ended for ${handle}, but the peer never ended`);
+          conn.peerEnded = true;
+          // What the Node host does without allowHalfOpen: end this side too, once its bytes are sent.
+          if (!conn.ending) {
+            conn.ending = true;
+            check(this.r.end(handle) === 0, `end ${handle} refused after its peer ended`);
+            this.#ended = true;
+          }
+          break;
+        case EventKind.PollFailed:
+          check(status < 0 && status !== -EINTR, `poll-failed with status ${status}`);
+          this.pollFailures++;
+          break;
+        default:
+          throw new Violation(`unknown event kind ${kind}`);
+      }
+    }
+    return count;
+  }
+
+  /**
+   * What a host may do with released memory: discard its pages. Zeroing
+   * them here makes any later read of them by the reactor show up as
+   * corrupted bytes.
+   */
+  #discard(at: number, len: number): void {
+    check(at % 4096 === 0 && len % 4096 === 0 && len > 0, `released [${at}, +${len}) is not whole pages`);
+    check(at + len <= this.mem.buffer.byteLength, `released [${at}, +${len}) is outside memory`);
+    this.mem.u8.fill(0, at, at + len);
+    this.released += len;
+  }
+
+  #opened(handle: number, detail: number): void {
+    if (detail === 0) {
+      const conn = this.conns.get(handle);
+      check(conn !== undefined && conn.dialed, `opened (added) for unknown handle ${handle}`);
+      check(!conn.opened && conn.closes.length === 0, `dial ${handle} opened twice or after closing`);
+      conn.opened = true;
+      return;
+    }
+    check(detail === this.lfd + 1, `opened on listener ${detail - 1}`);
+    const slot = this.slots.find((s) => s.conn === undefined && s.peer.fd === (handle & FD_MASK) && !s.peer.closed);
+    check(slot !== undefined, `opened ${handle}: no peer was accepted on fd ${handle & FD_MASK}`);
+    check(!this.conns.has(handle), `handle ${handle} reused while the host still knows it`);
+    slot.conn = this.#track(slot, handle, false);
+    slot.conn.opened = true;
+  }
+
+  #track(slot: PeerSlot, handle: number, dialed: boolean): Conn {
+    const conn: Conn = {
+      peer: slot.peer, dialed, handle, opened: false, closes: [], ending: false, settled: false, writeFailed: false, discarded: false,
+      peerEnded: false, accepted: [], sent: slot.sent, delivered: [],
+    };
+    this.conns.set(handle, conn);
+    return conn;
+  }
+
+  poll(): number {
+    let n = this.#pollOnce();
+    while (this.r.backlog() > 0 && !this.failed) n += this.#pollOnce();
+    return n;
+  }
+
+  /** One run-once and its dispatch; a failed epoll-wait stops the reactor, as the Node host does. */
+  #pollOnce(): number {
+    const taken = this.kernel.taken.length;
+    const failures = this.pollFailures;
+    this.#ended = false;
+    let n = this.dispatch(this.r.runOnce(0));
+    // Ending a connection while dispatching may close it: the Node host delivers that right after.
+    if (this.#ended) n += this.take();
+    const hard = this.kernel.taken.slice(taken).filter((f) => f.call === 'epoll-wait' && f.errno !== -EINTR).length;
+    const failedNow = this.pollFailures - failures;
+    check(failedNow === hard, `${hard} epoll-wait failures, ${failedNow} poll-failed events`);
+    if (failedNow > 0) {
+      this.failed = true;
+      this.r.shutdown();
+      this.take();
+    }
+    return n;
+  }
+
+  /** Dispatches the events calls made since the last list caused (and those its dispatch causes). */
+  take(): number {
+    let n = 0;
+    do {
+      this.#ended = false;
+      n += this.dispatch(this.r.takeEvents());
+    } while (this.#ended);
+    return n;
+  }
+
+  /** The connection the host may use: opened, not closed, not ending. */
+  #open(conn: Conn | undefined): conn is Conn {
+    return conn !== undefined && conn.opened && conn.closes.length === 0 && !conn.ending;
+  }
+
+  step(a: Action): void {
+    const slot = 'peer' in a && this.slots.length > 0 ? this.slots[a.peer % this.slots.length] : undefined;
+    const conn = slot?.conn;
+    // A dial in progress ends only by `establish` or `refuse`.
+    const connecting = conn !== undefined && conn.dialed && !conn.opened;
+    switch (a.kind) {
+      case 'connect':
+        this.slots.push({ peer: this.kernel.connectPeer(this.lfd, a.capacity), conn: undefined, done: false, sent: [] });
+        return;
+      case 'dial': {
+        const peer = this.kernel.dial(a.capacity);
+        const h = this.r.addConn(peer.fd!, 1);
+        check(h > 0, `add-conn failed: ${h}`);
+        const added: PeerSlot = { peer, conn: undefined, done: false, sent: [] };
+        added.conn = this.#track(added, h, true);
+        this.slots.push(added);
+        return;
+      }
+      case 'establish':
+        if (conn?.dialed && !conn.opened && conn.closes.length === 0 && !slot!.done) conn.peer.establish();
+        return;
+      case 'refuse':
+        if (conn?.dialed && !conn.opened && conn.closes.length === 0 && !slot!.done) {
+          conn.peer.refuse(a.errno);
+          slot!.done = true;
+        }
+        return;
+      case 'send':
+        if (slot && !slot.done && !slot.peer.isReset && !slot.peer.aborted && !slot.peer.closed) {
+          const data = bytes(this.slots.indexOf(slot) + 1, slot.sent.length, a.len);
+          slot.peer.send(Uint8Array.from(data));
+          slot.sent.push(...data);
+        }
+        return;
+      case 'drain':
+        slot?.peer.drain(a.n);
+        return;
+      case 'end':
+        if (slot && !slot.done && !connecting) {
+          slot.peer.end();
+          slot.done = true;
+        }
+        return;
+      case 'reset':
+        if (slot && !slot.done && !connecting) {
+          slot.peer.reset();
+          slot.done = true;
+        }
+        return;
+      case 'fail':
+        if (slot && !slot.done && !connecting) {
+          slot.peer.fail(a.errno);
+          slot.done = true;
+        }
+        return;
+      case 'write':
+        if (this.#open(conn)) this.#write(conn, 1000 + this.slots.indexOf(slot!), a.len);
+        return;
+      case 'close':
+        if (conn !== undefined && conn.closes.length === 0 && (conn.opened || conn.dialed)) {
+          check(this.r.close(conn.handle, CloseCause.Local) === 0, `close ${conn.handle} refused`);
+          conn.discarded = true;
+          this.take();
+          check(conn.closes.length === 1, `close ${conn.handle}: no closed event`);
+        }
+        return;
+      case 'shut':
+        if (this.#open(conn)) {
+          check(this.r.end(conn.handle) === 0, `end ${conn.handle} refused`);
+          conn.ending = true;
+          this.take();
+        }
+        return;
+      case 'poll':
+        this.poll();
+        return;
+      case 'take':
+        this.take();
+        return;
+      case 'resume':
+        this.#resume();
+        return;
+      case 'fault':
+        if (a.call === 'read' || a.call === 'write') {
+          const fd = slot?.peer.fd;
+          if (fd !== undefined && !slot!.peer.closed) this.kernel.inject({ call: a.call, fd, errno: a.errno, limit: a.limit });
+        } else {
+          this.kernel.inject({ call: a.call, errno: a.errno });
+        }
+        return;
+      case 'report':
+        if (conn !== undefined) {
+          // A live connection may be woken up for nothing, but never told
+          // it is writable before its connect completed.
+          const spurious = connecting ? EPOLLIN | EPOLLPRI : EPOLLIN | EPOLLOUT | EPOLLPRI;
+          this.kernel.report(conn.handle, conn.closes.length === 0 ? a.events & spurious : a.events);
+        }
+        return;
+    }
+  }
+
+  #write(conn: Conn, stream: number, len: number): void {
+    const data = bytes(stream, conn.accepted.length, len);
+    const ptr = this.mem.alloc(1, len);
+    if (ptr === 0) {
+      // No memory for the bytes: the host fails the connection, as the Node host does.
+      check(this.tight, `cabi_realloc of ${len} bytes failed without a tight memory limit`);
+      check(this.r.close(conn.handle, CloseCause.WriteOverflow) === 0, `close ${conn.handle} refused`);
+      conn.writeFailed = true;
+      this.overflows++;
+      this.take();
+      return;
+    }
+    this.mem.u8.set(data, ptr);
+    const rc = this.r.write(conn.handle, ptr, len);
+    if (rc === len) {
+      conn.accepted.push(...data);
+      return;
+    }
+    // The reactor closed the connection (overflow, a failed socket), maybe
+    // after the kernel took the first part of `data`.
+    check(rc < 0 && rc !== -9, `write to ${conn.handle} returned ${rc} for ${len} bytes`);
+    check(conn.peer.isReset || rc === -ENOBUFS, `write to healthy ${conn.handle} failed with ${rc}`);
+    if (rc === -ENOBUFS) this.overflows++;
+    conn.accepted.push(...data);
+    conn.writeFailed = true;
+    this.take();
+    check(conn.closes.length === 1, `write to ${conn.handle} failed (${rc}) without a closed event`);
+  }
+
+  #resume(): void {
+    for (const lfd of this.paused) check(this.r.resumeListener(lfd) === 0, `resume-listener ${lfd} failed`);
+    this.paused.clear();
+  }
+
+  /**
+   * Lets everything finish: faults cleared, listeners resumed, dials
+   * established, peers reading, polls until nothing happens; then ends
+   * every open connection gracefully and polls until all of them closed.
+   */
+  settle(): void {
+    if (this.failed) return;
+    this.kernel.clearFaults();
+    this.#resume();
+    for (const s of this.slots) {
+      if (s.conn?.dialed && !s.conn.opened && !s.done) s.peer.establish();
+      s.peer.drain(1 << 24);
+    }
+    this.#quiesce();
+    for (const conn of this.conns.values()) {
+      if (!this.#open(conn)) continue;
+      conn.settled = true;
+      conn.ending = true;
+      check(this.r.end(conn.handle) === 0, `end ${conn.handle} refused while settling`);
+    }
+    if (this.failed) return;
+    this.take();
+    this.#quiesce();
+  }
+
+  #quiesce(): void {
+    for (let i = 0; ; i++) {
+      check(i < 200_000, 'the reactor never went quiet');
+      const n = this.poll();
+      if (this.failed) return;
+      if (n === 0 && this.r.backlog() === 0 && this.paused.size === 0) return;
+      this.#resume();
+    }
+  }
+}
+
+/**
+ * Runs `schedule` `rounds` times on one reactor (each round on new peers,
+ * after everything of the previous one closed), then shuts the reactor
+ * down. Throws a {@link Violation} at the first broken invariant.
+ */
+export function runSchedule(schedule: Schedule, rounds = 1): RunResult {
+  const host = new Host(schedule);
+  const memory: number[] = [];
+  const inUse: number[] = [];
+  let conns = 0;
+  for (let round = 0; round < rounds && !host.failed; round++) {
+    host.slots = [];
+    host.conns = new Map();
+    for (const a of schedule.actions) {
+      host.step(a);
+      if (host.failed) break;
+    }
+    host.settle();
+    checkEnd(host);
+    conns += host.conns.size;
+    host.mem.sync();
+    memory.push(host.mem.buffer.byteLength);
+    inUse.push(host.r.memoryInUse());
+  }
+  host.r.shutdown();
+  const closedAtShutdown = host.take();
+  check(host.failed || closedAtShutdown === 0, `shutdown reported ${closedAtShutdown} events after everything closed`);
+  check(host.kernel.openFds().length === 0, `descriptors left open after shutdown: ${host.kernel.openFds().join(' ')}`);
+  return { memory, inUse, conns, overflows: host.overflows, released: host.released };
+}
+
+/** Every connection closed once, bytes intact, nothing left in the reactor. */
+function checkEnd(host: Host): void {
+  for (const c of host.conns.values()) {
+    const what = `conn ${c.handle}${c.dialed ? ' (dialed)' : ''}`;
+    check(c.closes.length === 1, `${what} closed ${c.closes.length} times`);
+    const status = c.closes[0];
+    // Every close has a reason the schedule gave it.
+    if (status === CloseCause.Local) check(c.ending || c.discarded || host.failed, `${what} closed locally, but the host never closed it`);
+    else if (status === CloseCause.PeerEnded) check(c.peer.isReset || c.peer.ended, `${what}: peer-ended, but the peer never ended`);
+    else if (status === CloseCause.WriteOverflow) {
+      check(c.writeFailed && (host.maxWriteBufferSize > 0 || host.tight), `${what}: overflow without a limit or a failed write`);
+    }
+    else check(status < 0 && c.peer.isReset, `${what} closed with status ${status} on a healthy connection`);
+    // Engine -> peer: a prefix of what was accepted, all of it after a graceful end.
+    const received = Array.from(c.peer.received());
+    check(isPrefix(received, c.accepted), `${what}: the peer received bytes that were not written, or out of order`);
+    const graceful = status === CloseCause.Local || (status === CloseCause.PeerEnded && c.peerEnded);
+    if (c.ending && !c.discarded && !host.failed && graceful && !c.peer.isReset) {
+      check(received.length === c.accepted.length, `${what}: ended gracefully but the peer got ${received.length} of ${c.accepted.length} bytes`);
+    }
+    // Peer -> engine: a prefix of what was sent, all of it unless it was cut short.
+    check(isPrefix(c.delivered, c.sent), `${what}: delivered bytes the peer did not send, or out of order`);
+    const whole = status === CloseCause.PeerEnded || c.settled;
+    if (whole && !c.peer.isReset) {
+      check(c.delivered.length === c.sent.length, `${what}: delivered ${c.delivered.length} of ${c.sent.length} bytes (status ${status})`);
+    }
+    check(host.r.bufferedAmount(c.handle) === 0, `${what}: bytes still queued after it closed`);
+  }
+  if (!host.failed) {
+    const waiting = host.slots.filter((s) => s.conn === undefined && !s.peer.aborted).length;
+    check(waiting === 0, `${waiting} peers never accepted`);
+    check(host.r.connCount() === 0, `conn-count ${host.r.connCount()} after everything closed`);
+    const fds = host.kernel.openFds();
+    check(fds.length === 2 && fds.includes(host.lfd) && fds.includes(host.epfd), `descriptors open after everything closed: ${fds.join(' ')}`);
+  }
+}
