@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { formatAddress, parseAddress, parseNetwork, resolveEndpoint, transportOf, type Network, type Transport } from './address.js';
+import { formatAddress, parseAddress, parseNetwork, resolveEndpoint, transportOf, type Network } from './address.js';
 import { Balancer } from './balancer.js';
 import type { Conn } from './conn.js';
 import { NbioError, systemError } from './errors.js';
@@ -10,6 +10,7 @@ import {
   checkHandler,
   loadHandlers,
   resolveOptions,
+  workerOptions,
   type AcceptErrorHandler,
   type CloseHandler,
   type DataHandler,
@@ -27,7 +28,7 @@ import { preparePlugin, readPlugin } from './plugin/module.js';
 import { PluginSupervisor, type PluginStats } from './plugin/supervisor.js';
 import { Poller, type Adoption } from './poller.js';
 import { PollerGroup } from './pollers.js';
-import { connect, listen, removeSocketFile, sockAddress, type Listening } from './sockets.js';
+import { connect, detach, listen, removeSocketFile, sockAddress, whenSent, type Listening } from './sockets.js';
 
 /** Options of {@link Engine.dial}. */
 export interface DialOptions {
@@ -316,17 +317,8 @@ export class Engine {
 
   /** Starts the worker pollers, listening on `addrs` (none: they serve what this thread hands over). */
   #startWorkers(o: ResolvedOptions, addrs: string[]): Promise<PollerGroup> {
-    const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog, handlers, plugin } = o;
-    const pluginLog = plugin?.log;
-    return PollerGroup.start(o.pollers - 1, {
-      network, addrs, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
-      reusePort: o.reusePort, epollMode: o.edgeTriggered ? 'et' : 'lt', allowHalfOpen: o.allowHalfOpen,
-      keepAlive: o.keepAlive, keepAliveInitialDelay: o.keepAliveInitialDelay, udpReadTimeout: o.udpReadTimeout,
-      handlers,
-      // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
-      plugin: plugin === undefined ? undefined
-        : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
-    }, this.#handlers, {
+    const pluginLog = o.plugin?.log;
+    return PollerGroup.start(o.pollers - 1, workerOptions(o, addrs), this.#handlers, {
       pluginError: (err) => this.#reportPluginError(err),
       pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
     });
@@ -415,25 +407,13 @@ export class Engine {
     const poller = this.#poller!;
     for (const l of this.#listening) poller.removeListener(l.fd);
     this.#closeListening();
-    poller.endAll();
-    await new Promise<void>((resolve) => {
-      const timer = timeout > 0 ? setTimeout(done, timeout) : undefined;
-      function done(): void {
-        clearTimeout(timer);
-        poller.onSettled = undefined;
-        resolve();
-      }
-      this.#endWait = () => {
-        this.#pollers?.stopNow();
-        done();
-      };
-      if (this.#cutShort) return this.#endWait();
-      poller.onSettled = () => {
-        if (poller.connCount === 0) done();
-      };
-      // Closes made by ending are delivered asynchronously; this catches an engine with nothing to end.
-      setImmediate(() => poller.onSettled?.());
-    });
+    const wait = poller.endGracefully(timeout);
+    this.#endWait = () => {
+      this.#pollers?.stopNow();
+      wait.cut();
+    };
+    if (this.#cutShort) this.#endWait();
+    await wait.closed;
     this.#endWait = undefined;
   }
 
@@ -510,20 +490,10 @@ export class Engine {
    */
   async addConn(socket: Socket): Promise<Conn> {
     this.#checkRunning();
-    const handle = (socket as unknown as { _handle?: { fd?: unknown } } | null)?._handle;
-    if (typeof handle?.fd !== 'number' || handle.fd < 0 || socket.connecting || socket.destroyed) {
-      throw new NbioError('ERR_NBIO_INVALID_ARG', 'addConn() takes a connected node:net Socket (TCP or Unix) with its own descriptor');
-    }
-    socket.pause();
-    if (socket.writableLength > 0) await new Promise((resolve) => socket.once('drain', resolve));
+    const sending = whenSent(socket);
+    if (sending !== undefined) await sending;
     this.#checkRunning();
-    // From here on, synchronously: nothing can arrive in between.
-    const buffered: Uint8Array[] = [];
-    for (let chunk = socket.read(); chunk !== null; chunk = socket.read()) buffered.push(Buffer.from(chunk));
-    const fd = native.dup(handle.fd as number);
-    if (fd < 0) throw systemError(fd, 'dup');
-    socket.destroy();
-    const transport: Transport = (native.getsockname(fd) as { family?: number }).family === 1 ? 'unix' : 'tcp';
+    const { fd, transport, buffered } = detach(socket);
     return this.#place(fd, { transport, connecting: false, timeout: 0, target: undefined, buffered });
   }
 

@@ -378,3 +378,21 @@ export async function loadHandlers(href: string): Promise<HandlerModule> {
   }
   return mod as HandlerModule;
 }
+
+/**
+ * The options of a worker poller of an engine with `options` (plain data,
+ * for a worker thread): the same settings, listening on `addrs` (none
+ * when the engine's thread accepts and hands connections over).
+ */
+export function workerOptions(o: ResolvedOptions, addrs: string[]): EngineOptions {
+  const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog, handlers, plugin } = o;
+  return {
+    network, addrs, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
+    reusePort: o.reusePort, epollMode: o.edgeTriggered ? 'et' : 'lt', allowHalfOpen: o.allowHalfOpen,
+    keepAlive: o.keepAlive, keepAliveInitialDelay: o.keepAliveInitialDelay, udpReadTimeout: o.udpReadTimeout,
+    handlers,
+    // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
+    plugin: plugin === undefined ? undefined
+      : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
+  };
+}

@@ -1,8 +1,10 @@
-import { decodeSockaddr, type ResolvedEndpoint, type Transport } from './address.js';
-import { closeError, dialError } from './close-cause.js';
-import { Conn, ConnState, type ConnOwner } from './conn.js';
-import { Deadlines, type DeadlineKind } from './deadlines.js';
+import type { ResolvedEndpoint, Transport } from './address.js';
+import { ConnIndex } from './conn-index.js';
+import { ConnOps } from './conn-ops.js';
+import { Conn, ConnState } from './conn.js';
+import { PendingDials } from './dials.js';
 import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
+import { EventDelivery } from './event-delivery.js';
 import { pollerSyscallFailed, reactorFault } from './fault.js';
 import { GuestMemory } from './guest-memory.js';
 import { HeldReads } from './held-reads.js';
@@ -11,9 +13,7 @@ import { IdleTimers } from './idle-timers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
-import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, PEER_BIT, instantiateReactor, type Reactor } from './reactor.js';
-import { sockAddress } from './sockets.js';
-import { setSocketOption } from './sockopts.js';
+import { CloseCause, EVENT_WORDS, EventKind, instantiateReactor, type Reactor } from './reactor.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
 
@@ -43,15 +43,6 @@ export interface Adoption {
   buffered?: Uint8Array[];
 }
 
-interface PendingDial {
-  resolve(conn: Conn): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout | undefined;
-  target: ResolvedEndpoint | undefined;
-  /** A TCP connect in progress (not merely an `opened` event to deliver). */
-  connecting: boolean;
-}
-
 /**
  * One poller: a reactor instance (its own Wasm memory and epoll instance)
  * driven inside this thread's event loop, and the connections it serves.
@@ -61,7 +52,9 @@ interface PendingDial {
  * dispatches the batch of events to the engine's {@link Handlers}. Calls
  * made from outside a batch (a write from a timer, a close) may cause
  * events too; those are delivered by a `setImmediate` or by the next batch,
- * whichever comes first.
+ * whichever comes first. What each connection event does is in
+ * host/event-delivery.ts; what a connection's own methods do, in
+ * host/conn-ops.ts.
  *
  * Life cycle: {@link create} → {@link addListener}… → {@link start} →
  * {@link stop}; or {@link abandon} instead of `start` when setting up failed.
@@ -89,21 +82,15 @@ export class Poller {
   #contained = false;
   /** Called once the poller failed and closed everything (see the class doc). */
   onFailure: (err: NbioError) => void = noop;
-  /** Connections by file descriptor (the reactor's table, mirrored for JS objects). */
-  readonly #conns: (Conn | undefined)[] = [];
-  /** UDP peers by handle, with the descriptor of the socket they came through. */
-  readonly #peers = new Map<number, { conn: Conn; socket: number }>();
-  readonly #dials = new Map<Conn, PendingDial>();
-  readonly #deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
-  readonly #idle: IdleTimers<Conn> | undefined;
-  readonly #timers = new Set<NodeJS.Timeout>();
-  /** Connections closed by {@link fail}, with the error their onClose receives. */
-  readonly #failures = new Map<Conn, EngineError>();
+  readonly #conns = new ConnIndex();
   /** What paused connections had read before the pause, delivered after they resume. */
   readonly #held = new HeldReads();
+  readonly #ops: ConnOps;
+  readonly #dials = new PendingDials((conn) => this.#ops.closeWith(conn, CloseCause.DialTimeout));
+  readonly #idle: IdleTimers<Conn> | undefined;
+  readonly #deliver: EventDelivery;
+  readonly #timers = new Set<NodeJS.Timeout>();
   #dispatching = false;
-  /** A graceful stop began: connections that open from now on are ended after their onOpen. */
-  #endingAll = false;
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
   #drainScheduled = false;
@@ -114,27 +101,10 @@ export class Poller {
   onAccepted: (fd: number) => void = (fd) => native.close(fd);
   /** Called after every dispatch (connections may have opened or closed). */
   onSettled: (() => void) | undefined;
+  /** During a graceful stop: checks, after every dispatch, whether every connection has closed. */
+  #emptied: (() => void) | undefined;
   /** Called when a connection's onClose has been delivered (or its dial rejected). */
   onClosed: ((conn: Conn, err: Error | undefined) => void) | undefined;
-  readonly #owner: ConnOwner = {
-    write: (conn, data) => this.#afterWrite(conn, this.#writer.write(this.#handleOf(conn), data)),
-    writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(this.#handleOf(conn), chunks)),
-    close: (conn) => this.#close(conn),
-    end: (conn) => this.#end(conn),
-    closeWrite: (conn) => this.#closeWrite(conn),
-    pause: (conn) => this.#pauseReading(conn),
-    resume: (conn) => this.#resumeReading(conn),
-    bufferedAmount: (conn) => this.#reactor.bufferedAmount(this.#handleOf(conn)),
-    setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
-    setOption: (conn, option, value) => {
-      const fd = this.#fdOf(conn);
-      if (fd >= 0) setSocketOption(fd, conn.transport, option, value);
-    },
-    address: (conn, side) => {
-      const fd = this.#fdOf(conn);
-      return fd < 0 ? undefined : sockAddress(fd, side);
-    },
-  };
 
   private constructor(handlers: Handlers, settings: PollerSettings, reactor: Reactor, mem: GuestMemory, owned: OwnedFds, epfd: number) {
     this.#handlers = handlers;
@@ -144,9 +114,18 @@ export class Poller {
     this.#owned = owned;
     this.#writer = new WritePath(mem, reactor);
     this.#epfd = epfd;
+    this.#ops = new ConnOps({
+      reactor, writer: this.#writer, index: this.#conns, held: this.#held, scheduleDrain: () => this.#scheduleDrain(),
+    });
     if (settings.udpReadTimeout > 0) {
-      this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#closeWith(conn, CloseCause.ReadTimeout));
+      this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#ops.closeWith(conn, CloseCause.ReadTimeout));
     }
+    this.#deliver = new EventDelivery({
+      handlers, settings, mem, writer: this.#writer, conns: this.#conns, held: this.#held, ops: this.#ops,
+      dials: this.#dials, idle: this.#idle,
+      running: () => this.#running,
+      closed: (conn, err) => this.onClosed?.(conn, err),
+    });
   }
 
   /**
@@ -252,26 +231,41 @@ export class Poller {
     this.#dispatchingWhile(() => {
       this.#dispatch(reactor.takeEvents());
       // Closes held behind the bytes of paused connections: reported now.
-      for (const [conn, close] of this.#held.takeCloses()) this.#finishClose(conn, close.status, close.detail);
+      for (const [conn, close] of this.#held.takeCloses()) this.#deliver.finishClose(conn, close.status, close.detail);
     });
     // A reactor that failed while shutting down: close the rest here.
     if (this.#failure !== undefined) this.#contain();
   }
 
   /**
-   * Ends every connection (as `conn.end()`: queued bytes are still sent,
-   * then it closes) and cancels dials whose connect is in progress: the
-   * first step of a graceful stop. Connections that open from now on
-   * (handed over, or accepted before the listeners closed) are ended
-   * right after their `onOpen`.
+   * A graceful stop: ends every connection (as `conn.end()`: queued bytes
+   * are still sent, then it closes) and cancels dials whose connect is in
+   * progress; connections that open from now on (handed over, or accepted
+   * before the listeners closed) are ended right after their `onOpen`.
+   * `closed` resolves once no connection is left, after `timeout` ms (0:
+   * no limit), or when `cut()` is called.
    */
-  endAll(): void {
-    this.#endingAll = true;
-    const live = [...this.#conns.filter((c) => c !== undefined), ...[...this.#peers.values()].map((p) => p.conn)];
-    for (const conn of live) {
+  endGracefully(timeout: number): { closed: Promise<void>; cut(): void } {
+    this.#deliver.endingAll = true;
+    for (const conn of this.#conns.all()) {
       if (conn.state !== ConnState.Connecting) conn.end();
-      else if (this.#dials.get(conn)?.connecting) this.#close(conn);
+      else if (this.#dials.connecting(conn)) this.#ops.close(conn);
     }
+    let cut!: () => void;
+    const closed = new Promise<void>((resolve) => {
+      const timer = timeout > 0 ? setTimeout(() => cut(), timeout) : undefined;
+      cut = () => {
+        clearTimeout(timer);
+        this.#emptied = undefined;
+        resolve();
+      };
+      this.#emptied = () => {
+        if (this.connCount === 0) cut();
+      };
+      // Closes caused by ending are delivered asynchronously; this also covers a poller with nothing to end.
+      setImmediate(() => this.#emptied?.());
+    });
+    return { closed, cut };
   }
 
   /**
@@ -280,9 +274,7 @@ export class Poller {
    * connection is already closed.
    */
   fail(conn: Conn, err: EngineError): void {
-    if (conn.state === ConnState.Closed) return;
-    this.#failures.set(conn, err);
-    this.#close(conn);
+    if (conn.state !== ConnState.Closed) this.#deliver.failWith(conn, err);
   }
 
   /** Stops the watcher and every timer: nothing of this poller runs any more. */
@@ -290,7 +282,8 @@ export class Poller {
     if (this.#watcher !== undefined) native.watchStop(this.#watcher);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    this.#deadlines.clearAll();
+    this.#ops.deadlines.clearAll();
+    this.#dials.clearTimers();
     this.#idle?.clearAll();
   }
 
@@ -315,13 +308,10 @@ export class Poller {
     this.#owned.closeAll();
     const handlers = this.#handlers;
     handlers.reportError(err);
-    const conns = [...this.#conns.splice(0), ...[...this.#peers.values()].map((p) => p.conn)];
-    this.#peers.clear();
     this.#dispatchingWhile(() => {
-      for (const conn of conns) {
-        if (conn === undefined) continue;
+      for (const conn of this.#conns.clear()) {
         conn.state = ConnState.Closed;
-        const dial = this.#takeDial(conn);
+        const dial = this.#dials.take(conn);
         if (dial !== undefined) dial.reject(err);
         else handlers.call(() => handlers.onClose(conn, err));
         this.onClosed?.(conn, err);
@@ -362,18 +352,7 @@ export class Poller {
   adopt(fd: number, how: Adoption): Promise<Conn> {
     const conn = this.#register(fd, how);
     if (conn instanceof Error) return Promise.reject(conn);
-    const reactor = this.#reactor;
-    return new Promise<Conn>((resolve, reject) => {
-      const dial: PendingDial = { resolve, reject, timer: undefined, target: how.target, connecting: how.connecting };
-      if (how.connecting && how.timeout > 0) {
-        dial.timer = setTimeout(() => {
-          this.#timers.delete(dial.timer!);
-          if (reactor.close(this.#handleOf(conn), CloseCause.DialTimeout) === 0) this.#scheduleDrain();
-        }, how.timeout);
-        this.#timers.add(dial.timer);
-      }
-      this.#dials.set(conn, dial);
-    });
+    return this.#dials.wait(conn, how.target, how.connecting, how.timeout);
   }
 
   /** Serves a connection an acceptor handed over (`onOpen` follows); closes `fd` if that fails. */
@@ -395,8 +374,8 @@ export class Poller {
     const handle = how.transport === 'udp' ? reactor.addDatagram(fd, 1) : reactor.addConn(fd, how.connecting ? 1 : 0);
     // The reactor closed it (or, dead, left it to containment).
     if (handle < 0) return this.#failure ?? systemError(handle, 'epoll_ctl');
-    const conn = new Conn(this.#owner, handle, ConnState.Connecting, how.transport);
-    this.#conns[fd] = conn;
+    const conn = new Conn(this.#ops, handle, ConnState.Connecting, how.transport);
+    this.#conns.add(conn);
     if (how.buffered !== undefined && how.buffered.length > 0) {
       for (const chunk of how.buffered) this.#held.hold(conn, chunk);
       this.#held.resumed(conn);
@@ -417,6 +396,7 @@ export class Poller {
       this.#drainPending();
     });
     this.onSettled?.();
+    this.#emptied?.();
     this.#handlers.rethrow();
   };
 
@@ -439,7 +419,7 @@ export class Poller {
     while (this.#eventsPending) {
       this.#eventsPending = false;
       this.#dispatch(this.#reactor.takeEvents());
-      if (this.#held.pending) this.#deliverHeld();
+      if (this.#held.pending) this.#deliver.deliverHeld();
     }
   }
 
@@ -458,6 +438,7 @@ export class Poller {
     if (this.#dispatching || !this.#eventsPending || !this.#running) return;
     this.#dispatchingWhile(() => this.#drainPending());
     this.onSettled?.();
+    this.#emptied?.();
     this.#handlers.rethrow();
   }
 
@@ -484,23 +465,23 @@ export class Poller {
       switch (events[p] & 0xff) {
         case EventKind.Data:
           // A non-zero status: a datagram cut to readBufferSize.
-          if (events[p + 2] !== 0) this.#connOf(handle)?.countTruncated();
-          this.#deliverData(handle, events[p + 4] >>> 0, events[p + 5] >>> 0);
+          if (events[p + 2] !== 0) this.#conns.get(handle)?.countTruncated();
+          this.#deliver.data(handle, events[p + 4] >>> 0, events[p + 5] >>> 0);
           break;
         case EventKind.Opened:
-          this.#opened(handle, events[p + 3], events[p + 4] >>> 0, events[p + 5] >>> 0);
+          this.#deliver.opened(handle, events[p + 3], events[p + 4] >>> 0, events[p + 5] >>> 0);
           break;
         case EventKind.Closed:
-          this.#closed(handle, events[p + 2], events[p + 3]);
+          this.#deliver.closed(handle, events[p + 2], events[p + 3]);
           break;
         case EventKind.Ended:
-          this.#ended(handle);
+          this.#deliver.ended(handle);
           break;
         case EventKind.ListenerPaused:
           this.#listenerPaused(events[p + 3], events[p + 2]);
           break;
         case EventKind.Drained:
-          this.#drained(handle);
+          this.#deliver.drained(handle);
           break;
         case EventKind.Accepted:
           this.onAccepted(events[p + 3]);
@@ -523,7 +504,7 @@ export class Poller {
     for (let p = first; p < end; p += EVENT_WORDS) {
       switch (events[p] & 0xff) {
         case EventKind.Closed: {
-          const conn = this.#connOf(events[p + 1] >>> 0);
+          const conn = this.#conns.get(events[p + 1] >>> 0);
           if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
             conn.state = ConnState.Doomed;
           }
@@ -537,155 +518,6 @@ export class Poller {
           break;
       }
     }
-  }
-
-  /** The connection `handle` names, unless its descriptor belongs to another (or no) connection now. */
-  #connOf(handle: number): Conn | undefined {
-    if (handle >= PEER_BIT) return this.#peers.get(handle)?.conn;
-    const conn = this.#conns[handle & FD_MASK];
-    return conn !== undefined && conn.handle === handle ? conn : undefined;
-  }
-
-  /**
-   * The handle to pass to the reactor for `conn`: its own while it is the
-   * connection this poller knows by that handle, else 0, which names
-   * nothing. A handle's generation wraps after 2,047 reuses of its
-   * descriptor, so the handle of a connection long closed may name a live
-   * one again; only the identity of the `Conn` tells them apart.
-   */
-  #handleOf(conn: Conn): number {
-    return this.#connOf(conn.handle) === conn ? conn.handle : 0;
-  }
-
-  /**
-   * The descriptor of `conn`'s socket (for a UDP peer, the socket it
-   * shares), or -1 when `conn` is not one of this poller's live connections.
-   */
-  #fdOf(conn: Conn): number {
-    if (this.#handleOf(conn) === 0) return -1;
-    return conn.handle >= PEER_BIT ? this.#peers.get(conn.handle)!.socket : conn.handle & FD_MASK;
-  }
-
-  /** A connection opened: accepted (`acceptedOn` = 1 + the listener), a UDP peer, a dial or an adoption. */
-  #opened(handle: number, acceptedOn: number, ptr: number, len: number): void {
-    let conn: Conn | undefined;
-    if (handle >= PEER_BIT) {
-      const remote = decodeSockaddr(this.#mem.u8.subarray(ptr, ptr + len));
-      conn = new Conn(this.#owner, handle, ConnState.Open, 'udp', remote);
-      this.#peers.set(handle, { conn, socket: acceptedOn - 1 });
-      this.#idle?.start(conn);
-    } else if (acceptedOn !== 0) {
-      conn = new Conn(this.#owner, handle, ConnState.Open, this.#settings.transport);
-      this.#conns[handle & FD_MASK] = conn;
-    } else {
-      conn = this.#connOf(handle);
-      if (conn === undefined) return;
-      if (conn.state === ConnState.Connecting) conn.state = ConnState.Open;
-    }
-    if (this.#settings.keepAlive && conn.transport === 'tcp' && conn.state === ConnState.Open) this.#keepAlive(conn);
-    const handlers = this.#handlers;
-    const opened = conn;
-    handlers.call(() => handlers.onOpen(opened));
-    this.#takeDial(conn)?.resolve(conn);
-    if (this.#endingAll) conn.end();
-  }
-
-  /** Applies the engine's keep-alive options to a new connection. */
-  #keepAlive(conn: Conn): void {
-    const { keepAliveInitialDelay } = this.#settings;
-    this.#handlers.call(() => conn.setKeepAlive(true, keepAliveInitialDelay));
-  }
-
-  #deliverData(handle: number, ptr: number, len: number): void {
-    const conn = this.#connOf(handle);
-    if (conn === undefined || conn.state === ConnState.Closed) return;
-    if (this.#idle !== undefined && handle >= PEER_BIT) this.#idle.touch(conn);
-    const mem = this.#mem;
-    mem.sync();
-    if (conn.paused || this.#held.has(conn)) {
-      this.#held.hold(conn, mem.u8.subarray(ptr, ptr + len));
-      return;
-    }
-    const data = new Uint8Array(mem.buffer, ptr, len);
-    const writer = this.#writer;
-    writer.deliver(data, ptr, len);
-    // Not through handlers.call: no closure per message on the hot path.
-    try {
-      this.#handlers.onData(conn, data);
-    } catch (error) {
-      this.#handlers.capture(error);
-    }
-    writer.deliver(undefined);
-  }
-
-  #drained(handle: number): void {
-    const conn = this.#connOf(handle);
-    if (conn === undefined || conn.state !== ConnState.Open) return;
-    const handlers = this.#handlers;
-    handlers.call(() => handlers.onDrain(conn));
-  }
-
-  /** The peer ended its side: after the bytes before it, onEnd, then (without allowHalfOpen) this side ends too. */
-  #ended(handle: number): void {
-    const conn = this.#connOf(handle);
-    if (conn === undefined || conn.state === ConnState.Closed) return;
-    if (this.#held.holdEnd(conn)) return; // after the held bytes
-    this.#finishEnd(conn);
-  }
-
-  #finishEnd(conn: Conn): void {
-    const handlers = this.#handlers;
-    if (handlers.onEnd !== noop) handlers.call(() => handlers.onEnd(conn));
-    // Without allowHalfOpen this side ends too. (After closeWrite() both
-    // sides have ended: the reactor closes it once the queue is sent.)
-    if (!this.#settings.allowHalfOpen && conn.state === ConnState.Open) this.#end(conn);
-  }
-
-  #closed(handle: number, status: number, detail: number): void {
-    const conn = this.#connOf(handle);
-    if (conn === undefined) return;
-    if (handle >= PEER_BIT) {
-      this.#peers.delete(handle);
-      this.#idle?.clear(conn);
-    } else {
-      this.#conns[handle & FD_MASK] = undefined;
-    }
-    if (this.#running && conn.state !== ConnState.Closed && this.#held.holdClose(conn, { status, detail })) {
-      // Bytes before this close are still held: report it after them.
-      conn.state = ConnState.Doomed;
-      this.#deadlines.clear(conn);
-      return;
-    }
-    this.#held.delete(conn);
-    this.#finishClose(conn, status, detail);
-  }
-
-  /** The connection is gone: rejects its dial, or calls onClose with the cause. */
-  #finishClose(conn: Conn, status: number, detail: number): void {
-    conn.state = ConnState.Closed;
-    const failure = this.#failures.get(conn);
-    if (failure !== undefined) this.#failures.delete(conn);
-    const dial = this.#takeDial(conn);
-    if (dial !== undefined) {
-      const err = dialError(status, detail, dial.target, this.#running);
-      dial.reject(err);
-      this.onClosed?.(conn, err);
-      return;
-    }
-    this.#deadlines.clear(conn);
-    const onClose = this.#handlers.onClose;
-    const err = failure ?? closeError(status, detail);
-    if (onClose !== noop) this.#handlers.call(() => onClose(conn, err));
-    this.onClosed?.(conn, err);
-  }
-
-  /** Removes `conn`'s pending dial, if it has one, and stops its timer. */
-  #takeDial(conn: Conn): PendingDial | undefined {
-    const dial = this.#dials.get(conn);
-    if (dial === undefined) return undefined;
-    this.#dials.delete(conn);
-    this.#clearTimer(dial.timer);
-    return dial;
   }
 
   #listenerPaused(listenerFd: number, errno: number): void {
@@ -702,91 +534,5 @@ export class Poller {
       if (rc < 0) this.#listenerPaused(listenerFd, rc);
     }, LISTENER_RETRY_MS);
     this.#timers.add(timer);
-  }
-
-  #clearTimer(timer: NodeJS.Timeout | undefined): void {
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.#timers.delete(timer);
-  }
-
-  #afterWrite(conn: Conn, rc: number): void {
-    if (rc >= 0) return;
-    // A datagram too large for UDP: nothing was sent, the connection stays open.
-    if (rc === -ERRNO.EMSGSIZE) throw systemError(rc, 'send');
-    // The reactor closed the connection (now, or earlier in this batch);
-    // its `closed` event carries the cause to onClose.
-    conn.state = ConnState.Doomed;
-    if (rc !== -ERRNO.EBADF) this.#scheduleDrain();
-  }
-
-  #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
-    if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending && conn.state !== ConnState.WriteClosed) return;
-    if (kind === 'write' && this.#reactor.bufferedAmount(this.#handleOf(conn)) === 0) return;
-    this.#closeWith(conn, kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout);
-  }
-
-  /** Closes `conn` with a host-defined cause (a time-out). */
-  #closeWith(conn: Conn, cause: number): void {
-    if (this.#reactor.close(this.#handleOf(conn), cause) === 0) this.#scheduleDrain();
-  }
-
-  #close(conn: Conn): void {
-    const state = conn.state;
-    conn.state = ConnState.Closed;
-    if (this.#held.hasClose(conn)) {
-      // Its close came while paused: report it now, dropping the held bytes.
-      this.#held.dropBytes(conn);
-      this.#held.resumed(conn);
-      this.#scheduleDrain();
-    } else if (state === ConnState.Doomed) this.#scheduleDrain();
-    else if (this.#reactor.close(this.#handleOf(conn), CloseCause.Local) === 0) this.#scheduleDrain();
-  }
-
-  #end(conn: Conn): void {
-    conn.state = ConnState.Ending;
-    // Closes at once when nothing is queued; otherwise after the last flush.
-    if (this.#reactor.end(this.#handleOf(conn)) === 0) this.#scheduleDrain();
-  }
-
-  #closeWrite(conn: Conn): void {
-    conn.state = ConnState.WriteClosed;
-    // Closes at once when the peer has ended too and nothing is queued.
-    if (this.#reactor.closeWrite(this.#handleOf(conn)) === 0) this.#scheduleDrain();
-  }
-
-  #pauseReading(conn: Conn): void {
-    this.#afterWrite(conn, this.#reactor.pauseReading(this.#handleOf(conn)));
-  }
-
-  #resumeReading(conn: Conn): void {
-    if (!this.#held.has(conn)) {
-      const s = conn.state;
-      if (s === ConnState.Open || s === ConnState.Ending || s === ConnState.WriteClosed) {
-        this.#afterWrite(conn, this.#reactor.resumeReading(this.#handleOf(conn)));
-      }
-      return;
-    }
-    // Held bytes go first, from the next drain; the reactor reads again after them.
-    this.#held.resumed(conn);
-    this.#scheduleDrain();
-  }
-
-  /** Delivers what resumed (or closed) connections held, then lets the reactor read them again. */
-  #deliverHeld(): void {
-    const handlers = this.#handlers;
-    for (const conn of this.#held.takeResumed()) {
-      const held = this.#held.get(conn);
-      if (held === undefined) continue;
-      while (held.chunks.length > 0 && !conn.paused && conn.state !== ConnState.Closed) {
-        const data = held.chunks.shift()!;
-        handlers.call(() => handlers.onData(conn, data));
-      }
-      if (conn.paused && conn.state !== ConnState.Closed) continue;
-      this.#held.delete(conn);
-      if (held.ended && conn.state !== ConnState.Closed) this.#finishEnd(conn);
-      if (held.close !== undefined) this.#finishClose(conn, held.close.status, held.close.detail);
-      else this.#resumeReading(conn);
-    }
   }
 }

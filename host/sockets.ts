@@ -1,6 +1,7 @@
 import { lstatSync, unlinkSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { type AddressInfo, type ResolvedEndpoint, type ResolvedIp, type Transport } from './address.js';
-import { systemError } from './errors.js';
+import { NbioError, systemError } from './errors.js';
 import { ERRNO, LISTEN, native } from './native.js';
 
 /** A listening socket made for an engine, and what `stop()` must remove with it. */
@@ -94,4 +95,44 @@ export function sockAddress(fd: number, side: 'local' | 'remote'): AddressInfo |
   if (typeof found === 'number') return undefined;
   const family = found.family === 6 ? 'IPv6' : found.family === 4 ? 'IPv4' : 'unix';
   return { address: found.address, port: found.port, family };
+}
+
+/** The descriptor of a connected node:net socket, or throws ERR_NBIO_INVALID_ARG. */
+function descriptorOf(socket: Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } } | null)?._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0 || socket.connecting || socket.destroyed) {
+    throw new NbioError('ERR_NBIO_INVALID_ARG', 'addConn() takes a connected node:net Socket (TCP or Unix) with its own descriptor');
+  }
+  return fd;
+}
+
+/**
+ * Stops a node:net socket reading and resolves once it has handed the
+ * kernel what it still had to send (undefined: nothing left). Throws
+ * ERR_NBIO_INVALID_ARG for anything but a connected node:net socket with
+ * a descriptor of its own (not a TLS socket, say).
+ */
+export function whenSent(socket: Socket): Promise<void> | undefined {
+  descriptorOf(socket);
+  socket.pause();
+  if (socket.writableLength === 0) return undefined;
+  return new Promise((resolve) => socket.once('drain', () => resolve()));
+}
+
+/**
+ * Takes a node:net socket's connection away from libuv, synchronously (so
+ * nothing arrives in between): keeps the bytes Node had received and not
+ * delivered, duplicates the descriptor, and destroys the socket (libuv
+ * closes its descriptor; the connection lives on in the copy). Returns the
+ * copy, what it carries, and the kept bytes.
+ */
+export function detach(socket: Socket): { fd: number; transport: Transport; buffered: Uint8Array[] } {
+  const original = descriptorOf(socket);
+  const buffered: Uint8Array[] = [];
+  for (let chunk = socket.read(); chunk !== null; chunk = socket.read()) buffered.push(Buffer.from(chunk));
+  const fd = native.dup(original);
+  if (fd < 0) throw systemError(fd, 'dup');
+  socket.destroy();
+  const transport: Transport = (native.getsockname(fd) as { family?: number }).family === 1 ? 'unix' : 'tcp';
+  return { fd, transport, buffered };
 }
