@@ -1,9 +1,11 @@
 // nbio-wasm echo server (default engine options).
-//   node bench/servers/nbio-echo.mjs [--pollers=N] [--plugin] [port=0] [host=127.0.0.1]
+//   node bench/servers/nbio-echo.mjs [--pollers=N] [--lb=RULE] [--et] [--plugin] [port=0] [host=127.0.0.1]
 // Needs `npm run build` (imports dist/host/index.js). Prints "LISTENING <port>"
 // once started; on SIGTERM stops the engine and exits 0; collects garbage on SIGUSR2;
 // reports heap activity on SIGWINCH (heap-report.mjs).
-// With --pollers=N > 1 the handler comes from echo-handlers.mjs, loaded in every poller.
+// With --pollers=N > 1 the handler comes from echo-handlers.mjs, loaded in every poller,
+// and --lb=RULE sets loadBalancing (default: the engine's, round-robin).
+// With --et the engine runs edge-triggered (epollMode 'et').
 // With --plugin the echo is the WebAssembly plugin dist/plugins/echo.wasm (default limits).
 import { reportHeapOnSignal } from './heap-report.mjs';
 
@@ -13,6 +15,8 @@ const port = Number(portArg ?? 0);
 const host = hostArg ?? '127.0.0.1';
 const plugin = flags.includes('--plugin');
 const pollers = Number(/^--pollers=(\d+)$/.exec(flags.find((f) => f.startsWith('--pollers=')) ?? '')?.[1] ?? 1);
+const loadBalancing = /^--lb=([a-z-]+)$/.exec(flags.find((f) => f.startsWith('--lb=')) ?? '')?.[1];
+const epollMode = flags.includes('--et') ? 'et' : 'lt';
 
 let Engine;
 try {
@@ -23,11 +27,16 @@ try {
 }
 
 const addrs = [`${host}:${port}`];
+// Only what a flag asks for is passed: the same script also runs a checkout from before an option existed (--compare).
+const mode = epollMode === 'et' ? { epollMode } : {};
 const engine = plugin
   ? new Engine({ network: 'tcp', addrs, plugin: { module: new URL('../../dist/plugins/echo.wasm', import.meta.url) } })
   : pollers > 1
-    ? new Engine({ network: 'tcp', addrs, pollers, handlers: new URL('./echo-handlers.mjs', import.meta.url) })
-    : new Engine({ network: 'tcp', addrs, onData: (c, data) => c.write(data) });
+    ? new Engine({
+      network: 'tcp', addrs, pollers, handlers: new URL('./echo-handlers.mjs', import.meta.url), ...mode,
+      ...(loadBalancing === undefined ? {} : { loadBalancing }),
+    })
+    : new Engine({ network: 'tcp', addrs, onData: (c, data) => c.write(data), ...mode });
 // The harness asks for a full collection before it reads RSS (run with --expose-gc).
 process.on('SIGUSR2', () => globalThis.gc?.());
 reportHeapOnSignal();
