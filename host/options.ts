@@ -166,7 +166,7 @@ export interface EngineOptions extends HandlerModule {
   pollers?: number;
   /**
    * A module (absolute path or URL) that exports the handlers by name
-   * (`onOpen`, `onData`, `onClose`, `onDrain`, `onStop`, `onAcceptError`, `onError`),
+   * (`onOpen`, `onData`, `onClose`, `onEnd`, `onDrain`, `onStop`, `onAcceptError`, `onError`),
    * instead of setting them as functions. Required with `pollers` > 1.
    */
   handlers?: string | URL;
