@@ -10,8 +10,10 @@ import { noop, type Handlers } from './handlers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
-import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, instantiateReactor, type Reactor } from './reactor.js';
+import { EventKind, FD_MASK } from './generated/abi.js';
+import { CloseCause, EventWords, ListWords, instantiateReactor, type Reactor } from './reactor.js';
 import { sockAddress } from './sockets.js';
+import { NO_STATS, channels, readReactorStats, type ReactorStats } from './stats.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
 
@@ -80,6 +82,8 @@ export class Poller {
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
   #drainScheduled = false;
+  /** The reactor's figures as last read (what {@link stats} answers once the reactor is dead). */
+  #stats: Readonly<ReactorStats> | undefined;
   readonly #owner: ConnOwner = {
     write: (conn, data) => this.#afterWrite(conn, this.#writer.write(this.#handleOf(conn), data)),
     writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(this.#handleOf(conn), chunks)),
@@ -223,8 +227,12 @@ export class Poller {
         if (conn === undefined) continue;
         conn.state = ConnState.Closed;
         const dial = this.#takeDial(conn);
-        if (dial !== undefined) dial.reject(err);
-        else handlers.call(() => handlers.onClose(conn, err));
+        if (dial !== undefined) {
+          dial.reject(err);
+          continue;
+        }
+        if (channels.close.hasSubscribers) channels.close.publish({ conn, error: err });
+        handlers.call(() => handlers.onClose(conn, err));
       }
     });
     this.onFailure(err);
@@ -250,6 +258,14 @@ export class Poller {
   get memoryBytes(): number {
     this.#mem.sync();
     return this.#mem.buffer.byteLength;
+  }
+
+  /** What the reactor counted (host/stats.ts); once it is dead, what it counted last time it was asked. */
+  get stats(): Readonly<ReactorStats> {
+    const ptr = this.#reactor.stats();
+    // A dead reactor answers a negated errno instead of an address.
+    if (ptr > 0) this.#stats = readReactorStats(this.#mem, ptr);
+    return this.#stats ?? NO_STATS;
   }
 
   /**
@@ -353,25 +369,25 @@ export class Poller {
     const mem = this.#mem;
     mem.sync();
     const w = ret >>> 2;
-    const first = mem.i32[w] >>> 2;
-    const end = first + mem.i32[w + 1] * EVENT_WORDS;
+    const first = mem.i32[w + ListWords.ptr] >>> 2;
+    const end = first + mem.i32[w + ListWords.len] * EventWords.size;
     this.#prepare(first, end);
-    for (let p = first; p < end && this.#failure === undefined; p += EVENT_WORDS) {
+    for (let p = first; p < end && this.#failure === undefined; p += EventWords.size) {
       mem.sync();
       const events = mem.i32;
-      const handle = events[p + 1] >>> 0;
-      switch (events[p] & 0xff) {
+      const handle = events[p + EventWords.conn] >>> 0;
+      switch (events[p + EventWords.kind] & 0xff) {
         case EventKind.Data:
-          this.#deliverData(handle, events[p + 4] >>> 0, events[p + 5] >>> 0);
+          this.#deliverData(handle, events[p + EventWords.dataPtr] >>> 0, events[p + EventWords.dataLen] >>> 0);
           break;
         case EventKind.Opened:
-          this.#opened(handle, events[p + 3]);
+          this.#opened(handle, events[p + EventWords.detail]);
           break;
         case EventKind.Closed:
-          this.#closed(handle, events[p + 2], events[p + 3]);
+          this.#closed(handle, events[p + EventWords.status], events[p + EventWords.detail]);
           break;
         case EventKind.ListenerPaused:
-          this.#listenerPaused(events[p + 3], events[p + 2]);
+          this.#listenerPaused(events[p + EventWords.detail], events[p + EventWords.status]);
           break;
         case EventKind.Drained:
           this.#drained(handle);
@@ -391,20 +407,20 @@ export class Poller {
    */
   #prepare(first: number, end: number): void {
     const events = this.#mem.i32;
-    for (let p = first; p < end; p += EVENT_WORDS) {
-      switch (events[p] & 0xff) {
+    for (let p = first; p < end; p += EventWords.size) {
+      switch (events[p + EventWords.kind] & 0xff) {
         case EventKind.Closed: {
-          const conn = this.#connOf(events[p + 1] >>> 0);
+          const conn = this.#connOf(events[p + EventWords.conn] >>> 0);
           if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
             conn.state = ConnState.Doomed;
           }
           break;
         }
         case EventKind.Released:
-          native.discard(this.#mem.buffer, events[p + 1] >>> 0, events[p + 3] >>> 0);
+          native.discard(this.#mem.buffer, events[p + EventWords.conn] >>> 0, events[p + EventWords.detail] >>> 0);
           break;
         case EventKind.PollFailed:
-          this.#fail(pollerSyscallFailed(events[p + 2], 'epoll_wait'));
+          this.#fail(pollerSyscallFailed(events[p + EventWords.status], 'epoll_wait'));
           break;
       }
     }
@@ -423,12 +439,14 @@ export class Poller {
       if (conn === undefined) return;
       const dial = this.#takeDial(conn)!;
       if (conn.state === ConnState.Connecting) conn.state = ConnState.Open;
+      if (channels.open.hasSubscribers) channels.open.publish({ conn });
       handlers.call(() => handlers.onOpen(conn));
       dial.resolve(conn);
       return;
     }
     const conn = new Conn(this.#owner, handle, ConnState.Open);
     this.#conns[handle & FD_MASK] = conn;
+    if (channels.open.hasSubscribers) channels.open.publish({ conn });
     handlers.call(() => handlers.onOpen(conn));
   }
 
@@ -486,8 +504,10 @@ export class Poller {
     }
     this.#deadlines.clear(conn);
     const onClose = this.#handlers.onClose;
-    if (onClose === noop) return;
+    const publish = channels.close.hasSubscribers;
+    if (onClose === noop && !publish) return;
     const err = failure ?? closeError(status, detail);
+    if (publish) channels.close.publish({ conn, error: err });
     this.#handlers.call(() => onClose(conn, err));
   }
 

@@ -4,6 +4,7 @@
 // backlog, shutdown) and what is particular to WASI (the epoll emulation's
 // poll list, lingering closes, dials, addresses, error mapping, time-outs).
 import { describe, expect, it } from 'vitest';
+import { EventLayout, ListLayout } from '../host/generated/abi.js';
 import { ErrorCode, type Peer } from './wasi/fake-wasi.js';
 import { type Ev, Kind, WasiGuest, fdOf } from './wasi/guest.js';
 
@@ -42,8 +43,8 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     const [data] = g.events(ret);
     expect([data.kind, text(data.data)]).toEqual([Kind.Data, 'hello']);
     const dv = new DataView(g.memory.buffer);
-    const rec = dv.getUint32(ret, true);
-    expect(g.engine('write', conn, dv.getUint32(rec + 16, true), 5)).toBe(5);
+    const rec = dv.getUint32(ret + ListLayout.ptr, true);
+    expect(g.engine('write', conn, dv.getUint32(rec + EventLayout.data + ListLayout.ptr, true), 5)).toBe(5);
     expect(text(peer.received())).toBe('hello');
     peer.end();
     expect(g.runOnce()).toEqual([{ kind: Kind.Closed, conn, status: 1, detail: 0, data: new Uint8Array() }]);
