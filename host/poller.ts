@@ -1,6 +1,7 @@
 import type { AddressInfo, ResolvedEndpoint } from './address.js';
 import { closeError, dialError } from './close-cause.js';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
+import { ConnStream } from './conn-stream.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
 import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
 import { pollerSyscallFailed, reactorFault } from './fault.js';
@@ -10,6 +11,7 @@ import { noop, type Handlers } from './handlers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
+import { PluginDispatch } from './plugin/adapter.js';
 import { EventKind, FD_MASK } from './generated/abi.js';
 import { CloseCause, EventWords, ListWords, instantiateReactor, type Reactor } from './reactor.js';
 import { sockAddress } from './sockets.js';
@@ -94,6 +96,12 @@ export class Poller {
     bufferedAmount: (conn) => this.#reactor.bufferedAmount(this.#handleOf(conn)),
     setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
     address: (conn, side) => this.#address(conn, side),
+    stream: (conn, options) => {
+      if (this.#handlers instanceof PluginDispatch) {
+        throw new NbioError('ERR_NBIO_NOT_SUPPORTED', 'a plugin serves this connection: it cannot be turned into a stream');
+      }
+      return new ConnStream(conn, options);
+    },
   };
 
   private constructor(handlers: Handlers, reactor: Reactor, mem: GuestMemory, owned: OwnedFds, epfd: number) {
@@ -232,7 +240,8 @@ export class Poller {
           continue;
         }
         if (channels.close.hasSubscribers) channels.close.publish({ conn, error: err });
-        handlers.call(() => handlers.onClose(conn, err));
+        const sink = conn.stream ?? handlers;
+        handlers.call(() => sink.onClose(conn, err));
       }
     });
     this.onFailure(err);
@@ -464,7 +473,7 @@ export class Poller {
     writer.deliver(data, ptr, len);
     // Not through handlers.call: no closure per message on the hot path.
     try {
-      this.#handlers.onData(conn, data);
+      (conn.stream ?? this.#handlers).onData(conn, data);
     } catch (error) {
       this.#handlers.capture(error);
     }
@@ -474,8 +483,8 @@ export class Poller {
   #drained(handle: number): void {
     const conn = this.#connOf(handle);
     if (conn === undefined || conn.state !== ConnState.Open) return;
-    const handlers = this.#handlers;
-    handlers.call(() => handlers.onDrain(conn));
+    const sink = conn.stream ?? this.#handlers;
+    this.#handlers.call(() => sink.onDrain(conn));
   }
 
   #closed(handle: number, status: number, detail: number): void {
@@ -503,12 +512,12 @@ export class Poller {
       return;
     }
     this.#deadlines.clear(conn);
-    const onClose = this.#handlers.onClose;
+    const sink = conn.stream ?? this.#handlers;
     const publish = channels.close.hasSubscribers;
-    if (onClose === noop && !publish) return;
+    if (sink.onClose === noop && !publish) return;
     const err = failure ?? closeError(status, detail);
     if (publish) channels.close.publish({ conn, error: err });
-    this.#handlers.call(() => onClose(conn, err));
+    this.#handlers.call(() => sink.onClose(conn, err));
   }
 
   /** Removes `conn`'s pending dial, if it has one, and stops its timer. */
@@ -600,7 +609,8 @@ export class Poller {
       if (held === undefined) continue;
       while (held.chunks.length > 0 && !conn.paused && conn.state !== ConnState.Closed) {
         const data = held.chunks.shift()!;
-        handlers.call(() => handlers.onData(conn, data));
+        const sink = conn.stream ?? handlers;
+        handlers.call(() => sink.onData(conn, data));
       }
       if (conn.paused && conn.state !== ConnState.Closed) continue;
       this.#held.delete(conn);
