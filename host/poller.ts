@@ -273,7 +273,10 @@ export class Poller {
   get stats(): Readonly<ReactorStats> {
     const ptr = this.#reactor.stats();
     // A dead reactor answers a negated errno instead of an address.
-    if (ptr > 0) this.#stats = readReactorStats(this.#mem, ptr);
+    if (ptr > 0) {
+      this.#mem.sync();
+      this.#stats = readReactorStats(this.#mem.buffer, ptr);
+    }
     return this.#stats ?? NO_STATS;
   }
 

@@ -3,7 +3,6 @@ import { getSystemErrorName } from 'node:util';
 import type { Conn } from './conn.js';
 import type { EngineError } from './errors.js';
 import { ClosedCountLayout, ListLayout, ReactorStatsLayout } from './generated/abi.js';
-import type { GuestMemory } from './guest-memory.js';
 import { CloseCause } from './reactor.js';
 
 /**
@@ -56,10 +55,9 @@ export interface ReactorStats {
   memoryInUse: number;
 }
 
-/** Reads the `reactor-stats` record at `ptr` in reactor memory (generated layout). */
-export function readReactorStats(mem: GuestMemory, ptr: number): ReactorStats {
-  mem.sync();
-  const dv = new DataView(mem.buffer);
+/** Reads the `reactor-stats` record at `ptr` in reactor memory, `buffer` (its generated layout). */
+export function readReactorStats(buffer: ArrayBufferLike, ptr: number): ReactorStats {
+  const dv = new DataView(buffer);
   const u64 = (at: number) => dv.getUint32(at, true) + dv.getUint32(at + 4, true) * 2 ** 32;
   const f = (offset: number) => u64(ptr + offset);
   const list = ptr + ReactorStatsLayout.closed;

@@ -83,7 +83,11 @@ function fastPath(kernel: FakeKernel): Driver {
     close: (conn, cause) => r.close(conn, cause),
     shutdown: () => r.shutdown(),
     connCount: () => r.connCount(),
-    stats: () => readReactorStats(mem, r.stats()),
+    stats: () => {
+      const ptr = r.stats();
+      mem.sync();
+      return readReactorStats(mem.buffer, ptr);
+    },
   };
 }
 

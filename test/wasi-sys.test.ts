@@ -5,6 +5,7 @@
 // poll list, lingering closes, dials, addresses, error mapping, time-outs).
 import { describe, expect, it } from 'vitest';
 import { EventLayout, ListLayout } from '../host/generated/abi.js';
+import { readReactorStats } from '../host/stats.js';
 import { ErrorCode, type Peer } from './wasi/fake-wasi.js';
 import { type Ev, Kind, WasiGuest, fdOf } from './wasi/guest.js';
 
@@ -51,6 +52,10 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     expect(g.engine('conn-count')).toBe(0);
     expect(g.engine('write', conn, 0, 1)).toBe(-9);
     expectNothingLeft(g, { socket: 1, pollable: 1 });
+    // The same counters as on Linux, through the WASI streams.
+    expect(readReactorStats(g.memory.buffer, g.engine('stats'))).toMatchObject({
+      connections: 0, accepted: 1, closed: [{ status: 1, count: 1 }], bytesRead: 5, bytesWritten: 5, queued: 0,
+    });
   });
 
   it('reads the bytes before an end of stream and reports the end once', () => {
