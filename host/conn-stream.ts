@@ -22,13 +22,6 @@ export interface ConnStreamOptions {
 
 const OPTIONS: ReadonlySet<string> = new Set(['readableHighWaterMark', 'writableHighWaterMark']);
 
-/** What a poller delivers to a connection's stream instead of the engine's handlers. */
-export interface ConnSink {
-  onData(conn: Conn, data: Uint8Array): void;
-  onDrain(conn: Conn): void;
-  onClose(conn: Conn, err: EngineError | undefined): void;
-}
-
 /** A Node callback of `_write`, `_final` or `_destroy`. */
 type Callback = (err?: Error | null) => void;
 
@@ -64,7 +57,7 @@ type Callback = (err?: Error | null) => void;
  * - `setTimeout(ms)` emits `'timeout'` after `ms` without reads or writes,
  *   as `net.Socket` does (`http.Server` uses it for its keep-alive timeout).
  */
-export class ConnStream extends Duplex implements ConnSink {
+export class ConnStream extends Duplex {
   /** The connection this stream is over. */
   readonly conn: Conn;
   /** The callback of the write the kernel has not finished taking. */
@@ -74,7 +67,7 @@ export class ConnStream extends Duplex implements ConnSink {
   #idle: NodeJS.Timeout | undefined;
   #idleMs = 0;
 
-  /** Made by `conn.toStream()`; `options` are checked here (ERR_NBIO_INVALID_OPTION). */
+  /** @internal Made by `conn.toStream()`; `options` are checked here (ERR_NBIO_INVALID_OPTION). */
   constructor(conn: Conn, options: ConnStreamOptions = {}) {
     super(duplexOptions(options));
     this.conn = conn;
@@ -127,22 +120,22 @@ export class ConnStream extends Duplex implements ConnSink {
     if (this.#idle !== undefined) this.#idle.refresh();
   }
 
-  // ---- from the poller (ConnSink) ----
+  // ---- from the poller, in place of the engine's onData, onDrain and onClose ----
 
-  /** Bytes arrived: a copy is pushed (the view is the engine's); a full readable side pauses the connection. */
+  /** @internal Bytes arrived: a copy is pushed (the view is the engine's); a full readable side pauses the connection. */
   onData(conn: Conn, data: Uint8Array): void {
     if (this.#idleMs > 0) this.#active();
     if (!this.push(Buffer.from(data))) conn.pause();
   }
 
-  /** The kernel took everything written: the waiting write is done. */
+  /** @internal The kernel took everything written: the waiting write is done. */
   onDrain(): void {
     const callback = this.#pendingWrite;
     this.#pendingWrite = undefined;
     callback?.();
   }
 
-  /** The connection closed: end or destroy the stream, as the class doc says. */
+  /** @internal The connection closed: end or destroy the stream, as the class doc says. */
   onClose(_conn: Conn, err: EngineError | undefined): void {
     const write = this.#pendingWrite;
     const final = this.#pendingFinal;

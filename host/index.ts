@@ -3,7 +3,7 @@
  */
 export { Engine, type DialOptions, type PluginErrorHandler } from './engine.js';
 export { Conn } from './conn.js';
-export { ConnStream, type ConnStreamOptions } from './conn-stream.js';
+export type { ConnStream, ConnStreamOptions } from './conn-stream.js';
 export { NbioError, type EngineError, type NbioErrorCode, type SystemError } from './errors.js';
 export type { AddressInfo, Network } from './address.js';
 export type {
