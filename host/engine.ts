@@ -207,8 +207,8 @@ export class Engine {
    * and at most, reactor memory. The reactor keeps the counts as it goes,
    * so a call costs a few microseconds whatever the number of connections.
    * With `pollers` > 1 it covers this thread's poller only (each worker
-   * poller counts its own). All zero before `start()`; after `stop()` (or
-   * a failure), the final figures.
+   * poller counts its own). All zero before `start()`; after `stop()`, the
+   * final figures; once the engine failed, what it told last before.
    */
   stats(): EngineStats {
     return engineStats(this.#poller?.stats ?? NO_STATS);
