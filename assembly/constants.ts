@@ -1,7 +1,9 @@
 /**
- * Numbers shared by the whole reactor: Linux errno values (always used
- * negated, "-errno"), EPOLL bits and ctl ops, the event kinds and
- * failed-call codes of wit/nbio-engine.wit, and the handle layout.
+ * Numbers of the Linux ABI the whole reactor uses: errno values (always
+ * used negated, "-errno"), EPOLL bits and ctl ops; and the reactor's own
+ * limits. The numbers of the engine interface (event kinds, failed calls,
+ * close causes, record layouts, the handle layout) are generated from the
+ * WIT into generated/abi.ts (build/abi.mjs).
  *
  * Everything here is a compile-time constant: no memory, no code.
  */
@@ -51,38 +53,3 @@ export const MAX_READY: u32 = 1024;
 export const MAX_ACCEPTS_PER_REPORT: i32 = 64;
 /** Most chunks handed to one writev. */
 export const MAX_IOV: i32 = 64;
-
-// ---- engine.event-kind ----
-export const KIND_OPENED: u8 = 0;
-export const KIND_DATA: u8 = 1;
-export const KIND_CLOSED: u8 = 2;
-export const KIND_LISTENER_PAUSED: u8 = 3;
-export const KIND_DRAINED: u8 = 4;
-export const KIND_RELEASED: u8 = 5;
-export const KIND_POLL_FAILED: u8 = 6;
-
-// ---- engine.failed-call ----
-export const CALL_NONE: u32 = 0;
-export const CALL_READ: u32 = 1;
-export const CALL_WRITE: u32 = 2;
-export const CALL_CONNECT: u32 = 3;
-export const CALL_EPOLL_CTL: u32 = 4;
-
-// ---- closed.status causes that are not errnos ----
-export const CAUSE_LOCAL: i32 = 0;
-export const CAUSE_PEER_ENDED: i32 = 1;
-export const CAUSE_WRITE_OVERFLOW: i32 = 2;
-
-// ---- handles ----
-//
-//   31  30          20 19                 0
-//  +---+--------------+--------------------+
-//  | 0 |  generation  |        fd          |   generation in 1..2047, never 0
-//  +---+--------------+--------------------+
-//
-// Bit 31 stays clear so a handle is positive as an s32 (add-conn returns
-// "handle > 0 or -errno").
-export const FD_BITS: u32 = 20;
-export const MAX_FDS: i32 = 1 << 20;
-export const FD_MASK: u32 = (1 << 20) - 1;
-export const GEN_MAX: u32 = (1 << 11) - 1;

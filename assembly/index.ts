@@ -22,6 +22,7 @@
  *   shutdown        ()              -> ()
  *   conn-count      ()              -> u32
  *   memory-in-use   ()              -> u32
+ *   stats           ()              -> ptr to the stats record
  *
  * plus `memory` and `cabi_realloc`. Every export starts with `beginCall()`,
  * which lets the heap reuse memory the host has been told it may discard,
@@ -33,7 +34,7 @@ import {
   reactorAddConn, reactorAddListener, reactorBacklog, reactorBufferedAmount,
   reactorClose, reactorConnCount, reactorEnd, reactorInit, reactorMemoryInUse, reactorPauseReading,
   reactorResumeListener, reactorResumeReading, reactorRunOnce,
-  reactorShutdown, reactorTakeEvents, reactorWrite,
+  reactorShutdown, reactorStats, reactorTakeEvents, reactorWrite,
 } from "./reactor";
 
 export { cabi_realloc } from "./abi";
@@ -85,4 +86,7 @@ export function engine$conn_count(): u32 {
 }
 export function engine$memory_in_use(): u32 {
   beginCall(); const r = reactorMemoryInUse(); endCall(); return r;
+}
+export function engine$stats(): usize {
+  beginCall(); const r = reactorStats(); endCall(); return r;
 }

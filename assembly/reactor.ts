@@ -3,9 +3,9 @@
  *
  * Memory owned here (all allocated once by `reactorInit`):
  *
- *   readyBuf   MAX_READY x {u32 token, u32 events}   epoll-wait lands here
+ *   readyBuf   MAX_READY x sys.ready                 epoll-wait lands here
  *   dataArea   max(4 x readBufferSize, 256 KiB)      read() lands here
- *   IOV        MAX_IOV x {u32 ptr, u32 len}          writev scratch (static)
+ *   IOV        MAX_IOV x list<u8> {ptr, len}         writev scratch (static)
  *
  * Batch and backlog. `run-once` starts a batch: the previous list is
  * forgotten (events.ts compacts), the data area is reset. Reports are
@@ -40,14 +40,18 @@
  * or `drained` stops early and resumes at the next `run-once`.
  */
 import {
-  CALL_CONNECT, CALL_EPOLL_CTL, CALL_NONE, CALL_READ, CALL_WRITE,
-  CAUSE_LOCAL, CAUSE_PEER_ENDED, CAUSE_WRITE_OVERFLOW,
   EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, EMFILE, ENOBUFS, ENOMEM,
-  EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, FD_MASK,
+  EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD,
   INTEREST_LISTEN, INTEREST_READ, INTEREST_READ_WRITE,
-  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_LISTENER_PAUSED, KIND_OPENED, KIND_POLL_FAILED, KIND_RELEASED,
   MAX_ACCEPTS_PER_REPORT, MAX_IOV, MAX_READY, READ_TRIGGER,
 } from "./constants";
+import {
+  CLOSE_CAUSE_LOCAL, CLOSE_CAUSE_PEER_ENDED, CLOSE_CAUSE_WRITE_OVERFLOW,
+  EVENT_KIND_CLOSED, EVENT_KIND_DATA, EVENT_KIND_DRAINED, EVENT_KIND_LISTENER_PAUSED, EVENT_KIND_OPENED,
+  EVENT_KIND_POLL_FAILED, EVENT_KIND_RELEASED,
+  FAILED_CALL_CONNECT, FAILED_CALL_EPOLL_CTL, FAILED_CALL_NONE, FAILED_CALL_READ, FAILED_CALL_WRITE,
+  FD_MASK, LIST_LEN_OFFSET, LIST_SIZE, READY_EVENTS_OFFSET, READY_SIZE, READY_TOKEN_OFFSET,
+} from "./generated/abi";
 import {
   FLAG_ENDING, FLAG_OUT, FLAG_PARKED, FLAG_PAUSED, FLAG_READ_PAUSED, STATE_CONNECTING, STATE_FREE, STATE_LISTENER, STATE_OPEN,
   ctCapacity, ctEnsure, ctHandle, ctListeners, ctLiveConns, ctLookup, ctOpen, ctRelease, ctSlot,
@@ -63,6 +67,9 @@ import {
   heapAlloc, heapInUse, heapNextRelease, heapReleaseFrom, heapReleaseLength, heapSetLimit, heapUsable,
 } from "./heap";
 import {
+  countAccepted, countAdded, countClosed, countRead, countWritten, statsRecord,
+} from "./stats";
+import {
   sysAccept, sysClose, sysCloseGraceful, sysEpollCreate, sysEpollCtl, sysEpollWait, sysRead,
   sysSetNoDelay, sysSocketError, sysWrite, sysWritev,
 } from "./sys";
@@ -72,7 +79,7 @@ const MAX_READ_BUFFER: u32 = 64 << 20;
 /** Event records kept free beyond the ones reserved for closes and pauses. */
 const SPARE_EVENTS: u32 = 2;
 
-const IOV: usize = memory.data(<i32>(MAX_IOV * 8), 4);
+const IOV: usize = memory.data(<i32>(<usize>MAX_IOV * LIST_SIZE), 4);
 
 // ---- configuration and state ----
 let epfd: i32 = -1;
@@ -109,7 +116,7 @@ function announceReleases(): void {
   while (evRoom() > reserved() + SPARE_EVENTS) {
     const run = heapNextRelease();
     if (run == 0) return;
-    evPush(KIND_RELEASED, <u32>heapReleaseFrom(run), 0, <u32>heapReleaseLength(run), 0, 0);
+    evPush(EVENT_KIND_RELEASED, <u32>heapReleaseFrom(run), 0, <u32>heapReleaseLength(run), 0, 0);
   }
 }
 
@@ -124,9 +131,10 @@ function closeConn(fd: i32, status: i32, detail: u32): void {
   if (st == STATE_FREE || st == STATE_LISTENER) return;
   const h = ctHandle(fd);
   ctRelease(fd);
-  if (status == CAUSE_LOCAL || status == CAUSE_PEER_ENDED) sysCloseGraceful(fd);
+  if (status == CLOSE_CAUSE_LOCAL || status == CLOSE_CAUSE_PEER_ENDED) sysCloseGraceful(fd);
   else sysClose(fd);
-  evPush(KIND_CLOSED, h, status, detail, 0, 0);
+  evPush(EVENT_KIND_CLOSED, h, status, detail, 0, 0);
+  countClosed(status);
 }
 
 /** The epoll interest a connection's flags call for. */
@@ -142,7 +150,7 @@ function setConnFlags(fd: i32, s: usize, flags: u8): i32 {
   slotSetFlags(s, flags);
   if ((flags & FLAG_PARKED) != 0) return 0;
   const r = sysEpollCtl(epfd, EPOLL_CTL_MOD, fd, interestOf(s), ctHandle(fd));
-  if (r < 0) closeConn(fd, r, CALL_EPOLL_CTL);
+  if (r < 0) closeConn(fd, r, FAILED_CALL_EPOLL_CTL);
   return r;
 }
 
@@ -155,7 +163,7 @@ function disarmOut(fd: i32, s: usize): bool {
 /** A paused connection reported ERR or HUP: leaves the epoll set until resumed. */
 function park(fd: i32, s: usize): void {
   const r = sysEpollCtl(epfd, EPOLL_CTL_DEL, fd, 0, 0);
-  if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return; }
+  if (r < 0) { closeConn(fd, r, FAILED_CALL_EPOLL_CTL); return; }
   slotSetFlags(s, slotFlags(s) | FLAG_PARKED);
 }
 
@@ -168,7 +176,7 @@ function flush(fd: i32, s: usize): bool {
   while (!wbIsEmpty(q)) {
     const cnt = wbGather(q, IOV, MAX_IOV);
     let total: u32 = 0;
-    for (let i = 0; i < cnt; i++) total += load<u32>(IOV + (<usize>i << 3), 4);
+    for (let i = 0; i < cnt; i++) total += load<u32>(IOV + <usize>i * LIST_SIZE, LIST_LEN_OFFSET);
     let n: i32;
     if (cnt == 1) {
       const c = wbHead(q);
@@ -178,18 +186,19 @@ function flush(fd: i32, s: usize): bool {
     }
     if (n < 0) {
       if (n == -EAGAIN) return true;
-      closeConn(fd, n, CALL_WRITE);
+      closeConn(fd, n, FAILED_CALL_WRITE);
       return false;
     }
+    countWritten(<u32>n);
     wbConsume(q, <u32>n);
     if (<u32>n < total) return true; // kernel is full; OUT stays armed
   }
   if ((slotFlags(s) & FLAG_ENDING) != 0) {
-    closeConn(fd, CAUSE_LOCAL, CALL_NONE);
+    closeConn(fd, CLOSE_CAUSE_LOCAL, FAILED_CALL_NONE);
     return false;
   }
   if (!disarmOut(fd, s)) return false;
-  evPush(KIND_DRAINED, ctHandle(fd), 0, 0, 0, 0);
+  evPush(EVENT_KIND_DRAINED, ctHandle(fd), 0, 0, 0, 0);
   return true;
 }
 
@@ -197,7 +206,7 @@ function pauseListener(lfd: i32, err: i32): void {
   const s = ctSlot(lfd);
   sysEpollCtl(epfd, EPOLL_CTL_MOD, lfd, 0, ctHandle(lfd));
   slotSetFlags(s, slotFlags(s) | FLAG_PAUSED);
-  evPush(KIND_LISTENER_PAUSED, 0, err, <u32>lfd, 0, 0);
+  evPush(EVENT_KIND_LISTENER_PAUSED, 0, err, <u32>lfd, 0, 0);
 }
 
 /** Registers a freshly accepted or added descriptor. Returns its handle,
@@ -211,7 +220,7 @@ function registerConn(fd: i32, state: u8, interest: u32): i64 {
     const old = ctHandle(fd);
     const wasConn = slotState(s) != STATE_LISTENER;
     ctRelease(fd);
-    if (wasConn) evPush(KIND_CLOSED, old, -EBADF, CALL_NONE, 0, 0);
+    if (wasConn) { evPush(EVENT_KIND_CLOSED, old, -EBADF, FAILED_CALL_NONE, 0, 0); countClosed(-EBADF); }
   }
   const h = ctOpen(fd, state);
   const r = sysEpollCtl(epfd, EPOLL_CTL_ADD, fd, interest, h);
@@ -236,17 +245,18 @@ function acceptLoop(lfd: i32): void {
     if (e < 0) { sysClose(nfd); pauseListener(lfd, e); return; }
     const h = registerConn(nfd, STATE_OPEN, INTEREST_READ);
     if (h < 0) { sysClose(nfd); continue; }
-    evPush(KIND_OPENED, <u32>h, 0, <u32>lfd + 1, 0, 0);
+    countAccepted();
+    evPush(EVENT_KIND_OPENED, <u32>h, 0, <u32>lfd + 1, 0, 0);
   }
 }
 
 /** A connecting socket became writable or failed. False if it closed. */
 function completeConnect(fd: i32, s: usize, h: u32): bool {
   const err = sysSocketError(fd);
-  if (err < 0) { closeConn(fd, err, CALL_CONNECT); return false; }
+  if (err < 0) { closeConn(fd, err, FAILED_CALL_CONNECT); return false; }
   slotSetState(s, STATE_OPEN);
   if (wbIsEmpty(slotQueue(s)) && !disarmOut(fd, s)) return false;
-  evPush(KIND_OPENED, h, 0, 0, 0, 0);
+  evPush(EVENT_KIND_OPENED, h, 0, 0, 0, 0);
   return true;
 }
 
@@ -260,24 +270,25 @@ function readLoop(fd: i32, h: u32, events: u32): bool {
     const dest = dataArea + <usize>dataUsed;
     const n = sysRead(fd, dest, rbs);
     if (n > 0) {
-      evPush(KIND_DATA, h, 0, 0, dest, <u32>n);
+      countRead(<u32>n);
+      evPush(EVENT_KIND_DATA, h, 0, 0, dest, <u32>n);
       dataUsed += <u32>n;
       got = true;
       if (<u32>n < rbs) return true; // drained
       continue;
     }
-    if (n == 0) { closeConn(fd, CAUSE_PEER_ENDED, CALL_NONE); return true; }
+    if (n == 0) { closeConn(fd, CLOSE_CAUSE_PEER_ENDED, FAILED_CALL_NONE); return true; }
     if (n == -EAGAIN) {
       // A hang-up or error report with nothing to read would fire forever
       // (level-triggered): settle it from the pending socket error.
       if (!got && (events & (EPOLLERR | EPOLLHUP)) != 0 && i == resumeReads) {
         const e = sysSocketError(fd);
-        if (e < 0) closeConn(fd, e, CALL_READ);
-        else closeConn(fd, CAUSE_PEER_ENDED, CALL_NONE);
+        if (e < 0) closeConn(fd, e, FAILED_CALL_READ);
+        else closeConn(fd, CLOSE_CAUSE_PEER_ENDED, FAILED_CALL_NONE);
       }
       return true;
     }
-    closeConn(fd, n, CALL_READ);
+    closeConn(fd, n, FAILED_CALL_READ);
     return true;
   }
   return true;
@@ -318,7 +329,7 @@ export function reactorInit(rbs: u32, maxWb: u32, reads: u32, nd: bool, maxMemor
   heapSetLimit(<u64>maxMemory);
   dataCap = max(rbs << 2, MIN_DATA_AREA);
   dataArea = heapAlloc(<usize>dataCap);
-  readyBuf = heapAlloc(<usize>MAX_READY << 3);
+  readyBuf = heapAlloc(<usize>MAX_READY * READY_SIZE);
   if (dataArea == 0 || readyBuf == 0 || ctEnsure(0) < 0 || !room(SPARE_EVENTS)) return -ENOMEM;
   const e = sysEpollCreate();
   if (e < 0) return e;
@@ -367,7 +378,8 @@ export function reactorAddConn(fd: i32, connecting: bool): i32 {
   const h = registerConn(fd, connecting ? STATE_CONNECTING : STATE_OPEN,
     connecting ? INTEREST_READ_WRITE : INTEREST_READ);
   if (h < 0) { sysClose(fd); return <i32>h; }
-  if (!connecting) evPush(KIND_OPENED, <u32>h, 0, 0, 0, 0);
+  countAdded(connecting);
+  if (!connecting) evPush(EVENT_KIND_OPENED, <u32>h, 0, 0, 0, 0);
   return <i32>h;
 }
 
@@ -378,14 +390,14 @@ export function reactorRunOnce(timeout: i32): usize {
   if (readyPos >= readyCount) {
     const n = sysEpollWait(epfd, readyBuf, MAX_READY, evPending() != 0 ? 0 : timeout);
     // An interrupted wait is an empty one; any other failure is the host's to handle.
-    if (n < 0 && n != -EINTR && room(1)) evPush(KIND_POLL_FAILED, 0, n, 0, 0, 0);
+    if (n < 0 && n != -EINTR && room(1)) evPush(EVENT_KIND_POLL_FAILED, 0, n, 0, 0, 0);
     readyCount = n < 0 ? 0 : <u32>n;
     readyPos = 0;
     resumeReads = 0;
   }
   while (readyPos < readyCount) {
-    const r = readyBuf + (<usize>readyPos << 3);
-    if (!processReport(load<u32>(r), load<u32>(r, 4))) break;
+    const r = readyBuf + <usize>readyPos * READY_SIZE;
+    if (!processReport(load<u32>(r, READY_TOKEN_OFFSET), load<u32>(r, READY_EVENTS_OFFSET))) break;
     readyPos++;
     resumeReads = 0;
   }
@@ -411,16 +423,17 @@ export function reactorWrite(conn: u32, ptr: usize, len: u32): i32 {
   if (slotState(s) == STATE_OPEN && wbIsEmpty(q)) {
     const n = sysWrite(fd, ptr, len);
     if (n >= 0) {
+      countWritten(<u32>n);
       if (<u32>n >= len) return <i32>len;
       off = <u32>n;
     } else if (n != -EAGAIN) {
-      closeConn(fd, n, CALL_WRITE);
+      closeConn(fd, n, FAILED_CALL_WRITE);
       return n;
     }
   }
   const rest = len - off;
   if (maxWriteBufferSize != 0 && <u64>wbBytes(q) + <u64>rest > <u64>maxWriteBufferSize) {
-    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE);
+    closeConn(fd, CLOSE_CAUSE_WRITE_OVERFLOW, FAILED_CALL_NONE);
     return -ENOBUFS;
   }
   const src = ptr + <usize>off;
@@ -430,7 +443,7 @@ export function reactorWrite(conn: u32, ptr: usize, len: u32): i32 {
   } else if (!wbAppend(q, src, rest)) {
     // The memory to queue the rest cannot be had (maxMemory, or the
     // embedder's limit): fail this connection, not the reactor.
-    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE);
+    closeConn(fd, CLOSE_CAUSE_WRITE_OVERFLOW, FAILED_CALL_NONE);
     return -ENOBUFS;
   }
   if ((slotFlags(s) & FLAG_OUT) == 0) {
@@ -449,7 +462,7 @@ export function reactorBufferedAmount(conn: u32): u32 {
 export function reactorClose(conn: u32, cause: i32): i32 {
   const s = ctLookup(conn);
   if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
-  closeConn(fdOf(conn), cause, CALL_NONE);
+  closeConn(fdOf(conn), cause, FAILED_CALL_NONE);
   return 0;
 }
 
@@ -474,7 +487,7 @@ export function reactorResumeReading(conn: u32): i32 {
   }
   slotSetFlags(s, f & ~(FLAG_READ_PAUSED | FLAG_PARKED));
   const r = sysEpollCtl(epfd, EPOLL_CTL_ADD, fd, interestOf(s), conn);
-  if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return r; }
+  if (r < 0) { closeConn(fd, r, FAILED_CALL_EPOLL_CTL); return r; }
   return 0;
 }
 
@@ -482,7 +495,7 @@ export function reactorEnd(conn: u32): i32 {
   const s = ctLookup(conn);
   if (s == 0 || slotState(s) == STATE_LISTENER) return -EBADF;
   if (wbIsEmpty(slotQueue(s))) {
-    closeConn(fdOf(conn), CAUSE_LOCAL, CALL_NONE);
+    closeConn(fdOf(conn), CLOSE_CAUSE_LOCAL, FAILED_CALL_NONE);
   } else {
     slotSetFlags(s, slotFlags(s) | FLAG_ENDING);
   }
@@ -497,7 +510,7 @@ export function reactorShutdown(): void {
     const st = slotState(ctSlot(fd));
     if (st == STATE_FREE) continue;
     if (st == STATE_LISTENER) { ctRelease(fd); sysClose(fd); }
-    else closeConn(fd, CAUSE_LOCAL, CALL_NONE);
+    else closeConn(fd, CLOSE_CAUSE_LOCAL, FAILED_CALL_NONE);
   }
   sysClose(epfd);
   epfd = -1;
@@ -509,3 +522,7 @@ export function reactorShutdown(): void {
 export function reactorConnCount(): u32 { return <u32>ctLiveConns(); }
 
 export function reactorMemoryInUse(): u32 { return <u32>heapInUse(); }
+
+export function reactorStats(): usize {
+  return statsRecord(<u32>ctLiveConns(), <u64>memory.size() << 16, <u64>heapInUse());
+}

@@ -1,4 +1,5 @@
 import type { AddressInfo } from './address.js';
+import type { ConnStream, ConnStreamOptions } from './conn-stream.js';
 import { NbioError } from './errors.js';
 import type { Chunk } from './write-path.js';
 
@@ -34,6 +35,8 @@ export interface ConnOwner {
   bufferedAmount(conn: Conn): number;
   setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void;
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
+  /** A stream over `conn` (see host/conn-stream.ts); throws if this owner cannot give one. */
+  stream(conn: Conn, options: ConnStreamOptions | undefined): ConnStream;
 }
 
 /**
@@ -48,6 +51,8 @@ export class Conn {
   readonly handle: number;
   /** @internal Where the connection is in its lifecycle; see {@link ConnState}. */
   state: ConnState;
+  /** @internal The stream its data, drains and close go to instead of the engine's handlers, once {@link toStream} made one. */
+  stream: ConnStream | undefined = undefined;
   readonly #owner: ConnOwner;
   #paused = false;
   #local: AddressInfo | undefined;
@@ -132,6 +137,27 @@ export class Conn {
     if (!this.#paused) return;
     this.#paused = false;
     this.#owner.resume(this);
+  }
+
+  /**
+   * Turns the connection into a `stream.Duplex` (for `tls.TLSSocket`,
+   * `http.Server`'s `'connection'`, pipelines), with backpressure both
+   * ways; see host/conn-stream.ts for exactly how reads, writes, `end()`
+   * and closes map. From this call on, the connection's data, drains and
+   * close go to the stream, not to the engine's `onData`, `onDrain` and
+   * `onClose`; call it in `onOpen` to get every byte. The stream pauses and
+   * resumes the connection itself: do not call {@link pause} or
+   * {@link resume} on it. Calling it again returns the same stream.
+   *
+   * Throws ERR_NBIO_CLOSED if the connection is closed or ending,
+   * ERR_NBIO_NOT_SUPPORTED if a plugin serves it, ERR_NBIO_INVALID_OPTION
+   * for unknown or bad options.
+   */
+  toStream(options?: ConnStreamOptions): ConnStream {
+    if (this.stream !== undefined) return this.stream;
+    if (this.state !== ConnState.Open) throw closedError();
+    this.stream = this.#owner.stream(this, options);
+    return this.stream;
   }
 
   /** True between {@link pause} and {@link resume}. */

@@ -1,3 +1,5 @@
+import { ListLayout, ReadResultLayout, WaitResultLayout } from './generated/abi.js';
+
 /** The canonical ABI's `cabi_realloc` export. */
 type Realloc = (oldPtr: number, oldSize: number, align: number, newSize: number) => number;
 
@@ -51,20 +53,20 @@ export class GuestMemory {
   }
 
   /**
-   * Stores a `variant { list, error(s32) }` result (12 bytes at `ret`): a
-   * list of `count` elements at `ptr` when `count >= 0`, else the error.
+   * Stores a `variant { list, error(s32) }` result of the kind `result`
+   * describes at `ret`: a list of `count` elements at `ptr` when
+   * `count >= 0`, else the error `count`.
    */
-  storeListResult(ret: number, ptr: number, count: number): void {
+  storeListResult(ret: number, result: ListResult, ptr: number, count: number): void {
     this.sync();
-    const i32 = this.i32;
-    const w = ret >>> 2;
+    const payload = (ret + result.payload) >>> 2;
     if (count >= 0) {
-      i32[w] = 0;
-      i32[w + 1] = ptr;
-      i32[w + 2] = count;
+      this.u8[ret] = result.list;
+      this.i32[payload + ListLayout.ptr / 4] = ptr;
+      this.i32[payload + ListLayout.len / 4] = count;
     } else {
-      i32[w] = 1;
-      i32[w + 1] = count;
+      this.u8[ret] = result.error;
+      this.i32[payload] = count;
     }
   }
 
@@ -79,3 +81,20 @@ export class GuestMemory {
     this.i32 = new Int32Array(this.buffer);
   }
 }
+
+/**
+ * A `variant { list, error(s32) }` result in reactor memory: the offset of
+ * its payload and the discriminants of its cases (4-byte aligned, as the
+ * generated layouts are).
+ */
+export interface ListResult {
+  readonly payload: number;
+  readonly list: number;
+  readonly error: number;
+}
+
+/** `sys.wait-result`, the result of `epoll-wait`. */
+export const WAIT_RESULT: ListResult = { payload: WaitResultLayout.payload, list: WaitResultLayout.ready, error: WaitResultLayout.error };
+
+/** `sys.read-result`, the result of `read`. */
+export const READ_RESULT: ListResult = { payload: ReadResultLayout.payload, list: ReadResultLayout.data, error: ReadResultLayout.error };

@@ -1,6 +1,7 @@
 import type { AddressInfo, ResolvedEndpoint } from './address.js';
 import { closeError, dialError } from './close-cause.js';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
+import { ConnStream } from './conn-stream.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
 import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
 import { pollerSyscallFailed, reactorFault } from './fault.js';
@@ -10,8 +11,11 @@ import { noop, type Handlers } from './handlers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
-import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, instantiateReactor, type Reactor } from './reactor.js';
+import { PluginDispatch } from './plugin/adapter.js';
+import { EventKind, FD_MASK } from './generated/abi.js';
+import { CloseCause, EventWords, ListWords, instantiateReactor, type Reactor } from './reactor.js';
 import { sockAddress } from './sockets.js';
+import { NO_STATS, channels, readReactorStats, type ReactorStats } from './stats.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
 
@@ -80,6 +84,8 @@ export class Poller {
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
   #drainScheduled = false;
+  /** The reactor's figures as last read (what {@link stats} answers once the reactor is dead). */
+  #stats: Readonly<ReactorStats> | undefined;
   readonly #owner: ConnOwner = {
     write: (conn, data) => this.#afterWrite(conn, this.#writer.write(this.#handleOf(conn), data)),
     writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(this.#handleOf(conn), chunks)),
@@ -90,6 +96,12 @@ export class Poller {
     bufferedAmount: (conn) => this.#reactor.bufferedAmount(this.#handleOf(conn)),
     setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
     address: (conn, side) => this.#address(conn, side),
+    stream: (conn, options) => {
+      if (this.#handlers instanceof PluginDispatch) {
+        throw new NbioError('ERR_NBIO_NOT_SUPPORTED', 'a plugin serves this connection: it cannot be turned into a stream');
+      }
+      return new ConnStream(conn, options);
+    },
   };
 
   private constructor(handlers: Handlers, reactor: Reactor, mem: GuestMemory, owned: OwnedFds, epfd: number) {
@@ -223,8 +235,13 @@ export class Poller {
         if (conn === undefined) continue;
         conn.state = ConnState.Closed;
         const dial = this.#takeDial(conn);
-        if (dial !== undefined) dial.reject(err);
-        else handlers.call(() => handlers.onClose(conn, err));
+        if (dial !== undefined) {
+          dial.reject(err);
+          continue;
+        }
+        if (channels.close.hasSubscribers) channels.close.publish({ conn, error: err });
+        const sink = conn.stream ?? handlers;
+        handlers.call(() => sink.onClose(conn, err));
       }
     });
     this.onFailure(err);
@@ -250,6 +267,17 @@ export class Poller {
   get memoryBytes(): number {
     this.#mem.sync();
     return this.#mem.buffer.byteLength;
+  }
+
+  /** What the reactor counted (host/stats.ts); once it is dead, what it counted last time it was asked. */
+  get stats(): Readonly<ReactorStats> {
+    const ptr = this.#reactor.stats();
+    // A dead reactor answers a negated errno instead of an address.
+    if (ptr > 0) {
+      this.#mem.sync();
+      this.#stats = readReactorStats(this.#mem.buffer, ptr);
+    }
+    return this.#stats ?? NO_STATS;
   }
 
   /**
@@ -353,25 +381,25 @@ export class Poller {
     const mem = this.#mem;
     mem.sync();
     const w = ret >>> 2;
-    const first = mem.i32[w] >>> 2;
-    const end = first + mem.i32[w + 1] * EVENT_WORDS;
+    const first = mem.i32[w + ListWords.ptr] >>> 2;
+    const end = first + mem.i32[w + ListWords.len] * EventWords.size;
     this.#prepare(first, end);
-    for (let p = first; p < end && this.#failure === undefined; p += EVENT_WORDS) {
+    for (let p = first; p < end && this.#failure === undefined; p += EventWords.size) {
       mem.sync();
       const events = mem.i32;
-      const handle = events[p + 1] >>> 0;
-      switch (events[p] & 0xff) {
+      const handle = events[p + EventWords.conn] >>> 0;
+      switch (events[p + EventWords.kind] & 0xff) {
         case EventKind.Data:
-          this.#deliverData(handle, events[p + 4] >>> 0, events[p + 5] >>> 0);
+          this.#deliverData(handle, events[p + EventWords.dataPtr] >>> 0, events[p + EventWords.dataLen] >>> 0);
           break;
         case EventKind.Opened:
-          this.#opened(handle, events[p + 3]);
+          this.#opened(handle, events[p + EventWords.detail]);
           break;
         case EventKind.Closed:
-          this.#closed(handle, events[p + 2], events[p + 3]);
+          this.#closed(handle, events[p + EventWords.status], events[p + EventWords.detail]);
           break;
         case EventKind.ListenerPaused:
-          this.#listenerPaused(events[p + 3], events[p + 2]);
+          this.#listenerPaused(events[p + EventWords.detail], events[p + EventWords.status]);
           break;
         case EventKind.Drained:
           this.#drained(handle);
@@ -391,20 +419,20 @@ export class Poller {
    */
   #prepare(first: number, end: number): void {
     const events = this.#mem.i32;
-    for (let p = first; p < end; p += EVENT_WORDS) {
-      switch (events[p] & 0xff) {
+    for (let p = first; p < end; p += EventWords.size) {
+      switch (events[p + EventWords.kind] & 0xff) {
         case EventKind.Closed: {
-          const conn = this.#connOf(events[p + 1] >>> 0);
+          const conn = this.#connOf(events[p + EventWords.conn] >>> 0);
           if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
             conn.state = ConnState.Doomed;
           }
           break;
         }
         case EventKind.Released:
-          native.discard(this.#mem.buffer, events[p + 1] >>> 0, events[p + 3] >>> 0);
+          native.discard(this.#mem.buffer, events[p + EventWords.conn] >>> 0, events[p + EventWords.detail] >>> 0);
           break;
         case EventKind.PollFailed:
-          this.#fail(pollerSyscallFailed(events[p + 2], 'epoll_wait'));
+          this.#fail(pollerSyscallFailed(events[p + EventWords.status], 'epoll_wait'));
           break;
       }
     }
@@ -423,12 +451,14 @@ export class Poller {
       if (conn === undefined) return;
       const dial = this.#takeDial(conn)!;
       if (conn.state === ConnState.Connecting) conn.state = ConnState.Open;
+      if (channels.open.hasSubscribers) channels.open.publish({ conn });
       handlers.call(() => handlers.onOpen(conn));
       dial.resolve(conn);
       return;
     }
     const conn = new Conn(this.#owner, handle, ConnState.Open);
     this.#conns[handle & FD_MASK] = conn;
+    if (channels.open.hasSubscribers) channels.open.publish({ conn });
     handlers.call(() => handlers.onOpen(conn));
   }
 
@@ -446,7 +476,7 @@ export class Poller {
     writer.deliver(data, ptr, len);
     // Not through handlers.call: no closure per message on the hot path.
     try {
-      this.#handlers.onData(conn, data);
+      (conn.stream ?? this.#handlers).onData(conn, data);
     } catch (error) {
       this.#handlers.capture(error);
     }
@@ -456,8 +486,8 @@ export class Poller {
   #drained(handle: number): void {
     const conn = this.#connOf(handle);
     if (conn === undefined || conn.state !== ConnState.Open) return;
-    const handlers = this.#handlers;
-    handlers.call(() => handlers.onDrain(conn));
+    const sink = conn.stream ?? this.#handlers;
+    this.#handlers.call(() => sink.onDrain(conn));
   }
 
   #closed(handle: number, status: number, detail: number): void {
@@ -485,10 +515,12 @@ export class Poller {
       return;
     }
     this.#deadlines.clear(conn);
-    const onClose = this.#handlers.onClose;
-    if (onClose === noop) return;
+    const sink = conn.stream ?? this.#handlers;
+    const publish = channels.close.hasSubscribers;
+    if (sink.onClose === noop && !publish) return;
     const err = failure ?? closeError(status, detail);
-    this.#handlers.call(() => onClose(conn, err));
+    if (publish) channels.close.publish({ conn, error: err });
+    this.#handlers.call(() => sink.onClose(conn, err));
   }
 
   /** Removes `conn`'s pending dial, if it has one, and stops its timer. */
@@ -580,7 +612,8 @@ export class Poller {
       if (held === undefined) continue;
       while (held.chunks.length > 0 && !conn.paused && conn.state !== ConnState.Closed) {
         const data = held.chunks.shift()!;
-        handlers.call(() => handlers.onData(conn, data));
+        const sink = conn.stream ?? handlers;
+        handlers.call(() => sink.onData(conn, data));
       }
       if (conn.paused && conn.state !== ConnState.Closed) continue;
       this.#held.delete(conn);

@@ -32,7 +32,7 @@ const SYS_FUNCS = ['accept', 'close', 'epoll-create', 'epoll-ctl', 'epoll-wait',
   'set-no-delay', 'socket-error', 'write', 'writev'];
 const ENGINE_FUNCS = ['add-conn', 'add-listener', 'backlog', 'buffered-amount', 'close', 'conn-count',
   'end', 'init', 'memory-in-use', 'pause-reading', 'resume-listener', 'resume-reading', 'run-once', 'shutdown',
-  'take-events', 'write'];
+  'stats', 'take-events', 'write'];
 
 describe('built artifacts', () => {
   it('exist (run node build/build.mjs first)', () => {

@@ -17,7 +17,9 @@
  *   socket-error (fd)                             -> i32
  *   set-no-delay (fd, on)                         -> i32
  *
- * Return area of epoll-wait / read (12 bytes, align 4), a static block:
+ * Return areas of epoll-wait and read, static blocks: a `wait-result` and
+ * a `read-result`, in the canonical-ABI layouts build/abi.mjs generates
+ * from the WIT (at the time of writing, both 12 bytes, align 4):
  *
  *   0        1        4                8               12
  *   +--------+--------+----------------+----------------+
@@ -33,6 +35,10 @@
  */
 import { armLanding, disarmLanding } from "../abi";
 import { EINTR } from "../constants";
+import {
+  LIST_LEN_OFFSET, LIST_PTR_OFFSET, READ_RESULT_ALIGN, READ_RESULT_DATA, READ_RESULT_PAYLOAD_OFFSET,
+  READ_RESULT_SIZE, READY_SIZE, WAIT_RESULT_ALIGN, WAIT_RESULT_PAYLOAD_OFFSET, WAIT_RESULT_READY, WAIT_RESULT_SIZE,
+} from "../generated/abi";
 
 
 // @ts-ignore: decorator
@@ -66,15 +72,17 @@ declare function _socketError(fd: i32): i32;
 @external("nbio:engine/sys@0.1.0", "set-no-delay")
 declare function _setNoDelay(fd: i32, on: i32): i32;
 
-/** Static 12-byte return area for list-returning imports. */
-const RET: usize = memory.data(16, 8);
+/** Static return areas of epoll-wait and read. */
+const WAIT_RET: usize = memory.data(<i32>WAIT_RESULT_SIZE, <i32>WAIT_RESULT_ALIGN);
+const READ_RET: usize = memory.data(<i32>READ_RESULT_SIZE, <i32>READ_RESULT_ALIGN);
 
-/** Decodes a list result: copies it to `dest` if the host put it elsewhere.
- *  Returns the element count, or the negated errno. */
-@inline function listResult(dest: usize, elemSize: u32): i32 {
-  if (load<u8>(RET) != 0) return load<i32>(RET, 4);
-  const ptr = <usize>load<u32>(RET, 4);
-  const len = load<u32>(RET, 8);
+/** Decodes a `variant { list, error(s32) }` result at `ret` (the list case
+ *  is `listCase`, the payload at `payload`): copies the list to `dest` if
+ *  the host put it elsewhere. Returns the element count, or the negated errno. */
+@inline function listResult(ret: usize, listCase: u8, payload: usize, dest: usize, elemSize: usize): i32 {
+  if (load<u8>(ret) != listCase) return load<i32>(ret + payload);
+  const ptr = <usize>load<u32>(ret + payload, LIST_PTR_OFFSET);
+  const len = load<u32>(ret + payload, LIST_LEN_OFFSET);
   if (len != 0 && ptr != dest) memory.copy(dest, ptr, <usize>len * elemSize);
   return <i32>len;
 }
@@ -85,13 +93,13 @@ export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32
   return _epollCtl(epfd, op, fd, events, token);
 }
 
-/** Waits for at most `max` reports, written to `dest` (max * 8 bytes:
- *  {u32 token, u32 events}). Returns the count or -errno. */
+/** Waits for at most `max` reports, written to `dest` (max `ready`
+ *  records). Returns the count or -errno. */
 export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i32 {
-  armLanding(dest, <usize>max << 3);
-  _epollWait(epfd, max, timeout, RET);
+  armLanding(dest, <usize>max * READY_SIZE);
+  _epollWait(epfd, max, timeout, WAIT_RET);
   disarmLanding();
-  return listResult(dest, 8);
+  return listResult(WAIT_RET, WAIT_RESULT_READY, WAIT_RESULT_PAYLOAD_OFFSET, dest, READY_SIZE);
 }
 
 /** Reads at most `maxLen` bytes into `dest`. Returns bytes read (0 = EOF)
@@ -100,9 +108,9 @@ export function sysRead(fd: i32, dest: usize, maxLen: u32): i32 {
   let r: i32;
   do {
     armLanding(dest, <usize>maxLen);
-    _read(fd, maxLen, RET);
+    _read(fd, maxLen, READ_RET);
     disarmLanding();
-    r = listResult(dest, 1);
+    r = listResult(READ_RET, READ_RESULT_DATA, READ_RESULT_PAYLOAD_OFFSET, dest, 1);
   } while (r == -EINTR);
   return r;
 }
@@ -114,7 +122,7 @@ export function sysWrite(fd: i32, ptr: usize, len: u32): i32 {
   return r;
 }
 
-/** Gathering write of `count` {u32 ptr, u32 len} records at `iov`. */
+/** Gathering write of the `count` list<u8> records ({ptr, len}) at `iov`. */
 export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
   let r: i32;
   do r = _writev(fd, iov, count); while (r == -EINTR);

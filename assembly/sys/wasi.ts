@@ -39,6 +39,9 @@ import {
   EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_DEL,
 } from "../constants";
 import {
+  LIST_LEN_OFFSET, LIST_PTR_OFFSET, LIST_SIZE, READY_EVENTS_OFFSET, READY_SIZE, READY_TOKEN_OFFSET,
+} from "../generated/abi";
+import {
   FIRST_FD, KIND_CONNECTING, KIND_EPOLL, KIND_LISTENER, KIND_STREAM,
   fdHighWater, fdOpen, fdRelease, fdSlot, fdSlotAt,
   slotInput, slotInputPollable, slotInterest, slotKind, slotOutput, slotOutputPollable,
@@ -192,7 +195,7 @@ export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32
 }
 
 /** Waits up to `timeout` ms (-1: no limit) for at most `max` reports,
- *  written to `dest` as {u32 token, u32 events}. Returns the count or -errno. */
+ *  written to `dest` as `ready` records. Returns the count or -errno. */
 export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i32 {
   const ep = fdSlot(epfd);
   if (ep == 0 || slotKind(ep) != KIND_EPOLL) return -EBADF;
@@ -251,9 +254,9 @@ export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i3
     slotSetReadyBits(s, 0);
     const ev = eventsOf(s, bits) & (slotInterest(s) | EPOLLERR | EPOLLHUP);
     if (ev == 0 || n >= max) continue;
-    const r = dest + (<usize>n << 3);
-    store<u32>(r, slotToken(s));
-    store<u32>(r, ev, 4);
+    const r = dest + <usize>n * READY_SIZE;
+    store<u32>(r, slotToken(s), READY_TOKEN_OFFSET);
+    store<u32>(r, ev, READY_EVENTS_OFFSET);
     n++;
   }
   settleLingers();
@@ -342,13 +345,14 @@ export function sysWrite(fd: i32, ptr: usize, len: u32): i32 {
   return r < 0 ? streamErrno(r, -EPIPE) : <i32>n;
 }
 
-/** Writes `count` {u32 ptr, u32 len} chunks at `iov` in order: the total
+/** Writes the `count` list<u8> records ({ptr, len}) at `iov` in order: the total
  *  taken (possibly short), -EAGAIN when nothing was, or -errno. */
 export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
   let total: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
-    const ptr = <usize>load<u32>(iov + (<usize>i << 3));
-    const len = load<u32>(iov + (<usize>i << 3), 4);
+    const rec = iov + <usize>i * LIST_SIZE;
+    const ptr = <usize>load<u32>(rec, LIST_PTR_OFFSET);
+    const len = load<u32>(rec, LIST_LEN_OFFSET);
     let off: u32 = 0;
     while (off < len) {
       const n = sysWrite(fd, ptr + <usize>off, len - off);
