@@ -36,7 +36,8 @@
  * stale epoll token from the same batch) no longer matches. Generations
  * wrap after GEN_MAX (2047) reuses of the same fd.
  */
-import { EMFILE, ENOMEM, FD_BITS, FD_MASK, GEN_MAX, MAX_FDS } from "./constants";
+import { EMFILE, ENOMEM } from "./constants";
+import { FD_BITS, FD_MASK, GEN_MAX, MAX_FDS } from "./generated/abi";
 import { heapAlloc, heapFree } from "./heap";
 import { wbClear, wbInit } from "./write-buffer";
 

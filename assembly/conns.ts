@@ -17,16 +17,16 @@
  *    reading (an ended stream stays readable forever) and goes on
  *    flushing; writes are still taken until this side ends too.
  * Once both have ended the connection closes. Its `closed` status says
- * who ended first: CAUSE_PEER_ENDED when the peer did, else CAUSE_LOCAL.
+ * who ended first: CLOSE_CAUSE_PEER_ENDED when the peer did, else CLOSE_CAUSE_LOCAL.
  * `close`, errors and overflows close at once, discarding the queue.
  */
+import { EAGAIN, EBADF, ENOBUFS, EOPNOTSUPP, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLLRDHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, INTEREST_READ, MAX_IOV, SHUT_WR } from "./constants";
 import {
-  CALL_CONNECT, CALL_EPOLL_CTL, CALL_NONE, CALL_READ, CALL_SHUTDOWN, CALL_WRITE,
-  CAUSE_LOCAL, CAUSE_PEER_ENDED, CAUSE_WRITE_OVERFLOW,
-  EAGAIN, EBADF, ENOBUFS, EOPNOTSUPP, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLLRDHUP, EPOLL_CTL_ADD,
-  EPOLL_CTL_DEL, EPOLL_CTL_MOD, FD_MASK, INTEREST_READ,
-  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_ENDED, KIND_OPENED, MAX_IOV, SHUT_WR,
-} from "./constants";
+  CLOSE_CAUSE_LOCAL, CLOSE_CAUSE_PEER_ENDED, CLOSE_CAUSE_WRITE_OVERFLOW, EVENT_KIND_CLOSED, EVENT_KIND_DATA,
+  EVENT_KIND_DRAINED, EVENT_KIND_ENDED, EVENT_KIND_OPENED, FAILED_CALL_CONNECT, FAILED_CALL_EPOLL_CTL,
+  FAILED_CALL_NONE, FAILED_CALL_READ, FAILED_CALL_SHUTDOWN, FAILED_CALL_WRITE, FD_MASK, LIST_ALIGN,
+  LIST_LEN_OFFSET, LIST_SIZE,
+} from "./generated/abi";
 import {
   FLAG_DATAGRAM, FLAG_ENDING, FLAG_OUT, FLAG_PARKED, FLAG_PEER_ENDED, FLAG_PEER_FIRST, FLAG_READ_PAUSED,
   FLAG_SHUT_WR, STATE_FREE, STATE_LISTENER, STATE_OPEN,
@@ -36,6 +36,7 @@ import {
   chunkLen, chunkPtr, wbAppend, wbAppendAdopted, wbBytes, wbConsume, wbGather, wbHead, wbIsEmpty,
 } from "./write-buffer";
 import { evPush } from "./events";
+import { countClosed, countRead, countWritten } from "./stats";
 import { adoptLarge } from "./abi";
 import { heapUsable } from "./heap";
 import { room } from "./room";
@@ -48,13 +49,13 @@ import {
   sysWritev,
 } from "./sys";
 
-const IOV: usize = memory.data(<i32>(MAX_IOV * 8), 4);
+const IOV: usize = memory.data(<i32>(<usize>MAX_IOV * LIST_SIZE), <i32>LIST_ALIGN);
 
 @inline export function fdOf(handle: u32): i32 { return <i32>(handle & FD_MASK); }
 
 /** The `closed` status of a connection both sides ended: who ended first. */
 @inline function endStatus(s: usize): i32 {
-  return (slotFlags(s) & FLAG_PEER_FIRST) != 0 ? CAUSE_PEER_ENDED : CAUSE_LOCAL;
+  return (slotFlags(s) & FLAG_PEER_FIRST) != 0 ? CLOSE_CAUSE_PEER_ENDED : CLOSE_CAUSE_LOCAL;
 }
 
 /** Closes the connection on `fd` exactly once: frees its queue, bumps the
@@ -68,9 +69,10 @@ export function closeConn(fd: i32, status: i32, detail: u32): void {
   if (st == STATE_FREE || st == STATE_LISTENER) return;
   const h = ctHandle(fd);
   ctRelease(fd);
-  if (status == CAUSE_LOCAL || status == CAUSE_PEER_ENDED) sysCloseGraceful(fd);
+  if (status == CLOSE_CAUSE_LOCAL || status == CLOSE_CAUSE_PEER_ENDED) sysCloseGraceful(fd);
   else sysClose(fd);
-  evPush(KIND_CLOSED, h, status, detail, 0, 0);
+  evPush(EVENT_KIND_CLOSED, h, status, detail, 0, 0);
+  countClosed(status);
 }
 
 /** The epoll interest a connection's flags call for. */
@@ -87,7 +89,7 @@ export function setConnFlags(fd: i32, s: usize, flags: u8): i32 {
   slotSetFlags(s, flags);
   if ((flags & FLAG_PARKED) != 0) return 0;
   const r = sysEpollCtl(epollFd(), EPOLL_CTL_MOD, fd, interestOf(s), ctHandle(fd));
-  if (r < 0) closeConn(fd, r, CALL_EPOLL_CTL);
+  if (r < 0) closeConn(fd, r, FAILED_CALL_EPOLL_CTL);
   return r;
 }
 
@@ -101,7 +103,7 @@ function disarmOut(fd: i32, s: usize): bool {
 /** A paused connection reported ERR or HUP: leaves the epoll set until resumed. */
 export function park(fd: i32, s: usize): void {
   const r = sysEpollCtl(epollFd(), EPOLL_CTL_DEL, fd, 0, 0);
-  if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return; }
+  if (r < 0) { closeConn(fd, r, FAILED_CALL_EPOLL_CTL); return; }
   slotSetFlags(s, slotFlags(s) | FLAG_PARKED);
 }
 
@@ -119,7 +121,7 @@ export function registerConn(fd: i32, state: u8, connecting: bool, flags: u8, tc
     const old = ctHandle(fd);
     const wasConn = slotState(s) != STATE_LISTENER;
     ctRelease(fd);
-    if (wasConn) evPush(KIND_CLOSED, old, -EBADF, CALL_NONE, 0, 0);
+    if (wasConn) { evPush(EVENT_KIND_CLOSED, old, -EBADF, FAILED_CALL_NONE, 0, 0); countClosed(-EBADF); }
   }
   const h = ctOpen(fd, state);
   // Edge-triggered, OUT is registered once and for all; level-triggered,
@@ -155,14 +157,15 @@ function sendQueued(fd: i32, s: usize): i32 {
       n = sysWrite(fd, chunkPtr(c), total);
     } else {
       total = 0;
-      for (let i = 0; i < cnt; i++) total += load<u32>(IOV + (<usize>i << 3), 4);
+      for (let i = 0; i < cnt; i++) total += load<u32>(IOV + <usize>i * LIST_SIZE, LIST_LEN_OFFSET);
       n = sysWritev(fd, IOV, <u32>cnt);
     }
     if (n < 0) {
       if (n == -EAGAIN || (datagram && n == -ENOBUFS)) return 0;
-      closeConn(fd, n, CALL_WRITE);
+      closeConn(fd, n, FAILED_CALL_WRITE);
       return -1;
     }
+    countWritten(<u32>n);
     wbConsume(q, <u32>n);
     if (<u32>n < total) return 0;
   }
@@ -173,8 +176,8 @@ function sendQueued(fd: i32, s: usize): i32 {
  *  closes it if the peer has ended too. False if it closed. */
 function shutWrite(fd: i32, s: usize): bool {
   const r = sysShutdown(fd, SHUT_WR);
-  if (r < 0) { closeConn(fd, r, CALL_SHUTDOWN); return false; }
-  if ((slotFlags(s) & FLAG_PEER_ENDED) != 0) { closeConn(fd, endStatus(s), CALL_NONE); return false; }
+  if (r < 0) { closeConn(fd, r, FAILED_CALL_SHUTDOWN); return false; }
+  if ((slotFlags(s) & FLAG_PEER_ENDED) != 0) { closeConn(fd, endStatus(s), FAILED_CALL_NONE); return false; }
   return true;
 }
 
@@ -187,22 +190,22 @@ export function flush(fd: i32, s: usize): bool {
   if (r <= 0) return r == 0;
   const f = slotFlags(s);
   if ((f & FLAG_ENDING) != 0) {
-    closeConn(fd, endStatus(s), CALL_NONE);
+    closeConn(fd, endStatus(s), FAILED_CALL_NONE);
     return false;
   }
   if ((f & FLAG_SHUT_WR) != 0 && !shutWrite(fd, s)) return false;
   if (!disarmOut(fd, s)) return false;
-  evPush(KIND_DRAINED, ctHandle(fd), 0, 0, 0, 0);
+  evPush(EVENT_KIND_DRAINED, ctHandle(fd), 0, 0, 0, 0);
   return true;
 }
 
 /** A connecting socket became writable or failed. False if it closed. */
 export function completeConnect(fd: i32, s: usize, h: u32): bool {
   const err = sysSocketError(fd);
-  if (err < 0) { closeConn(fd, err, CALL_CONNECT); return false; }
+  if (err < 0) { closeConn(fd, err, FAILED_CALL_CONNECT); return false; }
   slotSetState(s, STATE_OPEN);
   if (wbIsEmpty(slotQueue(s)) && !disarmOut(fd, s)) return false;
-  evPush(KIND_OPENED, h, 0, 0, 0, 0);
+  evPush(EVENT_KIND_OPENED, h, 0, 0, 0, 0);
   return true;
 }
 
@@ -210,10 +213,10 @@ export function completeConnect(fd: i32, s: usize, h: u32): bool {
 function peerEnded(fd: i32, s: usize, h: u32): void {
   let f = slotFlags(s) | FLAG_PEER_ENDED;
   if ((f & (FLAG_ENDING | FLAG_SHUT_WR)) == 0) f |= FLAG_PEER_FIRST;
-  evPush(KIND_ENDED, h, 0, 0, 0, 0);
+  evPush(EVENT_KIND_ENDED, h, 0, 0, 0, 0);
   if ((f & FLAG_SHUT_WR) != 0 && wbIsEmpty(slotQueue(s))) {
     slotSetFlags(s, f);
-    closeConn(fd, endStatus(s), CALL_NONE);
+    closeConn(fd, endStatus(s), FAILED_CALL_NONE);
     return;
   }
   setConnFlags(fd, s, f); // no read interest from now on
@@ -223,8 +226,8 @@ function peerEnded(fd: i32, s: usize, h: u32): void {
  *  peer ended): closes it with the pending error, if any. */
 export function settleHangUp(fd: i32, s: usize): void {
   const e = sysSocketError(fd);
-  if (e < 0) closeConn(fd, e, CALL_READ);
-  else closeConn(fd, endStatus(s), CALL_NONE);
+  if (e < 0) closeConn(fd, e, FAILED_CALL_READ);
+  else closeConn(fd, endStatus(s), FAILED_CALL_NONE);
 }
 
 /** Reads until the socket is empty, the read limit is reached or the
@@ -242,7 +245,8 @@ export function readLoop(fd: i32, s: usize, h: u32, events: u32): bool {
     const dest = batchNext();
     const n = sysRead(fd, dest, rbs);
     if (n > 0) {
-      evPush(KIND_DATA, h, 0, 0, dest, <u32>n);
+      countRead(<u32>n);
+      evPush(EVENT_KIND_DATA, h, 0, 0, dest, <u32>n);
       batchCommit(<u32>n);
       got = true;
       if (<u32>n < rbs && !readToEnd) return true; // drained
@@ -254,12 +258,12 @@ export function readLoop(fd: i32, s: usize, h: u32, events: u32): bool {
       // (level-triggered): settle it from the pending socket error.
       if (!got && (events & (EPOLLERR | EPOLLHUP)) != 0 && i == resumeReads()) {
         const e = sysSocketError(fd);
-        if (e < 0) closeConn(fd, e, CALL_READ);
-        else closeConn(fd, CAUSE_PEER_ENDED, CALL_NONE);
+        if (e < 0) closeConn(fd, e, FAILED_CALL_READ);
+        else closeConn(fd, CLOSE_CAUSE_PEER_ENDED, FAILED_CALL_NONE);
       }
       return true;
     }
-    closeConn(fd, n, CALL_READ);
+    closeConn(fd, n, FAILED_CALL_READ);
     return true;
   }
   return true;
@@ -275,17 +279,18 @@ export function connWrite(conn: u32, s: usize, ptr: usize, len: u32): i32 {
   if (slotState(s) == STATE_OPEN && wbIsEmpty(q)) {
     const n = sysWrite(fd, ptr, len);
     if (n >= 0) {
+      countWritten(<u32>n);
       if (<u32>n >= len) return <i32>len;
       off = <u32>n;
     } else if (n != -EAGAIN) {
-      closeConn(fd, n, CALL_WRITE);
+      closeConn(fd, n, FAILED_CALL_WRITE);
       return n;
     }
   }
   const rest = len - off;
   const limit = maxWriteBufferSize();
   if (limit != 0 && <u64>wbBytes(q) + <u64>rest > <u64>limit) {
-    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE);
+    closeConn(fd, CLOSE_CAUSE_WRITE_OVERFLOW, FAILED_CALL_NONE);
     return -ENOBUFS;
   }
   const src = ptr + <usize>off;
@@ -295,7 +300,7 @@ export function connWrite(conn: u32, s: usize, ptr: usize, len: u32): i32 {
   } else if (!wbAppend(q, src, rest)) {
     // The memory to queue the rest cannot be had (maxMemory, or the
     // embedder's limit): fail this connection, not the reactor.
-    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE);
+    closeConn(fd, CLOSE_CAUSE_WRITE_OVERFLOW, FAILED_CALL_NONE);
     return -ENOBUFS;
   }
   return armOut(fd, s, len);
@@ -313,7 +318,7 @@ export function armOut(fd: i32, s: usize, len: u32): i32 {
 
 /** `end`: closes once the queue is empty (at once if it is). */
 export function connEnd(conn: u32, s: usize): void {
-  if (wbIsEmpty(slotQueue(s))) closeConn(fdOf(conn), endStatus(s), CALL_NONE);
+  if (wbIsEmpty(slotQueue(s))) closeConn(fdOf(conn), endStatus(s), FAILED_CALL_NONE);
   else slotSetFlags(s, slotFlags(s) | FLAG_ENDING);
 }
 
@@ -346,6 +351,6 @@ export function connResume(conn: u32, s: usize): i32 {
   }
   slotSetFlags(s, f & ~(FLAG_READ_PAUSED | FLAG_PARKED));
   const r = sysEpollCtl(epollFd(), EPOLL_CTL_ADD, fd, interestOf(s), conn);
-  if (r < 0) { closeConn(fd, r, CALL_EPOLL_CTL); return r; }
+  if (r < 0) { closeConn(fd, r, FAILED_CALL_EPOLL_CTL); return r; }
   return 0;
 }

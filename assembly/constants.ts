@@ -1,7 +1,9 @@
 /**
- * Numbers shared by the whole reactor: Linux errno values (always used
- * negated, "-errno"), EPOLL bits and ctl ops, the event kinds and
- * failed-call codes of wit/nbio-engine.wit, and the handle layout.
+ * Numbers of the Linux ABI the whole reactor uses: errno values (always
+ * used negated, "-errno"), EPOLL bits and ctl ops; and the reactor's own
+ * limits. The numbers of the engine interface (event kinds, failed calls,
+ * close causes, record layouts, the handle layout) are generated from the
+ * WIT into generated/abi.ts (build/abi.mjs).
  *
  * Everything here is a compile-time constant: no memory, no code.
  */
@@ -55,49 +57,5 @@ export const MAX_ACCEPTS_PER_REPORT: i32 = 64;
 /** Most chunks handed to one writev. */
 export const MAX_IOV: i32 = 64;
 
-// ---- engine.event-kind ----
-export const KIND_OPENED: u8 = 0;
-export const KIND_DATA: u8 = 1;
-export const KIND_CLOSED: u8 = 2;
-export const KIND_LISTENER_PAUSED: u8 = 3;
-export const KIND_DRAINED: u8 = 4;
-export const KIND_RELEASED: u8 = 5;
-export const KIND_POLL_FAILED: u8 = 6;
-export const KIND_ENDED: u8 = 7;
-export const KIND_ACCEPTED: u8 = 8;
-
-// ---- engine.failed-call ----
-export const CALL_NONE: u32 = 0;
-export const CALL_READ: u32 = 1;
-export const CALL_WRITE: u32 = 2;
-export const CALL_CONNECT: u32 = 3;
-export const CALL_EPOLL_CTL: u32 = 4;
-export const CALL_SHUTDOWN: u32 = 5;
-export const CALL_SEND: u32 = 6;
-export const CALL_RECV: u32 = 7;
-
 // ---- sys.shutdown `how` ----
 export const SHUT_WR: i32 = 1;
-
-// ---- closed.status causes that are not errnos ----
-export const CAUSE_LOCAL: i32 = 0;
-export const CAUSE_PEER_ENDED: i32 = 1;
-export const CAUSE_WRITE_OVERFLOW: i32 = 2;
-
-// ---- handles ----
-//
-//   31  30          20 19                 0
-//  +---+--------------+--------------------+
-//  | 0 |  generation  |        fd          |   generation in 1..2047, never 0
-//  +---+--------------+--------------------+
-//
-// Bit 31 stays clear so a handle is positive as an s32 (add-conn returns
-// "handle > 0 or -errno"). The peers of a UDP socket (udp-peers.ts) have
-// no descriptor of their own: their handles set bit 31 (PEER_BIT) and
-// carry an index into the peer table where the fd would be. Peer handles
-// only travel in events and as arguments, never as add-conn results.
-export const FD_BITS: u32 = 20;
-export const PEER_BIT: u32 = 0x8000_0000;
-export const MAX_FDS: i32 = 1 << 20;
-export const FD_MASK: u32 = (1 << 20) - 1;
-export const GEN_MAX: u32 = (1 << 11) - 1;

@@ -20,17 +20,18 @@
  * empty `data` event, not an end of stream. A datagram larger than UDP
  * allows is refused with -EMSGSIZE and the connection stays open.
  */
+import { EAGAIN, EBADF, EINTR, EMSGSIZE, ENOBUFS, EPOLLERR, EPOLLIN, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD } from "./constants";
 import {
-  CALL_NONE, CALL_RECV, CALL_SEND, CAUSE_LOCAL, CAUSE_WRITE_OVERFLOW,
-  EAGAIN, EBADF, EINTR, EMSGSIZE, ENOBUFS, EPOLLERR, EPOLLIN, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD,
-  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_OPENED,
-} from "./constants";
+  CLOSE_CAUSE_LOCAL, CLOSE_CAUSE_WRITE_OVERFLOW, EVENT_KIND_CLOSED, EVENT_KIND_DATA, EVENT_KIND_DRAINED,
+  EVENT_KIND_OPENED, FAILED_CALL_NONE, FAILED_CALL_RECV_FROM, FAILED_CALL_SEND_TO,
+} from "./generated/abi";
 import {
   FLAG_DRAINING, FLAG_ENDING, FLAG_OUT, ctHandle, ctRelease, ctSlot, slotFlags, slotQueue, slotSetFlags,
   slotState, STATE_FREE, STATE_OPEN,
 } from "./conn-table";
 import { chunkLen, chunkPtr, wbAppendRecord, wbBytes, wbConsume, wbHead, wbIsEmpty } from "./write-buffer";
 import { evPush } from "./events";
+import { countClosed, countRead, countWritten } from "./stats";
 import { batchCommit, batchFree, batchNext, resumeReads, setResumeReads } from "./batch";
 import { edgeTriggered, epollFd, maxWriteBufferSize, readBufferSize, readLimit, triggerBits } from "./settings";
 import { sysClose, sysEpollCtl, sysRecvFrom, sysSendTo, sysWrite } from "./sys";
@@ -73,7 +74,8 @@ export function closePeer(p: usize, status: i32, detail: u32): void {
   const h = peerHandle(p);
   const fd = peerSocket(p);
   peerRelease(p);
-  evPush(KIND_CLOSED, h, status, detail, 0, 0);
+  evPush(EVENT_KIND_CLOSED, h, status, detail, 0, 0);
+  countClosed(status);
   const s = ctSlot(fd);
   if ((slotFlags(s) & FLAG_DRAINING) != 0 && !hasPeers(fd)) closeSocket(fd);
 }
@@ -95,7 +97,8 @@ export function closeSocket(fd: i32): void {
     if (p == 0 || peerSocket(p) != fd) continue;
     const h = peerHandle(p);
     peerRelease(p);
-    evPush(KIND_CLOSED, h, CAUSE_LOCAL, CALL_NONE, 0, 0);
+    evPush(EVENT_KIND_CLOSED, h, CLOSE_CAUSE_LOCAL, FAILED_CALL_NONE, 0, 0);
+    countClosed(CLOSE_CAUSE_LOCAL);
   }
   ctRelease(fd);
   sysClose(fd);
@@ -122,10 +125,11 @@ function flushSocket(fd: i32, s: usize): void {
     if (n == -EAGAIN || n == -ENOBUFS) return; // OUT stays armed
     wbConsume(q, len + 4);
     peerSetQueued(p, peerQueued(p) - len);
-    if (n < 0) closePeer(p, n, CALL_SEND);
+    if (n >= 0) countWritten(<u32>n);
+    if (n < 0) closePeer(p, n, FAILED_CALL_SEND_TO);
     else if (peerQueued(p) == 0) {
-      if ((peerFlags(p) & PEER_ENDING) != 0) closePeer(p, CAUSE_LOCAL, CALL_NONE);
-      else evPush(KIND_DRAINED, peerHandle(p), 0, 0, 0, 0);
+      if ((peerFlags(p) & PEER_ENDING) != 0) closePeer(p, CLOSE_CAUSE_LOCAL, FAILED_CALL_NONE);
+      else evPush(EVENT_KIND_DRAINED, peerHandle(p), 0, 0, 0, 0);
     }
   }
   if (slotState(s) != STATE_FREE && wbIsEmpty(q) && !edgeTriggered()) setSocketFlags(fd, s, slotFlags(s) & ~FLAG_OUT);
@@ -164,14 +168,16 @@ export function socketReport(fd: i32, s: usize, events: u32): bool {
       const a = batchNext();
       memory.copy(a, SOURCE + 4, <usize>addrLen);
       batchCommit(addrLen);
-      evPush(KIND_OPENED, peerHandle(p), 0, <u32>fd + 1, a, addrLen);
-      evPush(KIND_DATA, peerHandle(p), <u32>size > rbs ? size : 0, 0, dest, got);
+      evPush(EVENT_KIND_OPENED, peerHandle(p), 0, <u32>fd + 1, a, addrLen);
+      countRead(got);
+      evPush(EVENT_KIND_DATA, peerHandle(p), <u32>size > rbs ? size : 0, 0, dest, got);
       continue;
     }
     if ((peerFlags(p) & PEER_PAUSED) != 0) continue; // no flow control in UDP: dropped
     const got = min(<u32>size, rbs);
     batchCommit(got);
-    evPush(KIND_DATA, peerHandle(p), <u32>size > rbs ? size : 0, 0, dest, got);
+    countRead(got);
+    evPush(EVENT_KIND_DATA, peerHandle(p), <u32>size > rbs ? size : 0, 0, dest, got);
   }
   return true;
 }
@@ -188,12 +194,13 @@ export function dgramConnRead(fd: i32, h: u32): bool {
     if (size < 0) {
       if (size == -EAGAIN) return true;
       if (size == -EINTR) continue;
-      closeConn(fd, size, CALL_RECV); // ECONNREFUSED: the peer's port is closed
+      closeConn(fd, size, FAILED_CALL_RECV_FROM); // ECONNREFUSED: the peer's port is closed
       return true;
     }
     const got = min(<u32>size, rbs);
     batchCommit(got);
-    evPush(KIND_DATA, h, <u32>size > rbs ? size : 0, 0, dest, got);
+    countRead(got);
+    evPush(EVENT_KIND_DATA, h, <u32>size > rbs ? size : 0, 0, dest, got);
   }
   return true;
 }
@@ -206,16 +213,17 @@ export function dgramConnWrite(conn: u32, s: usize, ptr: usize, len: u32): i32 {
   const q = slotQueue(s);
   if (slotState(s) == STATE_OPEN && wbIsEmpty(q)) {
     const n = sysWrite(fd, ptr, len);
-    if (n >= 0 || n == -EMSGSIZE) return n < 0 ? n : <i32>len;
-    if (n != -EAGAIN && n != -ENOBUFS) { closeConn(fd, n, CALL_SEND); return n; }
+    if (n >= 0) { countWritten(<u32>n); return <i32>len; }
+    if (n == -EMSGSIZE) return n;
+    if (n != -EAGAIN && n != -ENOBUFS) { closeConn(fd, n, FAILED_CALL_SEND_TO); return n; }
   }
   const limit = maxWriteBufferSize();
   if (limit != 0 && <u64>wbBytes(q) + <u64>len > <u64>limit) {
-    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE);
+    closeConn(fd, CLOSE_CAUSE_WRITE_OVERFLOW, FAILED_CALL_NONE);
     return -ENOBUFS;
   }
   if (!wbAppendRecord(q, ptr, len, 0, false)) {
-    closeConn(fd, CAUSE_WRITE_OVERFLOW, CALL_NONE); // the memory to queue it cannot be had
+    closeConn(fd, CLOSE_CAUSE_WRITE_OVERFLOW, FAILED_CALL_NONE); // the memory to queue it cannot be had
     return -ENOBUFS;
   }
   return armOut(fd, s, len);
@@ -233,16 +241,17 @@ export function peerWrite(handle: u32, ptr: usize, len: u32): i32 {
   const q = slotQueue(s);
   if (wbIsEmpty(q)) {
     const n = sysSendTo(fd, ptr, len, addr, addrLen);
-    if (n >= 0 || n == -EMSGSIZE) return n < 0 ? n : <i32>len;
-    if (n != -EAGAIN && n != -ENOBUFS) { closePeer(p, n, CALL_SEND); return n; }
+    if (n >= 0) { countWritten(<u32>n); return <i32>len; }
+    if (n == -EMSGSIZE) return n;
+    if (n != -EAGAIN && n != -ENOBUFS) { closePeer(p, n, FAILED_CALL_SEND_TO); return n; }
   }
   const limit = maxWriteBufferSize();
   if (limit != 0 && <u64>peerQueued(p) + <u64>len > <u64>limit) {
-    closePeer(p, CAUSE_WRITE_OVERFLOW, CALL_NONE);
+    closePeer(p, CLOSE_CAUSE_WRITE_OVERFLOW, FAILED_CALL_NONE);
     return -ENOBUFS;
   }
   if (!wbAppendRecord(q, ptr, len, handle, true)) {
-    closePeer(p, CAUSE_WRITE_OVERFLOW, CALL_NONE); // the memory to queue it cannot be had
+    closePeer(p, CLOSE_CAUSE_WRITE_OVERFLOW, FAILED_CALL_NONE); // the memory to queue it cannot be had
     return -ENOBUFS;
   }
   peerSetQueued(p, peerQueued(p) + len);
@@ -252,7 +261,7 @@ export function peerWrite(handle: u32, ptr: usize, len: u32): i32 {
 
 /** `end` of a peer: closes once its queued datagrams are sent. */
 export function peerEnd(p: usize): void {
-  if (peerQueued(p) == 0) closePeer(p, CAUSE_LOCAL, CALL_NONE);
+  if (peerQueued(p) == 0) closePeer(p, CLOSE_CAUSE_LOCAL, FAILED_CALL_NONE);
   else peerSetFlags(p, peerFlags(p) | PEER_ENDING);
 }
 

@@ -2,7 +2,9 @@
  * The outgoing event array: `list<event>` as returned by `run-once` and
  * `take-events`.
  *
- * Record (24 bytes, align 4), canonical-ABI layout of engine.event:
+ * Record: engine.event in its canonical-ABI layout, whose offsets
+ * (EVENT_*_OFFSET, EVENT_SIZE) build/abi.mjs generates from the WIT; at
+ * the time of writing:
  *
  *   +0      +1     +4        +8          +12         +16         +20        +24
  *   +-------+------+---------+-----------+-----------+-----------+----------+
@@ -33,9 +35,12 @@
  * the host's hands once it is returned (`heapReported`), and the heap may
  * reuse them from the host's next call on (abi.ts `beginCall`).
  */
+import {
+  EVENT_CONN_OFFSET, EVENT_DATA_OFFSET, EVENT_DETAIL_OFFSET, EVENT_KIND_OFFSET, EVENT_SIZE,
+  EVENT_STATUS_OFFSET, LIST_ALIGN, LIST_LEN_OFFSET, LIST_PTR_OFFSET, LIST_SIZE,
+} from "./generated/abi";
 import { heapAlloc, heapFree, heapReported } from "./heap";
 
-export const EVENT_SIZE: usize = 24;
 const INITIAL_EVENTS: u32 = 4096;
 
 let base: usize = 0;
@@ -44,8 +49,8 @@ let count: u32 = 0;
 let returned: u32 = 0;
 let retired: usize = 0;
 
-/** Static return area of run-once / take-events: {u32 ptr, u32 len}. */
-const RET_AREA: usize = memory.data(8, 4);
+/** Static return area of run-once / take-events: the list's {ptr, len}. */
+const RET_AREA: usize = memory.data(<i32>LIST_SIZE, <i32>LIST_ALIGN);
 
 /** Grows the array to hold at least `want` records. False if the memory cannot be had. */
 function grow(want: u32): bool {
@@ -79,12 +84,12 @@ export function evRoom(): u32 { return cap - count; }
 export function evPush(kind: u8, conn: u32, status: i32, detail: u32, dataPtr: usize, dataLen: u32): bool {
   if (count == cap && !grow(count + 1)) return false;
   const e = base + <usize>count * EVENT_SIZE;
-  store<u32>(e, <u32>kind); // kind byte + zeroed padding
-  store<u32>(e, conn, 4);
-  store<i32>(e, status, 8);
-  store<u32>(e, detail, 12);
-  store<u32>(e, <u32>dataPtr, 16);
-  store<u32>(e, dataLen, 20);
+  store<u8>(e, kind, EVENT_KIND_OFFSET);
+  store<u32>(e, conn, EVENT_CONN_OFFSET);
+  store<i32>(e, status, EVENT_STATUS_OFFSET);
+  store<u32>(e, detail, EVENT_DETAIL_OFFSET);
+  store<u32>(e, <u32>dataPtr, EVENT_DATA_OFFSET + LIST_PTR_OFFSET);
+  store<u32>(e, dataLen, EVENT_DATA_OFFSET + LIST_LEN_OFFSET);
   count++;
   return true;
 }
@@ -107,8 +112,8 @@ export function evPending(): u32 { return count - returned; }
 export function evReturn(): usize {
   returned = count;
   heapReported();
-  store<u32>(RET_AREA, <u32>base);
-  store<u32>(RET_AREA, count, 4);
+  store<u32>(RET_AREA, <u32>base, LIST_PTR_OFFSET);
+  store<u32>(RET_AREA, count, LIST_LEN_OFFSET);
   return RET_AREA;
 }
 

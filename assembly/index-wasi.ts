@@ -11,10 +11,14 @@
  *   local-address  (fd)                -> ptr to address-result
  *   remote-address (fd)                -> ptr to address-result
  *
- *   address-result (12 bytes): [0] u8 disc; 0: [4] ptr, [8] len of the
- *   UTF-8 text (a static buffer, valid until the next call); 1: [4] s32
+ *   address-result (ADDRESS_RESULT_SIZE bytes, generated from the WIT):
+ *   the `address` case's text is a static buffer, valid until the next call
  */
 import { beginCall, endCall } from "./abi";
+import {
+  ADDRESS_RESULT_ADDRESS, ADDRESS_RESULT_ALIGN, ADDRESS_RESULT_ERROR, ADDRESS_RESULT_PAYLOAD_OFFSET,
+  ADDRESS_RESULT_SIZE, LIST_LEN_OFFSET, LIST_PTR_OFFSET,
+} from "./generated/abi";
 import { MAX_ADDRESS_TEXT } from "./wasi/address";
 import { netAddress, netDial, netListen } from "./wasi/net";
 
@@ -22,17 +26,18 @@ export * from "./index";
 export { cabi_realloc } from "./abi";
 
 const TEXT: usize = memory.data(<i32>MAX_ADDRESS_TEXT);
-const RESULT: usize = memory.data(12, 4);
+const RESULT: usize = memory.data(<i32>ADDRESS_RESULT_SIZE, <i32>ADDRESS_RESULT_ALIGN);
 
 function addressResult(fd: i32, remote: bool): usize {
   const n = netAddress(fd, remote, TEXT);
+  const payload = RESULT + ADDRESS_RESULT_PAYLOAD_OFFSET;
   if (n < 0) {
-    store<u8>(RESULT, 1);
-    store<i32>(RESULT, n, 4);
+    store<u8>(RESULT, ADDRESS_RESULT_ERROR);
+    store<i32>(payload, n);
   } else {
-    store<u8>(RESULT, 0);
-    store<u32>(RESULT, <u32>TEXT, 4);
-    store<u32>(RESULT, <u32>n, 8);
+    store<u8>(RESULT, ADDRESS_RESULT_ADDRESS);
+    store<u32>(payload, <u32>TEXT, LIST_PTR_OFFSET);
+    store<u32>(payload, <u32>n, LIST_LEN_OFFSET);
   }
   return RESULT;
 }

@@ -26,6 +26,7 @@
  *   shutdown        ()              -> ()
  *   conn-count      ()              -> u32
  *   memory-in-use   ()              -> u32
+ *   stats           ()              -> ptr to the stats record
  *
  * plus `memory` and `cabi_realloc`. Every export starts with `beginCall()`,
  * which lets the heap reuse memory the host has been told it may discard,
@@ -37,7 +38,7 @@ import {
   reactorAddAcceptor, reactorAddConn, reactorAddDatagram, reactorAddListener, reactorBacklog,
   reactorBufferedAmount, reactorClose, reactorCloseWrite, reactorConnCount, reactorEnd, reactorInit,
   reactorMemoryInUse, reactorPauseReading, reactorRemoveListener, reactorResumeListener, reactorResumeReading,
-  reactorRunOnce, reactorShutdown, reactorTakeEvents, reactorWrite,
+  reactorRunOnce, reactorShutdown, reactorStats, reactorTakeEvents, reactorWrite,
 } from "./reactor";
 
 export { cabi_realloc } from "./abi";
@@ -101,4 +102,7 @@ export function engine$conn_count(): u32 {
 }
 export function engine$memory_in_use(): u32 {
   beginCall(); const r = reactorMemoryInUse(); endCall(); return r;
+}
+export function engine$stats(): usize {
+  beginCall(); const r = reactorStats(); endCall(); return r;
 }

@@ -41,12 +41,11 @@
  * never traps. Events that must not be lost have room kept for them in
  * the event array (room.ts).
  */
+import { EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, ENOMEM, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, INTEREST_LISTEN, MAX_ACCEPTS_PER_REPORT, MAX_READY, READ_TRIGGER } from "./constants";
 import {
-  CAUSE_LOCAL, CALL_NONE, EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, ENOMEM,
-  EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, INTEREST_LISTEN,
-  KIND_ACCEPTED, KIND_LISTENER_PAUSED, KIND_OPENED, KIND_POLL_FAILED,
-  MAX_ACCEPTS_PER_REPORT, MAX_READY, PEER_BIT, READ_TRIGGER,
-} from "./constants";
+  CLOSE_CAUSE_LOCAL, EVENT_KIND_ACCEPTED, EVENT_KIND_LISTENER_PAUSED, EVENT_KIND_OPENED,
+  EVENT_KIND_POLL_FAILED, FAILED_CALL_NONE, PEER_BIT, READY_EVENTS_OFFSET, READY_SIZE, READY_TOKEN_OFFSET,
+} from "./generated/abi";
 import {
   FLAG_ACCEPTOR, FLAG_DATAGRAM, FLAG_NOT_TCP, FLAG_PAUSED, FLAG_PEER_ENDED, FLAG_READ_PAUSED,
   STATE_CONNECTING, STATE_FREE, STATE_LISTENER, STATE_OPEN,
@@ -55,6 +54,7 @@ import {
 } from "./conn-table";
 import { wbBytes } from "./write-buffer";
 import { evCompact, evPending, evPush, evReturn } from "./events";
+import { countAccepted, countAdded, statsRecord } from "./stats";
 import { heapAlloc, heapInUse, heapSetLimit } from "./heap";
 import { SPARE_EVENTS, announceReleases, room } from "./room";
 import { batchInit, batchReset, resumeReads, setResumeReads } from "./batch";
@@ -86,7 +86,7 @@ function pauseListener(lfd: i32, err: i32): void {
   const s = ctSlot(lfd);
   sysEpollCtl(epollFd(), EPOLL_CTL_MOD, lfd, 0, ctHandle(lfd));
   slotSetFlags(s, slotFlags(s) | FLAG_PAUSED);
-  evPush(KIND_LISTENER_PAUSED, 0, err, <u32>lfd, 0, 0);
+  evPush(EVENT_KIND_LISTENER_PAUSED, 0, err, <u32>lfd, 0, 0);
 }
 
 /** Accepts what is pending on listener `lfd`: each connection is served
@@ -103,7 +103,7 @@ function acceptLoop(lfd: i32, s: usize): void {
       pauseListener(lfd, nfd); // EMFILE, ENFILE, ENOBUFS, ENOMEM, ...: no spinning
       return;
     }
-    if (acceptor) { evPush(KIND_ACCEPTED, 0, lfd, <u32>nfd, 0, 0); continue; }
+    if (acceptor) { evPush(EVENT_KIND_ACCEPTED, 0, lfd, <u32>nfd, 0, 0); continue; }
     const e = ctEnsure(nfd);
     if (e < 0) { sysClose(nfd); pauseListener(lfd, e); return; }
     const h = registerConn(nfd, STATE_OPEN, false, 0, (slotFlags(s) & FLAG_NOT_TCP) == 0);
@@ -111,7 +111,8 @@ function acceptLoop(lfd: i32, s: usize): void {
     // A listener whose first connection refused TCP_NODELAY is not TCP
     // (a Unix socket): its later connections are not asked again.
     if (tcpRefused) slotSetFlags(s, slotFlags(s) | FLAG_NOT_TCP);
-    evPush(KIND_OPENED, <u32>h, 0, <u32>lfd + 1, 0, 0);
+    countAccepted();
+    evPush(EVENT_KIND_OPENED, <u32>h, 0, <u32>lfd + 1, 0, 0);
   }
 }
 
@@ -180,7 +181,7 @@ export function reactorInit(rbs: u32, maxWb: u32, reads: u32, nd: bool, maxMemor
   if (initialised) return -EALREADY;
   if (rbs == 0 || rbs > MAX_READ_BUFFER || reads == 0) return -EINVAL;
   heapSetLimit(<u64>maxMemory);
-  readyBuf = heapAlloc(<usize>MAX_READY << 3);
+  readyBuf = heapAlloc(<usize>MAX_READY * READY_SIZE);
   if (!batchInit(max(rbs << 2, MIN_DATA_AREA)) || readyBuf == 0 || ctEnsure(0) < 0 || !room(SPARE_EVENTS)) return -ENOMEM;
   const e = sysEpollCreate();
   if (e < 0) return e;
@@ -231,7 +232,8 @@ export function reactorAddConn(fd: i32, connecting: bool): i32 {
   if (st == STATE_LISTENER) return -EEXIST; // the reactor's own listener: never close it
   const h = registerConn(fd, connecting ? STATE_CONNECTING : STATE_OPEN, connecting, 0, true);
   if (h < 0) { sysClose(fd); return <i32>h; }
-  if (!connecting) evPush(KIND_OPENED, <u32>h, 0, 0, 0, 0);
+  countAdded(connecting);
+  if (!connecting) evPush(EVENT_KIND_OPENED, <u32>h, 0, 0, 0, 0);
   return <i32>h;
 }
 
@@ -242,7 +244,7 @@ export function reactorAddDatagram(fd: i32, connected: bool): i32 {
   if (slotState(ctSlot(fd)) == STATE_LISTENER) return -EEXIST;
   const h = registerConn(fd, STATE_OPEN, false, FLAG_DATAGRAM, false);
   if (h < 0) { sysClose(fd); return <i32>h; }
-  evPush(KIND_OPENED, <u32>h, 0, 0, 0, 0);
+  evPush(EVENT_KIND_OPENED, <u32>h, 0, 0, 0, 0);
   return <i32>h;
 }
 
@@ -253,14 +255,14 @@ export function reactorRunOnce(timeout: i32): usize {
   if (readyPos >= readyCount) {
     const n = sysEpollWait(epollFd(), readyBuf, MAX_READY, evPending() != 0 ? 0 : timeout);
     // An interrupted wait is an empty one; any other failure is the host's to handle.
-    if (n < 0 && n != -EINTR && room(1)) evPush(KIND_POLL_FAILED, 0, n, 0, 0, 0);
+    if (n < 0 && n != -EINTR && room(1)) evPush(EVENT_KIND_POLL_FAILED, 0, n, 0, 0, 0);
     readyCount = n < 0 ? 0 : <u32>n;
     readyPos = 0;
     setResumeReads(0);
   }
   while (readyPos < readyCount) {
-    const r = readyBuf + (<usize>readyPos << 3);
-    if (!processReport(load<u32>(r), load<u32>(r, 4))) break;
+    const r = readyBuf + <usize>readyPos * READY_SIZE;
+    if (!processReport(load<u32>(r, READY_TOKEN_OFFSET), load<u32>(r, READY_EVENTS_OFFSET))) break;
     readyPos++;
     setResumeReads(0);
   }
@@ -298,10 +300,10 @@ export function reactorBufferedAmount(conn: u32): u32 {
 
 export function reactorClose(conn: u32, cause: i32): i32 {
   const s = connSlot(conn);
-  if (s != 0) { closeConn(fdOf(conn), cause, CALL_NONE); return 0; }
+  if (s != 0) { closeConn(fdOf(conn), cause, FAILED_CALL_NONE); return 0; }
   const p = peerLookup(conn);
   if (p == 0) return -EBADF;
-  closePeer(p, cause, CALL_NONE);
+  closePeer(p, cause, FAILED_CALL_NONE);
   return 0;
 }
 
@@ -349,7 +351,7 @@ export function reactorShutdown(): void {
     const s = ctSlot(fd);
     const st = slotState(s);
     if (st == STATE_FREE) continue;
-    if (st != STATE_LISTENER) closeConn(fd, CAUSE_LOCAL, CALL_NONE);
+    if (st != STATE_LISTENER) closeConn(fd, CLOSE_CAUSE_LOCAL, FAILED_CALL_NONE);
     else if ((slotFlags(s) & FLAG_DATAGRAM) != 0) closeSocket(fd);
     else { ctRelease(fd); sysClose(fd); }
   }
@@ -363,3 +365,7 @@ export function reactorShutdown(): void {
 export function reactorConnCount(): u32 { return <u32>ctLiveConns() + peerCount(); }
 
 export function reactorMemoryInUse(): u32 { return <u32>heapInUse(); }
+
+export function reactorStats(): usize {
+  return statsRecord(reactorConnCount(), <u64>memory.size() << 16, <u64>heapInUse());
+}

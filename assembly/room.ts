@@ -10,7 +10,7 @@
  * Also reports the runs the heap holds for the host to discard
  * (`released` events), as many as fit beside the reserved records.
  */
-import { KIND_RELEASED } from "./constants";
+import { EVENT_KIND_RELEASED } from "./generated/abi";
 import { ctListeners, ctLiveConns } from "./conn-table";
 import { evEnsure, evPush, evRoom } from "./events";
 import { heapNextRelease, heapReleaseFrom, heapReleaseLength } from "./heap";
@@ -32,6 +32,6 @@ export function announceReleases(): void {
   while (evRoom() > reserved() + SPARE_EVENTS) {
     const run = heapNextRelease();
     if (run == 0) return;
-    evPush(KIND_RELEASED, <u32>heapReleaseFrom(run), 0, <u32>heapReleaseLength(run), 0, 0);
+    evPush(EVENT_KIND_RELEASED, <u32>heapReleaseFrom(run), 0, <u32>heapReleaseLength(run), 0, 0);
   }
 }

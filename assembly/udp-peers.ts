@@ -22,7 +22,7 @@
  *
  * Handle = PEER_BIT | gen << 20 | index (constants.ts).
  */
-import { FD_BITS, FD_MASK, GEN_MAX, PEER_BIT } from "./constants";
+import { FD_BITS, FD_MASK, GEN_MAX, PEER_BIT } from "./generated/abi";
 import { heapAlloc, heapFree } from "./heap";
 
 const SLOT: usize = 48;

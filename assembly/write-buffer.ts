@@ -28,9 +28,12 @@
  * gives back to the system when they are freed). A chunk's capacity is
  * its whole heap block, adopted ones included. `consume` frees every chunk as soon as it is fully
  * sent; `clear` frees them all. Nothing is cached, so an idle connection
- * holds no memory.
+ * holds no memory. Every byte entering or leaving a queue is counted in
+ * stats.ts (the total queued, and its high-water mark).
  */
+import { LIST_LEN_OFFSET, LIST_PTR_OFFSET, LIST_SIZE } from "./generated/abi";
 import { HEAP_OVERHEAD, HEAP_PAGE, heapAlloc, heapFree } from "./heap";
+import { countQueued, countUnqueued } from "./stats";
 
 /** Bytes of a chunk header. */
 export const CHUNK_HEADER: usize = 20;
@@ -101,6 +104,7 @@ export function wbAppend(q: usize, src: usize, len: u32): bool {
     link(q, c);
   }
   store<u32>(q, load<u32>(q, 8) + len, 8);
+  countQueued(len);
   return true;
 }
 
@@ -126,6 +130,7 @@ export function wbAppendRecord(q: usize, src: usize, len: u32, tag: u32, tagged:
   memory.copy(c + CHUNK_HEADER + <usize>head, src, len);
   link(q, c);
   store<u32>(q, load<u32>(q, 8) + n, 8);
+  countQueued(n);
   return true;
 }
 
@@ -145,17 +150,18 @@ export function wbAppendAdopted(q: usize, ptr: usize, len: u32, block: usize, bl
   store<u32>(block, <u32>(blockEnd - ptr), 16);
   link(q, block);
   store<u32>(q, load<u32>(q, 8) + len, 8);
+  countQueued(len);
 }
 
-/** Writes up to `maxRecords` {u32 ptr, u32 len} records for the queued
+/** Writes up to `maxRecords` list<u8> records ({ptr, len}) for the queued
  *  chunks, in order, at `iov`. Returns the record count. */
 export function wbGather(q: usize, iov: usize, maxRecords: i32): i32 {
   let n = 0;
   let c = <usize>load<u32>(q);
   while (c != 0 && n < maxRecords) {
-    store<u32>(iov, <u32>chunkPtr(c));
-    store<u32>(iov, chunkLen(c), 4);
-    iov += 8; n++;
+    store<u32>(iov, <u32>chunkPtr(c), LIST_PTR_OFFSET);
+    store<u32>(iov, chunkLen(c), LIST_LEN_OFFSET);
+    iov += LIST_SIZE; n++;
     c = <usize>load<u32>(c);
   }
   return n;
@@ -164,6 +170,7 @@ export function wbGather(q: usize, iov: usize, maxRecords: i32): i32 {
 /** Drops the first `n` queued bytes (n <= wbBytes), freeing sent chunks. */
 export function wbConsume(q: usize, n: u32): void {
   store<u32>(q, load<u32>(q, 8) - n, 8);
+  countUnqueued(n);
   let c = <usize>load<u32>(q);
   while (n != 0 && c != 0) {
     const start = load<u32>(c, 8);
@@ -180,6 +187,7 @@ export function wbConsume(q: usize, n: u32): void {
 
 /** Frees every chunk; the queue is empty afterwards. */
 export function wbClear(q: usize): void {
+  countUnqueued(load<u32>(q, 8));
   let c = <usize>load<u32>(q);
   while (c != 0) {
     const next = <usize>load<u32>(c);

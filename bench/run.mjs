@@ -96,11 +96,15 @@ for (const scenarioName of config.scenarios) {
   const scenario = SCENARIOS[scenarioName];
   for (let rep = 0; rep < config.reps; rep++) {
     // Rotate the server order every repetition so slow drifts hit everyone.
-    // A scenario may run a variant of the engine in place of `nbio`.
-    // (The plugin echo and the compared checkout run one poller: they have no place in a scenario about a variant.)
+    // A scenario may run a variant of the engine in place of `nbio` (the
+    // plugin echo and the compared checkout run one poller: they have no
+    // place in a scenario about a variant), or only servers of its own in
+    // place of some (`only`).
     const servers = config.servers
       .filter((s) => !((s === 'nbio-plugin' || s === 'nbio@compare') && scenario.nbio))
       .map((s) => (s === 'nbio' && scenario.nbio ? scenario.nbio : s))
+      .filter((s) => scenario.only === undefined || s in scenario.only || Object.values(scenario.only).includes(s))
+      .map((s) => scenario.only?.[s] ?? s)
       .filter((s) => SERVER_SCENARIOS[s]?.includes(scenarioName) ?? true);
     const k = rep % servers.length;
     const order = [...servers.slice(k), ...servers.slice(0, k)];

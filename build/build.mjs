@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Builds everything, in order, failing loudly (non-zero exit) on any error:
+//   0. the layout shared by reactor and host, from the WIT (build/abi.mjs)
+//                                 -> assembly/generated/abi.ts, host/generated/abi.ts
 //   1. asc assembly/index.ts      -> dist/wasm/reactor.core.wasm (+ .wat)
 //   2. embed wit (world reactor) + component new
 //                                 -> dist/wasm/reactor.component.wasm
@@ -17,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { buildPlugins } from "./plugins.mjs";
 import { buildWasi } from "./build-wasi.mjs";
+import { writeAbi } from "./abi.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(join(root, "package.json"));
@@ -87,6 +90,13 @@ function typescript() {
   run(process.execPath, [tsc, "-p", root]);
 }
 
+await step("abi  wit/*.wit -> assembly/generated/abi.ts, host/generated/abi.ts", () => {
+  try {
+    writeAbi();
+  } catch (err) {
+    fail(err.message);
+  }
+});
 await step("asc  assembly/index.ts -> dist/wasm/reactor.core.wasm", compileCore);
 await step("jco  embed + new -> dist/wasm/reactor.component.wasm", makeComponent);
 await step("jco  transpile -> dist/jco", transpile);

@@ -1,6 +1,25 @@
 import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
 import { describeEndpoint, type ResolvedEndpoint } from './address.js';
-import { CloseCause, FAILED_CALL } from './reactor.js';
+import { FailedCall } from './generated/abi.js';
+import { CloseCause } from './reactor.js';
+
+/** The system call each `failed-call` names, as errors report it (`syscall`); one per case of the WIT's enum. */
+const SYSCALL_NAMES: { readonly [K in keyof typeof FailedCall]: string } = {
+  None: '',
+  Read: 'read',
+  Write: 'write',
+  Connect: 'connect',
+  EpollCtl: 'epoll_ctl',
+  Shutdown: 'shutdown',
+  SendTo: 'sendto',
+  RecvFrom: 'recvfrom',
+};
+
+/** {@link SYSCALL_NAMES} by the enum's number (a `closed` event's `detail`). */
+const FAILED_CALL: readonly string[] = Object.entries(FailedCall).reduce<string[]>((names, [name, n]) => {
+  names[n] = SYSCALL_NAMES[name as keyof typeof FailedCall];
+  return names;
+}, []);
 
 /** The `err` given to onClose for a `closed` event's status and failed call. */
 export function closeError(status: number, detail: number): EngineError | undefined {

@@ -1,5 +1,5 @@
 import type { Conn } from './conn.js';
-import { FD_MASK, PEER_BIT } from './reactor.js';
+import { FD_MASK, PEER_BIT } from './generated/abi.js';
 
 /**
  * The connections one poller serves, mirrored from its reactor's table:

@@ -1,8 +1,9 @@
 import type { AddressInfo } from './address.js';
 import { ConnState, type Conn, type ConnOwner } from './conn.js';
+import { ConnStream, type ConnStreamOptions } from './conn-stream.js';
 import type { ConnIndex } from './conn-index.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
-import { systemError } from './errors.js';
+import { NbioError, systemError } from './errors.js';
 import type { HeldReads } from './held-reads.js';
 import { ERRNO } from './native.js';
 import { CloseCause, type Reactor } from './reactor.js';
@@ -16,6 +17,8 @@ export interface ConnOpsContext {
   writer: WritePath;
   index: ConnIndex;
   held: HeldReads;
+  /** Whether a plugin serves the connections (they cannot be turned into streams). */
+  pluginServed: boolean;
   /** Delivers the events a call outside a batch caused (a `closed`, say) as soon as possible. */
   scheduleDrain(): void;
 }
@@ -109,6 +112,16 @@ export class ConnOps implements ConnOwner {
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
     const fd = this.#c.index.fdOf(conn);
     return fd < 0 ? undefined : sockAddress(fd, side);
+  }
+
+  stream(conn: Conn, options: ConnStreamOptions | undefined): ConnStream {
+    if (this.#c.pluginServed) {
+      throw new NbioError('ERR_NBIO_NOT_SUPPORTED', 'a plugin serves this connection: it cannot be turned into a stream');
+    }
+    if (conn.transport === 'udp') {
+      throw new NbioError('ERR_NBIO_NOT_SUPPORTED', 'a UDP connection carries datagrams: it cannot be turned into a byte stream');
+    }
+    return new ConnStream(conn, options);
   }
 
   #handleOf(conn: Conn): number {

@@ -1,4 +1,5 @@
 import type { AddressInfo, Transport } from './address.js';
+import type { ConnStream, ConnStreamOptions } from './conn-stream.js';
 import { NbioError } from './errors.js';
 import type { SocketOption } from './sockopts.js';
 import type { Chunk } from './write-path.js';
@@ -44,6 +45,8 @@ export interface ConnOwner {
   setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void;
   setOption(conn: Conn, option: SocketOption, value: number): void;
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
+  /** A stream over `conn` (see host/conn-stream.ts); throws if this owner cannot give one. */
+  stream(conn: Conn, options: ConnStreamOptions | undefined): ConnStream;
 }
 
 /**
@@ -61,6 +64,8 @@ export class Conn {
   state: ConnState;
   /** What it carries: a TCP stream, UDP datagrams, or a Unix stream. */
   readonly transport: Transport;
+  /** @internal The stream its data, drains, end and close go to instead of the engine's handlers, once {@link toStream} made one. */
+  stream: ConnStream | undefined = undefined;
   readonly #owner: ConnOwner;
   #paused = false;
   #truncated = 0;
@@ -168,6 +173,27 @@ export class Conn {
     if (!this.#paused) return;
     this.#paused = false;
     this.#owner.resume(this);
+  }
+
+  /**
+   * Turns the connection into a `stream.Duplex` (for `tls.TLSSocket`,
+   * `http.Server`'s `'connection'`, pipelines), with backpressure both
+   * ways; see host/conn-stream.ts for exactly how reads, writes, `end()`
+   * and closes map. From this call on, the connection's data, drains and
+   * close go to the stream, not to the engine's `onData`, `onDrain` and
+   * `onClose`; call it in `onOpen` to get every byte. The stream pauses and
+   * resumes the connection itself: do not call {@link pause} or
+   * {@link resume} on it. Calling it again returns the same stream.
+   *
+   * Throws ERR_NBIO_CLOSED if the connection is closed or ending,
+   * ERR_NBIO_NOT_SUPPORTED if a plugin serves it, ERR_NBIO_INVALID_OPTION
+   * for unknown or bad options.
+   */
+  toStream(options?: ConnStreamOptions): ConnStream {
+    if (this.stream !== undefined) return this.stream;
+    if (this.state !== ConnState.Open) throw closedError();
+    this.stream = this.#owner.stream(this, options);
+    return this.stream;
   }
 
   /** True between {@link pause} and {@link resume}. */

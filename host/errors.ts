@@ -32,6 +32,8 @@ export type NbioErrorCode =
   | 'ERR_NBIO_NOT_RUNNING'
   /** `start` was called on an engine that was already started. */
   | 'ERR_NBIO_ALREADY_STARTED'
+  /** The call is not available for this connection: `conn.toStream()` on a connection a plugin serves. */
+  | 'ERR_NBIO_NOT_SUPPORTED'
   /** A plugin could not be read, or was refused (not a plugin component, forbidden imports, over a cap), or its `init` failed. */
   | 'ERR_NBIO_PLUGIN_LOAD'
   /** A plugin instance trapped (or broke the rules of its world); its connections were closed. */

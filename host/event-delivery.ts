@@ -10,7 +10,8 @@ import type { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
 import type { IdleTimers } from './idle-timers.js';
 import type { PollerSettings } from './poller.js';
-import { PEER_BIT } from './reactor.js';
+import { PEER_BIT } from './generated/abi.js';
+import { channels } from './stats.js';
 import type { WritePath } from './write-path.js';
 
 /** The parts of a poller that delivering its events touches. */
@@ -75,6 +76,7 @@ export class EventDelivery {
     if (settings.keepAlive && conn.transport === 'tcp' && conn.state === ConnState.Open) {
       handlers.call(() => opened.setKeepAlive(true, settings.keepAliveInitialDelay));
     }
+    if (channels.open.hasSubscribers) channels.open.publish({ conn });
     handlers.call(() => handlers.onOpen(opened));
     this.#c.dials.take(conn)?.resolve(conn);
     if (this.endingAll) conn.end();
@@ -95,7 +97,7 @@ export class EventDelivery {
     writer.deliver(data, ptr, len);
     // Not through handlers.call: no closure per message on the hot path.
     try {
-      handlers.onData(conn, data);
+      (conn.stream ?? handlers).onData(conn, data);
     } catch (error) {
       handlers.capture(error);
     }
@@ -105,8 +107,8 @@ export class EventDelivery {
   drained(handle: number): void {
     const conn = this.#c.conns.get(handle);
     if (conn === undefined || conn.state !== ConnState.Open) return;
-    const handlers = this.#c.handlers;
-    handlers.call(() => handlers.onDrain(conn));
+    const sink = conn.stream ?? this.#c.handlers;
+    this.#c.handlers.call(() => sink.onDrain(conn));
   }
 
   /** The peer ended its side: after the bytes before it, onEnd, then (without allowHalfOpen) this side ends too. */
@@ -118,8 +120,8 @@ export class EventDelivery {
   }
 
   #finishEnd(conn: Conn): void {
-    const handlers = this.#c.handlers;
-    if (handlers.onEnd !== noop) handlers.call(() => handlers.onEnd(conn));
+    const sink = conn.stream ?? this.#c.handlers;
+    if (sink.onEnd !== noop) this.#c.handlers.call(() => sink.onEnd(conn));
     // Without allowHalfOpen this side ends too. (After closeWrite() both
     // sides have ended: the reactor closes it once the queue is sent.)
     if (!this.#c.settings.allowHalfOpen && conn.state === ConnState.Open) this.#c.ops.end(conn);
@@ -154,10 +156,11 @@ export class EventDelivery {
       return;
     }
     this.#c.ops.deadlines.clear(conn);
-    const handlers = this.#c.handlers;
-    const onClose = handlers.onClose;
+    const sink = conn.stream ?? this.#c.handlers;
+    const publish = channels.close.hasSubscribers;
     const err = failure ?? closeError(status, detail);
-    if (onClose !== noop) handlers.call(() => onClose(conn, err));
+    if (publish) channels.close.publish({ conn, error: err });
+    if (sink.onClose !== noop) this.#c.handlers.call(() => sink.onClose(conn, err));
     this.#c.closed(conn, err);
   }
 
@@ -169,7 +172,8 @@ export class EventDelivery {
       if (kept === undefined) continue;
       while (kept.chunks.length > 0 && !conn.paused && conn.state !== ConnState.Closed) {
         const data = kept.chunks.shift()!;
-        handlers.call(() => handlers.onData(conn, data));
+        const sink = conn.stream ?? handlers;
+        handlers.call(() => sink.onData(conn, data));
       }
       if (conn.paused && conn.state !== ConnState.Closed) continue;
       held.delete(conn);

@@ -1,3 +1,5 @@
+import { DatagramLayout, ListLayout, ReadResultLayout, RecvResultLayout, WaitResultLayout } from './generated/abi.js';
+
 /** The canonical ABI's `cabi_realloc` export. */
 type Realloc = (oldPtr: number, oldSize: number, align: number, newSize: number) => number;
 
@@ -51,43 +53,43 @@ export class GuestMemory {
   }
 
   /**
-   * Stores a `variant { list, error(s32) }` result (12 bytes at `ret`): a
-   * list of `count` elements at `ptr` when `count >= 0`, else the error.
+   * Stores a `variant { list, error(s32) }` result of the kind `result`
+   * describes at `ret`: a list of `count` elements at `ptr` when
+   * `count >= 0`, else the error `count`.
    */
-  storeListResult(ret: number, ptr: number, count: number): void {
+  storeListResult(ret: number, result: ListResult, ptr: number, count: number): void {
     this.sync();
-    const i32 = this.i32;
-    const w = ret >>> 2;
+    const payload = (ret + result.payload) >>> 2;
     if (count >= 0) {
-      i32[w] = 0;
-      i32[w + 1] = ptr;
-      i32[w + 2] = count;
+      this.u8[ret] = result.list;
+      this.i32[payload + ListLayout.ptr / 4] = ptr;
+      this.i32[payload + ListLayout.len / 4] = count;
     } else {
-      i32[w] = 1;
-      i32[w + 1] = count;
+      this.u8[ret] = result.error;
+      this.i32[payload] = count;
     }
   }
 
   /**
-   * Stores a `recv-result` (24 bytes at `ret`, see assembly/sys/host.ts):
-   * when `size >= 0`, a datagram of `size` bytes whose first `len` are at
-   * `data`, from the address of `sourceLen` bytes at `source`; else the
-   * error `size`.
+   * Stores a `recv-result` at `ret`: when `size >= 0`, a datagram of
+   * `size` bytes whose first `len` are at `data`, from the address of
+   * `sourceLen` bytes at `source`; else the error `size`.
    */
   storeDatagramResult(ret: number, data: number, len: number, source: number, sourceLen: number, size: number): void {
-    const i32 = this.i32;
-    const w = ret >>> 2;
+    this.sync();
+    const payload = ret + RecvResultLayout.payload;
     if (size < 0) {
-      i32[w] = 1;
-      i32[w + 1] = size;
+      this.u8[ret] = RecvResultLayout.error;
+      this.i32[payload >>> 2] = size;
       return;
     }
-    i32[w] = 0;
-    i32[w + 1] = data;
-    i32[w + 2] = len;
-    i32[w + 3] = source;
-    i32[w + 4] = sourceLen;
-    i32[w + 5] = size;
+    this.u8[ret] = RecvResultLayout.datagram;
+    const i32 = this.i32;
+    i32[(payload + DatagramLayout.data + ListLayout.ptr) >>> 2] = data;
+    i32[(payload + DatagramLayout.data + ListLayout.len) >>> 2] = len;
+    i32[(payload + DatagramLayout.source + ListLayout.ptr) >>> 2] = source;
+    i32[(payload + DatagramLayout.source + ListLayout.len) >>> 2] = sourceLen;
+    i32[(payload + DatagramLayout.fullSize) >>> 2] = size;
   }
 
   /** The u32 at byte address `ptr` (4-aligned). */
@@ -106,3 +108,20 @@ export class GuestMemory {
     this.i32 = new Int32Array(this.buffer);
   }
 }
+
+/**
+ * A `variant { list, error(s32) }` result in reactor memory: the offset of
+ * its payload and the discriminants of its cases (4-byte aligned, as the
+ * generated layouts are).
+ */
+export interface ListResult {
+  readonly payload: number;
+  readonly list: number;
+  readonly error: number;
+}
+
+/** `sys.wait-result`, the result of `epoll-wait`. */
+export const WAIT_RESULT: ListResult = { payload: WaitResultLayout.payload, list: WaitResultLayout.ready, error: WaitResultLayout.error };
+
+/** `sys.read-result`, the result of `read`. */
+export const READ_RESULT: ListResult = { payload: ReadResultLayout.payload, list: ReadResultLayout.data, error: ReadResultLayout.error };

@@ -3,6 +3,7 @@
  */
 export { Engine, type DialOptions, type PluginErrorHandler, type StopOptions } from './engine.js';
 export { Conn } from './conn.js';
+export type { ConnStream, ConnStreamOptions } from './conn-stream.js';
 export { NbioError, type EngineError, type NbioErrorCode, type SystemError } from './errors.js';
 export type { AddressInfo, Network, Transport } from './address.js';
 export type {
@@ -17,5 +18,6 @@ export type {
   StopHandler,
 } from './options.js';
 export type { PluginOptions } from './plugin/options.js';
+export type { CloseMessage, EngineStats, OpenMessage } from './stats.js';
 export type { PluginStats } from './plugin/supervisor.js';
 export type { LogLevel } from './plugin/instance.js';

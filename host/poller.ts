@@ -13,7 +13,10 @@ import { IdleTimers } from './idle-timers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
-import { CloseCause, EVENT_WORDS, EventKind, instantiateReactor, type Reactor } from './reactor.js';
+import { EventKind } from './generated/abi.js';
+import { PluginDispatch } from './plugin/adapter.js';
+import { CloseCause, EventWords, ListWords, instantiateReactor, type Reactor } from './reactor.js';
+import { NO_STATS, channels, readReactorStats, type ReactorStats } from './stats.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
 
@@ -94,6 +97,8 @@ export class Poller {
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
   #drainScheduled = false;
+  /** The reactor's figures as last read (what {@link stats} answers once the reactor is dead). */
+  #stats: Readonly<ReactorStats> | undefined;
   /**
    * Called with each descriptor an acceptor (see {@link addAcceptor})
    * accepted: it is the callee's to hand to a poller.
@@ -115,7 +120,8 @@ export class Poller {
     this.#writer = new WritePath(mem, reactor);
     this.#epfd = epfd;
     this.#ops = new ConnOps({
-      reactor, writer: this.#writer, index: this.#conns, held: this.#held, scheduleDrain: () => this.#scheduleDrain(),
+      reactor, writer: this.#writer, index: this.#conns, held: this.#held, pluginServed: handlers instanceof PluginDispatch,
+      scheduleDrain: () => this.#scheduleDrain(),
     });
     if (settings.udpReadTimeout > 0) {
       this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#ops.closeWith(conn, CloseCause.ReadTimeout));
@@ -312,8 +318,13 @@ export class Poller {
       for (const conn of this.#conns.clear()) {
         conn.state = ConnState.Closed;
         const dial = this.#dials.take(conn);
-        if (dial !== undefined) dial.reject(err);
-        else handlers.call(() => handlers.onClose(conn, err));
+        if (dial !== undefined) {
+          dial.reject(err);
+        } else {
+          if (channels.close.hasSubscribers) channels.close.publish({ conn, error: err });
+          const sink = conn.stream ?? handlers;
+          handlers.call(() => sink.onClose(conn, err));
+        }
         this.onClosed?.(conn, err);
       }
     });
@@ -340,6 +351,17 @@ export class Poller {
   get memoryBytes(): number {
     this.#mem.sync();
     return this.#mem.buffer.byteLength;
+  }
+
+  /** What the reactor counted (host/stats.ts); once it is dead, what it counted last time it was asked. */
+  get stats(): Readonly<ReactorStats> {
+    const ptr = this.#reactor.stats();
+    // A dead reactor answers a negated errno instead of an address.
+    if (ptr > 0) {
+      this.#mem.sync();
+      this.#stats = readReactorStats(this.#mem.buffer, ptr);
+    }
+    return this.#stats ?? NO_STATS;
   }
 
   /**
@@ -455,36 +477,36 @@ export class Poller {
     const mem = this.#mem;
     mem.sync();
     const w = ret >>> 2;
-    const first = mem.i32[w] >>> 2;
-    const end = first + mem.i32[w + 1] * EVENT_WORDS;
+    const first = mem.i32[w + ListWords.ptr] >>> 2;
+    const end = first + mem.i32[w + ListWords.len] * EventWords.size;
     this.#prepare(first, end);
-    for (let p = first; p < end && this.#failure === undefined; p += EVENT_WORDS) {
+    for (let p = first; p < end && this.#failure === undefined; p += EventWords.size) {
       mem.sync();
       const events = mem.i32;
-      const handle = events[p + 1] >>> 0;
-      switch (events[p] & 0xff) {
+      const handle = events[p + EventWords.conn] >>> 0;
+      switch (events[p + EventWords.kind] & 0xff) {
         case EventKind.Data:
           // A non-zero status: a datagram cut to readBufferSize.
-          if (events[p + 2] !== 0) this.#conns.get(handle)?.countTruncated();
-          this.#deliver.data(handle, events[p + 4] >>> 0, events[p + 5] >>> 0);
+          if (events[p + EventWords.status] !== 0) this.#conns.get(handle)?.countTruncated();
+          this.#deliver.data(handle, events[p + EventWords.dataPtr] >>> 0, events[p + EventWords.dataLen] >>> 0);
           break;
         case EventKind.Opened:
-          this.#deliver.opened(handle, events[p + 3], events[p + 4] >>> 0, events[p + 5] >>> 0);
+          this.#deliver.opened(handle, events[p + EventWords.detail], events[p + EventWords.dataPtr] >>> 0, events[p + EventWords.dataLen] >>> 0);
           break;
         case EventKind.Closed:
-          this.#deliver.closed(handle, events[p + 2], events[p + 3]);
+          this.#deliver.closed(handle, events[p + EventWords.status], events[p + EventWords.detail]);
           break;
         case EventKind.Ended:
           this.#deliver.ended(handle);
           break;
         case EventKind.ListenerPaused:
-          this.#listenerPaused(events[p + 3], events[p + 2]);
+          this.#listenerPaused(events[p + EventWords.detail], events[p + EventWords.status]);
           break;
         case EventKind.Drained:
           this.#deliver.drained(handle);
           break;
         case EventKind.Accepted:
-          this.onAccepted(events[p + 3]);
+          this.onAccepted(events[p + EventWords.detail]);
           break;
       }
     }
@@ -501,20 +523,20 @@ export class Poller {
    */
   #prepare(first: number, end: number): void {
     const events = this.#mem.i32;
-    for (let p = first; p < end; p += EVENT_WORDS) {
-      switch (events[p] & 0xff) {
+    for (let p = first; p < end; p += EventWords.size) {
+      switch (events[p + EventWords.kind] & 0xff) {
         case EventKind.Closed: {
-          const conn = this.#conns.get(events[p + 1] >>> 0);
+          const conn = this.#conns.get(events[p + EventWords.conn] >>> 0);
           if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
             conn.state = ConnState.Doomed;
           }
           break;
         }
         case EventKind.Released:
-          native.discard(this.#mem.buffer, events[p + 1] >>> 0, events[p + 3] >>> 0);
+          native.discard(this.#mem.buffer, events[p + EventWords.conn] >>> 0, events[p + EventWords.detail] >>> 0);
           break;
         case EventKind.PollFailed:
-          this.#fail(pollerSyscallFailed(events[p + 2], 'epoll_wait'));
+          this.#fail(pollerSyscallFailed(events[p + EventWords.status], 'epoll_wait'));
           break;
       }
     }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { guardExports, type FaultSink } from './fault.js';
+import { EventLayout, ListLayout, CloseCause as ReactorCloseCause } from './generated/abi.js';
 import { GuestMemory } from './guest-memory.js';
 import { packageRoot } from './package-root.js';
 
@@ -61,45 +62,49 @@ export interface Reactor {
   shutdown(): void;
   connCount(): number;
   memoryInUse(): number;
+  /** The address of the `reactor-stats` record (see host/stats.ts); negative once the instance is dead (host/fault.ts). */
+  stats(): number;
 }
 
-/** Event kinds (`event-kind` in the WIT). */
-export const EventKind = {
-  Opened: 0,
-  Data: 1,
-  Closed: 2,
-  ListenerPaused: 3,
-  Drained: 4,
-  Released: 5,
-  PollFailed: 6,
-  Ended: 7,
-  Accepted: 8,
-} as const;
-
-/** Close causes that are not errnos (`status` of a `closed` event). */
+/**
+ * Causes of `closed` events that are not errnos (`status`): the
+ * reactor's own (`close-cause` in the WIT), and the host's, which the WIT
+ * leaves to hosts from 16 up.
+ */
 export const CloseCause = {
-  Local: 0,
-  PeerEnded: 1,
-  WriteOverflow: 2,
-  /** Host-defined (>= 16): the dial timed out. */
+  ...ReactorCloseCause,
+  /** The dial timed out. */
   DialTimeout: 16,
-  /** Host-defined: the read deadline passed. */
+  /** The read deadline passed. */
   ReadTimeout: 17,
-  /** Host-defined: the write deadline passed with bytes still queued. */
+  /** The write deadline passed with bytes still queued. */
   WriteTimeout: 18,
 } as const;
 
-/** Syscall names of `failed-call` values (`detail` of a `closed` event). */
-export const FAILED_CALL = ['', 'read', 'write', 'connect', 'epoll_ctl', 'shutdown', 'sendto', 'recvfrom'] as const;
+/** A byte offset (a multiple of 4 in every layout read here) as an index into an Int32Array. */
+function word(offset: number): number {
+  if (offset % 4 !== 0) throw new Error(`nbio-wasm: offset ${offset} is not 32-bit aligned`);
+  return offset / 4;
+}
 
-/** Low 20 bits of a connection handle: its file descriptor (a generation number is above). */
-export const FD_MASK = 0xfffff;
+/**
+ * Where the fields of an `event` record are, as indices into a 32-bit view
+ * of reactor memory from the record's first word (its layout is generated
+ * from the WIT: host/generated/abi.ts). `kind` is a u8: the low byte of
+ * its word (Wasm memory is little-endian).
+ */
+export const EventWords = {
+  size: word(EventLayout.size),
+  kind: word(EventLayout.kind),
+  conn: word(EventLayout.conn),
+  status: word(EventLayout.status),
+  detail: word(EventLayout.detail),
+  dataPtr: word(EventLayout.data + ListLayout.ptr),
+  dataLen: word(EventLayout.data + ListLayout.len),
+} as const;
 
-/** Bit 31 of a handle: a UDP peer, which has no descriptor (the low 20 bits index the reactor's peer table). */
-export const PEER_BIT = 0x8000_0000;
-
-/** Size of one event record in reactor memory, in 32-bit words (24 bytes). */
-export const EVENT_WORDS = 6;
+/** Where a list's {ptr, len} are, as indices into a 32-bit view from its first word. */
+export const ListWords = { ptr: word(ListLayout.ptr), len: word(ListLayout.len) } as const;
 
 /** Wraps an export whose WIT result is a u32 (core i32 results arrive signed in JS). */
 function unsigned<A extends number[]>(f: (...args: A) => number): (...args: A) => number {
@@ -164,5 +169,6 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory, options
     shutdown: fn('shutdown') as () => void,
     connCount: unsigned(fn('conn-count')),
     memoryInUse: unsigned(fn('memory-in-use')),
+    stats: fn('stats'),
   };
 }

@@ -76,6 +76,11 @@ export class RemoteConns {
       this.#op(conn, { op: 'deadline', kind, deadline: at });
     },
     setOption: (conn, option, value) => this.#op(conn, { op: 'option', option, value }),
+    stream: () => {
+      throw new NbioError(
+        'ERR_NBIO_NOT_SUPPORTED', 'a worker poller serves this connection: call toStream() in the handlers module, in that worker',
+      );
+    },
     address: (conn, side) => {
       const r = this.#remotes.get(conn.handle);
       return side === 'local' ? r?.local : r?.remote;

@@ -1,72 +1,114 @@
-// The reactor (assembly/constants.ts) and the host (host/reactor.ts) each
-// spell the numbers of the engine interface; this keeps the two spellings
-// in agreement, and both in agreement with the WIT's enum order.
+// One source of truth for what the reactor (assembly/) and the host (host/)
+// share: build/abi.mjs generates both sides' numbers and record layouts from
+// the WIT (assembly/generated/abi.ts, host/generated/abi.ts). This holds the
+// generator to the WIT and to the canonical ABI, and the numbers both sides
+// still spell by hand (Linux's errno and epoll values) to Linux. That the
+// generated layout is the one the component model uses is shown by
+// test/portable-path.test.ts: jco's glue decodes the same events and stats
+// the host decodes through the generated layout.
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { CloseCause, EventKind, FAILED_CALL, FD_MASK, PEER_BIT } from '../host/reactor.js';
+import { OUTPUTS, generateAbi, layoutOf, parseWit } from '../build/abi.mjs';
+import { closeError } from '../host/close-cause.js';
+import type { SystemError } from '../host/errors.js';
+import { FD_MASK, GEN_MAX, PEER_BIT, CloseCause as ReactorCloseCause, FailedCall } from '../host/generated/abi.js';
+import { EPOLL } from '../host/native.js';
+import { CloseCause } from '../host/reactor.js';
 
 const source = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
-/** `export const NAME: type = <integer>;` declarations of assembly/constants.ts. */
-function guestConstants(): Map<string, number> {
+/** `export const NAME: type = <integer>;` declarations of an AssemblyScript file. */
+function guestConstants(path: string): Map<string, number> {
   const found = new Map<string, number>();
-  for (const m of source('assembly/constants.ts').matchAll(/export const (\w+): \w+ = (-?\d+);/g)) {
-    found.set(m[1], Number(m[2]));
+  for (const m of source(path).matchAll(/export const (\w+): \w+ = (0x[0-9a-fA-F_]+|-?\d+);/g)) {
+    found.set(m[1], Number(m[2].replace(/_/g, '')));
   }
   return found;
 }
 
-/** Case names of a WIT enum, in order. */
-function witEnum(name: string): string[] {
-  const m = new RegExp(`enum ${name} \\{([^}]*)\\}`).exec(source('wit/nbio-engine.wit'));
-  if (!m) throw new Error(`enum ${name} not found in the WIT`);
-  return m[1]
-    .split('\n')
-    .map((line) => line.replace(/\/\/\/.*$/, '').trim())
-    .join(' ')
-    .split(/[\s,]+/)
-    .filter(Boolean);
+interface Layout {
+  size: number;
+  align: number;
 }
+type Def = { kind: string; items: { name: string }[] };
+const layout = (wit: string, name: string): Layout => {
+  const iface = (parseWit(wit, 'test.wit') as Map<string, { types: Map<string, Def> }>).get('x')!;
+  return layoutOf({ kind: 'name', name }, iface.types) as Layout;
+};
 
-describe('engine interface numbers', () => {
-  const guest = guestConstants();
-
-  it('event kinds: WIT order, reactor and host agree', () => {
-    const cases = witEnum('event-kind');
-    expect(cases).toEqual([
-      'opened', 'data', 'closed', 'listener-paused', 'drained', 'released', 'poll-failed', 'ended', 'accepted',
-    ]);
-    const host = [
-      EventKind.Opened, EventKind.Data, EventKind.Closed, EventKind.ListenerPaused, EventKind.Drained,
-      EventKind.Released, EventKind.PollFailed, EventKind.Ended, EventKind.Accepted,
-    ];
-    const reactor = [
-      'KIND_OPENED', 'KIND_DATA', 'KIND_CLOSED', 'KIND_LISTENER_PAUSED', 'KIND_DRAINED', 'KIND_RELEASED', 'KIND_POLL_FAILED',
-      'KIND_ENDED', 'KIND_ACCEPTED',
-    ].map((n) => guest.get(n));
-    expect(host).toEqual(cases.map((_, i) => i));
-    expect(reactor).toEqual(host);
+describe('the layout shared by the reactor and the host', () => {
+  it('the generated modules are what build/abi.mjs makes of the WIT as it is now', () => {
+    const fresh = generateAbi() as { assembly: string; host: string };
+    expect(readFileSync(OUTPUTS.assembly, 'utf8')).toBe(fresh.assembly);
+    expect(readFileSync(OUTPUTS.host, 'utf8')).toBe(fresh.host);
   });
 
-  it('failed calls: WIT order, reactor and host agree', () => {
-    const cases = witEnum('failed-call');
-    expect(cases).toEqual(['none', 'read', 'write', 'connect', 'epoll-ctl', 'shutdown', 'send-to', 'recv-from']);
-    expect(FAILED_CALL).toHaveLength(cases.length);
-    const reactor = [
-      'CALL_NONE', 'CALL_READ', 'CALL_WRITE', 'CALL_CONNECT', 'CALL_EPOLL_CTL', 'CALL_SHUTDOWN', 'CALL_SEND', 'CALL_RECV',
-    ].map((n) => guest.get(n));
-    expect(reactor).toEqual(cases.map((_, i) => i));
+  it('lays records and variants out as the canonical ABI does', () => {
+    const wit = `interface x {
+      record a { small: u8, big: u64, flag: bool }
+      record b { bytes: list<u8>, code: s32 }
+      variant v { none, text(string), number(u64) }
+      enum e { one, two, three }
+      record nested { head: u8, inner: a }
+    }`;
+    expect(layout(wit, 'a')).toEqual({ size: 24, align: 8 }); // 1, pad to 8, 8, 1, pad to 24
+    expect(layout(wit, 'b')).toEqual({ size: 12, align: 4 });
+    expect(layout(wit, 'v')).toEqual({ size: 16, align: 8 }); // u8 discriminant, payload at 8
+    expect(layout(wit, 'e')).toEqual({ size: 1, align: 1 });
+    expect(layout(wit, 'nested')).toEqual({ size: 32, align: 8 });
   });
 
-  it('close causes and the handle layout agree', () => {
-    expect(guest.get('CAUSE_LOCAL')).toBe(CloseCause.Local);
-    expect(guest.get('CAUSE_PEER_ENDED')).toBe(CloseCause.PeerEnded);
-    expect(guest.get('CAUSE_WRITE_OVERFLOW')).toBe(CloseCause.WriteOverflow);
-    // Host-defined causes must stay >= 16, as the WIT reserves.
+  it('refuses WIT it cannot lay out, naming it', () => {
+    expect(() => parseWit('interface x { type t = u8; }', 'test.wit')).toThrow(/does not support 'type'/);
+    expect(() => parseWit('interface x { record r { o: option<u8> } }', 'test.wit')).toThrow(/does not support option/);
+    expect(() => layout('interface x { record r { f: mystery } }', 'r')).toThrow(/unknown type 'mystery'/);
+  });
+
+  it('refuses a WIT whose words about handles disagree with the handle layout', () => {
+    const engineWit = source('wit/nbio-engine.wit');
+    const read = (file: string) => (file === 'wit/nbio-engine.wit' ? engineWit.replaceAll('low 20 bits', 'low 24 bits') : source(file));
+    expect(() => generateAbi(read)).toThrow(/handle layout .* 'low 20 bits'/);
+  });
+
+  it('host-defined close causes are >= 16, as the WIT reserves, and the reactor\'s come from the WIT', () => {
     for (const cause of [CloseCause.DialTimeout, CloseCause.ReadTimeout, CloseCause.WriteTimeout]) expect(cause).toBeGreaterThanOrEqual(16);
-    expect(guest.get('FD_BITS')).toBe(20);
-    expect(FD_MASK).toBe(2 ** 20 - 1);
-    expect(/export const PEER_BIT: u32 = 0x8000_0000;/.test(source('assembly/constants.ts'))).toBe(true);
+    expect(Object.keys(ReactorCloseCause)).toEqual(['Local', 'PeerEnded', 'WriteOverflow']);
+    for (const [name, n] of Object.entries(ReactorCloseCause)) expect(CloseCause[name as keyof typeof ReactorCloseCause]).toBe(n);
+  });
+
+  it('every failed call names its system call in the errors onClose gets', () => {
+    const syscalls = ['close', 'read', 'write', 'connect', 'epoll_ctl', 'shutdown', 'sendto', 'recvfrom'];
+    expect(Object.keys(FailedCall)).toHaveLength(syscalls.length);
+    for (const [name, call] of Object.entries(FailedCall)) {
+      const err = closeError(-104, call) as SystemError;
+      expect(err.syscall, name).toBe(syscalls[call]);
+    }
+  });
+
+  it('a UDP peer\'s handle sets bit 31, as the WIT says; a connection\'s never does', () => {
     expect(PEER_BIT).toBe(2 ** 31);
+    expect(GEN_MAX * (FD_MASK + 1) + FD_MASK).toBeLessThan(PEER_BIT); // the largest connection handle
+    const engineWit = source('wit/nbio-engine.wit');
+    const read = (file: string) => (file === 'wit/nbio-engine.wit' ? engineWit.replace('its\n/// bit 31 set', 'its\n/// bit 30 set') : source(file));
+    expect(() => generateAbi(read)).toThrow(/handle layout .* 'has its bit 31 set'/);
+  });
+
+  it('the errno values the reactor spells are Linux\'s', () => {
+    const guest = guestConstants('assembly/constants.ts');
+    const errnos = [...guest].filter(([name]) => /^E[A-Z]+$/.test(name) && !name.startsWith('EPOLL'));
+    expect(errnos.length).toBeGreaterThan(10);
+    for (const [name, value] of errnos) expect(value, name).toBe(constants.errno[name as keyof typeof constants.errno]);
+  });
+
+  it('the epoll numbers agree between the reactor, the host and the WIT', () => {
+    const guest = guestConstants('assembly/constants.ts');
+    for (const bit of ['IN', 'OUT', 'ERR', 'HUP', 'RDHUP'] as const) expect(guest.get(`EPOLL${bit}`), bit).toBe(EPOLL[bit]);
+    for (const op of ['CTL_ADD', 'CTL_DEL', 'CTL_MOD'] as const) expect(guest.get(`EPOLL_${op}`), op).toBe(EPOLL[op]);
+    // The WIT's `ready` record lists the bits: "IN 0x1, PRI 0x2, OUT 0x4, …".
+    const listed = /EPOLL\* bits: ([^.]*)\./.exec(source('wit/nbio-engine.wit'))![1];
+    const pairs = [...listed.matchAll(/([A-Z]+) (0x[0-9a-f]+)/g)];
+    expect(pairs.length).toBe(6);
+    for (const [, bit, value] of pairs) expect(guest.get(`EPOLL${bit}`), bit).toBe(Number(value));
   });
 });

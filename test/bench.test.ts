@@ -3,7 +3,9 @@
 // edge-triggered, two pollers from an acceptor and by SO_REUSEPORT, and
 // the echo plugin), C and node:net servers, churns, holds idle
 // connections, and fails when a server echoes wrong bytes.
+import http from 'node:http';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNative } from '../bench/lib/build.mjs';
@@ -125,6 +127,35 @@ describe('loadgen verifier', () => {
     expect(r.code).not.toBe(0);
     expect(r.result!.errors).toBe(3);
     expect(r.stderr).toMatch(/connect/);
+  });
+});
+
+describe('HTTP load generator (autocannon)', () => {
+  it('measures http.Server on nbio-wasm and plain http.createServer, every answer a 200', async () => {
+    const cmds = serverCommands(bins);
+    for (const name of ['http-nbio', 'http-node']) {
+      const m = await measureThroughput({
+        serverName: name, serverArgv: cmds[name], loadgen: bins.loadgen, scenario: SCENARIOS.http, warmup: 0.2, secs: 1, pin: null,
+      });
+      expect(m.loadgen).toMatchObject({ mode: 'http', bad: 0, errors: 0 });
+      expect(m.loadgen.round_trips).toBeGreaterThan(0);
+      expect(m.server_cpu_us_per_rt).toBeGreaterThan(0);
+    }
+  });
+
+  it('fails when answers are not 200', async () => {
+    const srv = http.createServer((_req, res) => res.writeHead(500).end());
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const args = [fileURLToPath(new URL('../bench/lib/http-load.mjs', import.meta.url)), '-p', String((srv.address() as AddressInfo).port), '-w', '0', '-d', '0.5', '-c', '2'];
+      const r = await runLoadgen(process.execPath, args).done;
+      expect(r.code).toBe(1);
+      expect(r.result!.bad).toBeGreaterThan(0);
+      expect(r.stderr).toMatch(/answers other than 2xx/);
+    } finally {
+      srv.closeAllConnections();
+      srv.close();
+    }
   });
 });
 

@@ -32,7 +32,7 @@ const SYS_FUNCS = ['accept', 'close', 'epoll-create', 'epoll-ctl', 'epoll-wait',
   'send-to', 'set-no-delay', 'shutdown', 'socket-error', 'write', 'writev'];
 const ENGINE_FUNCS = ['add-acceptor', 'add-conn', 'add-datagram', 'add-listener', 'backlog', 'buffered-amount',
   'close', 'close-write', 'conn-count', 'end', 'init', 'memory-in-use', 'pause-reading', 'remove-listener',
-  'resume-listener', 'resume-reading', 'run-once', 'shutdown', 'take-events', 'write'];
+  'resume-listener', 'resume-reading', 'run-once', 'shutdown', 'stats', 'take-events', 'write'];
 
 describe('built artifacts', () => {
   it('exist (run node build/build.mjs first)', () => {

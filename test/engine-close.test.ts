@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { FD_MASK } from '../host/generated/abi.js';
 import type { Conn } from '../host/index.js';
 import { readBytes, signal, useScope } from './helpers.js';
 
@@ -160,7 +161,7 @@ describe('closing and stopping', () => {
     const first = await client.dial('tcp', server.addrs[0]);
     first.close();
     const second = await client.dial('tcp', server.addrs[0]);
-    expect(second.handle & 0xfffff).toBe(first.handle & 0xfffff);
+    expect(second.handle & FD_MASK).toBe(first.handle & FD_MASK);
     expect(closed).toEqual([first]);
   });
 

@@ -4,7 +4,7 @@
 // one closed long ago: nothing done with the stale Conn reaches the live one.
 import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
-import { FD_MASK } from '../host/reactor.js';
+import { FD_MASK } from '../host/generated/abi.js';
 import { signal, useScope } from './helpers.js';
 
 describe('handle generations', () => {

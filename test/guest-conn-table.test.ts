@@ -1,5 +1,6 @@
 // Unit tests of assembly/conn-table.ts, compiled into a harness module.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FD_BITS } from '../host/generated/abi.js';
 import { compileHarness } from './guest-compile.js';
 
 type U = number;
@@ -17,7 +18,6 @@ beforeAll(async () => {
   OPEN = ct.OPEN.value; LISTENER = ct.LISTENER.value; CONNECTING = ct.CONNECTING.value;
 });
 
-const FD_BITS = 20;
 const fdOf = (h: number) => (h >>> 0) & ((1 << FD_BITS) - 1);
 const genOf = (h: number) => (h >>> 0) >>> FD_BITS;
 

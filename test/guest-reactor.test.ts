@@ -5,6 +5,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { FD_MASK } from '../host/generated/abi.js';
+import { readEvents, type ReactorEvent } from './reactor-events.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const coreBytes = readFileSync(join(root, 'dist', 'wasm', 'reactor.core.wasm'));
@@ -13,7 +15,7 @@ const IN = 1, OUT = 4, ERR = 8, HUP = 0x10, RDHUP = 0x2000;
 
 interface Sock { kind: 'sock' | 'listener'; inbox: number[]; eof: boolean; sent: number[]; sendCap: number;
   pending: number[]; acceptErr: number; interest: number; token: number; registered: boolean; }
-interface Ev { kind: number; conn: number; status: number; detail: number; data: Uint8Array }
+type Ev = ReactorEvent;
 
 class Kernel {
   fds = new Map<number, Sock>();
@@ -110,16 +112,7 @@ function boot(rbs = 4096, maxWb = 0, reads = 3) {
   expect(x[E + 'init'](rbs, maxWb, reads, 1, 0xf000_0000, 0)).toBe(k.epfd);
 }
 function events(retArea: number): Ev[] {
-  const dv = new DataView(k.mem.buffer);
-  const p = dv.getUint32(retArea, true), n = dv.getUint32(retArea + 4, true);
-  const out: Ev[] = [];
-  for (let i = 0; i < n; i++) {
-    const e = p + 24 * i;
-    const dp = dv.getUint32(e + 16, true), dl = dv.getUint32(e + 20, true);
-    out.push({ kind: dv.getUint8(e), conn: dv.getUint32(e + 4, true), status: dv.getInt32(e + 8, true),
-      detail: dv.getUint32(e + 12, true), data: new Uint8Array(k.mem.buffer, dp, dl).slice() });
-  }
-  return out;
+  return readEvents(k.mem.buffer, retArea);
 }
 const runOnce = () => events(x[E + 'run-once'](0));
 /** Copies bytes in through cabi_realloc (as a host lowering list<u8> does) and writes. */
@@ -136,7 +129,7 @@ function connect(l: number) {
   expect(open.detail).toBe(l + 1);
   return open.conn;
 }
-const fdOf = (h: number) => h & 0xfffff;
+const fdOf = (h: number) => h & FD_MASK;
 
 beforeEach(() => boot());
 

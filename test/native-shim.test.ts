@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { executionAsyncId } from 'node:async_hooks';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ListLayout, ReadyLayout } from '../host/generated/abi.js';
 import { addonPath, EPOLL, ERRNO, LISTEN, SOCKOPT, native, type SockAddr, type WatchHandle } from '../host/native.js';
 
 const SAFETY_MS = 10_000;
@@ -112,19 +113,26 @@ async function loopTurns(n: number): Promise<void> {
 // --- epoll -----------------------------------------------------------------------------
 
 describe('epoll', () => {
-  it('creates, controls and waits, storing (token, events) little-endian records', () => {
+  it('creates, controls and waits, storing the reactor\'s `ready` records (the layout generated from the WIT)', () => {
     const { cfd, sfd } = tcpPair();
     const ep = track(native.epollCreate());
     const buf = new ArrayBuffer(256);
     const view = new DataView(buf);
+    const token = (at: number) => view.getUint32(at + ReadyLayout.token, true);
+    const events = (at: number) => view.getUint32(at + ReadyLayout.events, true);
 
     expect(native.epollCtl(ep, EPOLL.CTL_ADD, sfd, EPOLL.IN, 0xdeadbeef)).toBe(0);
     expect(native.epollWait(ep, buf, 16, 8, 0)).toBe(0); // nothing to read yet
 
     expect(native.write(cfd, enc.encode('abc'), 0, 3)).toBe(3);
     expect(native.epollWait(ep, buf, 16, 8, SAFETY_MS)).toBe(1);
-    expect(view.getUint32(16, true)).toBe(0xdeadbeef);
-    expect(view.getUint32(20, true)).toBe(EPOLL.IN);
+    expect(token(16)).toBe(0xdeadbeef);
+    expect(events(16)).toBe(EPOLL.IN);
+    // Two reports are two records, READY_SIZE apart.
+    expect(native.epollCtl(ep, EPOLL.CTL_ADD, cfd, EPOLL.OUT, 7)).toBe(0);
+    expect(native.epollWait(ep, buf, 16, 8, SAFETY_MS)).toBe(2);
+    expect(new Set([token(16), token(16 + ReadyLayout.size)])).toEqual(new Set([7, 0xdeadbeef]));
+    expect(native.epollCtl(ep, EPOLL.CTL_DEL, cfd, 0, 0)).toBe(0);
 
     // MOD to EPOLLOUT with a negative int32 token: taken as uint32.
     expect(native.epollCtl(ep, EPOLL.CTL_MOD, sfd, EPOLL.OUT, -2)).toBe(0);
@@ -306,7 +314,7 @@ describe('read and write', () => {
 // --- writev --------------------------------------------------------------------------------------
 
 describe('writev', () => {
-  it('gathers (offset, len) records that point into the same buffer', () => {
+  it('gathers list<u8> records ({ptr, len}, the layout generated from the WIT) that point into the same buffer', () => {
     const { cfd, sfd } = tcpPair();
     const mem = new WebAssembly.Memory({ initial: 1 });
     const bytes = new Uint8Array(mem.buffer);
@@ -320,8 +328,8 @@ describe('writev', () => {
     const table = 101; // deliberately unaligned
     pieces.forEach(([off, text], i) => {
       bytes.set(enc.encode(text), off);
-      dv.setUint32(table + i * 8, off, true);
-      dv.setUint32(table + i * 8 + 4, text.length, true);
+      dv.setUint32(table + i * ListLayout.size + ListLayout.ptr, off, true);
+      dv.setUint32(table + i * ListLayout.size + ListLayout.len, text.length, true);
     });
 
     expect(native.writev(cfd, mem.buffer, table, pieces.length)).toBe(8);

@@ -7,10 +7,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FD_MASK } from '../host/generated/abi.js';
 import { GuestMemory } from '../host/guest-memory.js';
 import { CORE_MODULE_PATH, instantiateReactor } from '../host/reactor.js';
+import { readReactorStats, type ReactorStats } from '../host/stats.js';
 import { FakeKernel, type Peer } from './kernel/fake.js';
 import { lowerSys, type HighLevelSys } from './kernel/lower.js';
+import { readEvents } from './reactor-events.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const JCO_DIR = join(root, 'dist', 'jco');
@@ -50,6 +53,7 @@ interface Driver {
   end(conn: number): number;
   shutdown(): void;
   connCount(): number;
+  stats(): ReactorStats;
 }
 
 /** What the scenarios give `init` (level-triggered: the fake kernel has no EPOLLET). */
@@ -67,23 +71,7 @@ function fastPath(kernel: FakeKernel): Driver {
   const r = instantiateReactor(lowerSys(kernel, mem), mem);
   const decode = (ret: number): Ev[] => {
     mem.sync();
-    const view = new DataView(mem.buffer);
-    const ptr = view.getUint32(ret, true);
-    const count = view.getUint32(ret + 4, true);
-    const out: Ev[] = [];
-    for (let i = 0; i < count; i++) {
-      const p = ptr + i * 24;
-      const dataPtr = view.getUint32(p + 16, true);
-      const dataLen = view.getUint32(p + 20, true);
-      out.push({
-        kind: KINDS[view.getUint8(p)],
-        conn: view.getUint32(p + 4, true),
-        status: view.getInt32(p + 8, true),
-        detail: view.getUint32(p + 12, true),
-        data: text.decode(mem.u8.subarray(dataPtr, dataPtr + dataLen)),
-      });
-    }
-    return out;
+    return readEvents(mem.buffer, ret).map((e) => ({ ...e, kind: KINDS[e.kind], data: text.decode(e.data) }));
   };
   return {
     init: (c) => r.init(c.readBufferSize, c.maxWriteBufferSize, c.maxConnReadTimesPerEventLoop, c.noDelay ? 1 : 0, c.maxMemory, 0),
@@ -102,6 +90,11 @@ function fastPath(kernel: FakeKernel): Driver {
     end: (conn) => r.end(conn),
     shutdown: () => r.shutdown(),
     connCount: () => r.connCount(),
+    stats: () => {
+      const ptr = r.stats();
+      mem.sync();
+      return readReactorStats(mem.buffer, ptr);
+    },
   };
 }
 
@@ -142,6 +135,17 @@ function jcoPath(kernel: FakeKernel, probe: { calls: number; viaGlue: number }):
     end: (conn) => e.end(conn),
     shutdown: () => e.shutdown(),
     connCount: () => e.connCount(),
+    // jco lifts u64 as bigint.
+    stats: () => {
+      const s = e.stats();
+      const n = (v: bigint) => Number(v);
+      return {
+        connections: s.connections, accepted: n(s.accepted), dialed: n(s.dialed), added: n(s.added),
+        closed: s.closed.map((c) => ({ status: c.status, count: n(c.count) })), closedOther: n(s.closedOther),
+        bytesRead: n(s.bytesRead), bytesWritten: n(s.bytesWritten), queued: n(s.queued), queuedMax: n(s.queuedMax),
+        memorySize: n(s.memorySize), memoryInUse: n(s.memoryInUse),
+      };
+    },
   };
 }
 
@@ -154,6 +158,8 @@ interface Run {
   handles: number[];
   /** The fake's syscall log. */
   calls: string[];
+  /** The reactor's `stats` once the scenario ended. */
+  stats?: ReactorStats;
 }
 
 /** Builds a normalised trace: events one per line, handles as labels. */
@@ -192,10 +198,11 @@ type Scenario = (kernel: FakeKernel, engine: Driver) => Run;
 /** Runs `scenario` on each path, each with a fresh FakeKernel. */
 function bothPaths(scenario: Scenario) {
   const probe = { calls: 0, viaGlue: 0 };
+  const run = (kernel: FakeKernel, engine: Driver): Run => ({ ...scenario(kernel, engine), stats: engine.stats() });
   const k1 = new FakeKernel();
-  const fast = scenario(k1, fastPath(k1));
+  const fast = run(k1, fastPath(k1));
   const k2 = new FakeKernel();
-  const portable = scenario(k2, jcoPath(k2, probe));
+  const portable = run(k2, jcoPath(k2, probe));
   return { fast, portable, probe };
 }
 
@@ -460,6 +467,15 @@ describe('portable path: the component through jco with a fake sys', () => {
       expect(run.portable.calls).toEqual(run.fast.calls);
     });
 
+    it('both paths count the same stats: the host decodes the generated layout as jco decodes the WIT', () => {
+      const { stats } = run.fast;
+      expect(stats!.closed.length).toBeGreaterThan(0);
+      expect(stats!.bytesRead).toBeGreaterThan(0);
+      expect(stats!.bytesWritten).toBeGreaterThan(0);
+      expect(stats!.memorySize).toBeGreaterThan(0);
+      expect(run.portable.stats).toEqual(stats);
+    });
+
     it('the jco run really went through the glue', () => {
       expect(run.probe.calls).toBeGreaterThan(0);
       expect(run.probe.calls).toBe(run.portable.calls.length);
@@ -471,7 +487,7 @@ describe('portable path: the component through jco with a fake sys', () => {
   it('handles carry a generation: a reused fd gets a new handle', () => {
     const { fast } = bothPaths(lifeCycle);
     const [ha, hb] = fast.handles;
-    expect(hb & 0xfffff).toBe(ha & 0xfffff);
+    expect(hb & FD_MASK).toBe(ha & FD_MASK);
     expect(hb).not.toBe(ha);
   });
 

@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GuestMemory } from '../host/guest-memory.js';
-import { CORE_MODULE_PATH, CloseCause, EVENT_WORDS, EventKind, instantiateReactor } from '../host/reactor.js';
+import { EventKind } from '../host/generated/abi.js';
+import { CORE_MODULE_PATH, CloseCause, instantiateReactor } from '../host/reactor.js';
+import { readEvents } from './reactor-events.js';
 import { FakeKernel } from './kernel/fake.js';
 import { lowerSys } from './kernel/lower.js';
 import { withMemoryMaximum } from './guest-compile.js';
@@ -27,11 +29,7 @@ describe('reactor memory under an embedder limit', () => {
     const other = kernel.connectPeer(lfd);
     const events = (ret: number) => {
       mem.sync();
-      const first = mem.i32[ret >>> 2] >>> 2;
-      return Array.from({ length: mem.i32[(ret >>> 2) + 1] }, (_, i) => {
-        const p = first + i * EVENT_WORDS;
-        return { kind: mem.i32[p] & 0xff, conn: mem.i32[p + 1] >>> 0, status: mem.i32[p + 2] };
-      });
+      return readEvents(mem.buffer, ret).map(({ kind, conn, status }) => ({ kind, conn, status }));
     };
     const opened = events(r.runOnce(0)).filter((e) => e.kind === EventKind.Opened).map((e) => e.conn);
     expect(opened).toHaveLength(2);

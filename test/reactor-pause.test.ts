@@ -4,7 +4,9 @@
 // then its close once resumed.
 import { describe, expect, it } from 'vitest';
 import { GuestMemory } from '../host/guest-memory.js';
-import { EVENT_WORDS, EventKind, instantiateReactor, type Reactor } from '../host/reactor.js';
+import { EventKind } from '../host/generated/abi.js';
+import { instantiateReactor, type Reactor } from '../host/reactor.js';
+import { readEvents } from './reactor-events.js';
 import { EPOLLIN, EPOLLOUT, FakeKernel, type Peer } from './kernel/fake.js';
 import { lowerSys } from './kernel/lower.js';
 
@@ -23,15 +25,7 @@ function setup(capacity = 1 << 20): { kernel: FakeKernel; mem: GuestMemory; r: R
   expect(r.addListener(lfd)).toBe(0);
   const decode = (ret: number): Event[] => {
     mem.sync();
-    const first = mem.i32[ret >>> 2] >>> 2;
-    const end = first + mem.i32[(ret >>> 2) + 1] * EVENT_WORDS;
-    const out: Event[] = [];
-    for (let p = first; p < end; p += EVENT_WORDS) {
-      const ptr = mem.i32[p + 4] >>> 0;
-      const len = mem.i32[p + 5] >>> 0;
-      out.push({ kind: mem.i32[p] & 0xff, status: mem.i32[p + 2], data: Buffer.from(mem.u8.subarray(ptr, ptr + len)).toString() });
-    }
-    return out;
+    return readEvents(mem.buffer, ret).map(({ kind, status, data }) => ({ kind, status, data: Buffer.from(data).toString() }));
   };
   const poll = () => decode(r.runOnce(0));
   const peer = kernel.connectPeer(lfd, capacity);

@@ -4,6 +4,8 @@
 // backlog, shutdown) and what is particular to WASI (the epoll emulation's
 // poll list, lingering closes, dials, addresses, error mapping, time-outs).
 import { describe, expect, it } from 'vitest';
+import { EventLayout, ListLayout } from '../host/generated/abi.js';
+import { readReactorStats } from '../host/stats.js';
 import { ErrorCode, type Peer } from './wasi/fake-wasi.js';
 import { type Ev, Kind, WasiGuest, fdOf } from './wasi/guest.js';
 
@@ -42,8 +44,8 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     const [data] = g.events(ret);
     expect([data.kind, text(data.data)]).toEqual([Kind.Data, 'hello']);
     const dv = new DataView(g.memory.buffer);
-    const rec = dv.getUint32(ret, true);
-    expect(g.engine('write', conn, dv.getUint32(rec + 16, true), 5)).toBe(5);
+    const rec = dv.getUint32(ret + ListLayout.ptr, true);
+    expect(g.engine('write', conn, dv.getUint32(rec + EventLayout.data + ListLayout.ptr, true), 5)).toBe(5);
     expect(text(peer.received())).toBe('hello');
     peer.end();
     expect(g.runOnce()).toEqual([{ kind: Kind.Ended, conn, status: 0, detail: 0, data: new Uint8Array() }]);
@@ -52,6 +54,10 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     expect(g.engine('conn-count')).toBe(0);
     expect(g.engine('write', conn, 0, 1)).toBe(-9);
     expectNothingLeft(g, { socket: 1, pollable: 1 });
+    // The same counters as on Linux, through the WASI streams.
+    expect(readReactorStats(g.memory.buffer, g.engine('stats'))).toMatchObject({
+      connections: 0, accepted: 1, closed: [{ status: 1, count: 1 }], bytesRead: 5, bytesWritten: 5, queued: 0,
+    });
   });
 
   it('reads the bytes before an end of stream and reports the end once', () => {

@@ -20,7 +20,9 @@
  *   recv-from    (fd, maxLen, retptr)             -> ()
  *   send-to      (fd, ptr, len, addrPtr, addrLen) -> i32
  *
- * Return area of epoll-wait / read (12 bytes, align 4), a static block:
+ * Return areas of epoll-wait and read, static blocks: a `wait-result` and
+ * a `read-result`, in the canonical-ABI layouts build/abi.mjs generates
+ * from the WIT (at the time of writing, both 12 bytes, align 4):
  *
  *   0        1        4                8               12
  *   +--------+--------+----------------+----------------+
@@ -29,13 +31,8 @@
  *   disc 0: ready/data list at ptr, len elements
  *   disc 1: error, negated errno at offset 4
  *
- * Return area of recv-from (24 bytes, align 4), the same block:
- *
- *   0        4          8          12           16           20
- *   +--------+----------+----------+------------+------------+----------+
- *   | disc u8| data ptr | data len | source ptr | source len | size u32 |
- *   +--------+----------+----------+------------+------------+----------+
- *   disc 1: error, negated errno at offset 4
+ * Return area of recv-from: a `recv-result` (generated layout too), whose
+ * `datagram` case holds the data list, the source list and the full size.
  *
  * Before epoll-wait and read the wrapper arms the landing zone of
  * `cabi_realloc` (abi.ts) with the destination the reactor wants, so the
@@ -44,6 +41,11 @@
  */
 import { armLanding, disarmLanding } from "../abi";
 import { EINTR } from "../constants";
+import {
+  DATAGRAM_DATA_OFFSET, DATAGRAM_FULL_SIZE_OFFSET, DATAGRAM_SOURCE_OFFSET,
+  LIST_LEN_OFFSET, LIST_PTR_OFFSET, READ_RESULT_ALIGN, READ_RESULT_DATA, READ_RESULT_PAYLOAD_OFFSET,
+  READ_RESULT_SIZE, READY_SIZE, RECV_RESULT_ALIGN, RECV_RESULT_DATAGRAM, RECV_RESULT_PAYLOAD_OFFSET, RECV_RESULT_SIZE, WAIT_RESULT_ALIGN, WAIT_RESULT_PAYLOAD_OFFSET, WAIT_RESULT_READY, WAIT_RESULT_SIZE,
+} from "../generated/abi";
 
 
 // @ts-ignore: decorator
@@ -89,15 +91,18 @@ declare function _sendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u3
 /** Most bytes of a datagram's source address kept (a sockaddr_in6). */
 export const SOURCE_MAX: u32 = 28;
 
-/** Static return area for list-returning imports (24 bytes used by recv-from). */
-const RET: usize = memory.data(24, 8);
+/** Static return areas of epoll-wait, read and recv-from. */
+const WAIT_RET: usize = memory.data(<i32>WAIT_RESULT_SIZE, <i32>WAIT_RESULT_ALIGN);
+const READ_RET: usize = memory.data(<i32>READ_RESULT_SIZE, <i32>READ_RESULT_ALIGN);
+const RECV_RET: usize = memory.data(<i32>RECV_RESULT_SIZE, <i32>RECV_RESULT_ALIGN);
 
-/** Decodes a list result: copies it to `dest` if the host put it elsewhere.
- *  Returns the element count, or the negated errno. */
-@inline function listResult(dest: usize, elemSize: u32): i32 {
-  if (load<u8>(RET) != 0) return load<i32>(RET, 4);
-  const ptr = <usize>load<u32>(RET, 4);
-  const len = load<u32>(RET, 8);
+/** Decodes a `variant { list, error(s32) }` result at `ret` (the list case
+ *  is `listCase`, the payload at `payload`): copies the list to `dest` if
+ *  the host put it elsewhere. Returns the element count, or the negated errno. */
+@inline function listResult(ret: usize, listCase: u8, payload: usize, dest: usize, elemSize: usize): i32 {
+  if (load<u8>(ret) != listCase) return load<i32>(ret + payload);
+  const ptr = <usize>load<u32>(ret + payload, LIST_PTR_OFFSET);
+  const len = load<u32>(ret + payload, LIST_LEN_OFFSET);
   if (len != 0 && ptr != dest) memory.copy(dest, ptr, <usize>len * elemSize);
   return <i32>len;
 }
@@ -108,13 +113,13 @@ export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32
   return _epollCtl(epfd, op, fd, events, token);
 }
 
-/** Waits for at most `max` reports, written to `dest` (max * 8 bytes:
- *  {u32 token, u32 events}). Returns the count or -errno. */
+/** Waits for at most `max` reports, written to `dest` (max `ready`
+ *  records). Returns the count or -errno. */
 export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i32 {
-  armLanding(dest, <usize>max << 3);
-  _epollWait(epfd, max, timeout, RET);
+  armLanding(dest, <usize>max * READY_SIZE);
+  _epollWait(epfd, max, timeout, WAIT_RET);
   disarmLanding();
-  return listResult(dest, 8);
+  return listResult(WAIT_RET, WAIT_RESULT_READY, WAIT_RESULT_PAYLOAD_OFFSET, dest, READY_SIZE);
 }
 
 /** Reads at most `maxLen` bytes into `dest`. Returns bytes read (0 = EOF)
@@ -123,9 +128,9 @@ export function sysRead(fd: i32, dest: usize, maxLen: u32): i32 {
   let r: i32;
   do {
     armLanding(dest, <usize>maxLen);
-    _read(fd, maxLen, RET);
+    _read(fd, maxLen, READ_RET);
     disarmLanding();
-    r = listResult(dest, 1);
+    r = listResult(READ_RET, READ_RESULT_DATA, READ_RESULT_PAYLOAD_OFFSET, dest, 1);
   } while (r == -EINTR);
   return r;
 }
@@ -137,7 +142,7 @@ export function sysWrite(fd: i32, ptr: usize, len: u32): i32 {
   return r;
 }
 
-/** Gathering write of `count` {u32 ptr, u32 len} records at `iov`. */
+/** Gathering write of the `count` list<u8> records ({ptr, len}) at `iov`. */
 export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
   let r: i32;
   do r = _writev(fd, iov, count); while (r == -EINTR);
@@ -154,21 +159,22 @@ export function sysShutdown(fd: i32, how: i32): i32 { return _shutdown(fd, how);
  *  into `source` (at most SOURCE_MAX bytes; its length stored at
  *  `sourceLen`). Returns the full size, or -errno; EINTR is retried. */
 export function sysRecvFrom(fd: i32, dest: usize, maxLen: u32, source: usize, sourceLen: usize): i32 {
+  const d = RECV_RET + RECV_RESULT_PAYLOAD_OFFSET;
   do {
     armLanding(dest, <usize>maxLen);
-    _recvFrom(fd, maxLen, RET);
+    _recvFrom(fd, maxLen, RECV_RET);
     disarmLanding();
-  } while (load<u8>(RET) != 0 && load<i32>(RET, 4) == -EINTR);
-  if (load<u8>(RET) != 0) return load<i32>(RET, 4);
+  } while (load<u8>(RECV_RET) != RECV_RESULT_DATAGRAM && load<i32>(d) == -EINTR);
+  if (load<u8>(RECV_RET) != RECV_RESULT_DATAGRAM) return load<i32>(d);
   // The source first: a host that put it in the landing zone (at `dest`)
   // would otherwise see it overwritten by the data.
-  const n = min(load<u32>(RET, 16), SOURCE_MAX);
-  memory.copy(source, <usize>load<u32>(RET, 12), <usize>n);
+  const n = min(load<u32>(d + DATAGRAM_SOURCE_OFFSET, LIST_LEN_OFFSET), SOURCE_MAX);
+  memory.copy(source, <usize>load<u32>(d + DATAGRAM_SOURCE_OFFSET, LIST_PTR_OFFSET), <usize>n);
   store<u32>(sourceLen, n);
-  const ptr = <usize>load<u32>(RET, 4);
-  const len = load<u32>(RET, 8);
+  const ptr = <usize>load<u32>(d + DATAGRAM_DATA_OFFSET, LIST_PTR_OFFSET);
+  const len = load<u32>(d + DATAGRAM_DATA_OFFSET, LIST_LEN_OFFSET);
   if (len != 0 && ptr != dest) memory.copy(dest, ptr, <usize>len);
-  return load<i32>(RET, 20);
+  return load<i32>(d + DATAGRAM_FULL_SIZE_OFFSET);
 }
 
 /** One datagram to `addr` (addrLen 0: the connected peer); EINTR retried. */

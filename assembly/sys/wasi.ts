@@ -39,7 +39,10 @@ import {
   EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_DEL,
 } from "../constants";
 import {
-  FIRST_FD, KIND_CONNECTING, KIND_EPOLL, KIND_LISTENER, KIND_STREAM,
+  LIST_LEN_OFFSET, LIST_PTR_OFFSET, LIST_SIZE, READY_EVENTS_OFFSET, READY_SIZE, READY_TOKEN_OFFSET,
+} from "../generated/abi";
+import {
+  FIRST_FD, EVENT_KIND_CONNECTING, EVENT_KIND_EPOLL, EVENT_KIND_LISTENER, EVENT_KIND_STREAM,
   fdHighWater, fdOpen, fdRelease, fdSlot, fdSlotAt,
   slotInput, slotInputPollable, slotInterest, slotKind, slotOutput, slotOutputPollable,
   slotPendingError, slotReadSize, slotReadyBits, slotRegistered, slotSetInputPollable, slotSetInterest, slotSetKind,
@@ -149,7 +152,7 @@ function eventsOf(s: usize, bits: u32): u32 {
       return EPOLLOUT | EPOLLERR | EPOLLHUP;
     }
     slotSetStreams(s, load<i32>(HANDLES), load<i32>(HANDLES, 4));
-    slotSetKind(s, KIND_STREAM);
+    slotSetKind(s, EVENT_KIND_STREAM);
     return EPOLLOUT;
   }
   let ev: u32 = 0;
@@ -164,7 +167,7 @@ function eventsOf(s: usize, bits: u32): u32 {
  *  descriptor slots themselves (a second one gets -EMFILE). */
 export function sysEpollCreate(): i32 {
   if (epollOpen) return -EMFILE;
-  const fd = fdOpen(KIND_EPOLL);
+  const fd = fdOpen(EVENT_KIND_EPOLL);
   if (fd < 0) return -EMFILE;
   epollOpen = true;
   return fd;
@@ -172,10 +175,10 @@ export function sysEpollCreate(): i32 {
 
 export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32): i32 {
   const ep = fdSlot(epfd);
-  if (ep == 0 || slotKind(ep) != KIND_EPOLL) return -EBADF;
+  if (ep == 0 || slotKind(ep) != EVENT_KIND_EPOLL) return -EBADF;
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
-  if (slotKind(s) == KIND_EPOLL) return -EINVAL;
+  if (slotKind(s) == EVENT_KIND_EPOLL) return -EINVAL;
   if (op == EPOLL_CTL_ADD) {
     if (slotRegistered(s)) return -EEXIST;
     slotSetRegistered(s, true);
@@ -192,10 +195,10 @@ export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32
 }
 
 /** Waits up to `timeout` ms (-1: no limit) for at most `max` reports,
- *  written to `dest` as {u32 token, u32 events}. Returns the count or -errno. */
+ *  written to `dest` as `ready` records. Returns the count or -errno. */
 export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i32 {
   const ep = fdSlot(epfd);
-  if (ep == 0 || slotKind(ep) != KIND_EPOLL) return -EBADF;
+  if (ep == 0 || slotKind(ep) != EVENT_KIND_EPOLL) return -EBADF;
   psClear();
   const high = fdHighWater();
   reserveTouched(<u32>high);
@@ -209,15 +212,15 @@ export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i3
     if (!slotRegistered(s)) continue;
     const interest = slotInterest(s);
     const kind = slotKind(s);
-    if (kind == KIND_STREAM) {
+    if (kind == EVENT_KIND_STREAM) {
       if ((interest & EPOLLIN) != 0) psAdd(inputPollable(s), (<u32>fd << 2) | TAG_IN);
       if ((interest & EPOLLOUT) != 0) {
         if (isReady(outputPollable(s))) { markTouched(fd, s, READY_OUT); writableNow = true; }
         else writePending = true;
       }
-    } else if (kind == KIND_LISTENER) {
+    } else if (kind == EVENT_KIND_LISTENER) {
       if ((interest & EPOLLIN) != 0) psAdd(socketPollable(s), (<u32>fd << 2) | TAG_IN);
-    } else if (kind == KIND_CONNECTING) {
+    } else if (kind == EVENT_KIND_CONNECTING) {
       if ((interest & EPOLLOUT) != 0) psAdd(socketPollable(s), (<u32>fd << 2) | TAG_CONNECT);
     }
   }
@@ -251,9 +254,9 @@ export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i3
     slotSetReadyBits(s, 0);
     const ev = eventsOf(s, bits) & (slotInterest(s) | EPOLLERR | EPOLLHUP);
     if (ev == 0 || n >= max) continue;
-    const r = dest + (<usize>n << 3);
-    store<u32>(r, slotToken(s));
-    store<u32>(r, ev, 4);
+    const r = dest + <usize>n * READY_SIZE;
+    store<u32>(r, slotToken(s), READY_TOKEN_OFFSET);
+    store<u32>(r, ev, READY_EVENTS_OFFSET);
     n++;
   }
   settleLingers();
@@ -264,10 +267,10 @@ export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i3
 export function sysAccept(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
-  if (slotKind(s) != KIND_LISTENER) return -EINVAL;
+  if (slotKind(s) != EVENT_KIND_LISTENER) return -EINVAL;
   const r = accept(slotSocket(s), HANDLES);
   if (r < 0) return r;
-  const nfd = fdOpen(KIND_STREAM);
+  const nfd = fdOpen(EVENT_KIND_STREAM);
   if (nfd < 0) {
     dropInputStream(load<i32>(HANDLES, 4));
     dropOutputStream(load<i32>(HANDLES, 8));
@@ -286,8 +289,8 @@ function streamSlot(fd: i32): i64 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
   const kind = slotKind(s);
-  if (kind == KIND_CONNECTING) return -EAGAIN;
-  if (kind != KIND_STREAM) return -EINVAL;
+  if (kind == EVENT_KIND_CONNECTING) return -EAGAIN;
+  if (kind != EVENT_KIND_STREAM) return -EINVAL;
   return <i64>s;
 }
 
@@ -342,13 +345,14 @@ export function sysWrite(fd: i32, ptr: usize, len: u32): i32 {
   return r < 0 ? streamErrno(r, -EPIPE) : <i32>n;
 }
 
-/** Writes `count` {u32 ptr, u32 len} chunks at `iov` in order: the total
+/** Writes the `count` list<u8> records ({ptr, len}) at `iov` in order: the total
  *  taken (possibly short), -EAGAIN when nothing was, or -errno. */
 export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
   let total: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
-    const ptr = <usize>load<u32>(iov + (<usize>i << 3));
-    const len = load<u32>(iov + (<usize>i << 3), 4);
+    const rec = iov + <usize>i * LIST_SIZE;
+    const ptr = <usize>load<u32>(rec, LIST_PTR_OFFSET);
+    const len = load<u32>(rec, LIST_LEN_OFFSET);
     let off: u32 = 0;
     while (off < len) {
       const n = sysWrite(fd, ptr + <usize>off, len - off);
@@ -367,7 +371,7 @@ export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
 export function sysClose(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
-  if (slotKind(s) == KIND_EPOLL) {
+  if (slotKind(s) == EVENT_KIND_EPOLL) {
     dropLingers();
     epollOpen = false;
   }
@@ -385,7 +389,7 @@ export function sysCloseGraceful(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
   const out = slotOutput(s);
-  if (slotKind(s) != KIND_STREAM || flush(out) < 0 || checkWrite(out) != 0) return sysClose(fd);
+  if (slotKind(s) != EVENT_KIND_STREAM || flush(out) < 0 || checkWrite(out) != 0) return sysClose(fd);
   const pollable = outputPollable(s);
   slotSetOutputPollable(s, 0);
   if (slotInputPollable(s) != 0) dropPollable(slotInputPollable(s));

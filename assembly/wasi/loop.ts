@@ -18,10 +18,11 @@
  */
 import { endCall } from "../abi";
 import {
-  CAUSE_LOCAL, CAUSE_PEER_ENDED, CAUSE_WRITE_OVERFLOW, FD_MASK,
-  KIND_CLOSED, KIND_DATA, KIND_DRAINED, KIND_ENDED, KIND_LISTENER_PAUSED, KIND_OPENED,
-} from "../constants";
-import { EVENT_SIZE } from "../events";
+  CLOSE_CAUSE_LOCAL, CLOSE_CAUSE_PEER_ENDED, CLOSE_CAUSE_WRITE_OVERFLOW,
+  EVENT_CONN_OFFSET, EVENT_DATA_OFFSET, EVENT_DETAIL_OFFSET, EVENT_KIND_CLOSED, EVENT_KIND_DATA, EVENT_KIND_DRAINED,
+  EVENT_KIND_ENDED, EVENT_KIND_LISTENER_PAUSED, EVENT_KIND_OFFSET, EVENT_KIND_OPENED, EVENT_SIZE, EVENT_STATUS_OFFSET,
+  FD_MASK, LIST_LEN_OFFSET, LIST_PTR_OFFSET,
+} from "../generated/abi";
 import {
   reactorAddConn, reactorAddListener, reactorBacklog, reactorBufferedAmount, reactorClose, reactorEnd,
   reactorInit, reactorResumeListener, reactorRunOnce, reactorWrite,
@@ -32,11 +33,11 @@ import { monotonicNow } from "./clocks";
 import { netAddress, netDial, netListen } from "./net";
 
 /** `onClose` reason: this side closed (`end`, `close`). */
-export const CLOSED_BY_SELF: i32 = CAUSE_LOCAL;
+export const CLOSED_BY_SELF: i32 = CLOSE_CAUSE_LOCAL;
 /** `onClose` reason: the peer ended the stream. */
-export const CLOSED_BY_PEER: i32 = CAUSE_PEER_ENDED;
+export const CLOSED_BY_PEER: i32 = CLOSE_CAUSE_PEER_ENDED;
 /** `onClose` reason: a write would have queued more than `maxWriteBufferSize`. */
-export const CLOSED_WRITE_OVERFLOW: i32 = CAUSE_WRITE_OVERFLOW;
+export const CLOSED_WRITE_OVERFLOW: i32 = CLOSE_CAUSE_WRITE_OVERFLOW;
 
 /** How long a listener rests after accepting failed (EMFILE...). */
 const ACCEPT_PAUSE_NS: u64 = 50_000_000;
@@ -106,7 +107,7 @@ export class Conn {
   end(): i32 { return reactorEnd(this.handle); }
 
   /** Closes now, discarding queued bytes. */
-  close(): i32 { return reactorClose(this.handle, CAUSE_LOCAL); }
+  close(): i32 { return reactorClose(this.handle, CLOSE_CAUSE_LOCAL); }
 
   /** Bytes queued and not yet taken by the system. */
   get bufferedAmount(): u32 { return reactorBufferedAmount(this.handle); }
@@ -226,34 +227,34 @@ function track(handle: u32): Conn {
 
 /** Hands one event record to the handlers. Returns the listener to pause, or -1. */
 function dispatch(handlers: Handlers, e: usize): i32 {
-  const kind = load<u8>(e);
-  const handle = load<u32>(e, 4);
-  if (kind == KIND_OPENED) {
+  const kind = load<u8>(e, EVENT_KIND_OFFSET);
+  const handle = load<u32>(e, EVENT_CONN_OFFSET);
+  if (kind == EVENT_KIND_OPENED) {
     const c = track(handle);
     c.peer = ""; // a dial's target text gives way to the connected address
     handlers.onOpen(c);
-  } else if (kind == KIND_DATA) {
+  } else if (kind == EVENT_KIND_DATA) {
     const c = connOf(handle);
     if (c != null) {
-      bytes.ptr = <usize>load<u32>(e, 16);
-      bytes.length = load<u32>(e, 20);
+      bytes.ptr = <usize>load<u32>(e, EVENT_DATA_OFFSET + LIST_PTR_OFFSET);
+      bytes.length = load<u32>(e, EVENT_DATA_OFFSET + LIST_LEN_OFFSET);
       handlers.onData(c, bytes);
     }
-  } else if (kind == KIND_ENDED) {
+  } else if (kind == EVENT_KIND_ENDED) {
     // The peer ended its side: what is queued is still sent, then the
     // connection closes (CLOSED_BY_PEER), as Node's sockets do by default.
     if (connOf(handle) != null) reactorEnd(handle);
-  } else if (kind == KIND_DRAINED) {
+  } else if (kind == EVENT_KIND_DRAINED) {
     const c = connOf(handle);
     if (c != null) handlers.onDrain(c);
-  } else if (kind == KIND_CLOSED) {
+  } else if (kind == EVENT_KIND_CLOSED) {
     const c = connOf(handle);
     if (c != null) {
       conns[<i32>(handle & FD_MASK)] = null;
-      handlers.onClose(c, load<i32>(e, 8));
+      handlers.onClose(c, load<i32>(e, EVENT_STATUS_OFFSET));
     }
-  } else if (kind == KIND_LISTENER_PAUSED) {
-    return <i32>load<u32>(e, 12);
+  } else if (kind == EVENT_KIND_LISTENER_PAUSED) {
+    return <i32>load<u32>(e, EVENT_DETAIL_OFFSET);
   }
   return -1;
 }
@@ -280,8 +281,8 @@ function loop(handlers: Handlers, options: Options): i32 {
     if (reactorBacklog() != 0) timeout = 0;
     else if (wake != u64.MAX_VALUE) timeout = now >= wake ? 0 : <i32>min((wake - now) / 1_000_000 + 1, <u64>i32.MAX_VALUE);
     const ret = reactorRunOnce(timeout);
-    const list = <usize>load<u32>(ret);
-    const n = load<u32>(ret, 4);
+    const list = <usize>load<u32>(ret, LIST_PTR_OFFSET);
+    const n = load<u32>(ret, LIST_LEN_OFFSET);
     for (let i: u32 = 0; i < n; i++) {
       const l = dispatch(handlers, list + <usize>i * EVENT_SIZE);
       if (l >= 0) { paused = l; resumeAt = monotonicNow() + ACCEPT_PAUSE_NS; }

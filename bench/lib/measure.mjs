@@ -6,6 +6,8 @@ import { wasmtimeCommand } from '../../test/wasmtime/venv.mjs';
 import { CLK_TCK, cpuTicks, cpuTimes, holdIdle, rssBytes, runLoadgen, sleep, startServer, systemTicks } from './procs.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The HTTP load generator (autocannon), run by node like loadgen.c is run. */
+const HTTP_LOAD = fileURLToPath(new URL('./http-load.mjs', import.meta.url));
 
 /**
  * The servers, as argv (the port is appended when started, unless the argv
@@ -29,6 +31,8 @@ export function serverCommands(bins, wasmtime = null, compare = null) {
       'wasi-wasmtime': wasmtimeCommand(wasmtime, ROOT, join(ROOT, 'dist', 'wasm', 'echo-server.wasm'), ['127.0.0.1:0']),
     }),
     'wasi-jco': [process.execPath, new URL('../servers/wasi-jco-echo.mjs', import.meta.url).pathname],
+    'http-nbio': [process.execPath, '--expose-gc', new URL('../servers/http-nbio.mjs', import.meta.url).pathname],
+    'http-node': [process.execPath, '--expose-gc', new URL('../servers/http-node.mjs', import.meta.url).pathname],
   };
 }
 
@@ -41,13 +45,16 @@ export function serverCommands(bins, wasmtime = null, compare = null) {
  * connections in one wasi:io/poll list make every accept O(n)) and the
  * two-poller scenario (not theirs); jco, whose every WASI call is a round
  * trip to another thread, runs only the 50x64 and 4 MiB scenarios, for
- * correctness and an order of magnitude.
+ * correctness and an order of magnitude. The HTTP servers run only the
+ * HTTP scenario.
  */
 export const SERVER_SCENARIOS = {
   'nbio-et': ['50x64', '1x64', '50x16k', '1000x64', 'churn', '1x4m'],
   'nbio-p2-reuseport': ['50x64-p2'],
   'wasi-wasmtime': ['50x64', '1x64', '50x16k', '1000x64', 'churn', '1x4m'],
   'wasi-jco': ['50x64', '1x4m'],
+  'http-nbio': ['http'],
+  'http-node': ['http'],
 };
 
 /**
@@ -55,7 +62,10 @@ export const SERVER_SCENARIOS = {
  * connection (connect, one echo, close by reset: see README, "churn").
  * `50x64-p2` is 50x64 with the engine running two pollers (`nbio-p2`, in
  * place of `nbio`). `1x4m` is the seed's 4 MiB echo, repeated: one
- * connection, 4 MiB messages.
+ * connection, 4 MiB messages. `http` is HTTP/1.1 keep-alive, autocannon
+ * (lib/http-load.mjs) against `http.Server` on nbio-wasm (`http-nbio`, in
+ * place of `nbio`) and plain `http.createServer` (`http-node`, in place of
+ * `net`); no other server runs it.
  */
 export const SCENARIOS = {
   '50x64': { args: ['-c', '50', '-s', '64'], unit: 'rt/s' },
@@ -65,6 +75,7 @@ export const SCENARIOS = {
   churn: { args: ['-m', 'churn', '-c', '8', '-s', '64', '-r'], unit: 'conns/s' },
   '50x64-p2': { args: ['-c', '50', '-s', '64'], unit: 'rt/s', nbio: 'nbio-p2' },
   '1x4m': { args: ['-c', '1', '-s', String(4 << 20)], unit: 'rt/s' },
+  http: { args: ['-c', '50'], unit: 'req/s', http: true, only: { nbio: 'http-nbio', net: 'http-node' } },
   idle: { idle: true, unit: 'bytes/conn' },
 };
 
@@ -93,9 +104,10 @@ export async function measureThroughput({ serverName, serverArgv, loadgen, scena
     let s1 = null;
     let heap0 = null;
     let heap1 = null;
+    const [generator, ...generatorArgs] = scenario.http ? [process.execPath, HTTP_LOAD] : [loadgen];
     const run = runLoadgen(
-      loadgen,
-      ['-p', String(server.port), '-w', String(warmup), '-d', String(secs), ...scenario.args],
+      generator,
+      [...generatorArgs, '-p', String(server.port), '-w', String(warmup), '-d', String(secs), ...scenario.args],
       {
         cpu: pin?.loadgen ?? null,
         on: {

@@ -42,6 +42,7 @@ export function summarize(runs) {
       max: Math.max(...rates),
     };
     if (rs[0].loadgen) {
+      s.mean_us = median(rs.map((r) => r.loadgen.mean_us ?? null));
       s.p50_us = median(rs.map((r) => r.loadgen.p50_us));
       s.p99_us = median(rs.map((r) => r.loadgen.p99_us));
       s.p999_us = median(rs.map((r) => r.loadgen.p999_us));
@@ -66,9 +67,11 @@ export function summarize(runs) {
   // Ratios against the baselines, for whichever of them ran in the same scenario.
   for (const s of out) {
     // Everything is also compared with the JavaScript-handler echo (nbio, or
-    // the variant a scenario runs in its place: nbio-p2 in 50x64-p2).
+    // the variant a scenario runs in its place: nbio-p2 in 50x64-p2). In the
+    // HTTP scenario Node's own baseline is plain http.createServer.
     for (const base of ['net', 'c', 'nbio']) {
-      const b = out.find((o) => o.scenario === s.scenario && (o.server === base || (base === 'nbio' && /^nbio-p\d+$/.test(o.server))));
+      const b = out.find((o) => o.scenario === s.scenario && (
+        o.server === base || (base === 'nbio' && /^nbio-p\d+$/.test(o.server)) || (base === 'net' && o.server === 'http-node')));
       if (!b || b === s) continue;
       s[`rate_vs_${base}`] = ratio(s.median, b.median);
       if (s.cpu_us_per_rt !== undefined) s[`cpu_vs_${base}`] = ratio(s.cpu_us_per_rt, b.cpu_us_per_rt);
@@ -125,6 +128,21 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
     lines.push('| scenario | rate ÷ nbio | CPU/op ÷ nbio |');
     lines.push('|---|---|---|');
     for (const s of plugin) lines.push(`| ${s.scenario} | ${times(s.rate_vs_nbio)} | ${times(s.cpu_vs_nbio)} |`);
+    lines.push('');
+  }
+
+  const http = summary.filter((s) => s.scenario === 'http');
+  if (http.length) {
+    lines.push('## HTTP/1.1 keep-alive (autocannon, 50 connections): http.Server on nbio-wasm ÷ http.createServer', '');
+    lines.push('| server | requests/s | mean latency ms | p99 ms | server CPU µs/request | rate ÷ http-node | CPU/request ÷ http-node |');
+    lines.push('|---|---|---|---|---|---|---|');
+    for (const s of http) {
+      const ms = (us) => fix(us === null || us === undefined ? null : us / 1000, 2);
+      lines.push(
+        `| ${s.server} | ${int(s.median)} | ${ms(s.mean_us)} | ${ms(s.p99_us)} | ${fix(s.cpu_us_per_rt, 2)} | ` +
+          `${times(s.rate_vs_net)} | ${times(s.cpu_vs_net)} |`,
+      );
+    }
     lines.push('');
   }
 

@@ -1,13 +1,11 @@
 // nbio-wasm echo server (default engine options).
 //   node bench/servers/nbio-echo.mjs [--pollers=N] [--lb=RULE] [--et] [--plugin] [port=0] [host=127.0.0.1]
-// Needs `npm run build` (imports dist/host/index.js). Prints "LISTENING <port>"
-// once started; on SIGTERM stops the engine and exits 0; collects garbage on SIGUSR2;
-// reports heap activity on SIGWINCH (heap-report.mjs).
+// Needs `npm run build`; serves as engine-server.mjs says.
 // With --pollers=N > 1 the handler comes from echo-handlers.mjs, loaded in every poller,
 // and --lb=RULE sets loadBalancing (default: the engine's, round-robin).
 // With --et the engine runs edge-triggered (epollMode 'et').
 // With --plugin the echo is the WebAssembly plugin dist/plugins/echo.wasm (default limits).
-import { reportHeapOnSignal } from './heap-report.mjs';
+import { loadEngine, serve } from './engine-server.mjs';
 
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const [portArg, hostArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -18,13 +16,7 @@ const pollers = Number(/^--pollers=(\d+)$/.exec(flags.find((f) => f.startsWith('
 const loadBalancing = /^--lb=([a-z-]+)$/.exec(flags.find((f) => f.startsWith('--lb=')) ?? '')?.[1];
 const epollMode = flags.includes('--et') ? 'et' : 'lt';
 
-let Engine;
-try {
-  ({ Engine } = await import('../../dist/host/index.js'));
-} catch (err) {
-  console.error(`nbio-echo: cannot load dist/host/index.js (run \`npm run build\` first): ${err.message}`);
-  process.exit(1);
-}
+const Engine = await loadEngine('nbio-echo');
 
 const addrs = [`${host}:${port}`];
 // Only what a flag asks for is passed: the same script also runs a checkout from before an option existed (--compare).
@@ -37,14 +29,4 @@ const engine = plugin
       ...(loadBalancing === undefined ? {} : { loadBalancing }),
     })
     : new Engine({ network: 'tcp', addrs, onData: (c, data) => c.write(data), ...mode });
-// The harness asks for a full collection before it reads RSS (run with --expose-gc).
-process.on('SIGUSR2', () => globalThis.gc?.());
-reportHeapOnSignal();
-process.on('SIGTERM', async () => {
-  await engine.stop();
-  process.exit(0);
-});
-
-await engine.start();
-const bound = engine.addrs[0];
-console.log(`LISTENING ${bound.slice(bound.lastIndexOf(':') + 1)}`);
+await serve(engine);

@@ -1,4 +1,5 @@
-import type { GuestMemory } from '../guest-memory.js';
+import { ReadyLayout } from '../generated/abi.js';
+import { READ_RESULT, WAIT_RESULT, type GuestMemory } from '../guest-memory.js';
 import { ERRNO, native } from '../native.js';
 import { FdRole, type OwnedFds } from '../owned-fds.js';
 import type { LoweredSys } from '../reactor.js';
@@ -42,9 +43,11 @@ export function linuxSys(mem: GuestMemory, owned: OwnedFds): LoweredSys {
       return native.epollCtl(epfd, op, fd, events >>> 0, token >>> 0);
     },
     'epoll-wait': (epfd, maxEvents, timeoutMs, ret) => {
-      if (roles[epfd] !== FdRole.Epoll) return mem.storeListResult(ret, 0, EBADF);
-      const list = mem.alloc(4, maxEvents * 8);
-      mem.storeListResult(ret, list, list === 0 ? -ERRNO.ENOMEM : native.epollWait(epfd, mem.buffer, list, maxEvents, timeoutMs));
+      if (roles[epfd] !== FdRole.Epoll) return mem.storeListResult(ret, WAIT_RESULT, 0, EBADF);
+      // The shim stores `ready` records (test/native-shim.test.ts holds it to the generated layout).
+      const list = mem.alloc(ReadyLayout.align, maxEvents * ReadyLayout.size);
+      const n = list === 0 ? -ERRNO.ENOMEM : native.epollWait(epfd, mem.buffer, list, maxEvents, timeoutMs);
+      mem.storeListResult(ret, WAIT_RESULT, list, n);
     },
     accept: (fd) => {
       if (roles[fd] !== FdRole.Listener) return EBADF;
@@ -53,9 +56,9 @@ export function linuxSys(mem: GuestMemory, owned: OwnedFds): LoweredSys {
       return nfd;
     },
     read: (fd, maxLen, ret) => {
-      if (!conn(fd)) return mem.storeListResult(ret, 0, EBADF);
+      if (!conn(fd)) return mem.storeListResult(ret, READ_RESULT, 0, EBADF);
       const list = mem.alloc(1, maxLen);
-      mem.storeListResult(ret, list, list === 0 ? -ERRNO.ENOMEM : native.read(fd, mem.buffer, list, maxLen));
+      mem.storeListResult(ret, READ_RESULT, list, list === 0 ? -ERRNO.ENOMEM : native.read(fd, mem.buffer, list, maxLen));
     },
     write: (fd, ptr, len) => {
       if (!conn(fd)) return EBADF;

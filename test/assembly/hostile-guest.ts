@@ -74,6 +74,7 @@ export function engine$resume_reading(_conn: u32): i32 { return EBADF; }
 export function engine$shutdown(): void {}
 export function engine$conn_count(): u32 { return 0; }
 export function engine$memory_in_use(): u32 { return 0; }
+export function engine$stats(): usize { return 0; }
 export function cabi_realloc(_old: usize, _oldSize: usize, _align: usize, size: usize): usize {
   return size <= 4096 ? SCRATCH : 0;
 }

@@ -3,8 +3,10 @@
 // this file playing the host the way host/poller.ts does. Every event is
 // checked as it is dispatched, and the end state after everything closed.
 // A broken invariant throws an Error saying which and where.
+import { EventKind, FD_MASK } from '../../host/generated/abi.js';
 import { GuestMemory } from '../../host/guest-memory.js';
-import { CloseCause, EVENT_WORDS, EventKind, FD_MASK, instantiateReactor, type Reactor } from '../../host/reactor.js';
+import { CloseCause, instantiateReactor, type Reactor } from '../../host/reactor.js';
+import { readEvents } from '../reactor-events.js';
 import { EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel, type Peer } from '../kernel/fake.js';
 import { lowerSys } from '../kernel/lower.js';
 import type { Action, Schedule } from './schedule.js';
@@ -112,15 +114,9 @@ class Host {
 
   /** Dispatches one returned list (`ret` addresses its {ptr, len}), checking each event. */
   dispatch(ret: number): number {
-    const mem = this.mem;
-    mem.sync();
-    const first = mem.i32[ret >>> 2] >>> 2;
-    const count = mem.i32[(ret >>> 2) + 1];
-    for (let p = first; p < first + count * EVENT_WORDS; p += EVENT_WORDS) {
-      const kind = mem.i32[p] & 0xff;
-      const handle = mem.i32[p + 1] >>> 0;
-      const status = mem.i32[p + 2];
-      const detail = mem.i32[p + 3];
+    this.mem.sync();
+    const events = readEvents(this.mem.buffer, ret);
+    for (const { kind, conn: handle, status, detail, data } of events) {
       const conn = this.conns.get(handle);
       switch (kind) {
         case EventKind.Opened:
@@ -129,10 +125,8 @@ class Host {
         case EventKind.Data: {
           check(conn !== undefined && conn.opened, `data for ${handle} before it opened`);
           check(conn.closes.length === 0, `data for ${handle} after it closed`);
-          const ptr = mem.i32[p + 4] >>> 0;
-          const len = mem.i32[p + 5];
-          check(len > 0, `empty data event for ${handle}`);
-          for (const b of mem.u8.subarray(ptr, ptr + len)) conn.delivered.push(b);
+          check(data.length > 0, `empty data event for ${handle}`);
+          for (const b of data) conn.delivered.push(b);
           break;
         }
         case EventKind.Closed:
@@ -149,7 +143,7 @@ class Host {
           check(conn !== undefined && conn.opened && conn.closes.length === 0, `drained for ${handle}, not open`);
           break;
         case EventKind.Released:
-          this.#discard(handle, detail >>> 0);
+          this.#discard(handle, detail);
           break;
         case EventKind.Ended:
           check(conn !== undefined && conn.opened && conn.closes.length === 0, `ended for ${handle}, not open`);
@@ -171,7 +165,7 @@ class Host {
           throw new Violation(`unknown event kind ${kind}`);
       }
     }
-    return count;
+    return events.length;
   }
 
   /**

@@ -1,4 +1,5 @@
-import type { GuestMemory } from '../../host/guest-memory.js';
+import { ListLayout, ReadyLayout } from '../../host/generated/abi.js';
+import { READ_RESULT, WAIT_RESULT, type GuestMemory } from '../../host/guest-memory.js';
 import type { LoweredSys } from '../../host/reactor.js';
 
 const ENOMEM = 12;
@@ -85,31 +86,30 @@ export function lowerSys(sys: HighLevelSys, mem: GuestMemory): LoweredSys {
     'epoll-wait': (epfd, maxEvents, timeoutMs, ret) => {
       const r = sys.epollWait(epfd, maxEvents >>> 0, timeoutMs);
       if (r.tag === 'error') {
-        mem.sync();
-        mem.storeListResult(ret, 0, r.val);
+        mem.storeListResult(ret, WAIT_RESULT, 0, r.val);
         return;
       }
-      const list = mem.alloc(4, r.val.length * 8);
-      if (list === 0 && r.val.length > 0) return mem.storeListResult(ret, 0, -ENOMEM);
+      const list = mem.alloc(ReadyLayout.align, r.val.length * ReadyLayout.size);
+      if (list === 0 && r.val.length > 0) return mem.storeListResult(ret, WAIT_RESULT, 0, -ENOMEM);
       const i32 = mem.i32;
       for (let i = 0; i < r.val.length; i++) {
-        i32[(list >>> 2) + 2 * i] = r.val[i].token;
-        i32[(list >>> 2) + 2 * i + 1] = r.val[i].events;
+        const at = list + i * ReadyLayout.size;
+        i32[(at + ReadyLayout.token) >>> 2] = r.val[i].token;
+        i32[(at + ReadyLayout.events) >>> 2] = r.val[i].events;
       }
-      mem.storeListResult(ret, list, r.val.length);
+      mem.storeListResult(ret, WAIT_RESULT, list, r.val.length);
     },
     accept: (fd) => sys.accept(fd),
     read: (fd, maxLen, ret) => {
       const r = sys.read(fd, maxLen >>> 0);
       if (r.tag === 'error') {
-        mem.sync();
-        mem.storeListResult(ret, 0, r.val);
+        mem.storeListResult(ret, READ_RESULT, 0, r.val);
         return;
       }
       const list = mem.alloc(1, r.val.length);
-      if (list === 0 && r.val.length > 0) return mem.storeListResult(ret, 0, -ENOMEM);
+      if (list === 0 && r.val.length > 0) return mem.storeListResult(ret, READ_RESULT, 0, -ENOMEM);
       mem.u8.set(r.val, list);
-      mem.storeListResult(ret, list, r.val.length);
+      mem.storeListResult(ret, READ_RESULT, list, r.val.length);
     },
     write: (fd, ptr, len) => sys.write(fd, bytesAt(ptr, len)),
     writev: (fd, ptr, count) => {
@@ -117,8 +117,8 @@ export function lowerSys(sys: HighLevelSys, mem: GuestMemory): LoweredSys {
       const i32 = mem.i32;
       const chunks: Uint8Array[] = [];
       for (let i = 0; i < count >>> 0; i++) {
-        const rec = (ptr >>> 2) + 2 * i;
-        chunks.push(bytesAt(i32[rec], i32[rec + 1]));
+        const rec = (ptr >>> 0) + i * ListLayout.size;
+        chunks.push(bytesAt(i32[(rec + ListLayout.ptr) >>> 2], i32[(rec + ListLayout.len) >>> 2]));
       }
       return sys.writev(fd, chunks);
     },

@@ -3,6 +3,8 @@
 // in-memory FakeWasi, with the exports wrapped for tests.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AddressResultLayout, EventKind, FD_MASK, ListLayout } from '../../host/generated/abi.js';
+import { readEvents, type ReactorEvent } from '../reactor-events.js';
 import { root } from './commands.js';
 import { FakeWasi } from './fake-wasi.js';
 
@@ -10,9 +12,9 @@ const coreModule = new WebAssembly.Module(readFileSync(join(root, 'dist', 'wasm'
 const ENGINE = 'nbio:engine/engine@0.1.0#';
 const NET = 'nbio:engine/net@0.1.0#';
 
-export interface Ev { kind: number; conn: number; status: number; detail: number; data: Uint8Array }
-export const Kind = { Opened: 0, Data: 1, Closed: 2, ListenerPaused: 3, Drained: 4, Ended: 7 } as const;
-export const fdOf = (handle: number) => handle & 0xfffff;
+export type Ev = ReactorEvent;
+export const Kind = EventKind;
+export const fdOf = (handle: number) => handle & FD_MASK;
 
 export class WasiGuest {
   readonly wasi = new FakeWasi();
@@ -51,8 +53,10 @@ export class WasiGuest {
   address(fd: number, remote = false): string | number {
     const ret = this.x[NET + (remote ? 'remote-address' : 'local-address')](fd);
     const dv = new DataView(this.memory.buffer);
-    if (dv.getUint8(ret) !== 0) return dv.getInt32(ret + 4, true);
-    return new TextDecoder().decode(new Uint8Array(this.memory.buffer, dv.getUint32(ret + 4, true), dv.getUint32(ret + 8, true)));
+    const payload = ret + AddressResultLayout.payload;
+    if (dv.getUint8(ret) !== AddressResultLayout.address) return dv.getInt32(payload, true);
+    const ptr = dv.getUint32(payload + ListLayout.ptr, true);
+    return new TextDecoder().decode(new Uint8Array(this.memory.buffer, ptr, dv.getUint32(payload + ListLayout.len, true)));
   }
 
   /** A listener on 127.0.0.1 (any port) handed to the reactor; returns {fd, port}. */
@@ -64,14 +68,7 @@ export class WasiGuest {
   }
 
   events(ret: number): Ev[] {
-    const dv = new DataView(this.memory.buffer);
-    const p = dv.getUint32(ret, true), n = dv.getUint32(ret + 4, true);
-    return Array.from({ length: n }, (_, i) => {
-      const e = p + 24 * i;
-      const dp = dv.getUint32(e + 16, true), dl = dv.getUint32(e + 20, true);
-      return { kind: dv.getUint8(e), conn: dv.getUint32(e + 4, true), status: dv.getInt32(e + 8, true),
-        detail: dv.getUint32(e + 12, true), data: new Uint8Array(this.memory.buffer, dp, dl).slice() };
-    });
+    return readEvents(this.memory.buffer, ret);
   }
 
   runOnce(timeoutMs = 0): Ev[] {
