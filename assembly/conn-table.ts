@@ -10,11 +10,24 @@
  *   |  u8  |  u8  |         | head | tail | bytes        |
  *   +------+------+---------+----------------------------+
  *
- *   state: FREE, LISTENER, CONNECTING, OPEN
- *   flags: FLAG_OUT (EPOLLOUT armed), FLAG_PAUSED (listener paused),
- *          FLAG_ENDING (close once the write queue is empty),
+ *   state: FREE, LISTENER (a listening socket, or a UDP socket serving
+ *          peers), CONNECTING, OPEN
+ *   flags, shared by every slot:
+ *          FLAG_OUT (EPOLLOUT armed; always set in edge-triggered mode),
+ *          FLAG_DATAGRAM (a UDP socket: one datagram per read and write)
+ *   flags of listeners:
+ *          FLAG_PAUSED (accepting paused), FLAG_ACCEPTOR (accepted sockets
+ *          go to the host: `add-acceptor`), FLAG_DRAINING (a UDP socket
+ *          removed by `remove-listener`: no new peers, closes with its
+ *          last peer), FLAG_NOT_TCP (its connections refuse TCP_NODELAY:
+ *          not asked again)
+ *   flags of connections:
+ *          FLAG_ENDING (close once the write queue is empty: `end`),
  *          FLAG_READ_PAUSED (no read interest: `pause-reading`),
- *          FLAG_PARKED (paused and hung up: out of the epoll set until resumed)
+ *          FLAG_PARKED (paused and hung up: out of the epoll set until resumed),
+ *          FLAG_PEER_ENDED (the peer ended its side: no read interest),
+ *          FLAG_SHUT_WR (`close-write`: shut this side once the queue is empty),
+ *          FLAG_PEER_FIRST (the peer ended its side before this side did)
  *   gen:   generation of the current (or, when FREE, the next) occupant,
  *          1..GEN_MAX; 0 in a never-used slot means 1.
  *
@@ -37,10 +50,19 @@ export const STATE_CONNECTING: u8 = 2;
 export const STATE_OPEN: u8 = 3;
 
 export const FLAG_OUT: u8 = 1;
+export const FLAG_DATAGRAM: u8 = 128;
+// listeners
 export const FLAG_PAUSED: u8 = 2;
+export const FLAG_ACCEPTOR: u8 = 4;
+export const FLAG_DRAINING: u8 = 8;
+export const FLAG_NOT_TCP: u8 = 16;
+// connections
+export const FLAG_PEER_FIRST: u8 = 2;
 export const FLAG_ENDING: u8 = 4;
 export const FLAG_READ_PAUSED: u8 = 8;
 export const FLAG_PARKED: u8 = 16;
+export const FLAG_PEER_ENDED: u8 = 32;
+export const FLAG_SHUT_WR: u8 = 64;
 
 const INITIAL_SLOTS: i32 = 1024;
 

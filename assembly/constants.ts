@@ -25,6 +25,7 @@ export const ECONNABORTED: i32 = 103;
 export const ECONNRESET: i32 = 104;
 export const ENOBUFS: i32 = 105;
 export const ENOTCONN: i32 = 107;
+export const EMSGSIZE: i32 = 90;
 
 // ---- epoll ----
 export const EPOLLIN: u32 = 0x001;
@@ -33,6 +34,7 @@ export const EPOLLOUT: u32 = 0x004;
 export const EPOLLERR: u32 = 0x008;
 export const EPOLLHUP: u32 = 0x010;
 export const EPOLLRDHUP: u32 = 0x2000;
+export const EPOLLET: u32 = 0x8000_0000;
 
 export const EPOLL_CTL_ADD: i32 = 1;
 export const EPOLL_CTL_DEL: i32 = 2;
@@ -42,7 +44,8 @@ export const EPOLL_CTL_MOD: i32 = 3;
 export const INTEREST_READ: u32 = EPOLLIN | EPOLLRDHUP;
 /** Interest while bytes are queued, or while a connect is in progress. */
 export const INTEREST_READ_WRITE: u32 = EPOLLIN | EPOLLRDHUP | EPOLLOUT;
-/** Interest of a listening socket. */
+/** Interest of a listening socket (level-triggered in both modes: an accept
+ *  round is capped, so what is left must be reported again). */
 export const INTEREST_LISTEN: u32 = EPOLLIN;
 /** Bits of a ready report that start the read loop. */
 export const READ_TRIGGER: u32 = EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP;
@@ -53,3 +56,6 @@ export const MAX_READY: u32 = 1024;
 export const MAX_ACCEPTS_PER_REPORT: i32 = 64;
 /** Most chunks handed to one writev. */
 export const MAX_IOV: i32 = 64;
+
+// ---- sys.shutdown `how` ----
+export const SHUT_WR: i32 = 1;

@@ -6,10 +6,13 @@
  *
  * Core signatures (all i32):
  *
- *   init            (rbs, maxWb, maxReads, noDelay, maxMemory) -> epfd | -errno
+ *   init            (rbs, maxWb, maxReads, noDelay, maxMemory, edgeTriggered) -> epfd | -errno
  *   add-listener    (fd)            -> 0 | -errno
+ *   add-acceptor    (fd)            -> 0 | -errno
  *   resume-listener (fd)            -> 0 | -errno
+ *   remove-listener (fd)            -> 0 | -errno
  *   add-conn        (fd, connecting)-> handle | -errno
+ *   add-datagram    (fd, connected) -> handle | 0 | -errno
  *   run-once        (timeoutMs)     -> ptr to {u32 ptr, u32 len} list<event>
  *   backlog         ()              -> u32
  *   take-events     ()              -> ptr to {u32 ptr, u32 len}
@@ -17,6 +20,7 @@
  *   buffered-amount (conn)          -> u32
  *   close           (conn, cause)   -> 0 | -errno
  *   end             (conn)          -> 0 | -errno
+ *   close-write     (conn)          -> 0 | -errno
  *   pause-reading   (conn)          -> 0 | -errno
  *   resume-reading  (conn)          -> 0 | -errno
  *   shutdown        ()              -> ()
@@ -31,25 +35,34 @@
  */
 import { beginCall, endCall } from "./abi";
 import {
-  reactorAddConn, reactorAddListener, reactorBacklog, reactorBufferedAmount,
-  reactorClose, reactorConnCount, reactorEnd, reactorInit, reactorMemoryInUse, reactorPauseReading,
-  reactorResumeListener, reactorResumeReading, reactorRunOnce,
-  reactorShutdown, reactorStats, reactorTakeEvents, reactorWrite,
+  reactorAddAcceptor, reactorAddConn, reactorAddDatagram, reactorAddListener, reactorBacklog,
+  reactorBufferedAmount, reactorClose, reactorCloseWrite, reactorConnCount, reactorEnd, reactorInit,
+  reactorMemoryInUse, reactorPauseReading, reactorRemoveListener, reactorResumeListener, reactorResumeReading,
+  reactorRunOnce, reactorShutdown, reactorStats, reactorTakeEvents, reactorWrite,
 } from "./reactor";
 
 export { cabi_realloc } from "./abi";
 
-export function engine$init(rbs: u32, maxWb: u32, reads: u32, noDelay: bool, maxMemory: u32): i32 {
-  beginCall(); const r = reactorInit(rbs, maxWb, reads, noDelay, maxMemory); endCall(); return r;
+export function engine$init(rbs: u32, maxWb: u32, reads: u32, noDelay: bool, maxMemory: u32, edgeTriggered: bool): i32 {
+  beginCall(); const r = reactorInit(rbs, maxWb, reads, noDelay, maxMemory, edgeTriggered); endCall(); return r;
 }
 export function engine$add_listener(fd: i32): i32 {
   beginCall(); const r = reactorAddListener(fd); endCall(); return r;
 }
+export function engine$add_acceptor(fd: i32): i32 {
+  beginCall(); const r = reactorAddAcceptor(fd); endCall(); return r;
+}
 export function engine$resume_listener(fd: i32): i32 {
   beginCall(); const r = reactorResumeListener(fd); endCall(); return r;
 }
+export function engine$remove_listener(fd: i32): i32 {
+  beginCall(); const r = reactorRemoveListener(fd); endCall(); return r;
+}
 export function engine$add_conn(fd: i32, connecting: bool): i32 {
   beginCall(); const r = reactorAddConn(fd, connecting); endCall(); return r;
+}
+export function engine$add_datagram(fd: i32, connected: bool): i32 {
+  beginCall(); const r = reactorAddDatagram(fd, connected); endCall(); return r;
 }
 export function engine$run_once(timeout: i32): usize {
   beginCall(); const r = reactorRunOnce(timeout); endCall(); return r;
@@ -71,6 +84,9 @@ export function engine$close(conn: u32, cause: i32): i32 {
 }
 export function engine$end(conn: u32): i32 {
   beginCall(); const r = reactorEnd(conn); endCall(); return r;
+}
+export function engine$close_write(conn: u32): i32 {
+  beginCall(); const r = reactorCloseWrite(conn); endCall(); return r;
 }
 export function engine$pause_reading(conn: u32): i32 {
   beginCall(); const r = reactorPauseReading(conn); endCall(); return r;

@@ -89,3 +89,30 @@ import * as wasi from "./sys/wasi";
   if (isDefined(NBIO_WASI)) return wasi.sysSetNoDelay(fd, on);
   return host.sysSetNoDelay(fd, on);
 }
+
+/** Shuts down part of a connection (`how` 1: this side's sending). 0 or -errno. */
+// @ts-ignore: decorator
+@inline export function sysShutdown(fd: i32, how: i32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysShutdown(fd, how);
+  return host.sysShutdown(fd, how);
+}
+
+/**
+ * Receives one datagram: at most `maxLen` bytes land at `dest`; the
+ * sender's address (at most SOURCE_MAX bytes) at `source`, its length at
+ * `sourceLen` (u32). Returns the datagram's full size (more than `maxLen`
+ * when it was cut) or -errno.
+ */
+// @ts-ignore: decorator
+@inline export function sysRecvFrom(fd: i32, dest: usize, maxLen: u32, source: usize, sourceLen: usize): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysRecvFrom(fd, dest, maxLen, source, sourceLen);
+  return host.sysRecvFrom(fd, dest, maxLen, source, sourceLen);
+}
+
+/** Sends one datagram to the address at `addr` (`addrLen` 0: the connected
+ *  peer). Bytes sent (all of them) or -errno. */
+// @ts-ignore: decorator
+@inline export function sysSendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysSendTo(fd, ptr, len, addr, addrLen);
+  return host.sysSendTo(fd, ptr, len, addr, addrLen);
+}

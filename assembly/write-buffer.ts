@@ -109,6 +109,32 @@ export function wbAppend(q: usize, src: usize, len: u32): bool {
 }
 
 /**
+ * Appends a copy of [src, src+len) as a record of its own: a chunk that is
+ * never appended to, so it is gathered, sent and consumed whole (one
+ * datagram). With `tagged`, the 4 bytes of `tag` come first in the chunk
+ * (and count in `wbBytes`): a UDP socket's queue names each datagram's peer
+ * that way. Returns false, having queued nothing, when the memory for it
+ * cannot be had.
+ */
+export function wbAppendRecord(q: usize, src: usize, len: u32, tag: u32, tagged: bool): bool {
+  const head: u32 = tagged ? 4 : 0;
+  const n = head + len;
+  const c = heapAlloc(CHUNK_HEADER + <usize>n);
+  if (c == 0) return false;
+  store<u32>(c, 0);
+  store<u32>(c, <u32>(c + CHUNK_HEADER), 4);
+  store<u32>(c, 0, 8);
+  store<u32>(c, n, 12);
+  store<u32>(c, n, 16); // cap == end: never appended to
+  if (tagged) store<u32>(c + CHUNK_HEADER, tag);
+  memory.copy(c + CHUNK_HEADER + <usize>head, src, len);
+  link(q, c);
+  store<u32>(q, load<u32>(q, 8) + n, 8);
+  countQueued(n);
+  return true;
+}
+
+/**
  * Appends [ptr, ptr+len) without copying: the queue takes ownership of the
  * heap block `block`, which holds those bytes and leaves ADOPT_ROOM bytes
  * free at its start for the chunk header; the block is freed once its

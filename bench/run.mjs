@@ -2,9 +2,9 @@
 // Echo benchmark harness: nbio-wasm (JavaScript handler and echo plugin) vs
 // node:net vs a C epoll server, then in-process plugin host measurements.
 // See bench/README.md. Usage:
-//   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,net,c,wasi-wasmtime,wasi-jco]
-//                      [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR]
-import { mkdirSync, writeFileSync } from 'node:fs';
+//   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,nbio-et,net,c,wasi-wasmtime,wasi-jco]
+//                      [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR] [--compare DIR]
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,12 +44,13 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string' },
     'idle-conns': { type: 'string' },
     out: { type: 'string' },
+    compare: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opt.help) {
   console.log(
-    'node bench/run.mjs [--quick] [--scenarios a,b] [--servers nbio,net,c,wasi-wasmtime,wasi-jco] [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR]',
+    'node bench/run.mjs [--quick] [--scenarios a,b] [--servers nbio,nbio-et,net,c,wasi-wasmtime,wasi-jco] [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR] [--compare DIR]',
   );
   process.exit(0);
 }
@@ -63,17 +64,23 @@ const bins = (() => {
 })();
 const wasmtime = prepareWasmtime(join(BENCH_DIR, '..'));
 if ('skip' in wasmtime) console.error(`bench: no wasi-wasmtime server: ${wasmtime.skip}`);
-const commands = serverCommands(bins, wasmtime.python ?? null);
+if (opt.compare && !existsSync(join(opt.compare, 'dist', 'host', 'index.js'))) {
+  fail(`--compare ${opt.compare}: no built checkout there (run npm ci in it first)`);
+}
+const commands = serverCommands(bins, wasmtime.python ?? null, opt.compare ?? null);
 
 const config = {
   quick: opt.quick,
   scenarios: opt.scenarios ? list(opt.scenarios, SCENARIOS, 'scenario') : Object.keys(SCENARIOS),
-  servers: opt.servers ? list(opt.servers, commands, 'server') : ['nbio', 'nbio-plugin', 'net', 'c', 'wasi-wasmtime', 'wasi-jco'].filter((s) => s in commands),
+  servers: opt.servers
+    ? list(opt.servers, commands, 'server')
+    : ['nbio', 'nbio-et', 'nbio-p2-reuseport', 'nbio@compare', 'nbio-plugin', 'net', 'c', 'wasi-wasmtime', 'wasi-jco'].filter((s) => s in commands),
   reps: opt.reps ? Math.round(positive(opt.reps, 'reps')) : opt.quick ? 1 : 3,
   warmup: opt.warmup ? positive(opt.warmup, 'warmup') : opt.quick ? 0.5 : 1,
   secs: opt.secs ? positive(opt.secs, 'secs') : opt.quick ? 1.5 : 5,
   idle_conns: opt['idle-conns'] ? Math.round(positive(opt['idle-conns'], 'idle-conns')) : opt.quick ? 2000 : 15000,
   units: Object.fromEntries(Object.entries(SCENARIOS).map(([k, v]) => [k, v.unit])),
+  compare: opt.compare ?? null,
 };
 if (config.idle_conns <= IDLE_BASE) fail(`--idle-conns must be more than ${IDLE_BASE}`);
 if (config.idle_conns + 100 > NOFILE) fail(`--idle-conns must stay below ${NOFILE - 100} (server runs under ulimit -n ${NOFILE})`);
@@ -89,11 +96,12 @@ for (const scenarioName of config.scenarios) {
   const scenario = SCENARIOS[scenarioName];
   for (let rep = 0; rep < config.reps; rep++) {
     // Rotate the server order every repetition so slow drifts hit everyone.
-    // A scenario may run a variant of the engine in place of `nbio`
-    // (the plugin echo runs one poller: it has no place in a scenario about
-    // a variant), or only servers of its own in place of some (`only`).
+    // A scenario may run a variant of the engine in place of `nbio` (the
+    // plugin echo and the compared checkout run one poller: they have no
+    // place in a scenario about a variant), or only servers of its own in
+    // place of some (`only`).
     const servers = config.servers
-      .filter((s) => !(s === 'nbio-plugin' && scenario.nbio))
+      .filter((s) => !((s === 'nbio-plugin' || s === 'nbio@compare') && scenario.nbio))
       .map((s) => (s === 'nbio' && scenario.nbio ? scenario.nbio : s))
       .filter((s) => scenario.only === undefined || s in scenario.only || Object.values(scenario.only).includes(s))
       .map((s) => scenario.only?.[s] ?? s)

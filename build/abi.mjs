@@ -47,10 +47,13 @@ export const SOURCES = [
  * How a connection handle (a u32) packs its descriptor and generation: the
  * descriptor in the low `fdBits`, the generation (1..2^generationBits - 1,
  * never 0) above it; bit 31 stays clear so that a handle is positive as an
- * s32 (`add-conn` returns "handle > 0 or -errno"). The WIT says this in
+ * s32 (`add-conn` returns "handle > 0 or -errno"). A UDP peer, which has no
+ * descriptor of its own, is named by a handle with bit `peerBit` set and an
+ * index into the reactor's peer table where the descriptor would be (peer
+ * handles only travel in events and as arguments). The WIT says this in
  * words ({@link checkHandleWords} holds it to them).
  */
-export const HANDLE = { fdBits: 20, generationBits: 11 };
+export const HANDLE = { fdBits: 20, generationBits: 11, peerBit: 31 };
 
 export const OUTPUTS = {
   assembly: join(root, "assembly", "generated", "abi.ts"),
@@ -258,7 +261,7 @@ const camel = (wit) => {
 
 /** The WIT's engine interface must describe handles as {@link HANDLE} does. */
 function checkHandleWords(src, file) {
-  const words = [`low ${HANDLE.fdBits} bits`, `(1..${2 ** HANDLE.generationBits - 1})`];
+  const words = [`low ${HANDLE.fdBits} bits`, `(1..${2 ** HANDLE.generationBits - 1})`, `has its bit ${HANDLE.peerBit} set`];
   const flat = src.replace(/\s*\n\s*(\/\/\/)?\s*/g, " ");
   for (const w of words) {
     if (!flat.includes(w)) throw new Error(`${file}: the handle layout of build/abi.mjs (HANDLE) says '${w}', the WIT does not`);
@@ -320,7 +323,9 @@ function assemblyOf(defs) {
   out += "/** Descriptors a handle can name: 0 .. MAX_FDS - 1. */\n";
   out += `export const MAX_FDS: i32 = ${hex(2 ** HANDLE.fdBits)};\n`;
   out += "/** Largest generation; generations run 1..GEN_MAX, then wrap to 1. */\n";
-  out += `export const GEN_MAX: u32 = ${2 ** HANDLE.generationBits - 1};\n\n`;
+  out += `export const GEN_MAX: u32 = ${2 ** HANDLE.generationBits - 1};\n`;
+  out += "/** Set in the handles of UDP peers (an index into the peer table in place of the fd). */\n";
+  out += `export const PEER_BIT: u32 = ${hex(2 ** HANDLE.peerBit)};\n\n`;
   out += "/** Any list<T> in memory, e.g. a list result's return area: {ptr, len}. */\n";
   out += "export const LIST_SIZE: usize = 8;\nexport const LIST_ALIGN: usize = 4;\n";
   out += "export const LIST_PTR_OFFSET: usize = 0;\nexport const LIST_LEN_OFFSET: usize = 4;\n";
@@ -363,7 +368,9 @@ function hostOf(defs) {
   out += `export const FD_BITS = ${HANDLE.fdBits};\n`;
   out += `export const FD_MASK = ${hex(2 ** HANDLE.fdBits - 1)};\n`;
   out += "/** Largest generation of a handle; generations run 1..GEN_MAX, then wrap to 1. */\n";
-  out += `export const GEN_MAX = ${2 ** HANDLE.generationBits - 1};\n\n`;
+  out += `export const GEN_MAX = ${2 ** HANDLE.generationBits - 1};\n`;
+  out += "/** Set in the handles of UDP peers (an index into the peer table in place of the fd). */\n";
+  out += `export const PEER_BIT = ${hex(2 ** HANDLE.peerBit)};\n\n`;
   out += "/** Any list<T> in memory, e.g. a list result's return area: {ptr, len}. */\n";
   out += "export const ListLayout = { size: 8, align: 4, ptr: 0, len: 4 } as const;\n";
   for (const def of defs) {
@@ -382,6 +389,9 @@ function hostOf(defs) {
     }
     out += docLine(`Canonical-ABI layout of ${def.iface}.${def.name}: byte offsets${def.doc ? `. ${def.doc}` : ""}`);
     out += `export const ${N}Layout = {\n  size: ${def.layout.whole.size},\n  align: ${def.layout.whole.align},\n`;
+    // The layout object names its own size, alignment and payload offset.
+    const taken = def.items.map((item) => camel(item.name)).find((n) => ["size", "align", "payload"].includes(n));
+    if (taken !== undefined) throw new Error(`${def.iface}.${def.name}: a field or case named '${taken}' would clash with ${N}Layout.${taken}; rename it in the WIT`);
     if (def.kind === "record") {
       def.items.forEach((f, i) => {
         out += docLine(`${f.type.kind === "list" ? "list" : f.type.name}${f.doc ? `: ${f.doc}` : ""}`, "  ");

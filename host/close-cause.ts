@@ -1,5 +1,5 @@
 import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
-import type { ResolvedEndpoint } from './address.js';
+import { describeEndpoint, type ResolvedEndpoint } from './address.js';
 import { FailedCall } from './generated/abi.js';
 import { CloseCause } from './reactor.js';
 
@@ -10,6 +10,9 @@ const SYSCALL_NAMES: { readonly [K in keyof typeof FailedCall]: string } = {
   Write: 'write',
   Connect: 'connect',
   EpollCtl: 'epoll_ctl',
+  Shutdown: 'shutdown',
+  SendTo: 'sendto',
+  RecvFrom: 'recvfrom',
 };
 
 /** {@link SYSCALL_NAMES} by the enum's number (a `closed` event's `detail`). */
@@ -35,14 +38,19 @@ export function closeError(status: number, detail: number): EngineError | undefi
 }
 
 /**
- * The error a dial rejects with when its connection closed before it
- * opened: the dial timed out, the connect failed (a system error), or the
- * engine stopped (`running` false) or closed it.
+ * The error a dial (or an adoption: `target` undefined) rejects with when
+ * its connection closed before it opened: the dial timed out, the connect
+ * failed (a system error), or the engine stopped (`running` false) or
+ * closed it.
  */
-export function dialError(status: number, detail: number, target: ResolvedEndpoint, running: boolean): Error {
-  const { ip, port } = target;
-  if (status === CloseCause.DialTimeout) return new NbioError('ERR_NBIO_DIAL_TIMEOUT', `dial ${ip}:${port} timed out`);
-  if (status < 0) return systemError(status, FAILED_CALL[detail] || 'connect', ip, port);
+export function dialError(status: number, detail: number, target: ResolvedEndpoint | undefined, running: boolean): Error {
+  const what = target === undefined ? 'the added connection' : `dial ${describeEndpoint(target)}`;
+  if (status === CloseCause.DialTimeout) return new NbioError('ERR_NBIO_DIAL_TIMEOUT', `${what} timed out`);
+  if (status < 0) {
+    const syscall = FAILED_CALL[detail] || 'connect';
+    if (target === undefined) return systemError(status, syscall);
+    return 'path' in target ? systemError(status, syscall, target.path) : systemError(status, syscall, target.ip, target.port);
+  }
   if (status === CloseCause.Local && !running) return new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped');
-  return new NbioError('ERR_NBIO_CLOSED', `dial ${ip}:${port}: the connection closed before it opened`);
+  return new NbioError('ERR_NBIO_CLOSED', `${what}: the connection closed before it opened`);
 }

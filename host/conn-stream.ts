@@ -29,7 +29,7 @@ type Callback = (err?: Error | null) => void;
  * A `stream.Duplex` over one connection, for Node's ecosystem (`tls`,
  * `http`, pipelines): what `conn.toStream()` returns. From then on the
  * connection's data, drains and close come here instead of to the engine's
- * `onData`, `onDrain` and `onClose` (the diagnostics channels and
+ * `onData`, `onDrain`, `onEnd` and `onClose` (the diagnostics channels and
  * `engine.stats()` still see them).
  *
  * - Reading: every chunk is copied and pushed; when the readable side is
@@ -43,12 +43,14 @@ type Callback = (err?: Error | null) => void;
  *   pending, and `'drain'` follows once the kernel took them. Chunks that
  *   waited together go out as one `conn.writev`.
  * - `end()` is `conn.end()`: `'finish'` once everything written was taken
- *   by the kernel and the connection closed. The connection closes both
- *   ways (nbio has no half-close), so the readable side ends there too.
- * - The peer's end (ERR_NBIO_EOF) ends the readable side (`'end'`), and the
- *   writable side with it (`allowHalfOpen` is false); if bytes were still
- *   waiting for the kernel then, they are lost and the stream is destroyed
- *   with that error instead.
+ *   by the kernel and the connection closed; the readable side ends there
+ *   too.
+ * - The peer's end ends the readable side at once (`'end'`, after the
+ *   bytes before it). Unless the engine has `allowHalfOpen`, the
+ *   connection then ends this side too (`conn.end()`): the bytes written
+ *   so far are still sent, then it closes and the writable side finishes.
+ *   A peer that hangs up with bytes still waiting for the kernel (no end
+ *   of stream first) destroys the stream with ERR_NBIO_EOF.
  * - Any other cause of the close (`ECONNRESET`, a deadline, an overflow,
  *   the engine failing) destroys the stream with it (`'error'`, then
  *   `'close'`); a close by this side without `end()` (`conn.close()`,
@@ -66,6 +68,8 @@ export class ConnStream extends Duplex {
   #pendingFinal: Callback | undefined;
   #idle: NodeJS.Timeout | undefined;
   #idleMs = 0;
+  /** The peer ended its side (`onEnd`): the close that follows sent everything queued. */
+  #peerEnded = false;
 
   /** @internal Made by `conn.toStream()`; `options` are checked here (ERR_NBIO_INVALID_OPTION). */
   constructor(conn: Conn, options: ConnStreamOptions = {}) {
@@ -135,6 +139,12 @@ export class ConnStream extends Duplex {
     callback?.();
   }
 
+  /** @internal The peer ended its side: the readable side ends. */
+  onEnd(): void {
+    this.#peerEnded = true;
+    this.push(null);
+  }
+
   /** @internal The connection closed: end or destroy the stream, as the class doc says. */
   onClose(_conn: Conn, err: EngineError | undefined): void {
     const write = this.#pendingWrite;
@@ -142,11 +152,13 @@ export class ConnStream extends Duplex {
     this.#pendingWrite = undefined;
     this.#pendingFinal = undefined;
     if (this.destroyed) return;
-    const graceful = (err === undefined && final !== undefined) || (err?.code === 'ERR_NBIO_EOF' && write === undefined);
+    const eof = err?.code === 'ERR_NBIO_EOF';
+    const graceful = (err === undefined && final !== undefined) || (eof && (write === undefined || this.#peerEnded));
     if (!graceful) {
       this.destroy(err ?? undefined);
       return;
     }
+    write?.();
     final?.();
     this.push(null);
   }

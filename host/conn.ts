@@ -1,6 +1,7 @@
-import type { AddressInfo } from './address.js';
+import type { AddressInfo, Transport } from './address.js';
 import type { ConnStream, ConnStreamOptions } from './conn-stream.js';
 import { NbioError } from './errors.js';
+import type { SocketOption } from './sockopts.js';
 import type { Chunk } from './write-path.js';
 
 /** Lifecycle of a {@link Conn}, as the host sees it. */
@@ -17,10 +18,17 @@ export const ConnState = {
   /** Closed by `conn.close()`, or `onClose` was delivered: writes throw ERR_NBIO_CLOSED. */
   Closed: 3,
   /**
-   * `conn.end()` was called: queued bytes are still being sent and data is
-   * still delivered, but writes throw ERR_NBIO_CLOSED.
+   * `conn.end()` was called (or the peer ended its side and the engine
+   * ended this one): queued bytes are still being sent and data is still
+   * delivered, but writes throw ERR_NBIO_CLOSED.
    */
   Ending: 4,
+  /**
+   * `conn.closeWrite()` was called: queued bytes are still being sent,
+   * then this side is shut; data is delivered until the peer ends too.
+   * Writes throw ERR_NBIO_CLOSED; `end()` and `close()` still act.
+   */
+  WriteClosed: 5,
 } as const;
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
@@ -30,51 +38,63 @@ export interface ConnOwner {
   writev(conn: Conn, chunks: readonly Chunk[]): void;
   close(conn: Conn): void;
   end(conn: Conn): void;
+  closeWrite(conn: Conn): void;
   pause(conn: Conn): void;
   resume(conn: Conn): void;
   bufferedAmount(conn: Conn): number;
   setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void;
+  setOption(conn: Conn, option: SocketOption, value: number): void;
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
   /** A stream over `conn` (see host/conn-stream.ts); throws if this owner cannot give one. */
   stream(conn: Conn, options: ConnStreamOptions | undefined): ConnStream;
 }
 
 /**
- * One TCP connection driven by an engine: accepted on one of its listeners
- * or returned by `engine.dial`. Every method must be called on the thread
- * that owns the engine.
+ * One connection driven by an engine: accepted on one of its listeners,
+ * a UDP peer of one of its sockets, returned by `engine.dial` or adopted
+ * by `engine.addConn`. Every method must be called on the thread that owns
+ * the engine.
  */
 export class Conn {
   /** A slot for the application's own per-connection state; the engine never touches it. */
   session: unknown = undefined;
-  /** @internal The reactor's handle of this connection (descriptor and generation). */
+  /** @internal The reactor's handle of this connection (descriptor and generation, or a UDP peer's index). */
   readonly handle: number;
   /** @internal Where the connection is in its lifecycle; see {@link ConnState}. */
   state: ConnState;
-  /** @internal The stream its data, drains and close go to instead of the engine's handlers, once {@link toStream} made one. */
+  /** What it carries: a TCP stream, UDP datagrams, or a Unix stream. */
+  readonly transport: Transport;
+  /** @internal The stream its data, drains, end and close go to instead of the engine's handlers, once {@link toStream} made one. */
   stream: ConnStream | undefined = undefined;
   readonly #owner: ConnOwner;
   #paused = false;
+  #truncated = 0;
   #local: AddressInfo | undefined;
   #remote: AddressInfo | undefined;
 
   /** Connections are created by an engine (accepted, or returned by `dial`), never by users. */
-  constructor(owner: ConnOwner, handle: number, state: ConnState) {
+  constructor(owner: ConnOwner, handle: number, state: ConnState, transport: Transport = 'tcp', remote?: AddressInfo) {
     this.#owner = owner;
     this.handle = handle;
     this.state = state;
+    this.transport = transport;
+    this.#remote = remote;
   }
 
   /**
    * Sends bytes (a string is sent as UTF-8). They go straight to the socket;
    * whatever the kernel does not take now is copied into the connection's
    * write buffer and sent, in order, as the peer reads. The caller may reuse
-   * `data` as soon as this returns.
+   * `data` as soon as this returns. On a UDP connection `data` is one
+   * datagram (queued whole if the socket's send buffer is full).
    *
-   * Throws ERR_NBIO_CLOSED if the connection was closed by `close()` or
-   * `end()`, or its `onClose` already ran. If this write itself fails (the write buffer
-   * would exceed `maxWriteBufferSize`, or the socket failed), it does not
-   * throw: the connection is closed and `onClose` receives the cause.
+   * Throws ERR_NBIO_CLOSED if the connection was closed by `close()`,
+   * `end()` or `closeWrite()`, or its `onClose` already ran; on UDP, a
+   * system error EMSGSIZE for a datagram larger than UDP allows (nothing
+   * is sent; the connection stays open). If this write itself fails (the
+   * write buffer would exceed `maxWriteBufferSize`, or the socket failed),
+   * it does not throw: the connection is closed and `onClose` receives the
+   * cause. An empty write sends nothing.
    */
   write(data: Chunk): void {
     if (this.state === ConnState.Open) this.#owner.write(this, data);
@@ -83,8 +103,8 @@ export class Conn {
 
   /**
    * Sends several chunks, in order, as one write (one system call when the
-   * kernel has room): the same as writing their concatenation. Same rules
-   * as {@link write}.
+   * kernel has room): the same as writing their concatenation (on UDP, one
+   * datagram). Same rules as {@link write}.
    */
   writev(chunks: readonly Chunk[]): void {
     if (this.state === ConnState.Open) this.#owner.writev(this, chunks);
@@ -104,12 +124,26 @@ export class Conn {
   /**
    * Closes the connection gracefully: bytes already written (queued or not)
    * are all sent first, then it closes; `onClose` follows with `err`
-   * undefined. Data that arrives meanwhile is still delivered. Writes after
-   * `end()` throw ERR_NBIO_CLOSED. Calling `end()` again does nothing;
-   * `close()` afterwards closes at once, discarding what is still queued.
+   * undefined (ERR_NBIO_EOF if the peer had ended its side first). Data
+   * that arrives meanwhile is still delivered. Writes after `end()` throw
+   * ERR_NBIO_CLOSED. Calling `end()` again does nothing; `close()`
+   * afterwards closes at once, discarding what is still queued.
    */
   end(): void {
-    if (this.state === ConnState.Open) this.#owner.end(this);
+    if (this.state === ConnState.Open || this.state === ConnState.WriteClosed) this.#owner.end(this);
+  }
+
+  /**
+   * Ends this side only (a half-close, `shutdown(SHUT_WR)`): bytes already
+   * written are sent first, then the peer reads the end of the stream,
+   * while this side goes on reading until the peer ends too; the
+   * connection then closes (`onClose` with `err` undefined). Writes
+   * afterwards throw ERR_NBIO_CLOSED. On a UDP connection, which has no
+   * direction to shut, it is `end()`. Calling it again, or after `end()`,
+   * does nothing.
+   */
+  closeWrite(): void {
+    if (this.state === ConnState.Open) this.#owner.closeWrite(this);
   }
 
   /**
@@ -120,10 +154,12 @@ export class Conn {
    * nothing is lost. Writes go on as usual. The peer closing (or resetting)
    * the connection meanwhile is reported by `onClose` only after the bytes
    * before it, that is after `resume()` (or at once on `close()` or
-   * `engine.stop()`). Calling it again, or on a closed connection, does nothing.
+   * `engine.stop()`). A UDP peer cannot be slowed down: the datagrams it
+   * sends while paused are dropped. Calling it again, or on a closed
+   * connection, does nothing.
    */
   pause(): void {
-    if (this.#paused || (this.state !== ConnState.Open && this.state !== ConnState.Ending)) return;
+    if (this.#paused || !this.#live()) return;
     this.#paused = true;
     this.#owner.pause(this);
   }
@@ -174,7 +210,7 @@ export class Conn {
    * keep an active connection alive. A time in the past closes it at once.
    */
   setReadDeadline(deadline: Date | number | undefined): void {
-    if (this.state === ConnState.Open || this.state === ConnState.Ending) this.#owner.setDeadline(this, 'read', deadline);
+    if (this.#live()) this.#owner.setDeadline(this, 'read', deadline);
   }
 
   /**
@@ -184,7 +220,7 @@ export class Conn {
    * sent, passing it does nothing.
    */
   setWriteDeadline(deadline: Date | number | undefined): void {
-    if (this.state === ConnState.Open || this.state === ConnState.Ending) this.#owner.setDeadline(this, 'write', deadline);
+    if (this.#live()) this.#owner.setDeadline(this, 'write', deadline);
   }
 
   /** Sets (or clears) both deadlines. */
@@ -193,19 +229,79 @@ export class Conn {
     this.setWriteDeadline(deadline);
   }
 
-  /** True once the connection is closed, ending (`end()`), or closing because it failed. */
+  /**
+   * Turns Nagle's algorithm off (`noDelay` true, TCP_NODELAY, the engine's
+   * default) or on. Only TCP has it: on other connections it does nothing.
+   * Throws a system error if the socket refuses.
+   */
+  setNoDelay(noDelay = true): this {
+    return this.#set('noDelay', flag(noDelay, 'noDelay'));
+  }
+
+  /**
+   * Turns TCP keep-alive on or off (SO_KEEPALIVE); `initialDelay` (ms,
+   * rounded up to whole seconds; 0 keeps the system's, 2 hours by default)
+   * is how long the connection stays idle before the first probe
+   * (TCP_KEEPIDLE). Only TCP has it: on other connections it does nothing.
+   */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    const on = flag(enable, 'enable');
+    const delay = count(initialDelay, 'initialDelay');
+    this.#set('keepAlive', on);
+    return on && delay > 0 ? this.#set('keepAliveDelay', Math.ceil(delay / 1000)) : this;
+  }
+
+  /**
+   * Sets SO_LINGER: with `seconds` 0, closing the connection (`close()`,
+   * or `end()` once flushed) resets it (RST) and drops what the kernel
+   * still holds for the peer; with more, a close waits up to that long for
+   * the kernel to send it; `null` turns lingering off (the default).
+   */
+  setLinger(seconds: number | null): this {
+    return this.#set('linger', seconds === null ? -1 : count(seconds, 'seconds'));
+  }
+
+  /**
+   * Sets the socket's receive buffer size (SO_RCVBUF; the kernel doubles
+   * it for its bookkeeping). On a UDP peer it is the shared socket's.
+   */
+  setReadBufferSize(bytes: number): this {
+    return this.#set('readBufferSize', count(bytes, 'bytes'));
+  }
+
+  /** Sets the socket's send buffer size (SO_SNDBUF), as {@link setReadBufferSize}. */
+  setWriteBufferSize(bytes: number): this {
+    return this.#set('writeBufferSize', count(bytes, 'bytes'));
+  }
+
+  /**
+   * UDP: how many datagrams arrived larger than `readBufferSize` and were
+   * cut to it (their `onData` got the first `readBufferSize` bytes). 0 on
+   * stream connections.
+   */
+  get truncated(): number {
+    return this.#truncated;
+  }
+
+  /** @internal A datagram of this connection was cut. */
+  countTruncated(): void {
+    this.#truncated++;
+  }
+
+  /** True once writes are no longer accepted: closed, ended, write side closed, or closing because it failed. */
   get closed(): boolean {
     return this.state !== ConnState.Open;
   }
 
   /** Bytes written but not yet taken by the kernel (queued in the write buffer). */
   get bufferedAmount(): number {
-    return this.state === ConnState.Open || this.state === ConnState.Ending ? this.#owner.bufferedAmount(this) : 0;
+    return this.#live() ? this.#owner.bufferedAmount(this) : 0;
   }
 
   /**
-   * This side's address. Looked up on first use and remembered; undefined
-   * if first asked for after the connection closed.
+   * This side's address (for a Unix socket, `address` is its path). Looked
+   * up on first use and remembered; undefined if first asked for after the
+   * connection closed.
    */
   get localAddr(): AddressInfo | undefined {
     this.#local ??= this.#lookUp('local');
@@ -218,12 +314,34 @@ export class Conn {
     return this.#remote;
   }
 
+  #live(): boolean {
+    const s = this.state;
+    return s === ConnState.Open || s === ConnState.Ending || s === ConnState.WriteClosed;
+  }
+
+  #set(option: SocketOption, value: number): this {
+    if (this.#live()) this.#owner.setOption(this, option, value);
+    return this;
+  }
+
   #lookUp(side: 'local' | 'remote'): AddressInfo | undefined {
-    return this.state === ConnState.Open || this.state === ConnState.Ending ? this.#owner.address(this, side) : undefined;
+    return this.#live() ? this.#owner.address(this, side) : undefined;
   }
 }
 
 /** The error for using a connection that is closed. */
 function closedError(): NbioError {
   return new NbioError('ERR_NBIO_CLOSED', 'the connection is closed');
+}
+
+function flag(value: unknown, name: string): number {
+  if (typeof value !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be a boolean, got ${typeof value}`);
+  return value ? 1 : 0;
+}
+
+function count(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+    throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be an integer from 0 to 2147483647, got ${String(value)}`);
+  }
+  return value;
 }

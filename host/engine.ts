@@ -1,4 +1,6 @@
-import { checkFamily, formatAddress, parseAddress, parseNetwork, resolveEndpoint, type Network } from './address.js';
+import type { Socket } from 'node:net';
+import { formatAddress, parseAddress, parseNetwork, resolveEndpoint, transportOf, type Network } from './address.js';
+import { Balancer } from './balancer.js';
 import type { Conn } from './conn.js';
 import { NbioError, systemError } from './errors.js';
 import { Handlers, noop } from './handlers.js';
@@ -8,10 +10,12 @@ import {
   checkHandler,
   loadHandlers,
   resolveOptions,
+  workerOptions,
   type AcceptErrorHandler,
   type CloseHandler,
   type DataHandler,
   type DrainHandler,
+  type EndHandler,
   type EngineOptions,
   type ErrorHandler,
   type HandlerModule,
@@ -22,9 +26,9 @@ import {
 import { PluginDispatch } from './plugin/adapter.js';
 import { preparePlugin, readPlugin } from './plugin/module.js';
 import { PluginSupervisor, type PluginStats } from './plugin/supervisor.js';
-import { Poller } from './poller.js';
+import { Poller, type Adoption } from './poller.js';
 import { PollerGroup } from './pollers.js';
-import { listen, sockAddress } from './sockets.js';
+import { connect, detach, listen, removeSocketFile, sockAddress, whenSent, type Listening } from './sockets.js';
 import { NO_STATS, engineStats, type EngineStats } from './stats.js';
 
 /** Options of {@link Engine.dial}. */
@@ -33,7 +37,21 @@ export interface DialOptions {
   timeout?: number;
 }
 
+/** Options of {@link Engine.stop}. */
+export interface StopOptions {
+  /**
+   * Stop gracefully: close the listeners at once, end every connection
+   * (`conn.end()`: queued bytes are still sent) and wait until all have
+   * closed, or `timeout` passed, before closing the rest. Default false:
+   * close everything now.
+   */
+  graceful?: boolean;
+  /** With `graceful`: most milliseconds to wait; 0 or absent: no limit. */
+  timeout?: number;
+}
+
 const DIAL_OPTIONS: ReadonlySet<string> = new Set(['timeout']);
+const STOP_OPTIONS: ReadonlySet<string> = new Set(['graceful', 'timeout']);
 /** Most bytes a plugin's connection may have queued when `maxWriteBufferSize` is 0 (no limit for JavaScript writes). */
 const PLUGIN_WRITE_QUEUE = 1024 * 1024;
 
@@ -41,11 +59,10 @@ const PLUGIN_WRITE_QUEUE = 1024 * 1024;
 export type PluginErrorHandler = (err: NbioError) => void;
 
 /**
- * The descriptor table of an engine's own poller (host/owned-fds.ts), for
- * host/poller-worker.ts to hand to the thread that started it; not part of
- * the public API.
+ * This thread's poller of an engine, for host/poller-worker.ts (which runs
+ * a worker poller as an engine of its own); not part of the public API.
  */
-export let fdTableOf: (engine: Engine) => SharedArrayBuffer | undefined;
+export let pollerOf: (engine: Engine) => Poller | undefined;
 
 const enum State {
   Created,
@@ -56,7 +73,7 @@ const enum State {
 }
 
 /**
- * A non-blocking TCP engine: listeners and connections driven by one
+ * A non-blocking network engine: listeners and connections driven by one
  * reactor (Wasm) on the thread that created it, inside Node's event loop
  * (see {@link Poller}), plus, with `pollers` > 1, more reactors in worker
  * threads.
@@ -82,6 +99,14 @@ export class Engine {
   #poller: Poller | undefined;
   /** The pollers in worker threads, with `pollers` > 1. */
   #pollers: PollerGroup | undefined;
+  /** Which poller a new connection goes to, with `pollers` > 1. */
+  #balancer: Balancer | undefined;
+  /** The sockets this engine listens on. */
+  #listening: Listening[] = [];
+  /** A plain `stop()` came during a graceful one: close what is left at once. */
+  #cutShort = false;
+  /** Ends the wait of a graceful stop (set while it waits). */
+  #endWait: (() => void) | undefined;
   readonly #handlers = new Handlers();
   #onPluginError: PluginErrorHandler = noop;
   /** This thread's poller's plugin, with the `plugin` option. */
@@ -90,7 +115,7 @@ export class Engine {
   #failure: NbioError | undefined;
 
   static {
-    fdTableOf = (engine) => engine.#poller?.fdTable;
+    pollerOf = (engine) => engine.#poller;
   }
 
   /**
@@ -118,6 +143,11 @@ export class Engine {
     return this.#setHandler('onClose', handler);
   }
 
+  /** Sets the handler called when the peer ends its side of a connection (replacing the previous one). */
+  onEnd(handler: EndHandler): this {
+    return this.#setHandler('onEnd', handler);
+  }
+
   /** Sets the handler called when a connection's write buffer empties (replacing the previous one). */
   onDrain(handler: DrainHandler): this {
     return this.#setHandler('onDrain', handler);
@@ -131,6 +161,11 @@ export class Engine {
   /** Sets the handler called when accepting fails (replacing the previous one). */
   onAcceptError(handler: AcceptErrorHandler): this {
     return this.#setHandler('onAcceptError', handler);
+  }
+
+  /** Sets the handler called when a poller of the engine fails (replacing the previous one). */
+  onError(handler: ErrorHandler): this {
+    return this.#setHandler('onError', handler);
   }
 
   /**
@@ -151,11 +186,6 @@ export class Engine {
     return this.#supervisor?.stats;
   }
 
-  /** Sets the handler called when a poller of the engine fails (replacing the previous one). */
-  onError(handler: ErrorHandler): this {
-    return this.#setHandler('onError', handler);
-  }
-
   #setHandler<K extends keyof HandlerModule>(name: K, handler: HandlerModule[K]): this {
     if (name === 'onData' && this.#options.plugin !== undefined) {
       throw new NbioError('ERR_NBIO_INVALID_OPTION', 'onData cannot be set with a plugin: the plugin handles the data');
@@ -169,15 +199,20 @@ export class Engine {
 
   /**
    * The listen addresses: as configured before {@link start}, then as bound
-   * ('127.0.0.1:0' becomes '127.0.0.1:40123').
+   * ('127.0.0.1:0' becomes '127.0.0.1:40123'; Unix paths stay as given).
    */
   get addrs(): string[] {
     return this.#addrs.slice();
   }
 
-  /** Number of live connections (open, or dials in progress) of this thread's poller. */
+  /**
+   * Number of live connections (open, dials in progress, UDP peers) of all
+   * pollers. With `pollers` > 1 the figures of worker pollers are as of
+   * their last batch.
+   */
   get connCount(): number {
-    return this.#poller !== undefined && this.#state === State.Running ? this.#poller.connCount : 0;
+    if (this.#poller === undefined || this.#state !== State.Running) return 0;
+    return this.#poller.connCount + (this.#pollers?.connCount ?? 0);
   }
 
   /**
@@ -235,23 +270,33 @@ export class Engine {
 
   async #start(): Promise<void> {
     const o = this.#options;
-    /** A listening socket not yet handed to the reactor (closed here if start fails). */
-    let unowned = -1;
+    const transport = transportOf(o.network);
+    // Several pollers and a rule other than 'reuseport': this thread accepts
+    // and hands connections over (UDP sockets are always shared instead).
+    const handOver = o.pollers > 1 && o.loadBalancing !== 'reuseport' && transport !== 'udp';
     let poller: Poller | undefined;
     try {
       const endpoints = await Promise.all(o.addrs.map((ep) => resolveEndpoint(o.network, ep, 'listen')));
       const supervisor = o.plugin === undefined ? undefined : await this.#loadPlugin(o);
-      poller = Poller.create(o, supervisor === undefined ? this.#handlers : new PluginDispatch(this.#handlers, supervisor));
+      const handlers = supervisor === undefined ? this.#handlers : new PluginDispatch(this.#handlers, supervisor);
+      poller = Poller.create({ ...o, transport }, handlers);
       poller.onFailure = (err) => this.#pollerFailed(err);
       const bound: string[] = [];
       for (const ep of endpoints) {
-        unowned = listen(ep, o.backlog, o.reusePort);
-        poller.addListener(unowned);
-        const fd = unowned;
-        unowned = -1;
-        const local = sockAddress(fd, 'local');
+        const l = listen(transport, ep, o.backlog, o.reusePort);
+        try {
+          if (handOver) poller.addAcceptor(l.fd);
+          else poller.addListener(l.fd, transport);
+        } catch (err) {
+          native.close(l.fd);
+          throw err;
+        } finally {
+          this.#listening.push(l);
+        }
+        const local = sockAddress(l.fd, 'local');
         if (local === undefined) throw systemError(-ERRNO.ENOTSOCK, 'getsockname');
-        bound.push(formatAddress(local));
+        // An abstract name comes back as given; a path relative to the working directory too.
+        bound.push('path' in ep ? ep.path : formatAddress(local));
       }
       this.#addrs = bound;
       if (o.handlers !== undefined) {
@@ -264,62 +309,126 @@ export class Engine {
       supervisor?.start(poller);
       this.#supervisor = supervisor;
       if (o.pollers > 1) {
-        const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog, handlers, plugin } = o;
-        const pluginLog = plugin?.log;
-        this.#pollers = await PollerGroup.start(o.pollers - 1, {
-          network, addrs: bound, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
-          reusePort: true, handlers,
-          // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
-          plugin: plugin === undefined ? undefined
-            : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
-        }, this.#handlers, {
-          pluginError: (err) => this.#reportPluginError(err),
-          pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
-        });
+        this.#pollers = await this.#startWorkers(o, handOver ? [] : bound);
+        const workers = this.#pollers;
+        const own = poller;
+        this.#balancer = new Balancer(o.loadBalancing, o.pollers, (i) => (i === 0 ? own.connCount : workers.load(i - 1)));
+        poller.onAccepted = (fd) => this.#place(fd, undefined);
       }
       poller.start();
       this.#poller = poller;
       this.#state = State.Running;
     } catch (err) {
-      if (unowned >= 0) native.close(unowned);
       this.#supervisor?.stop();
       this.#supervisor = undefined;
       // Closes the listeners the reactor took over and its epoll instance.
       poller?.abandon();
+      this.#closeListening();
       this.#state = State.Stopped;
       throw err;
     }
   }
 
+  /** Starts the worker pollers, listening on `addrs` (none: they serve what this thread hands over). */
+  #startWorkers(o: ResolvedOptions, addrs: string[]): Promise<PollerGroup> {
+    const pluginLog = o.plugin?.log;
+    return PollerGroup.start(o.pollers - 1, workerOptions(o, addrs), this.#handlers, {
+      pluginError: (err) => this.#reportPluginError(err),
+      pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
+    });
+  }
+
   /**
-   * Stops the engine: closes the listeners and every connection (discarding
-   * queued bytes), calls each open connection's `onClose` once (err
-   * undefined), rejects pending dials with ERR_NBIO_NOT_RUNNING, then calls
-   * `onStop`. Once it resolves nothing of the engine is left open and it no
-   * longer keeps the process alive. Calling it again returns the same promise.
+   * Places a connection on a poller by the `loadBalancing` rule: an
+   * accepted one (`how` undefined: opened there, nothing to return) or a
+   * dialed or added one, resolving with its `Conn` (a stand-in when it
+   * lands on a worker poller: see README, "Pollers").
    */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
+  #place(fd: number, how: Adoption): Promise<Conn>;
+  #place(fd: number, how: undefined): void;
+  #place(fd: number, how: Adoption | undefined): Promise<Conn> | void {
+    const poller = this.#poller!;
+    const workers = this.#pollers;
+    let i = this.#balancer?.pick(fd) ?? 0;
+    if (i > 0 && !workers!.alive(i - 1)) i = 0; // a worker that died is handed nothing
+    if (how === undefined) {
+      if (i === 0) return poller.adoptAccepted(fd);
+      poller.disown(fd); // accepted by this thread's reactor, served by the worker's
+      return workers!.accepted(i - 1, fd);
+    }
+    return i === 0 ? poller.adopt(fd, how) : workers!.adopt(i - 1, fd, how);
+  }
+
+  /**
+   * Stops the engine: closes the listeners (removing Unix socket files)
+   * and every connection (discarding queued bytes), calls each open
+   * connection's `onClose` once (err undefined), rejects pending dials with
+   * ERR_NBIO_NOT_RUNNING, then calls `onStop`. With `{ graceful: true }`
+   * it first closes the listeners, ends every connection (`conn.end()`:
+   * queued bytes are still sent; data still arrives) and waits until all
+   * have closed or `timeout` ms passed, then closes the rest. Once it
+   * resolves nothing of the engine is left open and it no longer keeps the
+   * process alive. Calling it again returns the same promise; a plain
+   * `stop()` during a graceful one closes what is left at once.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    checkKnownKeys(options, STOP_OPTIONS, 'stop option');
+    const graceful = options.graceful ?? false;
+    const timeout = options.timeout ?? 0;
+    if (typeof graceful !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_OPTION', 'graceful must be a boolean');
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0 || timeout > 0x7fffffff) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', `timeout must be an integer number of milliseconds >= 0, got ${String(timeout)}`);
+    }
+    if (this.#stopping !== undefined) {
+      if (!graceful) {
+        this.#cutShort = true;
+        this.#endWait?.();
+      }
+      return this.#stopping;
+    }
+    this.#stopping = this.#stop(graceful, timeout);
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  async #stop(graceful: boolean, timeout: number): Promise<void> {
     // Never tear down in the middle of a dispatch: let the current batch finish.
     await undefined;
     if (this.#starting) await this.#starting.catch(noop);
     const wasRunning = this.#state === State.Running;
     this.#state = State.Stopping;
     if (wasRunning) {
+      const workers = this.#pollers?.stop(graceful, timeout);
+      if (graceful) await this.#endGracefully(timeout);
       const supervisor = this.#supervisor;
       if (supervisor !== undefined) supervisor.stopping = true;
       this.#poller!.stop();
+      this.#closeListening();
       supervisor?.stop();
-      await this.#pollers?.stop();
+      await workers;
     }
     this.#state = State.Stopped;
     const handlers = this.#handlers;
     if (wasRunning) handlers.call(() => handlers.onStop());
     handlers.rethrow();
+  }
+
+  /**
+   * The graceful part of a stop on this thread: no more listening, every
+   * connection ended; resolves once all have closed, after `timeout` ms
+   * (0: no limit), or when a plain `stop()` cuts it short.
+   */
+  async #endGracefully(timeout: number): Promise<void> {
+    const poller = this.#poller!;
+    for (const l of this.#listening) poller.removeListener(l.fd);
+    this.#closeListening();
+    const wait = poller.endGracefully(timeout);
+    this.#endWait = () => {
+      this.#pollers?.stopNow();
+      wait.cut();
+    };
+    if (this.#cutShort) this.#endWait();
+    await wait.closed;
+    this.#endWait = undefined;
   }
 
   /**
@@ -330,8 +439,10 @@ export class Engine {
     this.#failure ??= err;
     if (this.#state !== State.Running) return; // already stopping: stop() finishes
     this.#state = State.Stopping;
+    this.#endWait?.();
     this.#stopping ??= (async () => {
       await this.#pollers?.stop();
+      this.#closeListening();
       this.#state = State.Stopped;
       const handlers = this.#handlers;
       handlers.call(() => handlers.onStop());
@@ -345,18 +456,27 @@ export class Engine {
     return new NbioError(f.code, `the engine failed and stopped: ${f.message}`, { cause: f });
   }
 
+  /** Forgets the listening sockets (the reactor closed them), removing Unix socket files. */
+  #closeListening(): void {
+    for (const l of this.#listening) if (l.file !== undefined) removeSocketFile(l.file);
+    this.#listening = [];
+  }
+
   /**
-   * Connects to `address` ('host:port') over `network` and resolves with the
-   * connection once it is open (after its `onOpen`); it is driven by this
-   * engine like an accepted one. Rejects with Node-style system errors
-   * (ECONNREFUSED…), ERR_NBIO_DIAL_TIMEOUT, or ERR_NBIO_NOT_RUNNING when the
-   * engine is not running; with ERR_NBIO_INVALID_ADDRESS or
-   * ERR_NBIO_INVALID_OPTION (an unknown option) for bad arguments.
+   * Connects to `address` over `network` ('host:port' for TCP and UDP, a
+   * path or '@name' for 'unix') and resolves with the connection once it
+   * is open (after its `onOpen`); it is driven by this engine like an
+   * accepted one. A UDP connection is a connected socket: it exchanges
+   * datagrams with that peer only. With `pollers` > 1 the connection lands
+   * on a poller by the `loadBalancing` rule. Rejects with Node-style
+   * system errors (ECONNREFUSED…), ERR_NBIO_DIAL_TIMEOUT, or
+   * ERR_NBIO_NOT_RUNNING when the engine is not running; with
+   * ERR_NBIO_INVALID_ADDRESS or ERR_NBIO_INVALID_OPTION (an unknown
+   * option) for bad arguments.
    */
   async dial(network: Network, address: string, options: DialOptions = {}): Promise<Conn> {
     const net = parseNetwork(network);
-    const endpoint = parseAddress(address, 'dial');
-    checkFamily(net, endpoint);
+    const endpoint = parseAddress(net, address, 'dial');
     checkKnownKeys(options, DIAL_OPTIONS, 'dial option');
     const timeout = options.timeout ?? 0;
     if (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout)) {
@@ -365,7 +485,30 @@ export class Engine {
     this.#checkRunning();
     const target = await resolveEndpoint(net, endpoint, 'dial');
     this.#checkRunning();
-    return this.#poller!.dial(target, timeout);
+    const transport = transportOf(net);
+    const fd = connect(transport, target);
+    return this.#place(fd, { transport, connecting: transport === 'tcp', timeout, target });
+  }
+
+  /**
+   * Takes over a connected `node:net` socket (TCP or Unix, as nbio's
+   * AddConn does): its descriptor is detached from libuv and served by
+   * this engine (by a poller chosen by `loadBalancing` with `pollers` > 1);
+   * resolves with the connection once it is open (after its `onOpen`).
+   * Bytes Node had already received and not delivered come first in
+   * `onData`; bytes it still had to send are sent before the socket is
+   * taken over. The `net.Socket` is destroyed (without closing the
+   * connection) and must not be used afterwards. Rejects with
+   * ERR_NBIO_INVALID_ARG for anything else (not connected, a TLS socket…)
+   * and ERR_NBIO_NOT_RUNNING when the engine is not running.
+   */
+  async addConn(socket: Socket): Promise<Conn> {
+    this.#checkRunning();
+    const sending = whenSent(socket);
+    if (sending !== undefined) await sending;
+    this.#checkRunning();
+    const { fd, transport, buffered } = detach(socket);
+    return this.#place(fd, { transport, connecting: false, timeout: 0, target: undefined, buffered });
   }
 
   /** Loads and checks the plugin (ERR_NBIO_PLUGIN_LOAD if refused) and makes this poller's supervisor. */

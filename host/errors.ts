@@ -108,6 +108,41 @@ export function withoutStack<T extends Error>(make: () => T): T {
   }
 }
 
+/** An error as it crosses threads: what is needed to raise it again. */
+export interface ErrorMessage {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+  /** A system error's negated errno and failed call. */
+  errno?: number;
+  syscall?: string;
+}
+
+/** Describes an error for another thread. */
+export function describeError(error: unknown): ErrorMessage {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const { name, message, stack } = error;
+  const { code, errno, syscall } = error as { code?: unknown; errno?: unknown; syscall?: unknown };
+  return {
+    name, message, stack,
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof errno === 'number' ? { errno } : {}),
+    ...(typeof syscall === 'string' ? { syscall } : {}),
+  };
+}
+
+/** An Error again from its description. */
+export function reviveError(d: ErrorMessage): Error {
+  const err = new Error(d.message) as Error & Omit<ErrorMessage, 'name' | 'message'>;
+  err.name = d.name;
+  if (d.stack !== undefined) err.stack = d.stack;
+  if (d.code !== undefined) err.code = d.code;
+  if (d.errno !== undefined) err.errno = d.errno;
+  if (d.syscall !== undefined) err.syscall = d.syscall;
+  return err;
+}
+
 function errnoName(negatedErrno: number): string {
   try {
     return getSystemErrorName(negatedErrno);

@@ -1,4 +1,4 @@
-import { ListLayout, ReadResultLayout, WaitResultLayout } from './generated/abi.js';
+import { DatagramLayout, ListLayout, ReadResultLayout, RecvResultLayout, WaitResultLayout } from './generated/abi.js';
 
 /** The canonical ABI's `cabi_realloc` export. */
 type Realloc = (oldPtr: number, oldSize: number, align: number, newSize: number) => number;
@@ -68,6 +68,33 @@ export class GuestMemory {
       this.u8[ret] = result.error;
       this.i32[payload] = count;
     }
+  }
+
+  /**
+   * Stores a `recv-result` at `ret`: when `size >= 0`, a datagram of
+   * `size` bytes whose first `len` are at `data`, from the address of
+   * `sourceLen` bytes at `source`; else the error `size`.
+   */
+  storeDatagramResult(ret: number, data: number, len: number, source: number, sourceLen: number, size: number): void {
+    this.sync();
+    const payload = ret + RecvResultLayout.payload;
+    if (size < 0) {
+      this.u8[ret] = RecvResultLayout.error;
+      this.i32[payload >>> 2] = size;
+      return;
+    }
+    this.u8[ret] = RecvResultLayout.datagram;
+    const i32 = this.i32;
+    i32[(payload + DatagramLayout.data + ListLayout.ptr) >>> 2] = data;
+    i32[(payload + DatagramLayout.data + ListLayout.len) >>> 2] = len;
+    i32[(payload + DatagramLayout.source + ListLayout.ptr) >>> 2] = source;
+    i32[(payload + DatagramLayout.source + ListLayout.len) >>> 2] = sourceLen;
+    i32[(payload + DatagramLayout.fullSize) >>> 2] = size;
+  }
+
+  /** The u32 at byte address `ptr` (4-aligned). */
+  u32At(ptr: number): number {
+    return this.i32[ptr >>> 2] >>> 0;
   }
 
   /** Whether `buffer` was this memory's buffer before the memory grew (its views are empty now). */

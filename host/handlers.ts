@@ -4,6 +4,7 @@ import {
   type CloseHandler,
   type DataHandler,
   type DrainHandler,
+  type EndHandler,
   type ErrorHandler,
   type HandlerModule,
   type OpenHandler,
@@ -25,6 +26,7 @@ export class Handlers {
   onOpen: OpenHandler = noop;
   onData: DataHandler = noop;
   onClose: CloseHandler = noop;
+  onEnd: EndHandler = noop;
   onDrain: DrainHandler = noop;
   onStop: StopHandler = noop;
   onAcceptError: AcceptErrorHandler = noop;
@@ -36,6 +38,7 @@ export class Handlers {
     if (mod.onOpen) this.onOpen = mod.onOpen;
     if (mod.onData) this.onData = mod.onData;
     if (mod.onClose) this.onClose = mod.onClose;
+    if (mod.onEnd) this.onEnd = mod.onEnd;
     if (mod.onDrain) this.onDrain = mod.onDrain;
     if (mod.onStop) this.onStop = mod.onStop;
     if (mod.onAcceptError) this.onAcceptError = mod.onAcceptError;

@@ -9,13 +9,17 @@ export interface HeldClose {
 /** What one paused connection holds. */
 interface Held {
   chunks: Uint8Array[];
+  /** The peer's end of stream came behind the chunks. */
+  ended: boolean;
   close: HeldClose | undefined;
 }
 
 /**
  * Bytes that paused connections had already read when `pause()` took
- * effect (the rest of the reactor's batch), and a close that came behind
- * them, kept by a poller to deliver in order once the connection resumes.
+ * effect (the rest of the reactor's batch), and the peer's end and a close
+ * that came behind them, kept by a poller to deliver in order once the
+ * connection resumes. Also bytes an adopted socket had buffered before the
+ * engine took it over, delivered before the engine reads it.
  * Also the list of connections resumed (or closed) since the last drain,
  * whose holdings are to be delivered.
  */
@@ -38,6 +42,14 @@ export class HeldReads {
     const held = this.#held.get(conn);
     if (held === undefined) return false;
     held.close = close;
+    return true;
+  }
+
+  /** Keeps the peer's end behind what `conn` holds; false (nothing kept) if it holds nothing. */
+  holdEnd(conn: Conn): boolean {
+    const held = this.#held.get(conn);
+    if (held === undefined) return false;
+    held.ended = true;
     return true;
   }
 
@@ -72,7 +84,7 @@ export class HeldReads {
     return this.#resumed.splice(0);
   }
 
-  /** What `conn` holds: its chunks (taken in order with `shift`) and its close. */
+  /** What `conn` holds: its chunks (taken in order with `shift`), its end and its close. */
   get(conn: Conn): Held | undefined {
     return this.#held.get(conn);
   }
@@ -89,7 +101,7 @@ export class HeldReads {
   #of(conn: Conn): Held {
     let held = this.#held.get(conn);
     if (held === undefined) {
-      held = { chunks: [], close: undefined };
+      held = { chunks: [], ended: false, close: undefined };
       this.#held.set(conn, held);
     }
     return held;

@@ -1,17 +1,19 @@
 /**
- * nbio-wasm: a non-blocking TCP engine for Node.js. See README.md.
+ * nbio-wasm: a non-blocking network engine (TCP, UDP, Unix sockets) for Node.js. See README.md.
  */
-export { Engine, type DialOptions, type PluginErrorHandler } from './engine.js';
+export { Engine, type DialOptions, type PluginErrorHandler, type StopOptions } from './engine.js';
 export { Conn } from './conn.js';
 export type { ConnStream, ConnStreamOptions } from './conn-stream.js';
 export { NbioError, type EngineError, type NbioErrorCode, type SystemError } from './errors.js';
-export type { AddressInfo, Network } from './address.js';
+export type { AddressInfo, Network, Transport } from './address.js';
 export type {
   AcceptErrorHandler,
   CloseHandler,
   DataHandler,
   DrainHandler,
+  EndHandler,
   EngineOptions,
+  LoadBalancing,
   OpenHandler,
   StopHandler,
 } from './options.js';

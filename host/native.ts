@@ -33,9 +33,15 @@ export type ByteSource = ArrayBuffer | ArrayBufferView;
 
 /** A socket address as returned by getsockname/getpeername. */
 export interface SockAddr {
-  family: 4 | 6;
-  /** Numeric address text: `127.0.0.1`, `::1`, `::ffff:127.0.0.1`, ... */
+  /** 4 or 6 for IP sockets, 1 for a Unix socket. */
+  family: 4 | 6 | 1;
+  /**
+   * Numeric address text (`127.0.0.1`, `::1`, `::ffff:127.0.0.1`, ...), or
+   * for a Unix socket its path: '' when unnamed, '@name' for an abstract
+   * name.
+   */
   address: string;
+  /** The port; 0 for a Unix socket. */
   port: number;
 }
 
@@ -113,6 +119,26 @@ export interface NativeShim {
   writev(fd: number, buf: ByteSource, iovOffset: number, iovCount: number): number;
 
   /**
+   * Receives one datagram: `recvfrom(fd, buf + offset, len, MSG_TRUNC)`.
+   * At `buf + sourceOffset` it stores the sender's address: a u32 length,
+   * then the bytes of the `sockaddr` (at most 28; 32 bytes must fit).
+   * @returns the datagram's full size (more than `len` when it was cut to
+   *   fit), or -errno (-EAGAIN when none is waiting; -EFAULT for a bad
+   *   range or detached buffer).
+   */
+  recvFrom(fd: number, buf: ByteSource, offset: number, len: number, sourceOffset: number): number;
+
+  /**
+   * Sends one datagram: `sendto(fd, buf + offset, len, MSG_NOSIGNAL)` to
+   * the `sockaddr` of `addrLen` bytes at `buf + addrOffset` (as
+   * {@link recvFrom} stores it), or to the connected peer when `addrLen`
+   * is 0.
+   * @returns bytes sent, or -errno (-EAGAIN when the send buffer is full,
+   *   -EMSGSIZE when `len` is more than one datagram can carry).
+   */
+  sendTo(fd: number, buf: ByteSource, offset: number, len: number, addrOffset: number, addrLen: number): number;
+
+  /**
    * `close(fd)`. An EINTR from close is reported as 0: Linux has released
    * the descriptor anyway, and retrying could close a reused fd.
    * Stop any watcher on an epoll fd (watchStop) before closing that fd.
@@ -147,6 +173,26 @@ export interface NativeShim {
   setLinger(fd: number, onoff: number, seconds: number): number;
 
   /**
+   * `setsockopt(fd, level, name, &value, sizeof(int))` (see {@link SOCKOPT}).
+   * @returns 0, or -errno.
+   */
+  setSockOpt(fd: number, level: number, name: number, value: number): number;
+
+  /**
+   * `getsockopt` of an int option (see {@link SOCKOPT}); SO_LINGER gives
+   * its seconds, or -1 when lingering is off.
+   * @returns the value, or -errno.
+   */
+  getSockOpt(fd: number, level: number, name: number): number;
+
+  /**
+   * `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: a second descriptor for the same
+   * socket (same file status flags, so still non-blocking if it was).
+   * @returns the new descriptor, or -errno.
+   */
+  dup(fd: number): number;
+
+  /**
    * Creates a listening TCP socket: socket(AF_INET or AF_INET6,
    * SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC), SO_REUSEADDR, then per
    * `flags` ({@link LISTEN}): IPV6_V6ONLY (family 6 only) and SO_REUSEPORT
@@ -167,6 +213,33 @@ export interface NativeShim {
    * @returns the socket fd, or -errno (the socket is closed then).
    */
   connect(family: 4 | 6, address: string, port: number): number;
+
+  /**
+   * Creates a listening Unix stream socket (non-blocking, close-on-exec)
+   * bound to `path`; `'@name'` is the Linux abstract name `name` (no file).
+   * @returns the listening fd, or -errno: -EADDRINUSE when the path exists
+   *   (a live server, or a stale file: tell them apart with
+   *   {@link connectUnix}), -ENAMETOOLONG past 107 bytes, -EINVAL for ''.
+   */
+  listenUnix(path: string, backlog: number): number;
+
+  /**
+   * Connects a non-blocking Unix stream socket to `path` (`'@name'`:
+   * abstract), which completes at once.
+   * @returns the connected fd, or -errno: -ECONNREFUSED when nothing
+   *   listens there, -ENOENT when there is no such file, -EAGAIN when the
+   *   server's accept queue is full.
+   */
+  connectUnix(path: string): number;
+
+  /**
+   * Creates a non-blocking UDP socket for `address` (numeric, as for
+   * {@link listen}): with `connect` 0, bound to it (`flags` as for listen:
+   * V6ONLY, REUSEPORT); with `connect` 1, connected to it (it then sends to
+   * and hears from that peer only).
+   * @returns the fd, or -errno.
+   */
+  udpSocket(family: 4 | 6, address: string, port: number, flags: number, connect: 0 | 1): number;
 
   /**
    * Local address of a socket. Allocates (not a hot-path call).
@@ -245,6 +318,18 @@ export const EPOLL = {
   HUP: 0x010,
   RDHUP: 0x2000,
   ET: 0x80000000,
+} as const;
+
+/** Levels and names of the int socket options the engine sets (Linux values). */
+export const SOCKOPT = {
+  SOL_SOCKET: 1,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  SO_KEEPALIVE: 9,
+  SO_LINGER: 13,
+  IPPROTO_TCP: 6,
+  TCP_NODELAY: 1,
+  TCP_KEEPIDLE: 4,
 } as const;
 
 /** `flags` bits of {@link NativeShim.listen}. */

@@ -1,5 +1,6 @@
-import { checkFamily, parseAddress, parseNetwork, type Endpoint, type Network } from './address.js';
+import { parseAddress, parseNetwork, type Endpoint, type Network } from './address.js';
 import type { Conn } from './conn.js';
+import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NbioError, type EngineError } from './errors.js';
@@ -24,6 +25,15 @@ export type DataHandler = (conn: Conn, data: Uint8Array) => void;
  * a system error such as ECONNRESET.
  */
 export type CloseHandler = (conn: Conn, err: EngineError | undefined) => void;
+/**
+ * Called when the peer ended its side of a connection (it will send no
+ * more), after the connection's last `onData`. Without `allowHalfOpen` the
+ * engine then ends this side too: what is queued is still sent, then the
+ * connection closes (`onClose` with ERR_NBIO_EOF) and writes from here on
+ * throw ERR_NBIO_CLOSED. With `allowHalfOpen` the connection stays open
+ * for writing until this side calls `end()`, `closeWrite()` or `close()`.
+ */
+export type EndHandler = (conn: Conn) => void;
 /**
  * Called when a connection's write buffer became empty again: every byte
  * written so far was taken by the kernel. Pair it with
@@ -55,19 +65,27 @@ export interface HandlerModule {
   onOpen?: OpenHandler;
   onData?: DataHandler;
   onClose?: CloseHandler;
+  onEnd?: EndHandler;
   onDrain?: DrainHandler;
   onStop?: StopHandler;
   onAcceptError?: AcceptErrorHandler;
   onError?: ErrorHandler;
 }
 
+/** How an engine with several pollers spreads connections over them. */
+export type LoadBalancing = 'reuseport' | 'round-robin' | 'least-connections' | 'hash';
+
 /** Options of `new Engine(options)`. Every field is optional. */
 export interface EngineOptions extends HandlerModule {
-  /** 'tcp' (IPv4 and IPv6), 'tcp4' or 'tcp6'. Default 'tcp'. */
+  /**
+   * 'tcp' (IPv4 and IPv6), 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6' or 'unix'
+   * (stream sockets). Default 'tcp'.
+   */
   network?: Network;
   /**
    * Addresses to listen on, as 'host:port', '[ipv6]:port' or ':port' (all
-   * interfaces); port 0 lets the kernel choose. Default none: a client-only
+   * interfaces); port 0 lets the kernel choose. For 'unix', socket paths
+   * ('@name': a Linux abstract name, no file). Default none: a client-only
    * engine that only dials.
    */
   addrs?: string[];
@@ -93,8 +111,45 @@ export interface EngineOptions extends HandlerModule {
   maxMemory?: number;
   /** Set TCP_NODELAY on every connection (accepted or dialed). Default true. */
   noDelay?: boolean;
-  /** Listen backlog (pending connections the kernel queues). Default 511. */
+  /**
+   * Listen backlog (pending connections the kernel queues). Default: the
+   * system's limit (`/proc/sys/net/core/somaxconn`, 4096 on recent Linux),
+   * as Go does.
+   */
   backlog?: number;
+  /**
+   * 'lt' (level-triggered, the default) or 'et' (edge-triggered: a
+   * connection is read until its socket is empty, so
+   * `maxConnReadTimesPerEventLoop` does not apply, and write interest is
+   * registered once). Handlers see the same events either way.
+   */
+  epollMode?: 'lt' | 'et';
+  /**
+   * When the peer ends its side of a connection, keep this side open for
+   * writing (`onEnd` is called; end it with `conn.end()`). Default false:
+   * the engine sends what is queued and closes, as `node:net` does.
+   */
+  allowHalfOpen?: boolean;
+  /** Turn TCP keep-alive on for every connection (`conn.setKeepAlive`). Default false. */
+  keepAlive?: boolean;
+  /** With `keepAlive`: ms of idleness before the first probe (0: the system's). Default 0. */
+  keepAliveInitialDelay?: number;
+  /**
+   * UDP: close a peer that has sent nothing for this many ms, with
+   * ERR_NBIO_READ_TIMEOUT. Default 0: peers live until closed or the
+   * engine stops.
+   */
+  udpReadTimeout?: number;
+  /**
+   * With `pollers` > 1, how connections are spread over the pollers:
+   * 'round-robin' (the default), 'least-connections' (to the poller with
+   * the fewest) or 'hash' (by descriptor number, nbio's `fd % pollers`):
+   * the engine's thread accepts and hands each connection to a poller;
+   * 'reuseport': every poller listens (SO_REUSEPORT) and the kernel spreads
+   * connections by address hash (TCP only). UDP sockets are always shared
+   * with SO_REUSEPORT, so a peer's datagrams always reach the same poller.
+   */
+  loadBalancing?: LoadBalancing;
   /**
    * Listen with SO_REUSEPORT, so that several engines (in worker threads or
    * processes) can listen on the same port; the kernel spreads incoming
@@ -104,14 +159,14 @@ export interface EngineOptions extends HandlerModule {
   /**
    * Pollers: threads that serve connections, each with its own reactor.
    * With N > 1 the engine runs one poller on its own thread and N - 1 in
-   * worker threads, all listening on the same addresses (SO_REUSEPORT: the
-   * kernel spreads connections over them). Handlers must then come from a
-   * `handlers` module, loaded in every poller. Default 1.
+   * worker threads; `loadBalancing` says how connections are spread over
+   * them. Handlers must then come from a `handlers` module, loaded in every
+   * poller. Default 1.
    */
   pollers?: number;
   /**
    * A module (absolute path or URL) that exports the handlers by name
-   * (`onOpen`, `onData`, `onClose`, `onDrain`, `onStop`, `onAcceptError`, `onError`),
+   * (`onOpen`, `onData`, `onClose`, `onEnd`, `onDrain`, `onStop`, `onAcceptError`, `onError`),
    * instead of setting them as functions. Required with `pollers` > 1.
    */
   handlers?: string | URL;
@@ -125,7 +180,7 @@ export interface EngineOptions extends HandlerModule {
 
 
 /** The handler names, as options, methods and `handlers` module exports. */
-export const HANDLER_NAMES = ['onOpen', 'onData', 'onClose', 'onDrain', 'onStop', 'onAcceptError', 'onError'] as const;
+export const HANDLER_NAMES = ['onOpen', 'onData', 'onClose', 'onEnd', 'onDrain', 'onStop', 'onAcceptError', 'onError'] as const;
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedOptions {
@@ -138,6 +193,12 @@ export interface ResolvedOptions {
   noDelay: boolean;
   backlog: number;
   reusePort: boolean;
+  edgeTriggered: boolean;
+  allowHalfOpen: boolean;
+  keepAlive: boolean;
+  keepAliveInitialDelay: number;
+  udpReadTimeout: number;
+  loadBalancing: LoadBalancing;
   pollers: number;
   /** The `handlers` module as a URL string, if given. */
   handlers: string | undefined;
@@ -146,8 +207,31 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop', 'maxMemory',
-  'noDelay', 'backlog', 'reusePort', 'pollers', 'handlers', 'plugin', ...HANDLER_NAMES,
+  'noDelay', 'backlog', 'reusePort', 'epollMode', 'allowHalfOpen', 'keepAlive', 'keepAliveInitialDelay',
+  'udpReadTimeout', 'loadBalancing', 'pollers', 'handlers', 'plugin', ...HANDLER_NAMES,
 ]);
+
+const LOAD_BALANCING: readonly LoadBalancing[] = ['reuseport', 'round-robin', 'least-connections', 'hash'];
+
+/** Fallback listen backlog where /proc/sys/net/core/somaxconn cannot be read (Linux's default since 5.4). */
+const FALLBACK_BACKLOG = 4096;
+/** Largest delay of a timer (setTimeout's limit). */
+const MAX_TIMEOUT_MS = 0x7fffffff;
+
+let somaxconn: number | undefined;
+
+/** The default listen backlog: the system's limit, as Go uses (read once per thread). */
+function defaultBacklog(): number {
+  if (somaxconn === undefined) {
+    try {
+      const n = Number.parseInt(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'), 10);
+      somaxconn = n > 0 ? Math.min(n, 0x7fffffff) : FALLBACK_BACKLOG;
+    } catch {
+      somaxconn = FALLBACK_BACKLOG;
+    }
+  }
+  return somaxconn;
+}
 
 /** Largest `readBufferSize`: 16 MiB (the reactor's batch holds several reads of this size). */
 const MAX_READ_BUFFER_SIZE = 16 * 1024 * 1024;
@@ -189,24 +273,46 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   if (!Array.isArray(addrs)) throw new NbioError('ERR_NBIO_INVALID_OPTION', 'addrs must be an array of strings');
   const noDelay = boolean(options, 'noDelay', true);
   const reusePort = boolean(options, 'reusePort', false);
+  const allowHalfOpen = boolean(options, 'allowHalfOpen', false);
+  if (allowHalfOpen && plugin !== undefined) {
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', 'allowHalfOpen cannot be used with a plugin: plugins are not told when the peer ends its side');
+  }
+  const epollMode = oneOf(options, 'epollMode', ['lt', 'et'] as const, 'lt');
+  const loadBalancing = oneOf(options, 'loadBalancing', LOAD_BALANCING, 'round-robin');
+  if (pollers > 1 && loadBalancing === 'reuseport' && network === 'unix') {
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', 'loadBalancing "reuseport" needs TCP: Unix sockets cannot share a path');
+  }
+  // Every poller listens itself with 'reuseport', and always on UDP.
+  const sharedListeners = pollers > 1 && (loadBalancing === 'reuseport' || network.startsWith('udp'));
   return {
     network,
-    addrs: addrs.map((a) => {
-      const endpoint = parseAddress(a, 'listen');
-      checkFamily(network, endpoint);
-      return endpoint;
-    }),
+    addrs: addrs.map((a) => parseAddress(network, a, 'listen')),
     readBufferSize: integer(options, 'readBufferSize', 65536, 1, MAX_READ_BUFFER_SIZE),
     maxWriteBufferSize: integer(options, 'maxWriteBufferSize', 0, 0, 0xffffffff),
     maxConnReadTimesPerEventLoop: integer(options, 'maxConnReadTimesPerEventLoop', 3, 1, 1 << 20),
     maxMemory: integer(options, 'maxMemory', DEFAULT_MAX_MEMORY, MIN_MAX_MEMORY, MAX_MAX_MEMORY),
     noDelay,
-    backlog: integer(options, 'backlog', 511, 1, 65535),
-    reusePort: reusePort || pollers > 1,
+    backlog: integer(options, 'backlog', defaultBacklog(), 1, 0x7fffffff),
+    reusePort: reusePort || sharedListeners,
+    edgeTriggered: epollMode === 'et',
+    allowHalfOpen,
+    keepAlive: boolean(options, 'keepAlive', false),
+    keepAliveInitialDelay: integer(options, 'keepAliveInitialDelay', 0, 0, MAX_TIMEOUT_MS),
+    udpReadTimeout: integer(options, 'udpReadTimeout', 0, 0, MAX_TIMEOUT_MS),
+    loadBalancing,
     pollers,
     handlers,
     plugin,
   };
+}
+
+/** An option that takes one of a few strings. */
+function oneOf<T extends string>(options: EngineOptions, key: 'epollMode' | 'loadBalancing', values: readonly T[], fallback: T): T {
+  const value = options[key] ?? fallback;
+  if (!(values as readonly unknown[]).includes(value)) {
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', `${key} must be one of ${values.map((v) => `'${v}'`).join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
 }
 
 /** Throws ERR_NBIO_INVALID_OPTION naming the first key of `object` not in `known` (`what`: "option", "dial option"…). */
@@ -217,13 +323,15 @@ export function checkKnownKeys(object: object, known: ReadonlySet<string>, what:
   }
 }
 
-function boolean(options: EngineOptions, key: 'noDelay' | 'reusePort', fallback: boolean): boolean {
+function boolean(options: EngineOptions, key: 'noDelay' | 'reusePort' | 'allowHalfOpen' | 'keepAlive', fallback: boolean): boolean {
   const value = options[key] ?? fallback;
   if (typeof value !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_OPTION', `${key} must be a boolean`);
   return value;
 }
 
-type NumericOption = 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'maxMemory' | 'backlog' | 'pollers';
+type NumericOption =
+  | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'maxMemory' | 'backlog' | 'pollers'
+  | 'keepAliveInitialDelay' | 'udpReadTimeout';
 
 /** The `handlers` option as a URL string; rejects it next to handler functions. */
 function handlerModule(options: EngineOptions): string | undefined {
@@ -269,4 +377,22 @@ export async function loadHandlers(href: string): Promise<HandlerModule> {
     checkHandler(`${name} of ${href}`, mod[name]);
   }
   return mod as HandlerModule;
+}
+
+/**
+ * The options of a worker poller of an engine with `options` (plain data,
+ * for a worker thread): the same settings, listening on `addrs` (none
+ * when the engine's thread accepts and hands connections over).
+ */
+export function workerOptions(o: ResolvedOptions, addrs: string[]): EngineOptions {
+  const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog, handlers, plugin } = o;
+  return {
+    network, addrs, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
+    reusePort: o.reusePort, epollMode: o.edgeTriggered ? 'et' : 'lt', allowHalfOpen: o.allowHalfOpen,
+    keepAlive: o.keepAlive, keepAliveInitialDelay: o.keepAliveInitialDelay, udpReadTimeout: o.udpReadTimeout,
+    handlers,
+    // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
+    plugin: plugin === undefined ? undefined
+      : { ...plugin, module: plugin.module instanceof URL ? plugin.module.href : plugin.module, log: undefined },
+  };
 }

@@ -10,6 +10,8 @@ export const FdRole = {
   Listener: 2,
   /** A connection: accepted by the reactor, or handed to it by the host (dial). */
   Conn: 3,
+  /** A UDP socket serving peers, handed to the reactor. */
+  Datagram: 4,
 } as const;
 export type FdRole = (typeof FdRole)[keyof typeof FdRole];
 

@@ -1,10 +1,15 @@
 /**
  * One extra poller of an engine with `pollers` > 1, in a worker thread: an
  * engine of its own, with the options and handlers module it was given,
- * listening on the same addresses (SO_REUSEPORT). It reports `started`
- * (with its reactor's descriptor table) or `failed` once, and on `stop`
- * stops its engine and lets the thread end. Its plugin's failures (and log
- * lines, when the engine has a `log` handler) are posted too.
+ * listening on the same addresses (SO_REUSEPORT) or serving what the
+ * engine's thread hands over: connections its acceptor accepted, and
+ * sockets its `dial` and `addConn` placed here (reporting their opening
+ * and closing back, and acting on the operations their stand-ins post:
+ * host/remote-conns.ts). It keeps its counters (host/pollers.ts) current
+ * after every batch, reports `started` (with its reactor's descriptor
+ * table) or `failed` once, and on `stop` stops its engine (gracefully if
+ * asked) and lets the thread end. Its plugin's failures (and log lines,
+ * when the engine has a `log` handler) are posted too.
  *
  * An exception nothing here catches (a handler's, which the engine
  * rethrows after its batch, or one from a timer of the application) does
@@ -12,14 +17,19 @@
  * there (host/pollers.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Engine, fdTableOf } from './engine.js';
-import { describeError, type PollerData, type PollerMessage, type PollerRequest } from './pollers.js';
+import type { Conn } from './conn.js';
+import { Engine, pollerOf } from './engine.js';
+import { describeError } from './errors.js';
+import { COUNTERS, type PollerData, type PollerMessage, type PollerRequest } from './pollers.js';
+import type { Poller } from './poller.js';
+import type { ConnOp } from './remote-conns.js';
 
 const port = parentPort!;
 process.on('uncaughtException', (error) => {
   port.postMessage({ type: 'uncaught', error: describeError(error) } satisfies PollerMessage);
 });
-const { options, forwardPluginLog } = workerData as PollerData;
+const { options, forwardPluginLog, counters: shared, index } = workerData as PollerData;
+const counters = new Int32Array(shared);
 if (options.plugin !== undefined && forwardPluginLog) {
   options.plugin.log = (level, message) => port.postMessage({ type: 'plugin-log', level, message } satisfies PollerMessage);
 }
@@ -27,14 +37,91 @@ const engine = new Engine(options);
 engine.onPluginError(({ code, message, cause }) => {
   port.postMessage({ type: 'plugin-error', code, message, cause: String((cause as Error)?.message ?? cause) } satisfies PollerMessage);
 });
+
+/** Connections the engine's thread placed here, by the id of their stand-in. */
+const remotes = new Map<number, Conn>();
+const ids = new Map<Conn, number>();
+
 try {
   await engine.start();
-  port.postMessage({ type: 'started', fds: fdTableOf(engine)! } satisfies PollerMessage);
-  port.on('message', (request: PollerRequest) => {
-    if (request.type === 'stop') void engine.stop().then(() => port.close());
-  });
+  const poller = pollerOf(engine)!;
+  poller.onSettled = () => Atomics.store(counters, 2 * index + COUNTERS.LIVE, poller.connCount);
+  poller.onClosed = (conn, err) => {
+    const id = ids.get(conn);
+    if (id === undefined) return;
+    ids.delete(conn);
+    remotes.delete(id);
+    port.postMessage({ type: 'conn-closed', id, error: err === undefined ? undefined : describeError(err) } satisfies PollerMessage);
+  };
+  port.postMessage({ type: 'started', fds: poller.fdTable } satisfies PollerMessage);
+  port.on('message', (request: PollerRequest) => serve(poller, request));
 } catch (err) {
   const { message, code } = err as { message: string; code?: string };
   port.postMessage({ type: 'failed', message, code } satisfies PollerMessage);
   port.close();
+}
+
+function serve(poller: Poller, request: PollerRequest): void {
+  switch (request.type) {
+    case 'stop':
+      void engine.stop({ graceful: request.graceful, timeout: request.timeout }).then(() => port.close());
+      break;
+    case 'stop-now':
+      void engine.stop();
+      break;
+    case 'accepted':
+      Atomics.add(counters, 2 * index + COUNTERS.ADOPTED, 1);
+      poller.adoptAccepted(request.fd);
+      break;
+    case 'adopt': {
+      Atomics.add(counters, 2 * index + COUNTERS.ADOPTED, 1);
+      const { id } = request;
+      poller.adopt(request.fd, request.how).then(
+        (conn) => {
+          remotes.set(id, conn);
+          ids.set(conn, id);
+          port.postMessage({ type: 'conn-opened', id, local: conn.localAddr, remote: conn.remoteAddr } satisfies PollerMessage);
+        },
+        (err) => port.postMessage({ type: 'conn-closed', id, error: describeError(err) } satisfies PollerMessage),
+      );
+      break;
+    }
+    case 'conn': {
+      const conn = remotes.get(request.id);
+      if (conn !== undefined) apply(conn, request);
+      break;
+    }
+  }
+}
+
+/** An operation a stand-in posted; failures (a closed connection) are the stand-in's to see later. */
+function apply(conn: Conn, op: ConnOp): void {
+  try {
+    switch (op.op) {
+      case 'write': conn.write(op.data); break;
+      case 'close': conn.close(); break;
+      case 'end': conn.end(); break;
+      case 'closeWrite': conn.closeWrite(); break;
+      case 'pause': conn.pause(); break;
+      case 'resume': conn.resume(); break;
+      case 'deadline':
+        if (op.kind === 'read') conn.setReadDeadline(op.deadline);
+        else conn.setWriteDeadline(op.deadline);
+        break;
+      case 'option': applyOption(conn, op.option, op.value); break;
+    }
+  } catch {
+    // Writing to a connection that closed meanwhile: its onClose tells.
+  }
+}
+
+function applyOption(conn: Conn, option: string, value: number): void {
+  switch (option) {
+    case 'noDelay': conn.setNoDelay(value !== 0); break;
+    case 'keepAlive': conn.setKeepAlive(value !== 0); break;
+    case 'keepAliveDelay': conn.setKeepAlive(true, value * 1000); break;
+    case 'linger': conn.setLinger(value < 0 ? null : value); break;
+    case 'readBufferSize': conn.setReadBufferSize(value); break;
+    case 'writeBufferSize': conn.setWriteBufferSize(value); break;
+  }
 }

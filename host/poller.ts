@@ -1,20 +1,21 @@
-import type { AddressInfo, ResolvedEndpoint } from './address.js';
-import { closeError, dialError } from './close-cause.js';
-import { Conn, ConnState, type ConnOwner } from './conn.js';
-import { ConnStream } from './conn-stream.js';
-import { Deadlines, type DeadlineKind } from './deadlines.js';
+import type { ResolvedEndpoint, Transport } from './address.js';
+import { ConnIndex } from './conn-index.js';
+import { ConnOps } from './conn-ops.js';
+import { Conn, ConnState } from './conn.js';
+import { PendingDials } from './dials.js';
 import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
+import { EventDelivery } from './event-delivery.js';
 import { pollerSyscallFailed, reactorFault } from './fault.js';
 import { GuestMemory } from './guest-memory.js';
 import { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
+import { IdleTimers } from './idle-timers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
+import { EventKind } from './generated/abi.js';
 import { PluginDispatch } from './plugin/adapter.js';
-import { EventKind, FD_MASK } from './generated/abi.js';
 import { CloseCause, EventWords, ListWords, instantiateReactor, type Reactor } from './reactor.js';
-import { sockAddress } from './sockets.js';
 import { NO_STATS, channels, readReactorStats, type ReactorStats } from './stats.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
@@ -22,17 +23,27 @@ import { WritePath } from './write-path.js';
 /** Pause before re-arming a listener whose accept failed (EMFILE and the like). */
 const LISTENER_RETRY_MS = 50;
 
-/** The settings a poller's reactor is initialised with. */
-export type ReactorSettings = Pick<
+/** What a poller is set up with: its reactor's settings and how it treats connections. */
+export type PollerSettings = Pick<
   ResolvedOptions,
-  'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'maxMemory'
->;
+  | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'maxMemory' | 'edgeTriggered'
+  | 'allowHalfOpen' | 'keepAlive' | 'keepAliveInitialDelay' | 'udpReadTimeout'
+> & {
+  /** What the engine's listeners carry (the transport of accepted connections). */
+  transport: Transport;
+};
 
-interface PendingDial {
-  resolve(conn: Conn): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout | undefined;
-  target: ResolvedEndpoint;
+/** How a descriptor handed to {@link Poller.adopt} is connected. */
+export interface Adoption {
+  transport: Transport;
+  /** A TCP connect still in progress: opened once it completes. */
+  connecting: boolean;
+  /** With `connecting`: ms before the dial gives up (ERR_NBIO_DIAL_TIMEOUT); 0: no limit. */
+  timeout: number;
+  /** Where it was dialed (for error messages); undefined for an adopted socket. */
+  target: ResolvedEndpoint | undefined;
+  /** Bytes the socket had received before it was handed over, delivered first. */
+  buffered?: Uint8Array[];
 }
 
 /**
@@ -44,7 +55,9 @@ interface PendingDial {
  * dispatches the batch of events to the engine's {@link Handlers}. Calls
  * made from outside a batch (a write from a timer, a close) may cause
  * events too; those are delivered by a `setImmediate` or by the next batch,
- * whichever comes first.
+ * whichever comes first. What each connection event does is in
+ * host/event-delivery.ts; what a connection's own methods do, in
+ * host/conn-ops.ts.
  *
  * Life cycle: {@link create} → {@link addListener}… → {@link start} →
  * {@link stop}; or {@link abandon} instead of `start` when setting up failed.
@@ -59,6 +72,7 @@ interface PendingDial {
  */
 export class Poller {
   readonly #handlers: Handlers;
+  readonly #settings: PollerSettings;
   readonly #reactor: Reactor;
   readonly #mem: GuestMemory;
   readonly #owned: OwnedFds;
@@ -71,46 +85,53 @@ export class Poller {
   #contained = false;
   /** Called once the poller failed and closed everything (see the class doc). */
   onFailure: (err: NbioError) => void = noop;
-  /** Connections by file descriptor (the reactor's table, mirrored for JS objects). */
-  readonly #conns: (Conn | undefined)[] = [];
-  readonly #dials = new Map<Conn, PendingDial>();
-  readonly #deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
-  readonly #timers = new Set<NodeJS.Timeout>();
-  /** Connections closed by {@link fail}, with the error their onClose receives. */
-  readonly #failures = new Map<Conn, EngineError>();
+  readonly #conns = new ConnIndex();
   /** What paused connections had read before the pause, delivered after they resume. */
   readonly #held = new HeldReads();
+  readonly #ops: ConnOps;
+  readonly #dials = new PendingDials((conn) => this.#ops.closeWith(conn, CloseCause.DialTimeout));
+  readonly #idle: IdleTimers<Conn> | undefined;
+  readonly #deliver: EventDelivery;
+  readonly #timers = new Set<NodeJS.Timeout>();
   #dispatching = false;
   /** The reactor may hold events caused by calls made outside `run-once`. */
   #eventsPending = false;
   #drainScheduled = false;
   /** The reactor's figures as last read (what {@link stats} answers once the reactor is dead). */
   #stats: Readonly<ReactorStats> | undefined;
-  readonly #owner: ConnOwner = {
-    write: (conn, data) => this.#afterWrite(conn, this.#writer.write(this.#handleOf(conn), data)),
-    writev: (conn, chunks) => this.#afterWrite(conn, this.#writer.writev(this.#handleOf(conn), chunks)),
-    close: (conn) => this.#close(conn),
-    end: (conn) => this.#end(conn),
-    pause: (conn) => this.#pauseReading(conn),
-    resume: (conn) => this.#resumeReading(conn),
-    bufferedAmount: (conn) => this.#reactor.bufferedAmount(this.#handleOf(conn)),
-    setDeadline: (conn, kind, deadline) => this.#deadlines.set(conn, kind, deadline),
-    address: (conn, side) => this.#address(conn, side),
-    stream: (conn, options) => {
-      if (this.#handlers instanceof PluginDispatch) {
-        throw new NbioError('ERR_NBIO_NOT_SUPPORTED', 'a plugin serves this connection: it cannot be turned into a stream');
-      }
-      return new ConnStream(conn, options);
-    },
-  };
+  /**
+   * Called with each descriptor an acceptor (see {@link addAcceptor})
+   * accepted: it is the callee's to hand to a poller.
+   */
+  onAccepted: (fd: number) => void = (fd) => native.close(fd);
+  /** Called after every dispatch (connections may have opened or closed). */
+  onSettled: (() => void) | undefined;
+  /** During a graceful stop: checks, after every dispatch, whether every connection has closed. */
+  #emptied: (() => void) | undefined;
+  /** Called when a connection's onClose has been delivered (or its dial rejected). */
+  onClosed: ((conn: Conn, err: Error | undefined) => void) | undefined;
 
-  private constructor(handlers: Handlers, reactor: Reactor, mem: GuestMemory, owned: OwnedFds, epfd: number) {
+  private constructor(handlers: Handlers, settings: PollerSettings, reactor: Reactor, mem: GuestMemory, owned: OwnedFds, epfd: number) {
     this.#handlers = handlers;
+    this.#settings = settings;
     this.#reactor = reactor;
     this.#mem = mem;
     this.#owned = owned;
     this.#writer = new WritePath(mem, reactor);
     this.#epfd = epfd;
+    this.#ops = new ConnOps({
+      reactor, writer: this.#writer, index: this.#conns, held: this.#held, pluginServed: handlers instanceof PluginDispatch,
+      scheduleDrain: () => this.#scheduleDrain(),
+    });
+    if (settings.udpReadTimeout > 0) {
+      this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#ops.closeWith(conn, CloseCause.ReadTimeout));
+    }
+    this.#deliver = new EventDelivery({
+      handlers, settings, mem, writer: this.#writer, conns: this.#conns, held: this.#held, ops: this.#ops,
+      dials: this.#dials, idle: this.#idle,
+      running: () => this.#running,
+      closed: (conn, err) => this.onClosed?.(conn, err),
+    });
   }
 
   /**
@@ -118,7 +139,7 @@ export class Poller {
    * Throws a system error (syscall 'epoll_create1') if that fails, or
    * ERR_NBIO_INVALID_OPTION if `maxMemory` cannot even hold the read batch.
    */
-  static create(settings: ReactorSettings, handlers: Handlers): Poller {
+  static create(settings: PollerSettings, handlers: Handlers): Poller {
     const mem = new GuestMemory();
     const owned = new OwnedFds();
     // A fault before the poller exists fails `create` itself.
@@ -127,13 +148,15 @@ export class Poller {
     };
     try {
       const reactor = instantiateReactor(linuxSys(mem, owned), mem, { onFault: (error) => fault(error) });
-      const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, maxMemory } = settings;
-      const epfd = reactor.init(readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0, maxMemory);
+      const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, maxMemory, edgeTriggered } = settings;
+      const epfd = reactor.init(
+        readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0, maxMemory, edgeTriggered ? 1 : 0,
+      );
       if (epfd === -ERRNO.ENOMEM) {
         throw new NbioError('ERR_NBIO_INVALID_OPTION', `maxMemory (${maxMemory} bytes) cannot hold the reactor's read batch (readBufferSize ${readBufferSize})`);
       }
       if (epfd < 0) throw systemError(epfd, 'epoll_create1');
-      const poller = new Poller(handlers, reactor, mem, owned, epfd);
+      const poller = new Poller(handlers, settings, reactor, mem, owned, epfd);
       fault = (error) => poller.#fail(reactorFault(error));
       return poller;
     } catch (err) {
@@ -144,16 +167,46 @@ export class Poller {
 
   /**
    * Hands a listening socket to the reactor, which accepts on it from then on
-   * and closes it at {@link stop}. Throws a system error (the descriptor is
-   * then still the caller's).
+   * and closes it at {@link stop}; a bound UDP socket (`transport` 'udp')
+   * serves peers instead. Throws a system error (the descriptor is then
+   * still the caller's).
    */
-  addListener(fd: number): void {
-    this.#owned.add(fd, FdRole.Listener);
-    const rc = this.#reactor.addListener(fd);
+  addListener(fd: number, transport: Transport): void {
+    this.#addListening(fd, transport === 'udp' ? FdRole.Datagram : FdRole.Listener, (reactor) =>
+      transport === 'udp' ? reactor.addDatagram(fd, 0) : reactor.addListener(fd));
+  }
+
+  /**
+   * Like {@link addListener}, but what it accepts is handed to
+   * {@link onAccepted} instead of being served here.
+   */
+  addAcceptor(fd: number): void {
+    this.#addListening(fd, FdRole.Listener, (reactor) => reactor.addAcceptor(fd));
+  }
+
+  #addListening(fd: number, role: FdRole, add: (reactor: Reactor) => number): void {
+    this.#owned.add(fd, role);
+    const rc = add(this.#reactor);
     if (rc < 0) {
       this.#owned.remove(fd);
       throw this.#failure ?? systemError(rc, 'epoll_ctl');
     }
+  }
+
+  /**
+   * Gives up a descriptor an acceptor of this poller accepted, before it
+   * is handed to another poller: this reactor no longer owns it.
+   */
+  disown(fd: number): void {
+    this.#owned.remove(fd);
+  }
+
+  /**
+   * Stops listening on `fd`: a listener closes at once; a UDP socket takes
+   * no new peers and closes with its last one.
+   */
+  removeListener(fd: number): void {
+    this.#reactor.removeListener(fd);
   }
 
   /** Starts serving: watches the epoll descriptor in this thread's event loop. */
@@ -184,10 +237,41 @@ export class Poller {
     this.#dispatchingWhile(() => {
       this.#dispatch(reactor.takeEvents());
       // Closes held behind the bytes of paused connections: reported now.
-      for (const [conn, close] of this.#held.takeCloses()) this.#finishClose(conn, close.status, close.detail);
+      for (const [conn, close] of this.#held.takeCloses()) this.#deliver.finishClose(conn, close.status, close.detail);
     });
     // A reactor that failed while shutting down: close the rest here.
     if (this.#failure !== undefined) this.#contain();
+  }
+
+  /**
+   * A graceful stop: ends every connection (as `conn.end()`: queued bytes
+   * are still sent, then it closes) and cancels dials whose connect is in
+   * progress; connections that open from now on (handed over, or accepted
+   * before the listeners closed) are ended right after their `onOpen`.
+   * `closed` resolves once no connection is left, after `timeout` ms (0:
+   * no limit), or when `cut()` is called.
+   */
+  endGracefully(timeout: number): { closed: Promise<void>; cut(): void } {
+    this.#deliver.endingAll = true;
+    for (const conn of this.#conns.all()) {
+      if (conn.state !== ConnState.Connecting) conn.end();
+      else if (this.#dials.connecting(conn)) this.#ops.close(conn);
+    }
+    let cut!: () => void;
+    const closed = new Promise<void>((resolve) => {
+      const timer = timeout > 0 ? setTimeout(() => cut(), timeout) : undefined;
+      cut = () => {
+        clearTimeout(timer);
+        this.#emptied = undefined;
+        resolve();
+      };
+      this.#emptied = () => {
+        if (this.connCount === 0) cut();
+      };
+      // Closes caused by ending are delivered asynchronously; this also covers a poller with nothing to end.
+      setImmediate(() => this.#emptied?.());
+    });
+    return { closed, cut };
   }
 
   /**
@@ -196,9 +280,7 @@ export class Poller {
    * connection is already closed.
    */
   fail(conn: Conn, err: EngineError): void {
-    if (conn.state === ConnState.Closed) return;
-    this.#failures.set(conn, err);
-    this.#close(conn);
+    if (conn.state !== ConnState.Closed) this.#deliver.failWith(conn, err);
   }
 
   /** Stops the watcher and every timer: nothing of this poller runs any more. */
@@ -206,7 +288,9 @@ export class Poller {
     if (this.#watcher !== undefined) native.watchStop(this.#watcher);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    this.#deadlines.clearAll();
+    this.#ops.deadlines.clearAll();
+    this.#dials.clearTimers();
+    this.#idle?.clearAll();
   }
 
   /** The poller cannot go on (see the class doc): contain it on the next tick, once. */
@@ -231,24 +315,24 @@ export class Poller {
     const handlers = this.#handlers;
     handlers.reportError(err);
     this.#dispatchingWhile(() => {
-      for (const conn of this.#conns.splice(0)) {
-        if (conn === undefined) continue;
+      for (const conn of this.#conns.clear()) {
         conn.state = ConnState.Closed;
-        const dial = this.#takeDial(conn);
+        const dial = this.#dials.take(conn);
         if (dial !== undefined) {
           dial.reject(err);
-          continue;
+        } else {
+          if (channels.close.hasSubscribers) channels.close.publish({ conn, error: err });
+          const sink = conn.stream ?? handlers;
+          handlers.call(() => sink.onClose(conn, err));
         }
-        if (channels.close.hasSubscribers) channels.close.publish({ conn, error: err });
-        const sink = conn.stream ?? handlers;
-        handlers.call(() => sink.onClose(conn, err));
+        this.onClosed?.(conn, err);
       }
     });
     this.onFailure(err);
     handlers.rethrow();
   }
 
-  /** Live connections (open, or dials in progress). */
+  /** Live connections (open, dials in progress, UDP peers). */
   get connCount(): number {
     return this.#running ? this.#reactor.connCount() : 0;
   }
@@ -281,38 +365,46 @@ export class Poller {
   }
 
   /**
-   * Connects to `target` and resolves with the connection once it is open
-   * (after its `onOpen`); rejects with a system error, ERR_NBIO_DIAL_TIMEOUT
-   * after `timeout` ms (0: no limit), or ERR_NBIO_NOT_RUNNING if the poller
-   * stops first. The poller must be running.
+   * Hands the connected (or, TCP only, connecting) socket `fd` to the
+   * reactor and resolves with its connection once it is open (after its
+   * `onOpen`); rejects with a system error, ERR_NBIO_DIAL_TIMEOUT after
+   * `timeout` ms, or ERR_NBIO_NOT_RUNNING if the poller stops first. The
+   * poller must be running; `fd` is its from now on.
    */
-  dial(target: ResolvedEndpoint, timeout: number): Promise<Conn> {
+  adopt(fd: number, how: Adoption): Promise<Conn> {
+    const conn = this.#register(fd, how);
+    if (conn instanceof Error) return Promise.reject(conn);
+    return this.#dials.wait(conn, how.target, how.connecting, how.timeout);
+  }
+
+  /** Serves a connection an acceptor handed over (`onOpen` follows); closes `fd` if that fails. */
+  adoptAccepted(fd: number): void {
+    this.#register(fd, { transport: this.#settings.transport, connecting: false, timeout: 0, target: undefined });
+  }
+
+  /** Registers `fd` with the reactor as a connection not open yet; returns it, or the error (`fd` closed). */
+  #register(fd: number, how: Adoption): Conn | Error {
     // A connection closed since the last batch may still own the descriptor
-    // number connect() is about to reuse: deliver its onClose first.
+    // number about to be reused: deliver its onClose first.
     this.#deliverPending();
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    const reactor = this.#reactor;
-    const fd = native.connect(target.family, target.ip, target.port);
-    if (fd < 0) return Promise.reject(systemError(fd, 'connect', target.ip, target.port));
-    this.#owned.add(fd, FdRole.Conn);
-    const handle = reactor.addConn(fd, 1);
-    if (handle < 0) {
-      // The reactor closed it (or, dead, left it to containment).
-      return Promise.reject(this.#failure ?? systemError(handle, 'epoll_ctl'));
+    if (this.#failure !== undefined) {
+      native.close(fd);
+      return this.#failure;
     }
-    const conn = new Conn(this.#owner, handle, ConnState.Connecting);
-    this.#conns[fd] = conn;
-    return new Promise<Conn>((resolve, reject) => {
-      const dial: PendingDial = { resolve, reject, timer: undefined, target };
-      if (timeout > 0) {
-        dial.timer = setTimeout(() => {
-          this.#timers.delete(dial.timer!);
-          if (reactor.close(handle, CloseCause.DialTimeout) === 0) this.#scheduleDrain();
-        }, timeout);
-        this.#timers.add(dial.timer);
-      }
-      this.#dials.set(conn, dial);
-    });
+    const reactor = this.#reactor;
+    this.#owned.add(fd, FdRole.Conn);
+    const handle = how.transport === 'udp' ? reactor.addDatagram(fd, 1) : reactor.addConn(fd, how.connecting ? 1 : 0);
+    // The reactor closed it (or, dead, left it to containment).
+    if (handle < 0) return this.#failure ?? systemError(handle, 'epoll_ctl');
+    const conn = new Conn(this.#ops, handle, ConnState.Connecting, how.transport);
+    this.#conns.add(conn);
+    if (how.buffered !== undefined && how.buffered.length > 0) {
+      for (const chunk of how.buffered) this.#held.hold(conn, chunk);
+      this.#held.resumed(conn);
+    }
+    // Unless it connects, its `opened` event is pending already.
+    if (!how.connecting) this.#scheduleDrain();
+    return conn;
   }
 
   /** Runs when the epoll instance has something ready (libuv watcher), or with a negated errno when the watcher failed. */
@@ -325,6 +417,8 @@ export class Poller {
       while (reactor.backlog() > 0) this.#dispatch(reactor.runOnce(0));
       this.#drainPending();
     });
+    this.onSettled?.();
+    this.#emptied?.();
     this.#handlers.rethrow();
   };
 
@@ -347,7 +441,7 @@ export class Poller {
     while (this.#eventsPending) {
       this.#eventsPending = false;
       this.#dispatch(this.#reactor.takeEvents());
-      if (this.#held.pending) this.#deliverHeld();
+      if (this.#held.pending) this.#deliver.deliverHeld();
     }
   }
 
@@ -365,6 +459,8 @@ export class Poller {
   #deliverPending(): void {
     if (this.#dispatching || !this.#eventsPending || !this.#running) return;
     this.#dispatchingWhile(() => this.#drainPending());
+    this.onSettled?.();
+    this.#emptied?.();
     this.#handlers.rethrow();
   }
 
@@ -390,19 +486,27 @@ export class Poller {
       const handle = events[p + EventWords.conn] >>> 0;
       switch (events[p + EventWords.kind] & 0xff) {
         case EventKind.Data:
-          this.#deliverData(handle, events[p + EventWords.dataPtr] >>> 0, events[p + EventWords.dataLen] >>> 0);
+          // A non-zero status: a datagram cut to readBufferSize.
+          if (events[p + EventWords.status] !== 0) this.#conns.get(handle)?.countTruncated();
+          this.#deliver.data(handle, events[p + EventWords.dataPtr] >>> 0, events[p + EventWords.dataLen] >>> 0);
           break;
         case EventKind.Opened:
-          this.#opened(handle, events[p + EventWords.detail]);
+          this.#deliver.opened(handle, events[p + EventWords.detail], events[p + EventWords.dataPtr] >>> 0, events[p + EventWords.dataLen] >>> 0);
           break;
         case EventKind.Closed:
-          this.#closed(handle, events[p + EventWords.status], events[p + EventWords.detail]);
+          this.#deliver.closed(handle, events[p + EventWords.status], events[p + EventWords.detail]);
+          break;
+        case EventKind.Ended:
+          this.#deliver.ended(handle);
           break;
         case EventKind.ListenerPaused:
           this.#listenerPaused(events[p + EventWords.detail], events[p + EventWords.status]);
           break;
         case EventKind.Drained:
-          this.#drained(handle);
+          this.#deliver.drained(handle);
+          break;
+        case EventKind.Accepted:
+          this.onAccepted(events[p + EventWords.detail]);
           break;
       }
     }
@@ -422,7 +526,7 @@ export class Poller {
     for (let p = first; p < end; p += EventWords.size) {
       switch (events[p + EventWords.kind] & 0xff) {
         case EventKind.Closed: {
-          const conn = this.#connOf(events[p + EventWords.conn] >>> 0);
+          const conn = this.#conns.get(events[p + EventWords.conn] >>> 0);
           if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
             conn.state = ConnState.Doomed;
           }
@@ -436,100 +540,6 @@ export class Poller {
           break;
       }
     }
-  }
-
-  /** The connection `handle` names, unless its descriptor belongs to another (or no) connection now. */
-  #connOf(handle: number): Conn | undefined {
-    const conn = this.#conns[handle & FD_MASK];
-    return conn !== undefined && conn.handle === handle ? conn : undefined;
-  }
-
-  #opened(handle: number, acceptedOn: number): void {
-    const handlers = this.#handlers;
-    if (acceptedOn === 0) {
-      const conn = this.#connOf(handle);
-      if (conn === undefined) return;
-      const dial = this.#takeDial(conn)!;
-      if (conn.state === ConnState.Connecting) conn.state = ConnState.Open;
-      if (channels.open.hasSubscribers) channels.open.publish({ conn });
-      handlers.call(() => handlers.onOpen(conn));
-      dial.resolve(conn);
-      return;
-    }
-    const conn = new Conn(this.#owner, handle, ConnState.Open);
-    this.#conns[handle & FD_MASK] = conn;
-    if (channels.open.hasSubscribers) channels.open.publish({ conn });
-    handlers.call(() => handlers.onOpen(conn));
-  }
-
-  #deliverData(handle: number, ptr: number, len: number): void {
-    const conn = this.#connOf(handle);
-    if (conn === undefined || conn.state === ConnState.Closed) return;
-    const mem = this.#mem;
-    mem.sync();
-    if (conn.paused || this.#held.has(conn)) {
-      this.#held.hold(conn, mem.u8.subarray(ptr, ptr + len));
-      return;
-    }
-    const data = new Uint8Array(mem.buffer, ptr, len);
-    const writer = this.#writer;
-    writer.deliver(data, ptr, len);
-    // Not through handlers.call: no closure per message on the hot path.
-    try {
-      (conn.stream ?? this.#handlers).onData(conn, data);
-    } catch (error) {
-      this.#handlers.capture(error);
-    }
-    writer.deliver(undefined);
-  }
-
-  #drained(handle: number): void {
-    const conn = this.#connOf(handle);
-    if (conn === undefined || conn.state !== ConnState.Open) return;
-    const sink = conn.stream ?? this.#handlers;
-    this.#handlers.call(() => sink.onDrain(conn));
-  }
-
-  #closed(handle: number, status: number, detail: number): void {
-    const conn = this.#connOf(handle);
-    if (conn === undefined) return;
-    this.#conns[handle & FD_MASK] = undefined;
-    if (this.#running && conn.state !== ConnState.Closed && this.#held.holdClose(conn, { status, detail })) {
-      // Bytes before this close are still held: report it after them.
-      conn.state = ConnState.Doomed;
-      this.#deadlines.clear(conn);
-      return;
-    }
-    this.#held.delete(conn);
-    this.#finishClose(conn, status, detail);
-  }
-
-  /** The connection is gone: rejects its dial, or calls onClose with the cause. */
-  #finishClose(conn: Conn, status: number, detail: number): void {
-    conn.state = ConnState.Closed;
-    const failure = this.#failures.get(conn);
-    if (failure !== undefined) this.#failures.delete(conn);
-    const dial = this.#takeDial(conn);
-    if (dial !== undefined) {
-      dial.reject(dialError(status, detail, dial.target, this.#running));
-      return;
-    }
-    this.#deadlines.clear(conn);
-    const sink = conn.stream ?? this.#handlers;
-    const publish = channels.close.hasSubscribers;
-    if (sink.onClose === noop && !publish) return;
-    const err = failure ?? closeError(status, detail);
-    if (publish) channels.close.publish({ conn, error: err });
-    this.#handlers.call(() => sink.onClose(conn, err));
-  }
-
-  /** Removes `conn`'s pending dial, if it has one, and stops its timer. */
-  #takeDial(conn: Conn): PendingDial | undefined {
-    const dial = this.#dials.get(conn);
-    if (dial === undefined) return undefined;
-    this.#dials.delete(conn);
-    this.#clearTimer(dial.timer);
-    return dial;
   }
 
   #listenerPaused(listenerFd: number, errno: number): void {
@@ -546,94 +556,5 @@ export class Poller {
       if (rc < 0) this.#listenerPaused(listenerFd, rc);
     }, LISTENER_RETRY_MS);
     this.#timers.add(timer);
-  }
-
-  #clearTimer(timer: NodeJS.Timeout | undefined): void {
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.#timers.delete(timer);
-  }
-
-  #afterWrite(conn: Conn, rc: number): void {
-    if (rc >= 0) return;
-    // The reactor closed the connection (now, or earlier in this batch);
-    // its `closed` event carries the cause to onClose.
-    conn.state = ConnState.Doomed;
-    if (rc !== -ERRNO.EBADF) this.#scheduleDrain();
-  }
-
-  #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
-    if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) return;
-    const handle = this.#handleOf(conn);
-    if (kind === 'write' && this.#reactor.bufferedAmount(handle) === 0) return;
-    const cause = kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout;
-    if (this.#reactor.close(handle, cause) === 0) this.#scheduleDrain();
-  }
-
-  #close(conn: Conn): void {
-    const state = conn.state;
-    conn.state = ConnState.Closed;
-    if (this.#held.hasClose(conn)) {
-      // Its close came while paused: report it now, dropping the held bytes.
-      this.#held.dropBytes(conn);
-      this.#held.resumed(conn);
-      this.#scheduleDrain();
-    } else if (state === ConnState.Doomed) this.#scheduleDrain();
-    else if (this.#reactor.close(this.#handleOf(conn), CloseCause.Local) === 0) this.#scheduleDrain();
-  }
-
-  #end(conn: Conn): void {
-    conn.state = ConnState.Ending;
-    // Closes at once when nothing is queued; otherwise after the last flush.
-    if (this.#reactor.end(this.#handleOf(conn)) === 0) this.#scheduleDrain();
-  }
-
-  #pauseReading(conn: Conn): void {
-    this.#afterWrite(conn, this.#reactor.pauseReading(this.#handleOf(conn)));
-  }
-
-  #resumeReading(conn: Conn): void {
-    if (!this.#held.has(conn)) {
-      if (conn.state === ConnState.Open || conn.state === ConnState.Ending) {
-        this.#afterWrite(conn, this.#reactor.resumeReading(this.#handleOf(conn)));
-      }
-      return;
-    }
-    // Held bytes go first, from the next drain; the reactor reads again after them.
-    this.#held.resumed(conn);
-    this.#scheduleDrain();
-  }
-
-  /** Delivers what resumed (or closed) connections held, then lets the reactor read them again. */
-  #deliverHeld(): void {
-    const handlers = this.#handlers;
-    for (const conn of this.#held.takeResumed()) {
-      const held = this.#held.get(conn);
-      if (held === undefined) continue;
-      while (held.chunks.length > 0 && !conn.paused && conn.state !== ConnState.Closed) {
-        const data = held.chunks.shift()!;
-        const sink = conn.stream ?? handlers;
-        handlers.call(() => sink.onData(conn, data));
-      }
-      if (conn.paused && conn.state !== ConnState.Closed) continue;
-      this.#held.delete(conn);
-      if (held.close !== undefined) this.#finishClose(conn, held.close.status, held.close.detail);
-      else this.#resumeReading(conn);
-    }
-  }
-
-  #address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
-    return this.#handleOf(conn) === 0 ? undefined : sockAddress(conn.handle & FD_MASK, side);
-  }
-
-  /**
-   * The handle to pass to the reactor for `conn`: its own while it is the
-   * connection this poller knows on its descriptor, else 0, which names
-   * nothing. A handle's generation wraps after 2,047 reuses of its
-   * descriptor, so the handle of a connection long closed may name a live
-   * one again; only the identity of the `Conn` tells them apart.
-   */
-  #handleOf(conn: Conn): number {
-    return this.#conns[conn.handle & FD_MASK] === conn ? conn.handle : 0;
   }
 }

@@ -1,28 +1,21 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Conn, ConnState, type ConnOwner } from './conn.js';
-import { NbioError, type NbioErrorCode } from './errors.js';
+import { NbioError, reviveError, type ErrorMessage, type NbioErrorCode } from './errors.js';
 import { pollerFailed } from './fault.js';
 import type { Handlers } from './handlers.js';
 import type { EngineOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
 import { packageRoot } from './package-root.js';
 import type { LogLevel } from './plugin/instance.js';
+import { RemoteConns, type RemoteAdoption, type RemoteReport, type RemoteRequest } from './remote-conns.js';
 
 /** The worker script that runs one poller (compiled from host/poller-worker.ts). */
 const WORKER_SCRIPT = join(packageRoot, 'dist', 'host', 'poller-worker.js');
 
-/** An error as it crosses threads: what is needed to raise it again. */
-export interface ErrorMessage {
-  name: string;
-  message: string;
-  stack?: string;
-  code?: string;
-}
-
 /** Messages a poller worker posts to the engine that started it. */
 export type PollerMessage =
-  /** Listening; `fds` is its reactor's descriptor table (host/owned-fds.ts). */
+  /** Started; `fds` is its reactor's descriptor table (host/owned-fds.ts). */
   | { type: 'started'; fds: SharedArrayBuffer }
   | { type: 'failed'; message: string; code?: string }
   /** An exception nothing in the worker caught (a handler's, rethrown): to raise in the engine's thread. */
@@ -30,13 +23,30 @@ export type PollerMessage =
   /** The worker's plugin instance failed (see `engine.onPluginError`). */
   | { type: 'plugin-error'; code: NbioErrorCode; message: string; cause: string }
   /** A log line of the worker's plugin instance. */
-  | { type: 'plugin-log'; level: LogLevel; message: string };
+  | { type: 'plugin-log'; level: LogLevel; message: string }
+  /** About a connection the engine's thread placed there (host/remote-conns.ts). */
+  | RemoteReport;
+
+/**
+ * Per worker, two counters the worker keeps in shared memory for the
+ * engine's thread (Int32Array, slots 2i and 2i + 1 of worker i).
+ */
+export const COUNTERS = {
+  /** Its live connections, after its last dispatch. */
+  LIVE: 0,
+  /** Descriptors it took over so far (a running total). */
+  ADOPTED: 1,
+} as const;
 
 /** What a poller worker is started with. */
 export interface PollerData {
   options: EngineOptions;
   /** Post the plugin's log lines (`plugin-log`): the engine that started it has a `log` handler. */
   forwardPluginLog: boolean;
+  /** The counters of every worker (see {@link COUNTERS}). */
+  counters: SharedArrayBuffer;
+  /** This worker's place among them. */
+  index: number;
 }
 
 /** Where the engine wants the plugin's reports from poller workers. */
@@ -45,8 +55,15 @@ export interface PollerEvents {
   pluginLog: ((level: LogLevel, message: string) => void) | undefined;
 }
 
-/** What the engine sends to a poller worker: the only request is to stop. */
-export type PollerRequest = { type: 'stop' };
+/** What the engine sends to a poller worker. */
+export type PollerRequest =
+  /** Stop; `graceful`: end every connection first and wait up to `timeout` ms (0: no limit) for them to close. */
+  | { type: 'stop'; graceful: boolean; timeout: number }
+  /** During a graceful stop: close what is left now. */
+  | { type: 'stop-now' }
+  /** Serve `fd`, a connection the engine's acceptor accepted. */
+  | { type: 'accepted'; fd: number }
+  | RemoteRequest;
 
 /** One worker poller, as the engine's thread sees it. */
 interface Member {
@@ -57,12 +74,19 @@ interface Member {
   exited: Promise<void>;
   /** The engine asked it to stop (an exit after that is expected). */
   stopping: boolean;
+  /** The thread ended without being asked. */
+  dead: boolean;
+  /** Connections placed here by `dial` and `addConn` on the engine's thread. */
+  remotes: RemoteConns;
+  /** Descriptors handed to it so far (compare with its ADOPTED counter). */
+  handed: number;
 }
 
 /**
  * The extra pollers of an engine with `pollers` > 1: worker threads, each
- * running an engine of its own on the same listen addresses (SO_REUSEPORT)
- * with the handlers module loaded in it.
+ * running an engine of its own with the handlers module loaded in it,
+ * either listening on the same addresses (SO_REUSEPORT) or serving the
+ * connections the engine's thread accepts and hands over.
  *
  * Faults stay contained:
  * - an exception nothing in a worker catches (a handler's included) does
@@ -74,24 +98,28 @@ interface Member {
  *   SO_REUSEPORT group, so new connections go to the other pollers), calls
  *   `onError` and then `onClose` for each of its connections with
  *   ERR_NBIO_POLLER_FAILED (those `Conn`s are closed already and carry no
- *   session: the worker's state died with it). The other pollers go on;
+ *   session: the worker's state died with it), closes the stand-ins of
+ *   the connections placed there, and hands it nothing more. The other
+ *   pollers go on;
  * - `stop()` resolves whatever state the workers are in.
  */
 export class PollerGroup {
   readonly #members: Member[];
   readonly #handlers: Handlers;
+  readonly #counters: Int32Array;
 
-  private constructor(members: Member[], handlers: Handlers) {
+  private constructor(members: Member[], handlers: Handlers, counters: Int32Array) {
     this.#members = members;
     this.#handlers = handlers;
+    this.#counters = counters;
   }
 
   /**
-   * Starts `count` pollers with `options` (plain data: bound addresses, a
-   * handlers module, reusePort). Resolves once every one listens; if one
-   * fails, stops those that started and rejects with its error. `handlers`
-   * are the engine thread's: they hear about workers that fail; `events`
-   * get the workers' plugin reports.
+   * Starts `count` pollers with `options` (plain data: addresses, a
+   * handlers module, reusePort). Resolves once every one has started; if
+   * one fails, stops those that started and rejects with its error.
+   * `handlers` are the engine thread's: they hear about workers that fail;
+   * `events` get the workers' plugin reports.
    */
   static async start(count: number, options: EngineOptions, handlers: Handlers, events: PollerEvents): Promise<PollerGroup> {
     // The workers run a file: a flag meant for a script given as a string
@@ -99,34 +127,79 @@ export class PollerGroup {
     // Otherwise they inherit the flags as usual.
     const inputType = (arg: string) => arg.startsWith('--input-type');
     const execArgv = process.execArgv.some(inputType) ? process.execArgv.filter((arg) => !inputType(arg)) : undefined;
-    const members = Array.from({ length: count }, () => {
-      const workerData: PollerData = { options, forwardPluginLog: events.pluginLog !== undefined };
+    const counters = new SharedArrayBuffer(count * 2 * Int32Array.BYTES_PER_ELEMENT);
+    const members = Array.from({ length: count }, (_, index): Member => {
+      const workerData: PollerData = { options, forwardPluginLog: events.pluginLog !== undefined, counters, index };
       const worker = new Worker(WORKER_SCRIPT, { workerData, execArgv });
+      const remotes = new RemoteConns((request) => worker.postMessage(request));
       // From the start: a plugin logs from its init, before the worker reports it started.
-      worker.on('message', (message: PollerMessage) => relay(message, handlers, events));
+      worker.on('message', (message: PollerMessage) => relay(message, handlers, events, remotes));
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      return { worker, fds: undefined, exited, stopping: false } as Member;
+      return { worker, fds: undefined, exited, stopping: false, dead: false, remotes, handed: 0 };
     });
-    const group = new PollerGroup(members, handlers);
+    const group = new PollerGroup(members, handlers, new Int32Array(counters));
     const started = await Promise.allSettled(members.map((m) => startedOrFailed(m)));
     const failure = started.find((r) => r.status === 'rejected');
     if (failure !== undefined) {
-      await group.stop();
+      await group.stop(false, 0);
       throw (failure as PromiseRejectedResult).reason;
     }
     for (const [i, m] of members.entries()) group.#watch(m, i + 1);
     return group;
   }
 
-  /** Stops every poller (each closes its connections, calling onClose, then onStop) and waits for the threads to end. */
-  async stop(): Promise<void> {
+  /** Whether worker `i` still runs (it is handed connections only then). */
+  alive(i: number): boolean {
+    return !this.#members[i].dead;
+  }
+
+  /** Connections worker `i` serves, with those handed to it and not taken over yet. */
+  load(i: number): number {
+    const m = this.#members[i];
+    if (m.dead) return 0;
+    const c = this.#counters;
+    return Atomics.load(c, 2 * i + COUNTERS.LIVE) + m.handed - Atomics.load(c, 2 * i + COUNTERS.ADOPTED);
+  }
+
+  /** Live connections over all workers. */
+  get connCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.#members.length; i++) n += this.load(i);
+    return n;
+  }
+
+  /** Hands worker `i` a connection an acceptor accepted (its onOpen runs there). */
+  accepted(i: number, fd: number): void {
+    const m = this.#members[i];
+    m.handed++;
+    m.worker.postMessage({ type: 'accepted', fd } satisfies PollerRequest);
+  }
+
+  /** Hands worker `i` a dialed or added socket; resolves with a stand-in once it is open there. */
+  adopt(i: number, fd: number, how: RemoteAdoption): Promise<Conn> {
+    const m = this.#members[i];
+    m.handed++;
+    return m.remotes.adopt(fd, how);
+  }
+
+  /**
+   * Stops every poller (each closes its connections, calling onClose, then
+   * onStop; `graceful`: each ends them first and waits up to `timeout` ms)
+   * and waits for the threads to end.
+   */
+  async stop(graceful = false, timeout = 0): Promise<void> {
     await Promise.all(
       this.#members.map((m) => {
         m.stopping = true;
-        m.worker.postMessage({ type: 'stop' } satisfies PollerRequest);
+        m.worker.postMessage({ type: 'stop', graceful, timeout } satisfies PollerRequest);
         return m.exited;
       }),
     );
+  }
+
+  /** During a graceful stop: every poller closes what is left now. */
+  stopNow(): void {
+    for (const { worker } of this.#members) worker.postMessage({ type: 'stop-now' } satisfies PollerRequest);
   }
 
   /** Contains a started worker's death. */
@@ -136,7 +209,10 @@ export class PollerGroup {
       cause = err;
     });
     m.worker.once('exit', (code) => {
-      if (m.stopping) return;
+      if (m.stopping) {
+        m.remotes.closeAll(new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped'));
+        return;
+      }
       const err = pollerFailed(`poller thread ${index} ended (exit code ${code})`, cause ?? new Error(`exit code ${code}`));
       this.#lost(m, err);
     });
@@ -144,6 +220,8 @@ export class PollerGroup {
 
   /** A worker died: close what its reactor owned, and tell the application. */
   #lost(m: Member, err: NbioError): void {
+    m.dead = true;
+    m.remotes.closeAll(err);
     const closed = m.fds?.closeAll() ?? [];
     const handlers = this.#handlers;
     handlers.reportError(err);
@@ -156,17 +234,29 @@ export class PollerGroup {
   }
 }
 
-/** Raises a worker's uncaught exception in this thread; passes its plugin's reports on. */
-function relay(message: PollerMessage, handlers: Handlers, events: PollerEvents): void {
-  if (message.type === 'uncaught') {
-    handlers.capture(revive(message.error));
-    handlers.rethrow();
-  } else if (message.type === 'plugin-log') {
-    events.pluginLog?.(message.level, message.message);
-  } else if (message.type === 'plugin-error') {
-    const err = new NbioError(message.code, message.message);
-    err.cause = new Error(message.cause);
-    events.pluginError(err);
+/**
+ * Raises a worker's uncaught exception in this thread; passes its plugin's
+ * reports on, and its reports about placed connections to their stand-ins.
+ */
+function relay(message: PollerMessage, handlers: Handlers, events: PollerEvents, remotes: RemoteConns): void {
+  switch (message.type) {
+    case 'uncaught':
+      handlers.capture(reviveError(message.error));
+      handlers.rethrow();
+      break;
+    case 'plugin-log':
+      events.pluginLog?.(message.level, message.message);
+      break;
+    case 'plugin-error': {
+      const err = new NbioError(message.code, message.message);
+      err.cause = new Error(message.cause);
+      events.pluginError(err);
+      break;
+    }
+    case 'conn-opened':
+    case 'conn-closed':
+      remotes.report(message);
+      break;
   }
 }
 
@@ -208,21 +298,4 @@ function startedOrFailed(m: Member): Promise<void> {
     worker.once('error', onError);
     worker.once('exit', onExit);
   });
-}
-
-/** Describes an error for another thread. */
-export function describeError(error: unknown): ErrorMessage {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const { name, message, stack } = error;
-  const code = (error as { code?: unknown }).code;
-  return { name, message, stack, ...(typeof code === 'string' ? { code } : {}) };
-}
-
-/** An Error again from its description. */
-function revive(d: ErrorMessage): Error {
-  const err = new Error(d.message) as Error & { code?: string };
-  err.name = d.name;
-  if (d.stack !== undefined) err.stack = d.stack;
-  if (d.code !== undefined) err.code = d.code;
-  return err;
 }

@@ -28,6 +28,9 @@ export interface LoweredSys {
   close(fd: number): number;
   'socket-error'(fd: number): number;
   'set-no-delay'(fd: number, on: number): number;
+  shutdown(fd: number, how: number): number;
+  'recv-from'(fd: number, maxLen: number, ret: number): void;
+  'send-to'(fd: number, ptr: number, len: number, addrPtr: number, addrLen: number): number;
 }
 
 /**
@@ -36,10 +39,16 @@ export interface LoweredSys {
  * as the address of an 8-byte {ptr, len} pair in reactor memory.
  */
 export interface Reactor {
-  init(readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number, maxMemory: number): number;
+  init(
+    readBufferSize: number, maxWriteBufferSize: number, maxReads: number, noDelay: number, maxMemory: number,
+    edgeTriggered: number,
+  ): number;
   addListener(fd: number): number;
+  addAcceptor(fd: number): number;
   resumeListener(fd: number): number;
+  removeListener(fd: number): number;
   addConn(fd: number, connecting: number): number;
+  addDatagram(fd: number, connected: number): number;
   runOnce(timeoutMs: number): number;
   backlog(): number;
   takeEvents(): number;
@@ -47,6 +56,7 @@ export interface Reactor {
   bufferedAmount(conn: number): number;
   close(conn: number, cause: number): number;
   end(conn: number): number;
+  closeWrite(conn: number): number;
   pauseReading(conn: number): number;
   resumeReading(conn: number): number;
   shutdown(): void;
@@ -141,8 +151,11 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory, options
   return {
     init: fn('init'),
     addListener: fn('add-listener'),
+    addAcceptor: fn('add-acceptor'),
     resumeListener: fn('resume-listener'),
+    removeListener: fn('remove-listener'),
     addConn: fn('add-conn'),
+    addDatagram: fn('add-datagram'),
     runOnce: fn('run-once'),
     backlog: fn('backlog'),
     takeEvents: fn('take-events'),
@@ -150,6 +163,7 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory, options
     bufferedAmount: unsigned(fn('buffered-amount')),
     close: fn('close'),
     end: fn('end'),
+    closeWrite: fn('close-write'),
     pauseReading: fn('pause-reading'),
     resumeReading: fn('resume-reading'),
     shutdown: fn('shutdown') as () => void,

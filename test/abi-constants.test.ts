@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { OUTPUTS, generateAbi, layoutOf, parseWit } from '../build/abi.mjs';
 import { closeError } from '../host/close-cause.js';
 import type { SystemError } from '../host/errors.js';
-import { CloseCause as ReactorCloseCause, FailedCall } from '../host/generated/abi.js';
+import { FD_MASK, GEN_MAX, PEER_BIT, CloseCause as ReactorCloseCause, FailedCall } from '../host/generated/abi.js';
 import { EPOLL } from '../host/native.js';
 import { CloseCause } from '../host/reactor.js';
 
@@ -67,7 +67,7 @@ describe('the layout shared by the reactor and the host', () => {
 
   it('refuses a WIT whose words about handles disagree with the handle layout', () => {
     const engineWit = source('wit/nbio-engine.wit');
-    const read = (file: string) => (file === 'wit/nbio-engine.wit' ? engineWit.replace('low 20 bits', 'low 24 bits') : source(file));
+    const read = (file: string) => (file === 'wit/nbio-engine.wit' ? engineWit.replaceAll('low 20 bits', 'low 24 bits') : source(file));
     expect(() => generateAbi(read)).toThrow(/handle layout .* 'low 20 bits'/);
   });
 
@@ -78,10 +78,20 @@ describe('the layout shared by the reactor and the host', () => {
   });
 
   it('every failed call names its system call in the errors onClose gets', () => {
+    const syscalls = ['close', 'read', 'write', 'connect', 'epoll_ctl', 'shutdown', 'sendto', 'recvfrom'];
+    expect(Object.keys(FailedCall)).toHaveLength(syscalls.length);
     for (const [name, call] of Object.entries(FailedCall)) {
       const err = closeError(-104, call) as SystemError;
-      expect(err.syscall, name).toBe(name === 'None' ? 'close' : name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase());
+      expect(err.syscall, name).toBe(syscalls[call]);
     }
+  });
+
+  it('a UDP peer\'s handle sets bit 31, as the WIT says; a connection\'s never does', () => {
+    expect(PEER_BIT).toBe(2 ** 31);
+    expect(GEN_MAX * (FD_MASK + 1) + FD_MASK).toBeLessThan(PEER_BIT); // the largest connection handle
+    const engineWit = source('wit/nbio-engine.wit');
+    const read = (file: string) => (file === 'wit/nbio-engine.wit' ? engineWit.replace('its\n/// bit 31 set', 'its\n/// bit 30 set') : source(file));
+    expect(() => generateAbi(read)).toThrow(/handle layout .* 'has its bit 31 set'/);
   });
 
   it('the errno values the reactor spells are Linux\'s', () => {

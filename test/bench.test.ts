@@ -1,7 +1,8 @@
 // Correctness of the benchmark tools (never their speed): the load generator
-// verifies echoes against the nbio-wasm (one and two pollers, and the echo
-// plugin), C and node:net servers, churns, holds idle connections, and
-// fails when a server echoes wrong bytes.
+// verifies echoes against the nbio-wasm (one poller level- and
+// edge-triggered, two pollers from an acceptor and by SO_REUSEPORT, and
+// the echo plugin), C and node:net servers, churns, holds idle
+// connections, and fails when a server echoes wrong bytes.
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +53,9 @@ async function brokenServer(mangle: (d: Buffer) => Buffer): Promise<number> {
 beforeAll(async () => {
   bins = buildNative();
   const cmds = serverCommands(bins);
-  for (const name of ['c', 'net', 'nbio', 'nbio-p2', 'nbio-plugin']) servers.push(await startServer(name, cmds[name]));
+  for (const name of ['c', 'net', 'nbio', 'nbio-p2', 'nbio-plugin', 'nbio-et', 'nbio-p2-reuseport']) {
+    servers.push(await startServer(name, cmds[name]));
+  }
 });
 
 afterAll(async () => {
@@ -66,6 +69,8 @@ describe.each([
   ['nbio', 2],
   ['nbio-p2', 3],
   ['nbio-plugin', 4],
+  ['nbio-et', 5],
+  ['nbio-p2-reuseport', 6],
 ])('loadgen against the %s echo server', (_name, i) => {
   it('verifies 50 conns x 64 B', async () => {
     const r = await loadgen(servers[i].port, ['-c', '50', '-s', '64']);

@@ -1,6 +1,6 @@
 // The built artifacts match the contract: the component imports only
 // nbio:engine/sys and exports nbio:engine/engine with every function of
-// wit/nbio-engine.wit; the core module imports exactly the 11 sys
+// wit/nbio-engine.wit; the core module imports exactly the 13 sys
 // functions and exports memory, cabi_realloc and the engine functions.
 // Needs `node build/build.mjs` (or `--wasm-only`) to have run.
 import { describe, expect, it } from 'vitest';
@@ -28,11 +28,11 @@ function witFuncs(src: string, iface: string): string[] {
   return [...body.matchAll(/^\s*([a-z][a-z0-9-]*)\s*:\s*func\b/gm)].map((m) => m[1]).sort();
 }
 
-const SYS_FUNCS = ['accept', 'close', 'epoll-create', 'epoll-ctl', 'epoll-wait', 'read',
-  'set-no-delay', 'socket-error', 'write', 'writev'];
-const ENGINE_FUNCS = ['add-conn', 'add-listener', 'backlog', 'buffered-amount', 'close', 'conn-count',
-  'end', 'init', 'memory-in-use', 'pause-reading', 'resume-listener', 'resume-reading', 'run-once', 'shutdown',
-  'stats', 'take-events', 'write'];
+const SYS_FUNCS = ['accept', 'close', 'epoll-create', 'epoll-ctl', 'epoll-wait', 'read', 'recv-from',
+  'send-to', 'set-no-delay', 'shutdown', 'socket-error', 'write', 'writev'];
+const ENGINE_FUNCS = ['add-acceptor', 'add-conn', 'add-datagram', 'add-listener', 'backlog', 'buffered-amount',
+  'close', 'close-write', 'conn-count', 'end', 'init', 'memory-in-use', 'pause-reading', 'remove-listener',
+  'resume-listener', 'resume-reading', 'run-once', 'shutdown', 'stats', 'take-events', 'write'];
 
 describe('built artifacts', () => {
   it('exist (run node build/build.mjs first)', () => {
@@ -78,7 +78,7 @@ describe('built artifacts', () => {
     const imports = WebAssembly.Module.imports(mod);
     expect(imports.every((i) => i.module === 'nbio:engine/sys@0.1.0' && i.kind === 'function')).toBe(true);
     expect(imports.map((i) => i.name).sort()).toEqual(SYS_FUNCS);
-    expect(imports.length).toBe(10);
+    expect(imports.length).toBe(SYS_FUNCS.length);
   });
 
   it('core module exports memory, cabi_realloc and the engine functions, nothing else', () => {

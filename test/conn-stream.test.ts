@@ -156,6 +156,26 @@ describe('conn.toStream()', () => {
     expect(errors).toEqual([]);
   });
 
+  it('the peer\'s end with a large reply still queued: the readable side ends, every byte of the reply arrives, no error', async () => {
+    const { engine, accepted } = await streamServer(scope);
+    const peer = await scope.connect(engine.addrs[0], { allowHalfOpen: true });
+    const stream = await accepted;
+    const errors: Error[] = [];
+    stream.on('error', (err) => errors.push(err));
+    const reply = randomBytes(8 * MiB);
+    const ended = once(stream, 'end');
+    const closed = once(stream, 'close');
+    stream.once('data', () => stream.write(reply)); // far more than the socket takes at once
+    stream.resume();
+    const back = readBytes(peer, reply.length);
+    peer.end('question');
+    await ended;
+    expect((await back).equals(reply)).toBe(true);
+    await closed;
+    expect(errors).toEqual([]);
+    expect(engine.stats().closedBy).toEqual({ ERR_NBIO_EOF: 1 });
+  });
+
   it('a reset is an error event, then close', async () => {
     const { engine, accepted } = await streamServer(scope);
     const peer = await scope.connect(engine.addrs[0]);
@@ -225,7 +245,7 @@ describe('conn.toStream()', () => {
     expect((await readAll(stream)).length).toBe(0);
   });
 
-  it('refuses closed connections, unknown options and plugin-served connections, each with its code', async () => {
+  it('refuses closed connections, unknown options, plugin-served and UDP connections, each with its code', async () => {
     const engine = await scope.echoServer();
     const client = scope.engine();
     await client.start();
@@ -249,5 +269,12 @@ describe('conn.toStream()', () => {
     await plugged.start();
     await scope.connect(plugged.addrs[0]);
     expect(await refused.promise).toMatchObject({ code: 'ERR_NBIO_NOT_SUPPORTED' });
+
+    const udp = await scope.udp();
+    const datagrams = scope.engine();
+    await datagrams.start();
+    const port = (udp.address() as { port: number }).port;
+    const udpConn = await datagrams.dial('udp', `127.0.0.1:${port}`);
+    expect(() => udpConn.toStream()).toThrow(expect.objectContaining({ code: 'ERR_NBIO_NOT_SUPPORTED' }));
   });
 });

@@ -7,7 +7,7 @@ function rejects(options: unknown, code: string, message: RegExp): void {
 
 describe('options', () => {
   it('rejects an unknown network', () => {
-    rejects({ network: 'udp' }, 'ERR_NBIO_INVALID_ADDRESS', /unsupported network "udp"/);
+    rejects({ network: 'unixgram' }, 'ERR_NBIO_INVALID_ADDRESS', /unsupported network "unixgram"/);
     rejects({ network: 'tcp5' }, 'ERR_NBIO_INVALID_ADDRESS', /unsupported network/);
   });
 
@@ -39,11 +39,27 @@ describe('options', () => {
     expect(() => new Engine().onClose(42 as never)).toThrow(expect.objectContaining({ code: 'ERR_NBIO_INVALID_OPTION' }));
   });
 
+  it('checks the options of Unix and UDP sockets, modes and balancing', () => {
+    rejects({ network: 'unix', addrs: [''] }, 'ERR_NBIO_INVALID_ADDRESS', /empty/);
+    rejects({ network: 'unix', addrs: [`/${'x'.repeat(120)}`] }, 'ERR_NBIO_INVALID_ADDRESS', /longer than 107 bytes/);
+    rejects({ network: 'udp4', addrs: ['[::1]:0'] }, 'ERR_NBIO_INVALID_ADDRESS', /IPv6 address cannot be used with network udp4/);
+    rejects({ epollMode: 'ET' }, 'ERR_NBIO_INVALID_OPTION', /epollMode must be one of 'lt', 'et'/);
+    rejects({ loadBalancing: 'random' }, 'ERR_NBIO_INVALID_OPTION', /loadBalancing must be one of/);
+    rejects({ allowHalfOpen: 1 }, 'ERR_NBIO_INVALID_OPTION', /allowHalfOpen must be a boolean/);
+    rejects({ udpReadTimeout: -1 }, 'ERR_NBIO_INVALID_OPTION', /udpReadTimeout/);
+    rejects({ keepAliveInitialDelay: 0.5 }, 'ERR_NBIO_INVALID_OPTION', /keepAliveInitialDelay/);
+    rejects({ network: 'unix', pollers: 2, loadBalancing: 'reuseport', handlers: 'file:///h.mjs' }, 'ERR_NBIO_INVALID_OPTION', /needs TCP/);
+    rejects({ allowHalfOpen: true, plugin: { module: '/p.wasm' } }, 'ERR_NBIO_INVALID_OPTION', /allowHalfOpen cannot be used with a plugin/);
+    expect(() => new Engine({ network: 'unix', addrs: ['@abstract', './relative.sock'], epollMode: 'et' })).not.toThrow();
+  });
+
   it('rejects bad dial arguments', async () => {
     const engine = new Engine();
     await engine.start();
     try {
-      await expect(engine.dial('udp', '127.0.0.1:9')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
+      await expect(engine.dial('sctp' as never, '127.0.0.1:9')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
+      await expect(engine.dial('udp6', '127.0.0.1:9')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
+      await expect(engine.dial('unix', '')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
       await expect(engine.dial('tcp', '127.0.0.1:0')).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_ADDRESS' });
       await expect(engine.dial('tcp', '127.0.0.1:9', { timeout: -5 })).rejects.toMatchObject({ code: 'ERR_NBIO_INVALID_OPTION' });
     } finally {

@@ -1,6 +1,6 @@
 // conn.pause() / conn.resume() over loopback with a fast sender: no onData
 // while paused, every byte in order after resume, the peer's close after
-// the bytes before it.
+// the bytes before it; level- and edge-triggered.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
@@ -9,13 +9,13 @@ import { Collector, signal, useScope } from './helpers.js';
 const MiB = 1024 * 1024;
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 
-describe('conn.pause() / conn.resume()', () => {
+describe.each(['lt', 'et'] as const)('conn.pause() / conn.resume() (epollMode %s)', (epollMode) => {
   const scope = useScope();
 
   it('delivers nothing while paused and every byte, in order, after resume', async () => {
     // Small reads and several per report: pausing in the first onData of a
     // batch leaves more of that batch to be held back.
-    const server = scope.engine({ addrs: ['127.0.0.1:0'], readBufferSize: 4096, maxConnReadTimesPerEventLoop: 8 });
+    const server = scope.engine({ addrs: ['127.0.0.1:0'], readBufferSize: 4096, maxConnReadTimesPerEventLoop: 8, epollMode });
     const sent = randomBytes(8 * MiB);
     const received = new Collector(sent.length);
     let whilePaused = 0;
@@ -39,7 +39,7 @@ describe('conn.pause() / conn.resume()', () => {
   });
 
   it('holds the peer back while paused: nothing arrives until resume', async () => {
-    const server = scope.engine({ addrs: ['127.0.0.1:0'] });
+    const server = scope.engine({ addrs: ['127.0.0.1:0'], epollMode });
     const opened = signal<Conn>();
     let delivered = 0;
     server.onOpen((conn) => {
@@ -61,7 +61,7 @@ describe('conn.pause() / conn.resume()', () => {
   });
 
   it('reports the peer closing while paused after the bytes before it', async () => {
-    const server = scope.engine({ addrs: ['127.0.0.1:0'], readBufferSize: 1024, maxConnReadTimesPerEventLoop: 4 });
+    const server = scope.engine({ addrs: ['127.0.0.1:0'], readBufferSize: 1024, maxConnReadTimesPerEventLoop: 4, epollMode });
     const sent = randomBytes(64 * 1024);
     const received = new Collector(sent.length);
     const closed = signal<{ err: Error | undefined; got: number }>();
@@ -87,7 +87,7 @@ describe('conn.pause() / conn.resume()', () => {
   });
 
   it('close() while paused reports onClose once and drops what was held', async () => {
-    const server = scope.engine({ addrs: ['127.0.0.1:0'], readBufferSize: 1024, maxConnReadTimesPerEventLoop: 4 });
+    const server = scope.engine({ addrs: ['127.0.0.1:0'], readBufferSize: 1024, maxConnReadTimesPerEventLoop: 4, epollMode });
     const closes: (Error | undefined)[] = [];
     const closed = signal();
     let deliveries = 0;

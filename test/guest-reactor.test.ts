@@ -89,6 +89,9 @@ class Kernel {
         close: (fd: number) => { k.calls.push(`close ${fd}`); return k.fds.delete(fd) ? 0 : -9; },
         'socket-error': () => 0,
         'set-no-delay': () => 0,
+        shutdown: (fd: number, how: number) => { k.calls.push(`shutdown ${fd} ${how}`); return 0; },
+        'recv-from': (_fd: number, _max: number, ret: number) => { k.dv().setUint8(ret, 1); k.dv().setInt32(ret + 4, -95, true); },
+        'send-to': () => -95,
       },
     };
   }
@@ -106,7 +109,7 @@ function boot(rbs = 4096, maxWb = 0, reads = 3) {
   k = new Kernel();
   const inst = new WebAssembly.Instance(new WebAssembly.Module(coreBytes), k.imports());
   x = inst.exports; k.mem = x.memory; k.realloc = x.cabi_realloc;
-  expect(x[E + 'init'](rbs, maxWb, reads, 1, 0xf000_0000)).toBe(k.epfd);
+  expect(x[E + 'init'](rbs, maxWb, reads, 1, 0xf000_0000, 0)).toBe(k.epfd);
 }
 function events(retArea: number): Ev[] {
   return readEvents(k.mem.buffer, retArea);
@@ -131,7 +134,7 @@ const fdOf = (h: number) => h & FD_MASK;
 beforeEach(() => boot());
 
 describe('reactor core over a fake kernel', () => {
-  it('accepts, reads data into the batch, echoes zero-copy, closes on EOF', () => {
+  it('accepts, reads data into the batch, echoes zero-copy, reports EOF, closes once ended', () => {
     const l = listen();
     const c = connect(l);
     expect(x[E + 'conn-count']()).toBe(1);
@@ -148,24 +151,73 @@ describe('reactor core over a fake kernel', () => {
     expect(x[E + 'write'](c, dataPtr, 5)).toBe(5);
     expect(Buffer.from(s.sent).toString()).toBe('hello');
     s.eof = true;
-    const end = runOnce();
-    expect(end).toEqual([{ kind: 2, conn: c, status: 1, detail: 0, data: new Uint8Array() }]);
+    expect(runOnce()).toEqual([{ kind: 7, conn: c, status: 0, detail: 0, data: new Uint8Array() }]);
+    expect(runOnce()).toEqual([]); // no read interest any more: the end is not reported again
+    expect(x[E + 'write'](c, dataPtr, 5)).toBe(5); // still writable
+    expect(x[E + 'end'](c)).toBe(0);
+    expect(events(x[E + 'take-events']())).toEqual([{ kind: 2, conn: c, status: 1, detail: 0, data: new Uint8Array() }]);
     expect(x[E + 'conn-count']()).toBe(0);
     expect(x[E + 'write'](c, dataPtr, 5)).toBe(-9);
     expect(x[E + 'close'](c, 0)).toBe(-9);
   });
 
-  it('reads tail data before closing on RDHUP (no tail loss)', () => {
+  it('reads tail data before reporting the end on RDHUP (no tail loss)', () => {
     boot(1024, 0, 2);
     const c = connect(listen());
     const s = k.fds.get(fdOf(c))!;
     s.inbox.push(...new Uint8Array(10_000).fill(7)); s.eof = true;
-    let got = 0; let closed: Ev | undefined;
-    for (let i = 0; i < 20 && !closed; i++) for (const e of runOnce()) {
-      if (e.kind === 1) got += e.data.length; if (e.kind === 2) closed = e;
+    let got = 0; let ended = false;
+    for (let i = 0; i < 20 && !ended; i++) for (const e of runOnce()) {
+      expect(ended).toBe(false);
+      if (e.kind === 1) got += e.data.length; if (e.kind === 7) ended = true;
     }
     expect(got).toBe(10_000);
-    expect(closed!.status).toBe(1);
+    expect(ended).toBe(true);
+  });
+
+  it('flushes what is queued after the peer ended, then closes (status 1) on end', () => {
+    const c = connect(listen());
+    const s = k.fds.get(fdOf(c))!;
+    s.sendCap = 2;
+    expect(write(c, Buffer.from('abcdef'))).toBe(6);
+    s.eof = true;
+    expect(runOnce().map((e) => e.kind)).toEqual([7]);
+    expect(x[E + 'end'](c)).toBe(0);
+    expect(write(c, Buffer.from('x'))).toBe(-9); // ended by this side too
+    s.sendCap = 100;
+    expect(runOnce()).toEqual([{ kind: 2, conn: c, status: 1, detail: 0, data: new Uint8Array() }]);
+    expect(Buffer.from(s.sent).toString()).toBe('abcdef');
+  });
+
+  it('close-write flushes, shuts this side, reads on, and closes when the peer ends (status 0)', () => {
+    const c = connect(listen());
+    const fd = fdOf(c); const s = k.fds.get(fd)!;
+    s.sendCap = 2;
+    expect(write(c, Buffer.from('abcd'))).toBe(4);
+    expect(x[E + 'close-write'](c)).toBe(0);
+    expect(write(c, Buffer.from('x'))).toBe(-9);
+    expect(k.calls.filter((l) => l.startsWith('shutdown'))).toEqual([]); // not before the queue is sent
+    s.sendCap = 100; s.inbox.push(...Buffer.from('more'));
+    const evs = runOnce();
+    expect(evs.map((e) => e.kind)).toEqual([4, 1]); // drained, then data still read
+    expect(k.calls.filter((l) => l.startsWith('shutdown'))).toEqual([`shutdown ${fd} 1`]);
+    s.eof = true;
+    expect(runOnce().map((e) => [e.kind, e.status])).toEqual([[7, 0], [2, 0]]);
+  });
+
+  it('an acceptor reports accepted descriptors instead of serving them', () => {
+    const l = k.sock('listener');
+    expect(x[E + 'add-acceptor'](l)).toBe(0);
+    k.fds.get(l)!.pending.push(1, 1);
+    const evs = runOnce();
+    expect(evs.map((e) => [e.kind, e.status])).toEqual([[8, l], [8, l]]);
+    expect(x[E + 'conn-count']()).toBe(0);
+    const h = x[E + 'add-conn'](evs[0].detail, 0);
+    expect(h & 0xfffff).toBe(evs[0].detail);
+    expect(events(x[E + 'take-events']()).map((e) => [e.kind, e.conn, e.detail])).toEqual([[0, h, 0]]);
+    expect(x[E + 'remove-listener'](l)).toBe(0);
+    expect(k.fds.has(l)).toBe(false);
+    expect(x[E + 'remove-listener'](l)).toBe(-9);
   });
 
   it('queues only what the kernel refused, arms OUT once, flushes in order, disarms', () => {

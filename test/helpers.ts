@@ -1,5 +1,8 @@
-import { readdirSync, readlinkSync } from 'node:fs';
+import dgram from 'node:dgram';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { Engine, type EngineOptions } from '../host/index.js';
 import { native } from '../host/native.js';
@@ -13,6 +16,8 @@ export class Scope {
   readonly #servers: net.Server[] = [];
   readonly #sockets: net.Socket[] = [];
   readonly #fds: number[] = [];
+  readonly #dgrams: dgram.Socket[] = [];
+  readonly #dirs: string[] = [];
 
   engine(options: EngineOptions = {}): Engine {
     const engine = new Engine(options);
@@ -52,9 +57,24 @@ export class Scope {
     });
   }
 
-  connect(address: string): Promise<net.Socket> {
-    const { host, port } = split(address);
-    const socket = net.connect({ host, port, noDelay: true });
+  /**
+   * Connects a node:net socket to 'host:port', or to a Unix socket path.
+   * For an abstract name ('@name') the socket is connected by the shim and
+   * wrapped: Node 20's own connect pads abstract names to the whole
+   * sun_path, so it cannot name one bound with its exact length. With
+   * `allowHalfOpen` the socket does not end its side when the peer does.
+   */
+  connect(address: string, { allowHalfOpen = false } = {}): Promise<net.Socket> {
+    if (address.startsWith('@')) {
+      const fd = native.connectUnix(address);
+      if (fd < 0) return Promise.reject(new Error(`connect ${address}: ${fd}`));
+      const wrapped = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen });
+      this.#sockets.push(wrapped);
+      return Promise.resolve(wrapped);
+    }
+    const socket = isPath(address)
+      ? net.connect({ path: address, allowHalfOpen })
+      : net.connect({ ...split(address), noDelay: true, allowHalfOpen });
     this.#sockets.push(socket);
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
@@ -79,12 +99,38 @@ export class Scope {
     return `127.0.0.1:${port}`;
   }
 
+  /** A node:dgram socket bound to 127.0.0.1 (port 0), or on `type` 'udp6' to ::1. */
+  async udp(type: 'udp4' | 'udp6' = 'udp4'): Promise<dgram.Socket> {
+    const socket = dgram.createSocket(type);
+    this.#dgrams.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', () => resolve());
+    });
+    return socket;
+  }
+
+  /** A new empty directory under the system's temporary directory, removed at cleanup. */
+  tempDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'nbio-test-'));
+    this.#dirs.push(dir);
+    return dir;
+  }
+
   /** Closes everything opened so far; the scope can then be used again. */
   async cleanup(): Promise<void> {
     for (const socket of this.#sockets.splice(0)) socket.destroy();
+    for (const socket of this.#dgrams.splice(0)) {
+      try {
+        socket.close();
+      } catch {
+        // Closed by the test already.
+      }
+    }
     for (const fd of this.#fds.splice(0)) native.close(fd);
     await Promise.all(this.#engines.splice(0).map((e) => e.stop()));
     await Promise.all(this.#servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+    for (const dir of this.#dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -93,6 +139,18 @@ export function useScope(): Scope {
   const scope = new Scope();
   afterEach(() => scope.cleanup());
   return scope;
+}
+
+/** Whether an address is a Unix socket's path. */
+function isPath(address: string): boolean {
+  return address.startsWith('/') || address.startsWith('.');
+}
+
+let abstractNames = 0;
+
+/** A Linux abstract socket name no other test (or process) uses: '@nbio-test-PID-N'. */
+export function abstractName(): string {
+  return `@nbio-test-${process.pid}-${++abstractNames}`;
 }
 
 /** Splits '127.0.0.1:8888' or '[::1]:8888'. */

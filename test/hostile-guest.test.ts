@@ -26,7 +26,7 @@ const openFds = (): number[] => readdirSync('/proc/self/fd').map(Number).sort((a
 function attack(victim: number): number {
   const mem = new GuestMemory();
   const reactor = instantiateReactor(linuxSys(mem, new OwnedFds()), mem, { module: hostile });
-  return reactor.init(victim, 0, 0, 0, 0);
+  return reactor.init(victim, 0, 0, 0, 0, 0);
 }
 
 describe('hostile guests', () => {

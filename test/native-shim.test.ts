@@ -7,7 +7,7 @@ import { executionAsyncId } from 'node:async_hooks';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ListLayout, ReadyLayout } from '../host/generated/abi.js';
-import { addonPath, EPOLL, ERRNO, LISTEN, native, type SockAddr, type WatchHandle } from '../host/native.js';
+import { addonPath, EPOLL, ERRNO, LISTEN, SOCKOPT, native, type SockAddr, type WatchHandle } from '../host/native.js';
 
 const SAFETY_MS = 10_000;
 const CHILD_TIMEOUT_MS = 30_000;
@@ -494,6 +494,88 @@ describe('sockets', () => {
     expect([-ERRNO.EPIPE, -ERRNO.ECONNRESET]).toContain(native.write(p.sfd, scratch, 0, 8));
 
     expect(native.close(1_000_000)).toBe(-ERRNO.EBADF);
+  });
+});
+
+describe('socket options', () => {
+  const { SOL_SOCKET, IPPROTO_TCP } = SOCKOPT;
+
+  it('keep-alive: SO_KEEPALIVE and TCP_KEEPIDLE set with setSockOpt are what getSockOpt reads', () => {
+    const { sfd } = tcpPair();
+    expect(native.getSockOpt(sfd, SOL_SOCKET, SOCKOPT.SO_KEEPALIVE)).toBe(0);
+    expect(native.setSockOpt(sfd, SOL_SOCKET, SOCKOPT.SO_KEEPALIVE, 1)).toBe(0);
+    expect(native.setSockOpt(sfd, IPPROTO_TCP, SOCKOPT.TCP_KEEPIDLE, 7)).toBe(0);
+    expect(native.getSockOpt(sfd, SOL_SOCKET, SOCKOPT.SO_KEEPALIVE)).toBe(1);
+    expect(native.getSockOpt(sfd, IPPROTO_TCP, SOCKOPT.TCP_KEEPIDLE)).toBe(7);
+    expect(native.setSockOpt(sfd, IPPROTO_TCP, SOCKOPT.TCP_KEEPIDLE, 0)).toBe(-ERRNO.EINVAL);
+    expect(native.getSockOpt(1_000_000, SOL_SOCKET, SOCKOPT.SO_KEEPALIVE)).toBe(-ERRNO.EBADF);
+  });
+
+  it('SO_LINGER reads as its seconds, or -1 when off; buffer sizes as the kernel keeps them', () => {
+    const { sfd } = tcpPair();
+    expect(native.getSockOpt(sfd, SOL_SOCKET, SOCKOPT.SO_LINGER)).toBe(-1);
+    expect(native.setLinger(sfd, 1, 3)).toBe(0);
+    expect(native.getSockOpt(sfd, SOL_SOCKET, SOCKOPT.SO_LINGER)).toBe(3);
+    expect(native.setSockOpt(sfd, SOL_SOCKET, SOCKOPT.SO_RCVBUF, 65536)).toBe(0);
+    expect(native.getSockOpt(sfd, SOL_SOCKET, SOCKOPT.SO_RCVBUF)).toBe(2 * 65536); // Linux doubles it
+    expect(native.setSockOpt(sfd, IPPROTO_TCP, SOCKOPT.TCP_NODELAY, 1)).toBe(0);
+    expect(native.getSockOpt(sfd, IPPROTO_TCP, SOCKOPT.TCP_NODELAY)).toBe(1);
+  });
+
+  it('dup gives a second descriptor for the same socket, close-on-exec', () => {
+    const { cfd, sfd } = tcpPair();
+    const copy = track(native.dup(cfd));
+    expect(copy).not.toBe(cfd);
+    closeFd(cfd); // the connection lives on through the copy
+    expect(native.write(copy, enc.encode('dup'), 0, 3)).toBe(3);
+    waitFor(sfd, EPOLL.IN);
+    expect(native.read(sfd, scratch, 0, 8)).toBe(3);
+    expect(native.dup(1_000_000)).toBe(-ERRNO.EBADF);
+  });
+});
+
+describe('Unix and UDP sockets', () => {
+  it('listenUnix / connectUnix on an abstract name; addresses as paths', () => {
+    const name = `@nbio-shim-${process.pid}`;
+    const lfd = track(native.listenUnix(name, 4));
+    expect(native.listenUnix(name, 4)).toBe(-ERRNO.EADDRINUSE);
+    expect(sockAddr(native.getsockname(lfd))).toEqual({ family: 1, address: name, port: 0 });
+    const cfd = track(native.connectUnix(name));
+    const sfd = track(native.accept(lfd));
+    expect(sockAddr(native.getpeername(cfd))).toEqual({ family: 1, address: name, port: 0 });
+    expect(sockAddr(native.getpeername(sfd))).toEqual({ family: 1, address: '', port: 0 });
+    expect(native.connectUnix(`@nbio-shim-none-${process.pid}`)).toBe(-ERRNO.ECONNREFUSED);
+    expect(native.connectUnix('/nonexistent/nbio.sock')).toBe(-ERRNO.ENOENT);
+    expect(native.listenUnix('/x'.repeat(60), 4)).toBe(-ERRNO.ENAMETOOLONG);
+    expect(native.listenUnix('', 4)).toBe(-ERRNO.EINVAL);
+    expect(native.setNoDelay(cfd, 1)).toBe(-ERRNO.EOPNOTSUPP);
+  });
+
+  it('udpSocket, sendTo and recvFrom: one datagram each, its source, its full size (MSG_TRUNC)', () => {
+    const server = track(native.udpSocket(4, '127.0.0.1', 0, 0, 0));
+    const { port } = sockAddr(native.getsockname(server));
+    const client = track(native.udpSocket(4, '127.0.0.1', port, 0, 1));
+    const mem = new Uint8Array(4096);
+    mem.set(enc.encode('hello datagram'), 0);
+    expect(native.sendTo(client, mem, 0, 14, 0, 0)).toBe(14);
+    waitFor(server, EPOLL.IN);
+    // Only 5 bytes asked for: the rest of the datagram is cut, its size still told.
+    expect(native.recvFrom(server, mem, 100, 5, 200)).toBe(14);
+    expect(dec.decode(mem.subarray(100, 105))).toBe('hello');
+    const view = new DataView(mem.buffer);
+    const sourceLen = view.getUint32(200, true);
+    expect(sourceLen).toBe(16); // a sockaddr_in
+    expect(view.getUint16(204, true)).toBe(2); // AF_INET
+    expect(view.getUint16(206, false)).toBe(sockAddr(native.getsockname(client)).port);
+    // Reply to that source, as the reactor does for a peer.
+    expect(native.sendTo(server, mem, 100, 5, 204, sourceLen)).toBe(5);
+    waitFor(client, EPOLL.IN);
+    expect(native.recvFrom(client, mem, 300, 64, 400)).toBe(5);
+    expect(dec.decode(mem.subarray(300, 305))).toBe('hello');
+    expect(native.recvFrom(client, mem, 300, 64, 400)).toBe(-ERRNO.EAGAIN);
+    expect(native.sendTo(client, mem, 0, 70_000, 0, 0)).toBe(-ERRNO.EFAULT); // outside the buffer
+    expect(native.sendTo(client, new Uint8Array(70_000), 0, 70_000, 0, 0)).toBe(-ERRNO.EMSGSIZE);
+    expect(native.recvFrom(server, mem, 0, 8, 4090)).toBe(-ERRNO.EFAULT); // no room for the source
   });
 });
 

@@ -41,7 +41,7 @@ interface Ev {
 
 /** The `engine` exports with JS values, whichever path runs them. */
 interface Driver {
-  init(cfg: { readBufferSize: number; maxWriteBufferSize: number; maxConnReadTimesPerEventLoop: number; noDelay: boolean; maxMemory: number }): number;
+  init(cfg: Config): number;
   addListener(fd: number): number;
   addConn(fd: number, connecting: boolean): number;
   runOnce(timeoutMs: number): Ev[];
@@ -50,12 +50,18 @@ interface Driver {
   write(conn: number, data: Uint8Array): number;
   bufferedAmount(conn: number): number;
   close(conn: number, cause: number): number;
+  end(conn: number): number;
   shutdown(): void;
   connCount(): number;
   stats(): ReactorStats;
 }
 
-const KINDS = ['opened', 'data', 'closed', 'listener-paused', 'drained', 'released', 'poll-failed'];
+/** What the scenarios give `init` (level-triggered: the fake kernel has no EPOLLET). */
+type Config = {
+  readBufferSize: number; maxWriteBufferSize: number; maxConnReadTimesPerEventLoop: number; noDelay: boolean; maxMemory: number;
+};
+
+const KINDS = ['opened', 'data', 'closed', 'listener-paused', 'drained', 'released', 'poll-failed', 'ended', 'accepted'];
 const text = new TextDecoder();
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -68,7 +74,7 @@ function fastPath(kernel: FakeKernel): Driver {
     return readEvents(mem.buffer, ret).map((e) => ({ ...e, kind: KINDS[e.kind], data: text.decode(e.data) }));
   };
   return {
-    init: (c) => r.init(c.readBufferSize, c.maxWriteBufferSize, c.maxConnReadTimesPerEventLoop, c.noDelay ? 1 : 0, c.maxMemory),
+    init: (c) => r.init(c.readBufferSize, c.maxWriteBufferSize, c.maxConnReadTimesPerEventLoop, c.noDelay ? 1 : 0, c.maxMemory, 0),
     addListener: (fd) => r.addListener(fd),
     addConn: (fd, connecting) => r.addConn(fd, connecting ? 1 : 0),
     runOnce: (t) => decode(r.runOnce(t)),
@@ -81,6 +87,7 @@ function fastPath(kernel: FakeKernel): Driver {
     },
     bufferedAmount: (conn) => r.bufferedAmount(conn),
     close: (conn, cause) => r.close(conn, cause),
+    end: (conn) => r.end(conn),
     shutdown: () => r.shutdown(),
     connCount: () => r.connCount(),
     stats: () => {
@@ -91,7 +98,10 @@ function fastPath(kernel: FakeKernel): Driver {
   };
 }
 
-const SYS_FUNCS = ['epollCreate', 'epollCtl', 'epollWait', 'accept', 'read', 'write', 'writev', 'close', 'socketError', 'setNoDelay'] as const;
+const SYS_FUNCS = [
+  'epollCreate', 'epollCtl', 'epollWait', 'accept', 'read', 'write', 'writev', 'close', 'socketError', 'setNoDelay',
+  'shutdown', 'recvFrom', 'sendTo',
+] as const;
 
 /**
  * Portable path: the component through jco's glue, importing the fake as
@@ -113,7 +123,7 @@ function jcoPath(kernel: FakeKernel, probe: { calls: number; viaGlue: number }):
   const lift = (evs: ReturnType<typeof e.runOnce>): Ev[] =>
     evs.map((x) => ({ kind: x.kind, conn: x.conn, status: x.status, detail: x.detail, data: text.decode(x.data) }));
   return {
-    init: (c) => e.init(c),
+    init: (c) => e.init({ ...c, edgeTriggered: false }),
     addListener: (fd) => e.addListener(fd),
     addConn: (fd, connecting) => e.addConn(fd, connecting),
     runOnce: (t) => lift(e.runOnce(t)),
@@ -122,6 +132,7 @@ function jcoPath(kernel: FakeKernel, probe: { calls: number; viaGlue: number }):
     write: (conn, data) => e.write(conn, data),
     bufferedAmount: (conn) => e.bufferedAmount(conn),
     close: (conn, cause) => e.close(conn, cause),
+    end: (conn) => e.end(conn),
     shutdown: () => e.shutdown(),
     connCount: () => e.connCount(),
     // jco lifts u64 as bigint.
@@ -323,12 +334,18 @@ const gathering: Scenario = (kernel, engine) => {
   const all = Buffer.concat(sent);
   r.note(`A received ${a.received().length}B intact ${Buffer.from(a.received()).equals(all)}`);
 
-  // The peer ends its stream: the last bytes, then `closed` with status 1.
+  // The peer ends its stream: the last bytes, then `ended`; the connection
+  // still takes writes, and closes (status 1: the peer ended first) once
+  // this side ends too.
   a.send('bye');
   a.end();
   r.events('run-once', engine.runOnce(0));
   r.events('run-once', engine.runOnce(0));
-  r.note(`A closed ${a.closed} conns ${engine.connCount()}`);
+  r.note(`A closed ${a.closed} interest ${interest(kernel, 4, a)}`);
+  r.note(`write(A, 5B) -> ${engine.write(h, bytes('reply'))}`);
+  r.note(`end(A) -> ${engine.end(h)}`);
+  r.events('take-events', engine.takeEvents());
+  r.note(`A closed ${a.closed} conns ${engine.connCount()} got "${text.decode(a.received().subarray(-5))}"`);
   engine.shutdown();
   r.events('take-events', engine.takeEvents());
   r.note(`open fds [${kernel.openFds().join(' ')}]`);
@@ -350,8 +367,12 @@ const GATHERING = [
   'A buffered 0 interest 0x2001',
   'A received 10004B intact true',
   'run-once: data c1 0 0 "bye"',
-  'run-once: closed c1 1 0',
-  'A closed true conns 0',
+  'run-once: ended c1 0 0',
+  'A closed false interest 0x0',
+  'write(A, 5B) -> 5',
+  'end(A) -> 0',
+  'take-events: closed c1 1 0',
+  'A closed true conns 0 got "reply"',
   'take-events: -',
   'open fds []',
 ];

@@ -22,7 +22,7 @@ describe('reactor memory under an embedder limit', () => {
     const mem = new GuestMemory();
     // No limit of its own (0): only the imposed maximum stops it.
     const r = instantiateReactor(lowerSys(kernel, mem), mem, { module });
-    expect(r.init(4096, 0, 1, 1, 0)).toBeGreaterThan(0);
+    expect(r.init(4096, 0, 1, 1, 0, 0)).toBeGreaterThan(0);
     const lfd = kernel.listen();
     expect(r.addListener(lfd)).toBe(0);
     const slow = kernel.connectPeer(lfd, 0); // never reads

@@ -32,7 +32,7 @@ function expectNothingLeft(g: WasiGuest, extra: Record<string, number> = {}) {
 }
 
 describe('WASI sys: the reactor over an in-memory WASI host', () => {
-  it('listens by address, accepts, reads into the batch, echoes zero-copy, closes on end of stream', () => {
+  it('listens by address, accepts, reads into the batch, echoes zero-copy, reports the end of stream, closes on end', () => {
     const g = new WasiGuest();
     const { fd, port } = g.listener();
     expect(g.address(fd)).toBe(`127.0.0.1:${port}`);
@@ -48,7 +48,9 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     expect(g.engine('write', conn, dv.getUint32(rec + EventLayout.data + ListLayout.ptr, true), 5)).toBe(5);
     expect(text(peer.received())).toBe('hello');
     peer.end();
-    expect(g.runOnce()).toEqual([{ kind: Kind.Closed, conn, status: 1, detail: 0, data: new Uint8Array() }]);
+    expect(g.runOnce()).toEqual([{ kind: Kind.Ended, conn, status: 0, detail: 0, data: new Uint8Array() }]);
+    expect(g.engine('end', conn)).toBe(0);
+    expect(g.events(g.engine('take-events'))).toEqual([{ kind: Kind.Closed, conn, status: 1, detail: 0, data: new Uint8Array() }]);
     expect(g.engine('conn-count')).toBe(0);
     expect(g.engine('write', conn, 0, 1)).toBe(-9);
     expectNothingLeft(g, { socket: 1, pollable: 1 });
@@ -64,15 +66,15 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     peer.send(new Uint8Array(10_000).fill(7));
     peer.end();
     let got = 0;
-    const closes: Ev[] = [];
-    for (let i = 0; i < 20 && closes.length === 0; i++) {
+    const ends: Ev[] = [];
+    for (let i = 0; i < 20; i++) {
       for (const e of g.runOnce()) {
         if (e.kind === Kind.Data) got += e.data.length;
-        if (e.kind === Kind.Closed) closes.push(e);
+        if (e.kind === Kind.Ended) ends.push(e);
       }
     }
     expect(got).toBe(10_000);
-    expect(closes).toEqual([{ kind: Kind.Closed, conn, status: 1, detail: 0, data: new Uint8Array() }]);
+    expect(ends).toEqual([{ kind: Kind.Ended, conn, status: 0, detail: 0, data: new Uint8Array() }]);
   });
 
   it('polls only armed pollables: inputs and listeners block, a full output is asked without blocking', () => {

@@ -16,6 +16,9 @@
  *   close        (fd)                             -> i32
  *   socket-error (fd)                             -> i32
  *   set-no-delay (fd, on)                         -> i32
+ *   shutdown     (fd, how)                        -> i32
+ *   recv-from    (fd, maxLen, retptr)             -> ()
+ *   send-to      (fd, ptr, len, addrPtr, addrLen) -> i32
  *
  * Return areas of epoll-wait and read, static blocks: a `wait-result` and
  * a `read-result`, in the canonical-ABI layouts build/abi.mjs generates
@@ -28,6 +31,9 @@
  *   disc 0: ready/data list at ptr, len elements
  *   disc 1: error, negated errno at offset 4
  *
+ * Return area of recv-from: a `recv-result` (generated layout too), whose
+ * `datagram` case holds the data list, the source list and the full size.
+ *
  * Before epoll-wait and read the wrapper arms the landing zone of
  * `cabi_realloc` (abi.ts) with the destination the reactor wants, so the
  * host writes the list straight there. If a host allocated somewhere else
@@ -36,8 +42,9 @@
 import { armLanding, disarmLanding } from "../abi";
 import { EINTR } from "../constants";
 import {
+  DATAGRAM_DATA_OFFSET, DATAGRAM_FULL_SIZE_OFFSET, DATAGRAM_SOURCE_OFFSET,
   LIST_LEN_OFFSET, LIST_PTR_OFFSET, READ_RESULT_ALIGN, READ_RESULT_DATA, READ_RESULT_PAYLOAD_OFFSET,
-  READ_RESULT_SIZE, READY_SIZE, WAIT_RESULT_ALIGN, WAIT_RESULT_PAYLOAD_OFFSET, WAIT_RESULT_READY, WAIT_RESULT_SIZE,
+  READ_RESULT_SIZE, READY_SIZE, RECV_RESULT_ALIGN, RECV_RESULT_DATAGRAM, RECV_RESULT_PAYLOAD_OFFSET, RECV_RESULT_SIZE, WAIT_RESULT_ALIGN, WAIT_RESULT_PAYLOAD_OFFSET, WAIT_RESULT_READY, WAIT_RESULT_SIZE,
 } from "../generated/abi";
 
 
@@ -71,10 +78,23 @@ declare function _socketError(fd: i32): i32;
 // @ts-ignore: decorator
 @external("nbio:engine/sys@0.1.0", "set-no-delay")
 declare function _setNoDelay(fd: i32, on: i32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "shutdown")
+declare function _shutdown(fd: i32, how: i32): i32;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "recv-from")
+declare function _recvFrom(fd: i32, maxLen: u32, ret: usize): void;
+// @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "send-to")
+declare function _sendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32;
 
-/** Static return areas of epoll-wait and read. */
+/** Most bytes of a datagram's source address kept (a sockaddr_in6). */
+export const SOURCE_MAX: u32 = 28;
+
+/** Static return areas of epoll-wait, read and recv-from. */
 const WAIT_RET: usize = memory.data(<i32>WAIT_RESULT_SIZE, <i32>WAIT_RESULT_ALIGN);
 const READ_RET: usize = memory.data(<i32>READ_RESULT_SIZE, <i32>READ_RESULT_ALIGN);
+const RECV_RET: usize = memory.data(<i32>RECV_RESULT_SIZE, <i32>RECV_RESULT_ALIGN);
 
 /** Decodes a `variant { list, error(s32) }` result at `ret` (the list case
  *  is `listCase`, the payload at `payload`): copies the list to `dest` if
@@ -133,3 +153,33 @@ export function sysAccept(fd: i32): i32 { return _accept(fd); }
 export function sysClose(fd: i32): i32 { return _close(fd); }
 export function sysSocketError(fd: i32): i32 { return _socketError(fd); }
 export function sysSetNoDelay(fd: i32, on: bool): i32 { return _setNoDelay(fd, on ? 1 : 0); }
+export function sysShutdown(fd: i32, how: i32): i32 { return _shutdown(fd, how); }
+
+/** One datagram into `dest` (at most `maxLen` bytes) and its source address
+ *  into `source` (at most SOURCE_MAX bytes; its length stored at
+ *  `sourceLen`). Returns the full size, or -errno; EINTR is retried. */
+export function sysRecvFrom(fd: i32, dest: usize, maxLen: u32, source: usize, sourceLen: usize): i32 {
+  const d = RECV_RET + RECV_RESULT_PAYLOAD_OFFSET;
+  do {
+    armLanding(dest, <usize>maxLen);
+    _recvFrom(fd, maxLen, RECV_RET);
+    disarmLanding();
+  } while (load<u8>(RECV_RET) != RECV_RESULT_DATAGRAM && load<i32>(d) == -EINTR);
+  if (load<u8>(RECV_RET) != RECV_RESULT_DATAGRAM) return load<i32>(d);
+  // The source first: a host that put it in the landing zone (at `dest`)
+  // would otherwise see it overwritten by the data.
+  const n = min(load<u32>(d + DATAGRAM_SOURCE_OFFSET, LIST_LEN_OFFSET), SOURCE_MAX);
+  memory.copy(source, <usize>load<u32>(d + DATAGRAM_SOURCE_OFFSET, LIST_PTR_OFFSET), <usize>n);
+  store<u32>(sourceLen, n);
+  const ptr = <usize>load<u32>(d + DATAGRAM_DATA_OFFSET, LIST_PTR_OFFSET);
+  const len = load<u32>(d + DATAGRAM_DATA_OFFSET, LIST_LEN_OFFSET);
+  if (len != 0 && ptr != dest) memory.copy(dest, ptr, <usize>len);
+  return load<i32>(d + DATAGRAM_FULL_SIZE_OFFSET);
+}
+
+/** One datagram to `addr` (addrLen 0: the connected peer); EINTR retried. */
+export function sysSendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32 {
+  let r: i32;
+  do r = _sendTo(fd, ptr, len, addr, addrLen); while (r == -EINTR);
+  return r;
+}

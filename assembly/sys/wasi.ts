@@ -42,7 +42,7 @@ import {
   LIST_LEN_OFFSET, LIST_PTR_OFFSET, LIST_SIZE, READY_EVENTS_OFFSET, READY_SIZE, READY_TOKEN_OFFSET,
 } from "../generated/abi";
 import {
-  FIRST_FD, KIND_CONNECTING, KIND_EPOLL, KIND_LISTENER, KIND_STREAM,
+  FIRST_FD, EVENT_KIND_CONNECTING, EVENT_KIND_EPOLL, EVENT_KIND_LISTENER, EVENT_KIND_STREAM,
   fdHighWater, fdOpen, fdRelease, fdSlot, fdSlotAt,
   slotInput, slotInputPollable, slotInterest, slotKind, slotOutput, slotOutputPollable,
   slotPendingError, slotReadSize, slotReadyBits, slotRegistered, slotSetInputPollable, slotSetInterest, slotSetKind,
@@ -152,7 +152,7 @@ function eventsOf(s: usize, bits: u32): u32 {
       return EPOLLOUT | EPOLLERR | EPOLLHUP;
     }
     slotSetStreams(s, load<i32>(HANDLES), load<i32>(HANDLES, 4));
-    slotSetKind(s, KIND_STREAM);
+    slotSetKind(s, EVENT_KIND_STREAM);
     return EPOLLOUT;
   }
   let ev: u32 = 0;
@@ -167,7 +167,7 @@ function eventsOf(s: usize, bits: u32): u32 {
  *  descriptor slots themselves (a second one gets -EMFILE). */
 export function sysEpollCreate(): i32 {
   if (epollOpen) return -EMFILE;
-  const fd = fdOpen(KIND_EPOLL);
+  const fd = fdOpen(EVENT_KIND_EPOLL);
   if (fd < 0) return -EMFILE;
   epollOpen = true;
   return fd;
@@ -175,10 +175,10 @@ export function sysEpollCreate(): i32 {
 
 export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32): i32 {
   const ep = fdSlot(epfd);
-  if (ep == 0 || slotKind(ep) != KIND_EPOLL) return -EBADF;
+  if (ep == 0 || slotKind(ep) != EVENT_KIND_EPOLL) return -EBADF;
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
-  if (slotKind(s) == KIND_EPOLL) return -EINVAL;
+  if (slotKind(s) == EVENT_KIND_EPOLL) return -EINVAL;
   if (op == EPOLL_CTL_ADD) {
     if (slotRegistered(s)) return -EEXIST;
     slotSetRegistered(s, true);
@@ -198,7 +198,7 @@ export function sysEpollCtl(epfd: i32, op: i32, fd: i32, events: u32, token: u32
  *  written to `dest` as `ready` records. Returns the count or -errno. */
 export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i32 {
   const ep = fdSlot(epfd);
-  if (ep == 0 || slotKind(ep) != KIND_EPOLL) return -EBADF;
+  if (ep == 0 || slotKind(ep) != EVENT_KIND_EPOLL) return -EBADF;
   psClear();
   const high = fdHighWater();
   reserveTouched(<u32>high);
@@ -212,15 +212,15 @@ export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i3
     if (!slotRegistered(s)) continue;
     const interest = slotInterest(s);
     const kind = slotKind(s);
-    if (kind == KIND_STREAM) {
+    if (kind == EVENT_KIND_STREAM) {
       if ((interest & EPOLLIN) != 0) psAdd(inputPollable(s), (<u32>fd << 2) | TAG_IN);
       if ((interest & EPOLLOUT) != 0) {
         if (isReady(outputPollable(s))) { markTouched(fd, s, READY_OUT); writableNow = true; }
         else writePending = true;
       }
-    } else if (kind == KIND_LISTENER) {
+    } else if (kind == EVENT_KIND_LISTENER) {
       if ((interest & EPOLLIN) != 0) psAdd(socketPollable(s), (<u32>fd << 2) | TAG_IN);
-    } else if (kind == KIND_CONNECTING) {
+    } else if (kind == EVENT_KIND_CONNECTING) {
       if ((interest & EPOLLOUT) != 0) psAdd(socketPollable(s), (<u32>fd << 2) | TAG_CONNECT);
     }
   }
@@ -267,10 +267,10 @@ export function sysEpollWait(epfd: i32, dest: usize, max: u32, timeout: i32): i3
 export function sysAccept(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
-  if (slotKind(s) != KIND_LISTENER) return -EINVAL;
+  if (slotKind(s) != EVENT_KIND_LISTENER) return -EINVAL;
   const r = accept(slotSocket(s), HANDLES);
   if (r < 0) return r;
-  const nfd = fdOpen(KIND_STREAM);
+  const nfd = fdOpen(EVENT_KIND_STREAM);
   if (nfd < 0) {
     dropInputStream(load<i32>(HANDLES, 4));
     dropOutputStream(load<i32>(HANDLES, 8));
@@ -289,8 +289,8 @@ function streamSlot(fd: i32): i64 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
   const kind = slotKind(s);
-  if (kind == KIND_CONNECTING) return -EAGAIN;
-  if (kind != KIND_STREAM) return -EINVAL;
+  if (kind == EVENT_KIND_CONNECTING) return -EAGAIN;
+  if (kind != EVENT_KIND_STREAM) return -EINVAL;
   return <i64>s;
 }
 
@@ -371,7 +371,7 @@ export function sysWritev(fd: i32, iov: usize, count: u32): i32 {
 export function sysClose(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
-  if (slotKind(s) == KIND_EPOLL) {
+  if (slotKind(s) == EVENT_KIND_EPOLL) {
     dropLingers();
     epollOpen = false;
   }
@@ -389,7 +389,7 @@ export function sysCloseGraceful(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
   const out = slotOutput(s);
-  if (slotKind(s) != KIND_STREAM || flush(out) < 0 || checkWrite(out) != 0) return sysClose(fd);
+  if (slotKind(s) != EVENT_KIND_STREAM || flush(out) < 0 || checkWrite(out) != 0) return sysClose(fd);
   const pollable = outputPollable(s);
   slotSetOutputPollable(s, 0);
   if (slotInputPollable(s) != 0) dropPollable(slotInputPollable(s));
@@ -411,5 +411,22 @@ export function sysSocketError(fd: i32): i32 {
 
 /** wasi:sockets 0.2 has no TCP_NODELAY: -EOPNOTSUPP. */
 export function sysSetNoDelay(fd: i32, on: bool): i32 {
+  return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
+}
+
+/** Not on the WASI build: closing one direction (`close-write`) is
+ *  Node-only, since wasi:sockets 0.2 cannot shut a stream without
+ *  cutting a write the runtime is still finishing: -EOPNOTSUPP. */
+export function sysShutdown(fd: i32, how: i32): i32 {
+  return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
+}
+
+/** Not on the WASI build (UDP is Node-only): -EOPNOTSUPP. */
+export function sysRecvFrom(fd: i32, dest: usize, maxLen: u32, source: usize, sourceLen: usize): i32 {
+  return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
+}
+
+/** Not on the WASI build (UDP is Node-only): -EOPNOTSUPP. */
+export function sysSendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32 {
   return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
 }

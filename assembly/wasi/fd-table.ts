@@ -29,11 +29,11 @@
  * every handle field is 0 when absent (0 is never a valid handle).
  */
 
-const KIND_FREE: u8 = 0;
-export const KIND_EPOLL: u8 = 1;
-export const KIND_LISTENER: u8 = 2;
-export const KIND_CONNECTING: u8 = 3;
-export const KIND_STREAM: u8 = 4;
+const EVENT_KIND_FREE: u8 = 0;
+export const EVENT_KIND_EPOLL: u8 = 1;
+export const EVENT_KIND_LISTENER: u8 = 2;
+export const EVENT_KIND_CONNECTING: u8 = 3;
+export const EVENT_KIND_STREAM: u8 = 4;
 
 export const FIRST_FD: i32 = 3;
 /** Most descriptors (the reactor's table allows 2^20). */
@@ -84,7 +84,7 @@ export function fdHighWater(): i32 { return highWater; }
 export function fdSlot(fd: i32): usize {
   if (fd < FIRST_FD || fd >= capacity) return 0;
   const s = slots + <usize>fd * SLOT_SIZE;
-  return load<u8>(s) == KIND_FREE ? 0 : s;
+  return load<u8>(s) == EVENT_KIND_FREE ? 0 : s;
 }
 
 /** The slot of `fd` whether open or not (fd must be < fdHighWater()). */
@@ -106,7 +106,7 @@ function grow(): bool {
  *  Returns it, or -1 when the table is full. */
 export function fdOpen(kind: u8): i32 {
   let fd = lowestFree;
-  while (fd < capacity && load<u8>(slots + <usize>fd * SLOT_SIZE) != KIND_FREE) fd++;
+  while (fd < capacity && load<u8>(slots + <usize>fd * SLOT_SIZE) != EVENT_KIND_FREE) fd++;
   if (fd >= capacity && !grow()) return -1;
   const s = slots + <usize>fd * SLOT_SIZE;
   memory.fill(s, 0, SLOT_SIZE);

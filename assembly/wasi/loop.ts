@@ -20,7 +20,7 @@ import { endCall } from "../abi";
 import {
   CLOSE_CAUSE_LOCAL, CLOSE_CAUSE_PEER_ENDED, CLOSE_CAUSE_WRITE_OVERFLOW,
   EVENT_CONN_OFFSET, EVENT_DATA_OFFSET, EVENT_DETAIL_OFFSET, EVENT_KIND_CLOSED, EVENT_KIND_DATA, EVENT_KIND_DRAINED,
-  EVENT_KIND_LISTENER_PAUSED, EVENT_KIND_OFFSET, EVENT_KIND_OPENED, EVENT_SIZE, EVENT_STATUS_OFFSET,
+  EVENT_KIND_ENDED, EVENT_KIND_LISTENER_PAUSED, EVENT_KIND_OFFSET, EVENT_KIND_OPENED, EVENT_SIZE, EVENT_STATUS_OFFSET,
   FD_MASK, LIST_LEN_OFFSET, LIST_PTR_OFFSET,
 } from "../generated/abi";
 import {
@@ -135,7 +135,8 @@ export abstract class Handlers {
   /** Everything written so far was taken by the system (after a write had to queue). */
   onDrain(conn: Conn): void {}
   /** The connection is closed, exactly once: `reason` is CLOSED_BY_SELF,
-   *  CLOSED_BY_PEER, CLOSED_WRITE_OVERFLOW or a negated errno (-104,
+   *  CLOSED_BY_PEER (the peer ended its side first; what was queued for it
+   *  was still sent), CLOSED_WRITE_OVERFLOW or a negated errno (-104,
    *  ECONNRESET; -111, ECONNREFUSED for a dial; ...). */
   onClose(conn: Conn, reason: i32): void {}
 }
@@ -239,6 +240,10 @@ function dispatch(handlers: Handlers, e: usize): i32 {
       bytes.length = load<u32>(e, EVENT_DATA_OFFSET + LIST_LEN_OFFSET);
       handlers.onData(c, bytes);
     }
+  } else if (kind == EVENT_KIND_ENDED) {
+    // The peer ended its side: what is queued is still sent, then the
+    // connection closes (CLOSED_BY_PEER), as Node's sockets do by default.
+    if (connOf(handle) != null) reactorEnd(handle);
   } else if (kind == EVENT_KIND_DRAINED) {
     const c = connOf(handle);
     if (c != null) handlers.onDrain(c);
@@ -255,7 +260,7 @@ function dispatch(handlers: Handlers, e: usize): i32 {
 }
 
 function init(options: Options): i32 {
-  return reactorInit(options.readBufferSize, options.maxWriteBufferSize, options.maxConnReadTimesPerEventLoop, false, 0);
+  return reactorInit(options.readBufferSize, options.maxWriteBufferSize, options.maxConnReadTimesPerEventLoop, false, 0, false);
 }
 
 /** Polls and dispatches until `stop` (or the time-out); returns the status. */

@@ -6,7 +6,7 @@
  */
 import { EBADF, EINVAL, EMFILE, ENOTCONN } from "../constants";
 import { formatAddress, parseAddress } from "./address";
-import { KIND_CONNECTING, KIND_LISTENER, fdOpen, fdSlot, slotSetSocket, slotSocket } from "./fd-table";
+import { EVENT_KIND_CONNECTING, EVENT_KIND_LISTENER, fdOpen, fdSlot, slotSetSocket, slotSocket } from "./fd-table";
 import {
   SOCKADDR_SIZE, createTcpSocket, dropSocket, finishBindBlocking, listenBlocking, setListenBacklogSize,
   socketAddress, startBind, startConnect,
@@ -34,7 +34,7 @@ export function netListen(ptr: usize, len: u32, backlog: u32): i32 {
   if (r == 0) r = finishBindBlocking(sock);
   if (r == 0) r = listenBlocking(sock);
   if (r < 0) { dropSocket(sock); return r; }
-  return install(sock, KIND_LISTENER);
+  return install(sock, EVENT_KIND_LISTENER);
 }
 
 /** Starts connecting to the address text [ptr, ptr+len). The descriptor
@@ -46,7 +46,7 @@ export function netDial(ptr: usize, len: u32): i32 {
   if (sock < 0) return sock;
   const r = startConnect(sock, SA);
   if (r < 0) { dropSocket(sock); return r; }
-  return install(sock, KIND_CONNECTING);
+  return install(sock, EVENT_KIND_CONNECTING);
 }
 
 /**

@@ -13,12 +13,18 @@ const HTTP_LOAD = fileURLToPath(new URL('./http-load.mjs', import.meta.url));
  * The servers, as argv (the port is appended when started, unless the argv
  * ends with an address). `wasmtime` is the venv's python with wasmtime-py
  * (test/wasmtime/venv.mjs), or null: then there is no `wasi-wasmtime`.
+ * `compare` is another checkout of this repository (built), whose engine
+ * runs as `nbio@compare` beside this one's.
  */
-export function serverCommands(bins, wasmtime = null) {
+export function serverCommands(bins, wasmtime = null, compare = null) {
+  const nbioEcho = (...flags) => [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, ...flags];
   return {
-    nbio: [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname],
-    'nbio-p2': [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, '--pollers=2'],
-    'nbio-plugin': [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, '--plugin'],
+    nbio: nbioEcho(),
+    'nbio-et': nbioEcho('--et'),
+    'nbio-p2': nbioEcho('--pollers=2'),
+    'nbio-p2-reuseport': nbioEcho('--pollers=2', '--lb=reuseport'),
+    'nbio-plugin': nbioEcho('--plugin'),
+    ...(compare && { 'nbio@compare': [process.execPath, '--expose-gc', join(compare, 'bench', 'servers', 'nbio-echo.mjs')] }),
     net: [process.execPath, '--expose-gc', new URL('../servers/net-echo.mjs', import.meta.url).pathname],
     c: [bins.echoServer],
     ...(wasmtime && {
@@ -31,14 +37,20 @@ export function serverCommands(bins, wasmtime = null) {
 }
 
 /**
- * Scenarios a server runs in, where not all: the WASI servers skip the
- * idle count (15,000 connections in one wasi:io/poll list make every accept
- * O(n)) and the two-poller scenario (not theirs); jco, whose every WASI
- * call is a round trip to another thread, runs only the 50x64 and 4 MiB
- * scenarios, for correctness and an order of magnitude. The HTTP servers
- * run only the HTTP scenario.
+ * Scenarios a server runs in, where not all: the edge-triggered engine
+ * runs the echo scenarios beside the level-triggered one (not the idle
+ * count, which epoll's mode does not change); the two pollers spread by
+ * SO_REUSEPORT run beside the default (round-robin from an acceptor) in
+ * the two-poller scenario; the WASI servers skip the idle count (15,000
+ * connections in one wasi:io/poll list make every accept O(n)) and the
+ * two-poller scenario (not theirs); jco, whose every WASI call is a round
+ * trip to another thread, runs only the 50x64 and 4 MiB scenarios, for
+ * correctness and an order of magnitude. The HTTP servers run only the
+ * HTTP scenario.
  */
 export const SERVER_SCENARIOS = {
+  'nbio-et': ['50x64', '1x64', '50x16k', '1000x64', 'churn', '1x4m'],
+  'nbio-p2-reuseport': ['50x64-p2'],
   'wasi-wasmtime': ['50x64', '1x64', '50x16k', '1000x64', 'churn', '1x4m'],
   'wasi-jco': ['50x64', '1x4m'],
   'http-nbio': ['http'],

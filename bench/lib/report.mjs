@@ -66,10 +66,12 @@ export function summarize(runs) {
   }
   // Ratios against the baselines, for whichever of them ran in the same scenario.
   for (const s of out) {
-    // Everything is also compared with the JavaScript-handler echo (nbio).
-    // In the HTTP scenario Node's own baseline is plain http.createServer.
+    // Everything is also compared with the JavaScript-handler echo (nbio, or
+    // the variant a scenario runs in its place: nbio-p2 in 50x64-p2). In the
+    // HTTP scenario Node's own baseline is plain http.createServer.
     for (const base of ['net', 'c', 'nbio']) {
-      const b = out.find((o) => o.scenario === s.scenario && (o.server === base || (base === 'net' && o.server === 'http-node')));
+      const b = out.find((o) => o.scenario === s.scenario && (
+        o.server === base || (base === 'nbio' && /^nbio-p\d+$/.test(o.server)) || (base === 'net' && o.server === 'http-node')));
       if (!b || b === s) continue;
       s[`rate_vs_${base}`] = ratio(s.median, b.median);
       if (s.cpu_us_per_rt !== undefined) s[`cpu_vs_${base}`] = ratio(s.cpu_us_per_rt, b.cpu_us_per_rt);
@@ -97,22 +99,23 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
     `- runs: ${config.reps} rep(s) per scenario and server, server order rotated each rep; ` +
       `${config.warmup} s warm-up + ${config.secs} s measured; a fresh server per run`,
   );
+  if (config.compare) lines.push(`- nbio@compare: the \`nbio\` server of the checkout in ${config.compare}`);
   lines.push('');
 
   const thr = summary.filter((s) => s.cpu_us_per_rt !== undefined);
   if (thr.length) {
     lines.push('## Throughput and latency', '');
     lines.push(
-      '| scenario | server | runs | rate median | rate min–max | p50 µs | p99 µs | p99.9 µs | server CPU µs/op | user µs/op | sys µs/op | GCs | heap Δ MB | rate ÷ net | rate ÷ c | rate ÷ nbio | CPU/op ÷ net | CPU/op ÷ c | other CPU % (max) |',
+      '| scenario | server | runs | rate median | rate min–max | p50 µs | p99 µs | p99.9 µs | server CPU µs/op | user µs/op | sys µs/op | GCs | heap Δ MB | rate ÷ net | rate ÷ c | rate ÷ nbio | CPU/op ÷ net | CPU/op ÷ c | CPU/op ÷ nbio | other CPU % (max) |',
     );
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const s of thr) {
       const unit = config.units[s.scenario];
       lines.push(
         `| ${s.scenario} | ${s.server} | ${s.runs} | ${int(s.median)} ${unit} | ${int(s.min)}–${int(s.max)} | ` +
           `${fix(s.p50_us)} | ${fix(s.p99_us)} | ${fix(s.p999_us)} | ${fix(s.cpu_us_per_rt, 2)} | ` +
           `${fix(s.user_us_per_rt, 2)} | ${fix(s.sys_us_per_rt, 2)} | ${fix(s.gcs, 0)} | ${s.heap_growth === null ? '–' : fix(s.heap_growth / 1048576, 2)} | ` +
-          `${times(s.rate_vs_net)} | ${times(s.rate_vs_c)} | ${times(s.rate_vs_nbio)} | ${times(s.cpu_vs_net)} | ${times(s.cpu_vs_c)} | ` +
+          `${times(s.rate_vs_net)} | ${times(s.rate_vs_c)} | ${times(s.rate_vs_nbio)} | ${times(s.cpu_vs_net)} | ${times(s.cpu_vs_c)} | ${times(s.cpu_vs_nbio)} | ` +
           `${fix(s.other_cpu_pct, 0)} (${fix(s.other_cpu_pct_max, 0)}) |`,
       );
     }

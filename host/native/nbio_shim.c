@@ -33,9 +33,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +45,13 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 1024 /* epollWait batch limit (stack array) */
 #define MAX_IOV 1024    /* writev records per call (Linux IOV_MAX) */
 #define REC_SIZE 8      /* one (u32, u32) record */
+#define SOURCE_MAX 28   /* bytes of a datagram's source kept: a sockaddr_in6 */
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers: results, argument reading, buffers                        */
@@ -310,6 +314,68 @@ static napi_value js_writev(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * recvFrom(fd, buf, offset, len, sourceOffset): the datagram's full size |
+ * -errno. recvfrom(MSG_TRUNC): at most len bytes land at buf + offset, and
+ * the result is the datagram's real size (more than len when it was cut).
+ * At buf + sourceOffset: u32 length of the sender's address, then the
+ * address itself (at most SOURCE_MAX bytes: 32 bytes are written to).
+ */
+static napi_value js_recv_from(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int32_t fd, err;
+  uint32_t len, src_off;
+  uint8_t *p;
+  if (!get_args(env, info, 5, argv) ||
+      !fd_buf_range(env, argv, &fd, &p, &len, &err) ||
+      !arg_u32(env, argv[4], "sourceOffset must be a number", &src_off))
+    return NULL;
+  if (err) return ret_i32(env, err);
+  uint8_t *data;
+  size_t size;
+  if (!get_bytes(env, argv[1], &data, &size)) return NULL;
+  err = check_range(data, size, src_off, 4 + SOURCE_MAX);
+  if (err) return ret_i32(env, err);
+  struct sockaddr_storage ss;
+  socklen_t sslen = sizeof ss;
+  ssize_t n = recvfrom(fd, p, len, MSG_TRUNC, (struct sockaddr *)&ss, &sslen);
+  if (n < 0) return ret_i32(env, -errno);
+  uint32_t kept = sslen < SOURCE_MAX ? (uint32_t)sslen : SOURCE_MAX;
+  store_u32le(data + src_off, kept);
+  memcpy(data + src_off + 4, &ss, kept);
+  return ret_i32(env, (int32_t)n);
+}
+
+/*
+ * sendTo(fd, buf, offset, len, addrOffset, addrLen): bytes sent | -errno.
+ * sendto(MSG_NOSIGNAL) of one datagram to the address at buf + addrOffset
+ * (addrLen bytes, a sockaddr as recvFrom stores it); addrLen 0 sends to
+ * the connected peer.
+ */
+static napi_value js_send_to(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  int32_t fd, err;
+  uint32_t len, addr_off, addr_len;
+  uint8_t *p;
+  if (!get_args(env, info, 6, argv) ||
+      !fd_buf_range(env, argv, &fd, &p, &len, &err) ||
+      !arg_u32(env, argv[4], "addrOffset must be a number", &addr_off) ||
+      !arg_u32(env, argv[5], "addrLen must be a number", &addr_len))
+    return NULL;
+  if (err) return ret_i32(env, err);
+  uint8_t *data;
+  size_t size;
+  if (!get_bytes(env, argv[1], &data, &size)) return NULL;
+  if (addr_len > sizeof(struct sockaddr_storage)) return ret_i32(env, -EINVAL);
+  err = check_range(data, size, addr_off, addr_len);
+  if (err) return ret_i32(env, err);
+  struct sockaddr_storage ss;
+  memcpy(&ss, data + addr_off, addr_len);
+  ssize_t n = sendto(fd, p, len, MSG_NOSIGNAL,
+                     addr_len ? (struct sockaddr *)&ss : NULL, addr_len);
+  return ret_i32(env, sys_result(n));
+}
+
+/*
  * close(fd): 0 | -errno. Linux releases the descriptor even when close()
  * reports EINTR, and a retry could close a reused number, so EINTR is 0.
  */
@@ -373,6 +439,55 @@ static napi_value js_set_linger(napi_env env, napi_callback_info info) {
   struct linger l = {.l_onoff = onoff != 0, .l_linger = seconds};
   return ret_i32(env, sys_result(setsockopt(fd, SOL_SOCKET, SO_LINGER, &l,
                                             sizeof l)));
+}
+
+/* setSockOpt(fd, level, name, value): 0 | -errno; an int option */
+static napi_value js_set_sock_opt(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int32_t fd, level, name, value;
+  if (!get_args(env, info, 4, argv) ||
+      !arg_i32(env, argv[0], "fd must be a number", &fd) ||
+      !arg_i32(env, argv[1], "level must be a number", &level) ||
+      !arg_i32(env, argv[2], "name must be a number", &name) ||
+      !arg_i32(env, argv[3], "value must be a number", &value))
+    return NULL;
+  return ret_i32(env, sys_result(setsockopt(fd, level, name, &value,
+                                            sizeof value)));
+}
+
+/*
+ * getSockOpt(fd, level, name): the value | -errno; an int option (so a
+ * negative value cannot be told from an error: only for options that are
+ * never negative). SO_LINGER gives its seconds, or -1 when it is off.
+ */
+static napi_value js_get_sock_opt(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd, level, name;
+  if (!get_args(env, info, 3, argv) ||
+      !arg_i32(env, argv[0], "fd must be a number", &fd) ||
+      !arg_i32(env, argv[1], "level must be a number", &level) ||
+      !arg_i32(env, argv[2], "name must be a number", &name))
+    return NULL;
+  if (level == SOL_SOCKET && name == SO_LINGER) {
+    struct linger l;
+    socklen_t len = sizeof l;
+    if (getsockopt(fd, level, name, &l, &len) < 0) return ret_i32(env, -errno);
+    return ret_i32(env, l.l_onoff ? l.l_linger : -1);
+  }
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (getsockopt(fd, level, name, &value, &len) < 0) return ret_i32(env, -errno);
+  return ret_i32(env, value);
+}
+
+/* dup(fd): a new close-on-exec descriptor for the same socket | -errno */
+static napi_value js_dup(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) ||
+      !arg_i32(env, argv[0], "fd must be a number", &fd))
+    return NULL;
+  return ret_i32(env, sys_result(fcntl(fd, F_DUPFD_CLOEXEC, 0)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -555,8 +670,147 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   return ret_i32(env, fd);
 }
 
+/*
+ * Builds a sockaddr_un from a path; '@name' is the Linux abstract name
+ * "name" (no file). Returns false if a TypeError was thrown; otherwise
+ * *err is 0, -EINVAL (empty) or -ENAMETOOLONG.
+ */
+static bool make_sockaddr_un(napi_env env, napi_value v, struct sockaddr_un *sun,
+                             socklen_t *len, int32_t *err) {
+  char path[sizeof sun->sun_path + 1];
+  size_t n;
+  if (napi_get_value_string_utf8(env, v, path, sizeof path, &n) != napi_ok)
+    return type_error(env, "path must be a string");
+  memset(sun, 0, sizeof *sun);
+  sun->sun_family = AF_UNIX;
+  *err = 0;
+  if (n == 0 || (n == 1 && path[0] == '@')) {
+    *err = -EINVAL;
+  } else if (n >= sizeof sun->sun_path) { /* a pathname needs its NUL */
+    *err = -ENAMETOOLONG;
+  } else if (path[0] == '@') {
+    memcpy(sun->sun_path + 1, path + 1, n - 1); /* sun_path[0] = 0: abstract */
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+  } else {
+    memcpy(sun->sun_path, path, n);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+  }
+  return true;
+}
+
+/*
+ * listenUnix(path, backlog): listening fd | -errno. A stream socket bound
+ * to `path` ('@name': an abstract name). A path that exists gives
+ * -EADDRINUSE, whether a server still listens there or not (the caller
+ * tells them apart with connectUnix).
+ */
+static napi_value js_listen_unix(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct sockaddr_un sun;
+  socklen_t len = 0;
+  int32_t backlog, err;
+  if (!get_args(env, info, 2, argv) ||
+      !make_sockaddr_un(env, argv[0], &sun, &len, &err) ||
+      !arg_i32(env, argv[1], "backlog must be a number", &backlog))
+    return NULL;
+  if (err) return ret_i32(env, err);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ret_i32(env, -errno);
+  if (bind(fd, (struct sockaddr *)&sun, len) < 0 || listen(fd, backlog) < 0)
+    return ret_i32(env, close_fail(fd));
+  return ret_i32(env, fd);
+}
+
+/*
+ * connectUnix(path): fd | -errno. A non-blocking stream connect, which on
+ * a Unix socket completes at once: -ECONNREFUSED when nothing listens
+ * there, -ENOENT when there is no such file, -EAGAIN when the server's
+ * accept queue is full.
+ */
+static napi_value js_connect_unix(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct sockaddr_un sun;
+  socklen_t len = 0;
+  int32_t err;
+  if (!get_args(env, info, 1, argv) ||
+      !make_sockaddr_un(env, argv[0], &sun, &len, &err))
+    return NULL;
+  if (err) return ret_i32(env, err);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ret_i32(env, -errno);
+  if (connect(fd, (struct sockaddr *)&sun, len) < 0)
+    return ret_i32(env, close_fail(fd));
+  return ret_i32(env, fd);
+}
+
+/*
+ * udpSocket(family, address, port, flags, connect): fd | -errno. A
+ * non-blocking UDP socket, bound to the address (`connect` 0; flags as for
+ * listen: LISTEN_V6ONLY, LISTEN_REUSEPORT) or connected to it (`connect`
+ * 1: it then sends to and receives from that peer only; the kernel picks
+ * the local address).
+ */
+static napi_value js_udp_socket(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  struct sockaddr_storage ss;
+  socklen_t sslen = 0;
+  int32_t flags, conn, err;
+  if (!get_args(env, info, 5, argv) ||
+      !make_sockaddr(env, argv, &ss, &sslen, &err) ||
+      !arg_i32(env, argv[3], "flags must be a number", &flags) ||
+      !arg_i32(env, argv[4], "connect must be a number", &conn))
+    return NULL;
+  if (err) return ret_i32(env, err);
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ret_i32(env, -errno);
+  int one = 1, v6 = (flags & LISTEN_V6ONLY) != 0;
+  if (conn) {
+    if (connect(fd, (struct sockaddr *)&ss, sslen) < 0)
+      return ret_i32(env, close_fail(fd));
+    return ret_i32(env, fd);
+  }
+  if (((flags & LISTEN_REUSEPORT) &&
+       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+      (ss.ss_family == AF_INET6 &&
+       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6) < 0) ||
+      bind(fd, (struct sockaddr *)&ss, sslen) < 0)
+    return ret_i32(env, close_fail(fd));
+  return ret_i32(env, fd);
+}
+
+/*
+ * A Unix socket address as { family: 1, address, port: 0 }: the path, ''
+ * for an unnamed socket, '@name' for an abstract name.
+ */
+static napi_value unix_to_js(napi_env env, const struct sockaddr_un *sun,
+                             socklen_t sslen) {
+  size_t off = offsetof(struct sockaddr_un, sun_path);
+  size_t n = sslen > off ? sslen - off : 0;
+  char text[sizeof sun->sun_path + 1];
+  if (n > 0 && sun->sun_path[0] == '\0') { /* abstract: '@' + the name */
+    text[0] = '@';
+    memcpy(text + 1, sun->sun_path + 1, n - 1);
+    text[n] = '\0';
+  } else {
+    n = strnlen(sun->sun_path, n);
+    memcpy(text, sun->sun_path, n);
+    text[n] = '\0';
+  }
+  napi_value obj, vfamily, vaddr, vport;
+  if (napi_create_object(env, &obj) != napi_ok ||
+      napi_create_int32(env, 1, &vfamily) != napi_ok ||
+      napi_create_string_utf8(env, text, n, &vaddr) != napi_ok ||
+      napi_create_int32(env, 0, &vport) != napi_ok ||
+      napi_set_named_property(env, obj, "family", vfamily) != napi_ok ||
+      napi_set_named_property(env, obj, "address", vaddr) != napi_ok ||
+      napi_set_named_property(env, obj, "port", vport) != napi_ok)
+    return NULL;
+  return obj;
+}
+
 /* Converts a sockaddr to { family, address, port }, or -EAFNOSUPPORT. */
-static napi_value sockaddr_to_js(napi_env env, const struct sockaddr_storage *ss) {
+static napi_value sockaddr_to_js(napi_env env, const struct sockaddr_storage *ss,
+                                 socklen_t sslen) {
   char text[INET6_ADDRSTRLEN];
   int family;
   uint16_t port;
@@ -570,6 +824,8 @@ static napi_value sockaddr_to_js(napi_env env, const struct sockaddr_storage *ss
     inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text);
     family = 6;
     port = ntohs(sin6->sin6_port);
+  } else if (ss->ss_family == AF_UNIX) {
+    return unix_to_js(env, (const struct sockaddr_un *)ss, sslen);
   } else {
     return ret_i32(env, -EAFNOSUPPORT);
   }
@@ -597,7 +853,7 @@ static napi_value sockname(napi_env env, napi_callback_info info, bool peer) {
   int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
                : getsockname(fd, (struct sockaddr *)&ss, &len);
   if (r < 0) return ret_i32(env, -errno);
-  return sockaddr_to_js(env, &ss);
+  return sockaddr_to_js(env, &ss, len);
 }
 
 /* getsockname(fd): { family, address, port } | -errno */
@@ -864,8 +1120,16 @@ static const napi_property_descriptor kExports[] = {
     FN("socketError", js_socket_error),
     FN("setNoDelay", js_set_no_delay),
     FN("setLinger", js_set_linger),
+    FN("setSockOpt", js_set_sock_opt),
+    FN("getSockOpt", js_get_sock_opt),
+    FN("dup", js_dup),
+    FN("recvFrom", js_recv_from),
+    FN("sendTo", js_send_to),
     FN("listen", js_listen),
     FN("connect", js_connect),
+    FN("listenUnix", js_listen_unix),
+    FN("connectUnix", js_connect_unix),
+    FN("udpSocket", js_udp_socket),
     FN("getsockname", js_getsockname),
     FN("getpeername", js_getpeername),
     FN("discard", js_discard),

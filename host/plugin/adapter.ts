@@ -28,6 +28,11 @@ export class PluginDispatch extends Handlers {
       supervisor.closed(conn, err);
       if (app.onClose !== noop) app.call(() => app.onClose(conn, err));
     };
+    // The plugin world has no end event: the application still hears it;
+    // the engine then ends the connection (allowHalfOpen is refused with a plugin).
+    this.onEnd = (conn) => {
+      if (app.onEnd !== noop) app.call(() => app.onEnd(conn));
+    };
     this.onAcceptError = (err) => app.onAcceptError(err);
   }
 

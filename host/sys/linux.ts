@@ -16,16 +16,19 @@ const EBADF = -ERRNO.EBADF;
  * Capabilities: every call is checked against `owned`, the descriptors of
  * this reactor instance, before it reaches the kernel. `epoll-wait` only
  * on its epoll instance, `accept` only on its listeners, `read`, `write`,
- * `writev`, `socket-error` and `set-no-delay` only on its connections,
- * `epoll-ctl` only on its epoll instance for one of its sockets, `close`
- * on any of them; anything else is answered with -EBADF without touching
- * the descriptor. `epoll-create` and `accept` record what they open;
- * `close` forgets the descriptor before closing it. The host records the
- * listeners and dialed sockets it hands over (see host/poller.ts).
+ * `writev`, `socket-error`, `set-no-delay` and `shutdown` only on its
+ * connections, `recv-from` and `send-to` only on its connections and UDP
+ * sockets, `epoll-ctl` only on its epoll instance for one of its sockets,
+ * `close` on any of them; anything else is answered with -EBADF without
+ * touching the descriptor. `epoll-create` and `accept` record what they
+ * open; `close` forgets the descriptor before closing it. The host records
+ * the listeners, UDP sockets and dialed sockets it hands over (see
+ * host/poller.ts).
  */
 export function linuxSys(mem: GuestMemory, owned: OwnedFds): LoweredSys {
   const roles = owned.roles;
   const conn = (fd: number) => roles[fd] === FdRole.Conn;
+  const datagrams = (fd: number) => roles[fd] === FdRole.Conn || roles[fd] === FdRole.Datagram;
   return {
     'epoll-create': () => {
       const fd = native.epollCreate();
@@ -33,7 +36,10 @@ export function linuxSys(mem: GuestMemory, owned: OwnedFds): LoweredSys {
       return fd;
     },
     'epoll-ctl': (epfd, op, fd, events, token) => {
-      if (roles[epfd] !== FdRole.Epoll || !(roles[fd] === FdRole.Conn || roles[fd] === FdRole.Listener)) return EBADF;
+      const role = roles[fd];
+      if (roles[epfd] !== FdRole.Epoll || !(role === FdRole.Conn || role === FdRole.Listener || role === FdRole.Datagram)) {
+        return EBADF;
+      }
       return native.epollCtl(epfd, op, fd, events >>> 0, token >>> 0);
     },
     'epoll-wait': (epfd, maxEvents, timeoutMs, ret) => {
@@ -71,5 +77,23 @@ export function linuxSys(mem: GuestMemory, owned: OwnedFds): LoweredSys {
     },
     'socket-error': (fd) => (conn(fd) ? native.socketError(fd) : EBADF),
     'set-no-delay': (fd, on) => (conn(fd) ? native.setNoDelay(fd, on) : EBADF),
+    shutdown: (fd, how) => (conn(fd) ? native.shutdown(fd, how) : EBADF),
+    'recv-from': (fd, maxLen, ret) => {
+      if (!datagrams(fd)) return mem.storeDatagramResult(ret, 0, 0, 0, 0, EBADF);
+      // The data first: it takes the landing zone the reactor armed.
+      const data = mem.alloc(1, maxLen);
+      const source = mem.alloc(4, SOURCE_AREA);
+      if (data === 0 || source === 0) return mem.storeDatagramResult(ret, 0, 0, 0, 0, -ERRNO.ENOMEM);
+      const size = native.recvFrom(fd, mem.buffer, data, maxLen, source);
+      mem.storeDatagramResult(ret, data, Math.min(size, maxLen), source + 4, mem.u32At(source), size);
+    },
+    'send-to': (fd, ptr, len, addrPtr, addrLen) => {
+      if (!datagrams(fd)) return EBADF;
+      mem.sync();
+      return native.sendTo(fd, mem.buffer, ptr, len, addrPtr, addrLen);
+    },
   };
 }
+
+/** What `recvFrom` writes at its source offset: a u32 length and at most 28 address bytes. */
+const SOURCE_AREA = 32;

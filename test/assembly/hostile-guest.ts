@@ -9,7 +9,8 @@
 
 import {
   sysAccept as accept, sysClose as close, sysEpollCreate as epollCreate, sysEpollCtl as epollCtl,
-  sysEpollWait as epollWait, sysRead as read, sysSetNoDelay as setNoDelay, sysSocketError as socketError,
+  sysEpollWait as epollWait, sysRead as read, sysRecvFrom as recvFrom, sysSendTo as sendTo,
+  sysSetNoDelay as setNoDelay, sysShutdown as shutdown, sysSocketError as socketError,
   sysWrite as write, sysWritev as writev,
 } from "../../assembly/sys";
 
@@ -29,7 +30,7 @@ function refused(r: i32): void {
   bit++;
 }
 
-export function engine$init(victim: i32, _a: u32, _b: u32, _c: bool, _d: u32): i32 {
+export function engine$init(victim: i32, _a: u32, _b: u32, _c: bool, _d: u32, _e: bool): i32 {
   failed = 0;
   bit = 0;
   refused(read(victim, BYTES, 16));
@@ -39,6 +40,9 @@ export function engine$init(victim: i32, _a: u32, _b: u32, _c: bool, _d: u32): i
   refused(close(victim));
   refused(socketError(victim));
   refused(setNoDelay(victim, true));
+  refused(shutdown(victim, 2));
+  refused(recvFrom(victim, BYTES, 16, SCRATCH, SCRATCH + 64));
+  refused(sendTo(victim, BYTES, 1, 0, 0));
   refused(accept(victim));
   refused(epollWait(victim, READY, 8, 0));
   const own = epollCreate();
@@ -52,8 +56,11 @@ export function engine$init(victim: i32, _a: u32, _b: u32, _c: bool, _d: u32): i
 
 // The rest of the engine interface, inert: instantiateReactor requires it.
 export function engine$add_listener(_fd: i32): i32 { return EBADF; }
+export function engine$add_acceptor(_fd: i32): i32 { return EBADF; }
 export function engine$resume_listener(_fd: i32): i32 { return EBADF; }
+export function engine$remove_listener(_fd: i32): i32 { return EBADF; }
 export function engine$add_conn(_fd: i32, _connecting: bool): i32 { return EBADF; }
+export function engine$add_datagram(_fd: i32, _connected: bool): i32 { return EBADF; }
 export function engine$run_once(_timeout: i32): usize { store<u32>(RET, 0); store<u32>(RET, 0, 4); return RET; }
 export function engine$backlog(): u32 { return 0; }
 export function engine$take_events(): usize { store<u32>(RET, 0); store<u32>(RET, 0, 4); return RET; }
@@ -61,6 +68,7 @@ export function engine$write(_conn: u32, _ptr: usize, _len: u32): i32 { return E
 export function engine$buffered_amount(_conn: u32): u32 { return 0; }
 export function engine$close(_conn: u32, _cause: i32): i32 { return EBADF; }
 export function engine$end(_conn: u32): i32 { return EBADF; }
+export function engine$close_write(_conn: u32): i32 { return EBADF; }
 export function engine$pause_reading(_conn: u32): i32 { return EBADF; }
 export function engine$resume_reading(_conn: u32): i32 { return EBADF; }
 export function engine$shutdown(): void {}

@@ -3,9 +3,10 @@
 // traps inside the reactor instead of writing. Built by
 // test/guest-compile.ts (compileGuest), used by test/engine-reactor-fault.test.ts.
 export {
-  cabi_realloc, engine$add_conn, engine$add_listener, engine$backlog, engine$buffered_amount, engine$close,
-  engine$conn_count, engine$end, engine$init, engine$memory_in_use, engine$pause_reading, engine$resume_listener,
-  engine$resume_reading, engine$shutdown, engine$stats, engine$take_events,
+  cabi_realloc, engine$add_acceptor, engine$add_conn, engine$add_datagram, engine$add_listener, engine$backlog,
+  engine$buffered_amount, engine$close, engine$close_write, engine$conn_count, engine$end, engine$init,
+  engine$memory_in_use, engine$pause_reading, engine$remove_listener, engine$resume_listener, engine$resume_reading,
+  engine$shutdown, engine$stats, engine$take_events,
 } from "../../assembly/index";
 import { engine$run_once as runOnce, engine$write as write } from "../../assembly/index";
 

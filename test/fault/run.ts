@@ -27,6 +27,8 @@ interface Conn {
   writeFailed: boolean;
   /** The host closed it (`close`), discarding what was queued. */
   discarded: boolean;
+  /** The reactor reported the peer's end (`ended`); the host then ended this side, as the Node host does. */
+  peerEnded: boolean;
   /** Bytes `write` accepted (all of them when it returned their length). */
   accepted: number[];
   /** Bytes the peer sent, and bytes `data` events delivered. */
@@ -93,6 +95,8 @@ class Host {
   failed = false;
   /** poll-failed events seen. */
   pollFailures = 0;
+  /** The dispatch ended a connection whose peer had ended (it may have closed at once). */
+  #ended = false;
   /** Bytes of released memory; writes that failed with ENOBUFS. */
   released = 0;
   overflows = 0;
@@ -102,7 +106,7 @@ class Host {
     const c = schedule.config;
     this.maxWriteBufferSize = c.maxWriteBufferSize;
     this.tight = c.maxMemory < 64 << 20;
-    this.epfd = this.r.init(c.readBufferSize, c.maxWriteBufferSize, c.maxReads, 1, c.maxMemory);
+    this.epfd = this.r.init(c.readBufferSize, c.maxWriteBufferSize, c.maxReads, 1, c.maxMemory, 0);
     check(this.epfd >= 0, `init failed: ${this.epfd}`);
     this.lfd = this.kernel.listen();
     check(this.r.addListener(this.lfd) === 0, 'add-listener failed');
@@ -140,6 +144,18 @@ class Host {
           break;
         case EventKind.Released:
           this.#discard(handle, detail);
+          break;
+        case EventKind.Ended:
+          check(conn !== undefined && conn.opened && conn.closes.length === 0, `ended for ${handle}, not open`);
+          check(!conn.peerEnded, `second ended for ${handle}`);
+          check(conn.peer.ended || conn.peer.isReset, `ended for ${handle}, but the peer never ended`);
+          conn.peerEnded = true;
+          // What the Node host does without allowHalfOpen: end this side too, once its bytes are sent.
+          if (!conn.ending) {
+            conn.ending = true;
+            check(this.r.end(handle) === 0, `end ${handle} refused after its peer ended`);
+            this.#ended = true;
+          }
           break;
         case EventKind.PollFailed:
           check(status < 0 && status !== -EINTR, `poll-failed with status ${status}`);
@@ -183,7 +199,7 @@ class Host {
   #track(slot: PeerSlot, handle: number, dialed: boolean): Conn {
     const conn: Conn = {
       peer: slot.peer, dialed, handle, opened: false, closes: [], ending: false, settled: false, writeFailed: false, discarded: false,
-      accepted: [], sent: slot.sent, delivered: [],
+      peerEnded: false, accepted: [], sent: slot.sent, delivered: [],
     };
     this.conns.set(handle, conn);
     return conn;
@@ -199,7 +215,10 @@ class Host {
   #pollOnce(): number {
     const taken = this.kernel.taken.length;
     const failures = this.pollFailures;
-    const n = this.dispatch(this.r.runOnce(0));
+    this.#ended = false;
+    let n = this.dispatch(this.r.runOnce(0));
+    // Ending a connection while dispatching may close it: the Node host delivers that right after.
+    if (this.#ended) n += this.take();
     const hard = this.kernel.taken.slice(taken).filter((f) => f.call === 'epoll-wait' && f.errno !== -EINTR).length;
     const failedNow = this.pollFailures - failures;
     check(failedNow === hard, `${hard} epoll-wait failures, ${failedNow} poll-failed events`);
@@ -211,8 +230,14 @@ class Host {
     return n;
   }
 
+  /** Dispatches the events calls made since the last list caused (and those its dispatch causes). */
   take(): number {
-    return this.dispatch(this.r.takeEvents());
+    let n = 0;
+    do {
+      this.#ended = false;
+      n += this.dispatch(this.r.takeEvents());
+    } while (this.#ended);
+    return n;
   }
 
   /** The connection the host may use: opened, not closed, not ending. */
@@ -438,7 +463,8 @@ function checkEnd(host: Host): void {
     // Engine -> peer: a prefix of what was accepted, all of it after a graceful end.
     const received = Array.from(c.peer.received());
     check(isPrefix(received, c.accepted), `${what}: the peer received bytes that were not written, or out of order`);
-    if (c.ending && !c.discarded && !host.failed && status === CloseCause.Local && !c.peer.isReset) {
+    const graceful = status === CloseCause.Local || (status === CloseCause.PeerEnded && c.peerEnded);
+    if (c.ending && !c.discarded && !host.failed && graceful && !c.peer.isReset) {
       check(received.length === c.accepted.length, `${what}: ended gracefully but the peer got ${received.length} of ${c.accepted.length} bytes`);
     }
     // Peer -> engine: a prefix of what was sent, all of it unless it was cut short.

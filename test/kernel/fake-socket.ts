@@ -17,13 +17,15 @@ export interface FakeSocket {
   sent: Uint8Array[];
   closed: boolean;
   noDelay: boolean;
+  /** The engine shut its sending side (`shutdown` SHUT_WR). */
+  shutWr: boolean;
 }
 
 /** A socket in `state` that takes `capacity` bytes before EAGAIN. */
 export function newSocket(state: FakeSocket['state'], capacity: number): FakeSocket {
   return {
     kind: 'socket', state, fd: undefined, inbox: new Uint8Array(0), eof: false, reset: false, aborted: false,
-    error: 0, capacity, sent: [], closed: false, noDelay: false,
+    error: 0, capacity, sent: [], closed: false, noDelay: false, shutWr: false,
   };
 }
 
@@ -68,6 +70,11 @@ export class Peer {
   /** True if the kernel dropped the connection before the engine accepted it (ECONNABORTED). */
   get aborted(): boolean {
     return this.#s.aborted;
+  }
+
+  /** True once the engine shut its sending side (`shutdown` SHUT_WR): the peer read its end. */
+  get engineEnded(): boolean {
+    return this.#s.shutWr;
   }
 
   /** Whether TCP_NODELAY is on for the engine-side socket. */

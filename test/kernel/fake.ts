@@ -1,5 +1,5 @@
 import { Peer, newSocket, resetNow, type FakeSocket } from './fake-socket.js';
-import type { HighLevelSys, ReadResult, Ready, WaitResult } from './lower.js';
+import type { HighLevelSys, ReadResult, Ready, RecvResult, WaitResult } from './lower.js';
 
 export { Peer } from './fake-socket.js';
 
@@ -56,8 +56,11 @@ export interface Fault {
  * or reused since, or a spurious wake-up); {@link Peer.fail} gives a
  * connection a pending error.
  *
- * Deliberate limits: EPOLLET is refused (-EINVAL) rather than faked; the
- * peer side never half-closes the engine's direction except by reset.
+ * `shutdown` (SHUT_WR) ends the engine's direction: the peer sees its end
+ * ({@link Peer.engineEnded}) and later writes fail with -EPIPE.
+ *
+ * Deliberate limits: EPOLLET is refused (-EINVAL) rather than faked; there
+ * are no UDP sockets (`recv-from` and `send-to` give -EOPNOTSUPP).
  *
  * All methods are bound (jco destructures the import object). With `log`
  * (the default), every `sys` call is appended to {@link calls} as
@@ -208,6 +211,25 @@ export class FakeKernel implements HighLevelSys {
     return this.#logged('setNoDelay', [fd, on], r);
   };
 
+  shutdown = (fd: number, how: number): number => {
+    const s = this.#fds.get(fd);
+    let r = 0;
+    if (!s) r = -EBADF;
+    else if (s.kind !== 'socket') r = -ENOTSOCK;
+    else if (s.state === 'connecting' || s.reset) r = -ENOTCONN;
+    else if (how === SHUT_WR || how === SHUT_RDWR) s.shutWr = true;
+    return this.#log('shutdown', [fd, how], r);
+  };
+
+  recvFrom = (fd: number, maxLen: number): RecvResult => {
+    const r = this.#fds.has(fd) ? -EOPNOTSUPP : -EBADF;
+    this.#log('recvFrom', [fd, maxLen], r);
+    return { tag: 'error', val: r };
+  };
+
+  sendTo = (fd: number, data: Uint8Array, _destination: Uint8Array): number =>
+    this.#log('sendTo', [fd, `${data.length}B`], this.#fds.has(fd) ? -EOPNOTSUPP : -EBADF);
+
   // ---- internals ----
 
   #install(f: FakeFile): number {
@@ -332,7 +354,7 @@ export class FakeKernel implements HighLevelSys {
       s.error = 0;
       return e;
     }
-    if (s.reset) return -EPIPE;
+    if (s.reset || s.shutWr) return -EPIPE;
     if (s.capacity === 0) return -EAGAIN;
     let room = Math.min(s.capacity, fault?.limit ?? Infinity);
     let taken = 0;
@@ -368,7 +390,8 @@ function readiness(f: FakeFile): number {
   let ev = 0;
   if (f.inbox.length > 0 || f.eof || f.reset) ev |= EPOLLIN;
   if (f.eof || f.reset) ev |= EPOLLRDHUP;
-  if (f.reset) ev |= EPOLLHUP | EPOLLOUT; // dead: writes fail at once
+  if (f.reset || (f.shutWr && f.eof)) ev |= EPOLLHUP;
+  if (f.reset) ev |= EPOLLOUT; // dead: writes fail at once
   else if (f.capacity > 0) ev |= EPOLLOUT;
   if (f.error !== 0) ev |= EPOLLERR;
   return ev;
@@ -400,6 +423,10 @@ export const EMFILE = 24;
 export const EPIPE = 32;
 export const ENOTSOCK = 88;
 export const ECONNABORTED = 103;
+export const EOPNOTSUPP = 95;
+export const ENOTCONN = 107;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
 export const ECONNRESET = 104;
 export const ENOBUFS = 105;
 export const ETIMEDOUT = 110;

@@ -18,6 +18,11 @@ export type WaitResult = { tag: 'ready'; val: Ready[] } | { tag: 'error'; val: n
 /** WIT `read-result`: the bytes read (empty: end of stream), or a negated errno. */
 export type ReadResult = { tag: 'data'; val: Uint8Array } | { tag: 'error'; val: number };
 
+/** WIT `recv-result`: one datagram, with its sender's address and full size, or a negated errno. */
+export type RecvResult =
+  | { tag: 'datagram'; val: { data: Uint8Array; source: Uint8Array; size: number } }
+  | { tag: 'error'; val: number };
+
 /**
  * The `sys` interface (wit/nbio-engine.wit) in the form a `jco transpile`d
  * component imports it: camelCase names, JS numbers and booleans, lists as
@@ -43,6 +48,9 @@ export interface HighLevelSys {
   close(fd: number): number;
   socketError(fd: number): number;
   setNoDelay(fd: number, on: boolean): number;
+  shutdown(fd: number, how: number): number;
+  recvFrom(fd: number, maxLen: number): RecvResult;
+  sendTo(fd: number, data: Uint8Array, destination: Uint8Array): number;
 }
 
 /**
@@ -52,6 +60,10 @@ export interface HighLevelSys {
  *
  * - `write`: the `len` bytes at `ptr` are copied out of reactor memory;
  * - `writev`: `count` records of {u32 ptr, u32 len} at `ptr`, each copied;
+ * - `send-to`: the datagram and the address are copied out;
+ * - `recv-from`: the data, then the address, are placed where
+ *   `cabi_realloc` says, then the 24-byte variant is stored at `ret`
+ *   ({@link GuestMemory.storeDatagramResult});
  * - `read`, `epoll-wait`: the list is placed where `cabi_realloc` says
  *   ({@link GuestMemory.alloc}; for `epoll-wait` 8-byte {token, events}
  *   records, align 4), then the 12-byte variant is stored at `ret`
@@ -113,5 +125,21 @@ export function lowerSys(sys: HighLevelSys, mem: GuestMemory): LoweredSys {
     close: (fd) => sys.close(fd),
     'socket-error': (fd) => sys.socketError(fd),
     'set-no-delay': (fd, on) => sys.setNoDelay(fd, on !== 0),
+    shutdown: (fd, how) => sys.shutdown(fd, how),
+    'recv-from': (fd, maxLen, ret) => {
+      const r = sys.recvFrom(fd, maxLen >>> 0);
+      if (r.tag === 'error') {
+        mem.sync();
+        mem.storeDatagramResult(ret, 0, 0, 0, 0, r.val);
+        return;
+      }
+      const { data, source, size } = r.val;
+      const dataAt = mem.alloc(1, data.length);
+      mem.u8.set(data, dataAt);
+      const sourceAt = mem.alloc(1, source.length);
+      mem.u8.set(source, sourceAt);
+      mem.storeDatagramResult(ret, dataAt, data.length, sourceAt, source.length, size);
+    },
+    'send-to': (fd, ptr, len, addrPtr, addrLen) => sys.sendTo(fd, bytesAt(ptr, len), bytesAt(addrPtr, addrLen)),
   };
 }

@@ -26,7 +26,7 @@ export class WasiGuest {
     this.wasi.attach(instance);
     this.x = instance.exports as never;
     this.memory = instance.exports.memory as WebAssembly.Memory;
-    const epfd = this.engine('init', readBufferSize, maxWriteBufferSize, maxReads, 0);
+    const epfd = this.engine('init', readBufferSize, maxWriteBufferSize, maxReads, 0, 0);
     if (epfd < 0) throw new Error(`init failed: ${epfd}`);
   }
 

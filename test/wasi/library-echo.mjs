@@ -19,8 +19,9 @@ for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exi
 
 const { engine, net } = await importComponent(join(root, 'dist', 'wasm', 'reactor-wasi.component.wasm'), out, 'reactor');
 
-const Kind = { opened: 'opened', data: 'data', closed: 'closed' };
-if (engine.init({ readBufferSize: 65536, maxWriteBufferSize: 6 << 20, maxConnReadTimesPerEventLoop: 3, noDelay: false }) < 0) {
+const Kind = { opened: 'opened', data: 'data', closed: 'closed', ended: 'ended' };
+const config = { readBufferSize: 65536, maxWriteBufferSize: 6 << 20, maxConnReadTimesPerEventLoop: 3, noDelay: false, edgeTriggered: false };
+if (engine.init(config) < 0) {
   throw new Error('init failed');
 }
 const lfd = net.listen('127.0.0.1:0', 16);
@@ -36,6 +37,7 @@ for (;;) {
   for (const ev of engine.runOnce(100)) {
     if (ev.kind === Kind.data) engine.write(ev.conn, ev.data);
     else if (ev.kind === Kind.opened && ev.detail === 0) engine.write(ev.conn, new TextEncoder().encode('hello'));
+    else if (ev.kind === Kind.ended) engine.end(ev.conn); // the peer ended: this side ends once its echo is sent
     else if (ev.kind === Kind.closed) console.log(`closed ${ev.status}`);
   }
 }

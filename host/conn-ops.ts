@@ -1,0 +1,145 @@
+import type { AddressInfo } from './address.js';
+import { ConnState, type Conn, type ConnOwner } from './conn.js';
+import { ConnStream, type ConnStreamOptions } from './conn-stream.js';
+import type { ConnIndex } from './conn-index.js';
+import { Deadlines, type DeadlineKind } from './deadlines.js';
+import { NbioError, systemError } from './errors.js';
+import type { HeldReads } from './held-reads.js';
+import { ERRNO } from './native.js';
+import { CloseCause, type Reactor } from './reactor.js';
+import { sockAddress } from './sockets.js';
+import { setSocketOption, type SocketOption } from './sockopts.js';
+import type { Chunk, WritePath } from './write-path.js';
+
+/** What {@link ConnOps} acts on: the parts of its poller. */
+export interface ConnOpsContext {
+  reactor: Reactor;
+  writer: WritePath;
+  index: ConnIndex;
+  held: HeldReads;
+  /** Whether a plugin serves the connections (they cannot be turned into streams). */
+  pluginServed: boolean;
+  /** Delivers the events a call outside a batch caused (a `closed`, say) as soon as possible. */
+  scheduleDrain(): void;
+}
+
+/**
+ * What a poller does for the methods of its connections (the `ConnOwner`
+ * of every `Conn` it creates): writes through the write path; closing,
+ * ending, pausing and resuming through the reactor; deadlines; socket
+ * options; addresses. The reactor is only ever given the handle of a live
+ * connection (ConnIndex.handleOf). Events these calls cause are delivered
+ * by the poller (`scheduleDrain`).
+ */
+export class ConnOps implements ConnOwner {
+  readonly #c: ConnOpsContext;
+  /** The connections' read and write deadlines. */
+  readonly deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
+
+  constructor(context: ConnOpsContext) {
+    this.#c = context;
+  }
+
+  write(conn: Conn, data: Chunk): void {
+    this.#afterCall(conn, this.#c.writer.write(this.#handleOf(conn), data));
+  }
+
+  writev(conn: Conn, chunks: readonly Chunk[]): void {
+    this.#afterCall(conn, this.#c.writer.writev(this.#handleOf(conn), chunks));
+  }
+
+  close(conn: Conn): void {
+    const { held, scheduleDrain } = this.#c;
+    const state = conn.state;
+    conn.state = ConnState.Closed;
+    if (held.hasClose(conn)) {
+      // Its close came while paused: report it now, dropping the held bytes.
+      held.dropBytes(conn);
+      held.resumed(conn);
+      scheduleDrain();
+    } else if (state === ConnState.Doomed) scheduleDrain();
+    else this.closeWith(conn, CloseCause.Local);
+  }
+
+  /** Closes `conn` with `cause` (a host-defined one, such as a time-out). */
+  closeWith(conn: Conn, cause: number): void {
+    if (this.#c.reactor.close(this.#handleOf(conn), cause) === 0) this.#c.scheduleDrain();
+  }
+
+  end(conn: Conn): void {
+    conn.state = ConnState.Ending;
+    // Closes at once when nothing is queued; otherwise after the last flush.
+    if (this.#c.reactor.end(this.#handleOf(conn)) === 0) this.#c.scheduleDrain();
+  }
+
+  closeWrite(conn: Conn): void {
+    conn.state = ConnState.WriteClosed;
+    // Closes at once when the peer has ended too and nothing is queued.
+    if (this.#c.reactor.closeWrite(this.#handleOf(conn)) === 0) this.#c.scheduleDrain();
+  }
+
+  pause(conn: Conn): void {
+    this.#afterCall(conn, this.#c.reactor.pauseReading(this.#handleOf(conn)));
+  }
+
+  /** Reading goes on: what `conn` held first (from the next drain), then the reactor reads it again. */
+  resume(conn: Conn): void {
+    const { held } = this.#c;
+    if (held.has(conn)) {
+      held.resumed(conn);
+      this.#c.scheduleDrain();
+      return;
+    }
+    const s = conn.state;
+    if (s === ConnState.Open || s === ConnState.Ending || s === ConnState.WriteClosed) {
+      this.#afterCall(conn, this.#c.reactor.resumeReading(this.#handleOf(conn)));
+    }
+  }
+
+  bufferedAmount(conn: Conn): number {
+    return this.#c.reactor.bufferedAmount(this.#handleOf(conn));
+  }
+
+  setDeadline(conn: Conn, kind: DeadlineKind, deadline: Date | number | undefined): void {
+    this.deadlines.set(conn, kind, deadline);
+  }
+
+  setOption(conn: Conn, option: SocketOption, value: number): void {
+    const fd = this.#c.index.fdOf(conn);
+    if (fd >= 0) setSocketOption(fd, conn.transport, option, value);
+  }
+
+  address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
+    const fd = this.#c.index.fdOf(conn);
+    return fd < 0 ? undefined : sockAddress(fd, side);
+  }
+
+  stream(conn: Conn, options: ConnStreamOptions | undefined): ConnStream {
+    if (this.#c.pluginServed) {
+      throw new NbioError('ERR_NBIO_NOT_SUPPORTED', 'a plugin serves this connection: it cannot be turned into a stream');
+    }
+    if (conn.transport === 'udp') {
+      throw new NbioError('ERR_NBIO_NOT_SUPPORTED', 'a UDP connection carries datagrams: it cannot be turned into a byte stream');
+    }
+    return new ConnStream(conn, options);
+  }
+
+  #handleOf(conn: Conn): number {
+    return this.#c.index.handleOf(conn);
+  }
+
+  /** After a reactor call that may have closed `conn` (its `closed` event then tells why). */
+  #afterCall(conn: Conn, rc: number): void {
+    if (rc >= 0) return;
+    // A datagram too large for UDP: nothing was sent, the connection stays open.
+    if (rc === -ERRNO.EMSGSIZE) throw systemError(rc, 'send');
+    conn.state = ConnState.Doomed;
+    if (rc !== -ERRNO.EBADF) this.#c.scheduleDrain();
+  }
+
+  #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
+    if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending && conn.state !== ConnState.WriteClosed) return;
+    if (kind === 'write' && this.bufferedAmount(conn) === 0) return;
+    this.closeWith(conn, kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout);
+  }
+}
