@@ -10,7 +10,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /**
  * The servers, as argv (the port is appended when started, unless the argv
  * ends with an address). `wasmtime` is the venv's python with wasmtime-py
- * (test/wasmtime/venv.mjs), or null: then there is no `wasi-wasmtime`.
+ * (test/wasmtime/venv.mjs), or null: then there is no `wasi-wasmtime`; without
+ * `bins.uringEchoServer` (no liburing or no io_uring here) there is no `c-uring`.
  */
 export function serverCommands(bins, wasmtime = null) {
   return {
@@ -19,6 +20,7 @@ export function serverCommands(bins, wasmtime = null) {
     'nbio-plugin': [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, '--plugin'],
     net: [process.execPath, '--expose-gc', new URL('../servers/net-echo.mjs', import.meta.url).pathname],
     c: [bins.echoServer],
+    ...(bins.uringEchoServer && { 'c-uring': [bins.uringEchoServer] }),
     ...(wasmtime && {
       'wasi-wasmtime': wasmtimeCommand(wasmtime, ROOT, join(ROOT, 'dist', 'wasm', 'echo-server.wasm'), ['127.0.0.1:0']),
     }),
