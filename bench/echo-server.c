@@ -15,18 +15,17 @@
  * the Node servers collect garbage on it).
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "echo-server-common.h"
 
 #define BUF_SIZE (64 * 1024)
 #define MAX_EVENTS 256
@@ -40,10 +39,6 @@ static int epfd, lfd;
 static struct backlog *backlogs; /* indexed by fd */
 static size_t nbacklogs;
 static unsigned char buf[BUF_SIZE];
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig) { (void)sig; stop_flag = 1; }
-
 static int watch(int op, int fd, unsigned events) {
     struct epoll_event ev = { .events = events, .data.fd = fd };
     return epoll_ctl(epfd, op, fd, &ev);
@@ -129,40 +124,15 @@ static void on_accept(void) {
 }
 
 int main(int argc, char **argv) {
-    int port = argc > 1 ? atoi(argv[1]) : 0;
-    const char *host = argc > 2 ? argv[2] : "127.0.0.1";
-
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGUSR2, SIG_IGN);
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        fprintf(stderr, "echo-server: bad IPv4 address %s\n", host);
-        return 2;
-    }
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, SOMAXCONN) < 0) {
-        perror("echo-server: listen");
-        return 1;
-    }
-    socklen_t alen = sizeof addr;
-    getsockname(lfd, (struct sockaddr *)&addr, &alen);
+    setup_process();
+    int port;
+    lfd = listen_from_args("echo-server", argc, argv, SOCK_NONBLOCK, &port);
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0 || watch(EPOLL_CTL_ADD, lfd, EPOLLIN) < 0) {
         perror("echo-server: epoll");
         return 1;
     }
-    printf("LISTENING %d\n", ntohs(addr.sin_port));
+    printf("LISTENING %d\n", port);
     fflush(stdout);
 
     struct epoll_event evs[MAX_EVENTS];

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Echo benchmark harness: nbio-wasm (JavaScript handler and echo plugin) vs
-// node:net vs a C epoll server, then in-process plugin host measurements.
+// node:net vs C epoll and io_uring servers, then in-process plugin host measurements.
 // See bench/README.md. Usage:
-//   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,nbio-et,net,c,wasi-wasmtime,wasi-jco]
+//   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,nbio-et,net,c,c-uring,wasi-wasmtime,wasi-jco]
 //                      [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR] [--compare DIR]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -50,7 +50,7 @@ const { values: opt } = parseArgs({
 });
 if (opt.help) {
   console.log(
-    'node bench/run.mjs [--quick] [--scenarios a,b] [--servers nbio,nbio-et,net,c,wasi-wasmtime,wasi-jco] [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR] [--compare DIR]',
+    'node bench/run.mjs [--quick] [--scenarios a,b] [--servers nbio,nbio-et,net,c,c-uring,wasi-wasmtime,wasi-jco] [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR] [--compare DIR]',
   );
   process.exit(0);
 }
@@ -62,6 +62,7 @@ const bins = (() => {
     return fail(err.message);
   }
 })();
+if (bins.uringSkip) console.error(`bench: no c-uring server: ${bins.uringSkip}`);
 const wasmtime = prepareWasmtime(join(BENCH_DIR, '..'));
 if ('skip' in wasmtime) console.error(`bench: no wasi-wasmtime server: ${wasmtime.skip}`);
 if (opt.compare && !existsSync(join(opt.compare, 'dist', 'host', 'index.js'))) {
@@ -74,7 +75,8 @@ const config = {
   scenarios: opt.scenarios ? list(opt.scenarios, SCENARIOS, 'scenario') : Object.keys(SCENARIOS),
   servers: opt.servers
     ? list(opt.servers, commands, 'server')
-    : ['nbio', 'nbio-et', 'nbio-p2-reuseport', 'nbio@compare', 'nbio-plugin', 'net', 'c', 'wasi-wasmtime', 'wasi-jco'].filter((s) => s in commands),
+    : ['nbio', 'nbio-et', 'nbio-p2-reuseport', 'nbio@compare', 'nbio-plugin', 'net', 'c', 'c-uring', 'wasi-wasmtime', 'wasi-jco']
+      .filter((s) => s in commands),
   reps: opt.reps ? Math.round(positive(opt.reps, 'reps')) : opt.quick ? 1 : 3,
   warmup: opt.warmup ? positive(opt.warmup, 'warmup') : opt.quick ? 0.5 : 1,
   secs: opt.secs ? positive(opt.secs, 'secs') : opt.quick ? 1.5 : 5,

@@ -12,7 +12,8 @@ const HTTP_LOAD = fileURLToPath(new URL('./http-load.mjs', import.meta.url));
 /**
  * The servers, as argv (the port is appended when started, unless the argv
  * ends with an address). `wasmtime` is the venv's python with wasmtime-py
- * (test/wasmtime/venv.mjs), or null: then there is no `wasi-wasmtime`.
+ * (test/wasmtime/venv.mjs), or null: then there is no `wasi-wasmtime`; without
+ * `bins.uringEchoServer` (no liburing or no io_uring here) there is no `c-uring`.
  * `compare` is another checkout of this repository (built), whose engine
  * runs as `nbio@compare` beside this one's.
  */
@@ -27,6 +28,7 @@ export function serverCommands(bins, wasmtime = null, compare = null) {
     ...(compare && { 'nbio@compare': [process.execPath, '--expose-gc', join(compare, 'bench', 'servers', 'nbio-echo.mjs')] }),
     net: [process.execPath, '--expose-gc', new URL('../servers/net-echo.mjs', import.meta.url).pathname],
     c: [bins.echoServer],
+    ...(bins.uringEchoServer && { 'c-uring': [bins.uringEchoServer] }),
     ...(wasmtime && {
       'wasi-wasmtime': wasmtimeCommand(wasmtime, ROOT, join(ROOT, 'dist', 'wasm', 'echo-server.wasm'), ['127.0.0.1:0']),
     }),
