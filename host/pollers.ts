@@ -13,6 +13,9 @@ import { RemoteConns, type RemoteAdoption, type RemoteReport, type RemoteRequest
 /** The worker script that runs one poller (compiled from host/poller-worker.ts). */
 const WORKER_SCRIPT = join(packageRoot, 'dist', 'host', 'poller-worker.js');
 
+/** How long a worker may take to end once told to close everything before it is terminated. */
+const STOP_GRACE_MS = 2_000;
+
 /** Messages a poller worker posts to the engine that started it. */
 export type PollerMessage =
   /** Started; `fds` is its reactor's descriptor table (host/owned-fds.ts). */
@@ -76,6 +79,10 @@ interface Member {
   stopping: boolean;
   /** The thread ended without being asked. */
   dead: boolean;
+  /** Ends the thread if it has not ended by then (armed while it stops). */
+  watchdog: NodeJS.Timeout | undefined;
+  /** The watchdog ended it: it did not stop in time. */
+  hung: boolean;
   /** Connections placed here by `dial` and `addConn` on the engine's thread. */
   remotes: RemoteConns;
   /** Descriptors handed to it so far (compare with its ADOPTED counter). */
@@ -101,7 +108,13 @@ interface Member {
  *   session: the worker's state died with it), closes the stand-ins of
  *   the connections placed there, and hands it nothing more. The other
  *   pollers go on;
- * - `stop()` resolves whatever state the workers are in.
+ * - `stop()` resolves whatever state the workers are in: a worker that has
+ *   not ended {@link STOP_GRACE_MS} after it was told to close everything
+ *   (at once, or once a graceful stop's time-out passed) is stuck (a
+ *   handler that never returns, say): it is terminated and handled as a
+ *   worker that died, with ERR_NBIO_POLLER_FAILED. A graceful stop without
+ *   a time-out waits as long as connections stay open, and so has no such
+ *   bound.
  */
 export class PollerGroup {
   readonly #members: Member[];
@@ -135,7 +148,7 @@ export class PollerGroup {
       // From the start: a plugin logs from its init, before the worker reports it started.
       worker.on('message', (message: PollerMessage) => relay(message, handlers, events, remotes));
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      return { worker, fds: undefined, exited, stopping: false, dead: false, remotes, handed: 0 };
+      return { worker, fds: undefined, exited, stopping: false, dead: false, watchdog: undefined, hung: false, remotes, handed: 0 };
     });
     const group = new PollerGroup(members, handlers, new Int32Array(counters));
     const started = await Promise.allSettled(members.map((m) => startedOrFailed(m)));
@@ -192,6 +205,8 @@ export class PollerGroup {
       this.#members.map((m) => {
         m.stopping = true;
         m.worker.postMessage({ type: 'stop', graceful, timeout } satisfies PollerRequest);
+        if (!graceful) this.#arm(m, STOP_GRACE_MS);
+        else if (timeout > 0) this.#arm(m, timeout + STOP_GRACE_MS);
         return m.exited;
       }),
     );
@@ -199,7 +214,19 @@ export class PollerGroup {
 
   /** During a graceful stop: every poller closes what is left now. */
   stopNow(): void {
-    for (const { worker } of this.#members) worker.postMessage({ type: 'stop-now' } satisfies PollerRequest);
+    for (const m of this.#members) {
+      m.worker.postMessage({ type: 'stop-now' } satisfies PollerRequest);
+      this.#arm(m, STOP_GRACE_MS);
+    }
+  }
+
+  /** Terminates `m`'s thread unless it ends within `ms`. */
+  #arm(m: Member, ms: number): void {
+    clearTimeout(m.watchdog);
+    m.watchdog = setTimeout(() => {
+      m.hung = true;
+      void m.worker.terminate();
+    }, ms);
   }
 
   /** Contains a started worker's death. */
@@ -209,6 +236,12 @@ export class PollerGroup {
       cause = err;
     });
     m.worker.once('exit', (code) => {
+      clearTimeout(m.watchdog);
+      if (m.hung) {
+        const reason = `poller thread ${index} did not stop within ${STOP_GRACE_MS} ms of being told to and was terminated`;
+        this.#lost(m, pollerFailed(reason, new Error('a handler in that thread did not return')));
+        return;
+      }
       if (m.stopping) {
         m.remotes.closeAll(new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped'));
         return;

@@ -6,7 +6,9 @@
 // - a worker that dies anyway is noticed at once: its listener and
 //   connections are closed (clients see the close, new connections go to
 //   the live poller), onError and onClose (ERR_NBIO_POLLER_FAILED) follow
-//   in the engine's thread, and stop() resolves.
+//   in the engine's thread, and stop() resolves;
+// - a worker stuck in a handler is terminated by stop() and reported the
+//   same way.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
@@ -100,6 +102,22 @@ describe('worker poller faults', () => {
     expect(seen[0]).toMatch(/^error ERR_NBIO_POLLER_FAILED a poller failed: poller thread 1 ended \(exit code 3\)/);
     // The worker's connections: the one that said "die", and the ones onWorker() tried before it.
     expect(seen.slice(1).length).toBeGreaterThanOrEqual(1);
+    expect(new Set(seen.slice(1))).toEqual(new Set(['close ERR_NBIO_POLLER_FAILED']));
+  });
+
+  it('a worker stuck in a handler: stop() terminates it, reports it failed, and resolves with every descriptor closed', () => {
+    const out = run(`
+      const s = await onWorker();
+      const hung = new Promise((resolve) => s.once('data', (d) => resolve(String(d))));
+      s.write('hang');
+      const answer = await hung; // the worker is in its endless loop now
+      await closeAll();
+      await engine.stop();
+      console.log(JSON.stringify({ answer, seen, fds: fds() === before ? 'as before' : fds() + ' / ' + before }));
+    `);
+    expect(out).toMatchObject({ answer: 'hung', fds: 'as before' });
+    const seen = out.seen as string[];
+    expect(seen[0]).toMatch(/^error ERR_NBIO_POLLER_FAILED a poller failed: poller thread 1 did not stop within 2000 ms/);
     expect(new Set(seen.slice(1))).toEqual(new Set(['close ERR_NBIO_POLLER_FAILED']));
   });
 });
