@@ -2,7 +2,8 @@
 // The reactor's binary layout, from one definition: the WIT files.
 //
 // Everything the reactor (assembly/) and the Node host (host/) must agree on
-// bit for bit is declared once, in wit/nbio-engine.wit and wit/nbio-wasi.wit:
+// bit for bit is declared once, in wit/nbio-engine.wit and wit/nbio-wasi.wit
+// (and the plugin world's enums, in wit/nbio-plugin.wit, for the plugin host):
 // the numbers of every enum (event kinds, failed calls, close causes), the
 // canonical-ABI layout of every record (an event, a readiness report, the
 // stats) and variant (the results of `read`, `epoll-wait`, ...). The one
@@ -41,6 +42,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const SOURCES = [
   { file: "wit/nbio-engine.wit", interfaces: ["sys", "engine"] },
   { file: "wit/nbio-wasi.wit", interfaces: ["net"] },
+  { file: "wit/nbio-plugin.wit", interfaces: ["host", "handler"] },
 ];
 
 /**
@@ -178,7 +180,16 @@ function parseInterface(p) {
       }
       p.expect("}");
       types.set(name, { kind: kw, name, doc, items });
-    } else if (kw === "use" || kw === "type" || kw === "flags" || kw === "resource") {
+    } else if (kw === "resource") {
+      // A resource's methods declare no types: nothing to lay out.
+      p.next();
+      p.skipBlock();
+    } else if (kw === "use") {
+      // `use other.{name}`: a type of another interface (here, a resource
+      // handle for function parameters); a record using it would stop the
+      // build as an unknown type.
+      while (p.next() !== ";");
+    } else if (kw === "type" || kw === "flags") {
       throw new Error(`${p.file}: build/abi.mjs does not support '${kw}' in an interface yet`);
     } else {
       // A function: `name: func(...) -> ...;`

@@ -12,7 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { OUTPUTS, generateAbi, layoutOf, parseWit } from '../build/abi.mjs';
 import { closeError } from '../host/close-cause.js';
 import type { SystemError } from '../host/errors.js';
-import { FD_MASK, GEN_MAX, PEER_BIT, CloseCause as ReactorCloseCause, FailedCall } from '../host/generated/abi.js';
+import {
+  CloseReason, FD_MASK, GEN_MAX, Level, PEER_BIT, CloseCause as ReactorCloseCause, FailedCall,
+} from '../host/generated/abi.js';
 import { EPOLL } from '../host/native.js';
 import { CloseCause } from '../host/reactor.js';
 
@@ -92,6 +94,22 @@ describe('the layout shared by the reactor and the host', () => {
     const engineWit = source('wit/nbio-engine.wit');
     const read = (file: string) => (file === 'wit/nbio-engine.wit' ? engineWit.replace('its\n/// bit 31 set', 'its\n/// bit 30 set') : source(file));
     expect(() => generateAbi(read)).toThrow(/handle layout .* 'has its bit 31 set'/);
+  });
+
+  it('the plugin SDKs (AssemblyScript and C, shipped as source) number the plugin world\'s enums as the WIT does', () => {
+    const sdk = source('plugins/sdk/assemblyscript/connection.ts');
+    const asEnum = (name: string) => {
+      const body = new RegExp(`export enum ${name} \\{([^}]*)\\}`).exec(sdk)?.[1] ?? '';
+      return Object.fromEntries([...body.matchAll(/(\w+) = (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+    };
+    expect(asEnum('Level')).toEqual(Level);
+    expect(asEnum('CloseReason')).toEqual(CloseReason);
+    const header = source('plugins/sdk/c/nbio_plugin.h');
+    const cConst = (prefix: string) =>
+      Object.fromEntries([...header.matchAll(new RegExp(`${prefix}(\\w+) = (\\d+)`, 'g'))].map((m) => [m[1], Number(m[2])]));
+    const upper = (e: Record<string, number>) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k.toUpperCase(), v]));
+    expect(cConst('NBIO_LOG_')).toEqual(upper(Level));
+    expect(cConst('NBIO_CLOSE_')).toEqual(upper(CloseReason));
   });
 
   it('the errno values the reactor spells are Linux\'s', () => {

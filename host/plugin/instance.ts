@@ -1,19 +1,22 @@
 import { formatAddress } from '../address.js';
 import { ConnState, type Conn } from '../conn.js';
 import { NbioError, withoutStack } from '../errors.js';
+import { CloseReason, Level } from '../generated/abi.js';
 import { GuestMemory } from '../guest-memory.js';
 import { checkRange, importObject, liftString, lowerString, PluginViolation, type LoweredImports } from './abi.js';
 import { HandleTable } from './handles.js';
 import { FUEL_GLOBAL, LIMIT_GLOBAL, START_EXPORT } from './metering.js';
 import type { PluginModule } from './module.js';
 
-/** `handler.close-reason` values. */
-export const CloseReason = { Local: 0, Peer: 1, Timeout: 2, Error: 3, Stopped: 4 } as const;
-export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
+export { CloseReason } from '../generated/abi.js';
 
-/** `host.level`, as the application's `log` receives it. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** `host.level`, as the application's `log` receives it: the case's name in lower case. */
+export type LogLevel = Lowercase<keyof typeof Level>;
+/** The names of `host.level` cases, by their number. */
+const LEVELS: readonly LogLevel[] = Object.entries(Level).reduce<LogLevel[]>((names, [name, n]) => {
+  names[n] = name.toLowerCase() as LogLevel;
+  return names;
+}, []);
 /** Longest log message passed on, in bytes; longer ones are cut. */
 const MAX_LOG_BYTES = 4096;
 
