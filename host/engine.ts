@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import { formatAddress, parseAddress, parseNetwork, resolveEndpoint, transportOf, type Network } from './address.js';
 import { Balancer } from './balancer.js';
+import { dialTimeout, stopOptions, type DialOptions, type StopOptions } from './call-options.js';
 import type { Conn } from './conn.js';
 import { NbioError, systemError } from './errors.js';
 import { Handlers, noop } from './handlers.js';
 import { ERRNO, native } from './native.js';
 import {
-  checkKnownKeys,
   checkHandler,
   loadHandlers,
   resolveOptions,
@@ -31,27 +31,6 @@ import { PollerGroup } from './pollers.js';
 import { connect, detach, listen, removeSocketFile, sockAddress, whenSent, type Listening } from './sockets.js';
 import { NO_STATS, engineStats, type EngineStats } from './stats.js';
 
-/** Options of {@link Engine.dial}. */
-export interface DialOptions {
-  /** Give up (rejecting with ERR_NBIO_DIAL_TIMEOUT) after this many milliseconds; 0 or absent: no limit. */
-  timeout?: number;
-}
-
-/** Options of {@link Engine.stop}. */
-export interface StopOptions {
-  /**
-   * Stop gracefully: close the listeners at once, end every connection
-   * (`conn.end()`: queued bytes are still sent) and wait until all have
-   * closed, or `timeout` passed, before closing the rest. Default false:
-   * close everything now.
-   */
-  graceful?: boolean;
-  /** With `graceful`: most milliseconds to wait; 0 or absent: no limit. */
-  timeout?: number;
-}
-
-const DIAL_OPTIONS: ReadonlySet<string> = new Set(['timeout']);
-const STOP_OPTIONS: ReadonlySet<string> = new Set(['graceful', 'timeout']);
 /** Most bytes a plugin's connection may have queued when `maxWriteBufferSize` is 0 (no limit for JavaScript writes). */
 const PLUGIN_WRITE_QUEUE = 1024 * 1024;
 
@@ -372,13 +351,7 @@ export class Engine {
    * `stop()` during a graceful one closes what is left at once.
    */
   stop(options: StopOptions = {}): Promise<void> {
-    checkKnownKeys(options, STOP_OPTIONS, 'stop option');
-    const graceful = options.graceful ?? false;
-    const timeout = options.timeout ?? 0;
-    if (typeof graceful !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_OPTION', 'graceful must be a boolean');
-    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0 || timeout > 0x7fffffff) {
-      throw new NbioError('ERR_NBIO_INVALID_OPTION', `timeout must be an integer number of milliseconds >= 0, got ${String(timeout)}`);
-    }
+    const { graceful, timeout } = stopOptions(options);
     if (this.#stopping !== undefined) {
       if (!graceful) {
         this.#cutShort = true;
@@ -477,11 +450,7 @@ export class Engine {
   async dial(network: Network, address: string, options: DialOptions = {}): Promise<Conn> {
     const net = parseNetwork(network);
     const endpoint = parseAddress(net, address, 'dial');
-    checkKnownKeys(options, DIAL_OPTIONS, 'dial option');
-    const timeout = options.timeout ?? 0;
-    if (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout)) {
-      throw new NbioError('ERR_NBIO_INVALID_OPTION', `timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
-    }
+    const timeout = dialTimeout(options);
     this.#checkRunning();
     const target = await resolveEndpoint(net, endpoint, 'dial');
     this.#checkRunning();

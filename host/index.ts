@@ -1,7 +1,8 @@
 /**
  * nbio-wasm: a non-blocking network engine (TCP, UDP, Unix sockets) for Node.js. See README.md.
  */
-export { Engine, type DialOptions, type PluginErrorHandler, type StopOptions } from './engine.js';
+export type { DialOptions, StopOptions } from './call-options.js';
+export { Engine, type PluginErrorHandler } from './engine.js';
 export { Conn } from './conn.js';
 export type { ConnStream, ConnStreamOptions } from './conn-stream.js';
 export { NbioError, type EngineError, type NbioErrorCode, type SystemError } from './errors.js';
