@@ -93,15 +93,15 @@ export class EventDelivery {
       held.hold(conn, mem.u8.subarray(ptr, ptr + len));
       return;
     }
-    const data = new Uint8Array(mem.buffer, ptr, len);
-    writer.deliver(data, ptr, len);
+    const views = writer.views;
+    const data = views.deliver(ptr, len);
     // Not through handlers.call: no closure per message on the hot path.
     try {
       (conn.stream ?? handlers).onData(conn, data);
     } catch (error) {
       handlers.capture(error);
     }
-    writer.deliver(undefined);
+    views.done();
   }
 
   drained(handle: number): void {
