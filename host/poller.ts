@@ -132,7 +132,7 @@ export class Poller {
       handlers, settings, mem, writer: this.#writer, conns: this.#conns, held: this.#held, ops: this.#ops,
       dials: this.#dials, idle: this.#idle,
       running: () => this.#running,
-      closed: (conn, err) => this.onClosed?.(conn, err),
+      closed: () => this.onClosed,
     });
     this.#batch = new BatchDispatch({
       mem, conns: this.#conns, deliver: this.#deliver,
