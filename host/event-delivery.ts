@@ -108,7 +108,7 @@ export class EventDelivery {
     const conn = this.#c.conns.get(handle);
     if (conn === undefined || conn.state !== ConnState.Open) return;
     const sink = conn.stream ?? this.#c.handlers;
-    this.#c.handlers.call(() => sink.onDrain(conn));
+    if (sink.onDrain !== noop) this.#c.handlers.call(() => sink.onDrain(conn));
   }
 
   /** The peer ended its side: after the bytes before it, onEnd, then (without allowHalfOpen) this side ends too. */
