@@ -52,6 +52,10 @@ export const READ_TRIGGER: u32 = EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOL
 
 /** Most ready reports fetched by one epoll-wait. */
 export const MAX_READY: u32 = 1024;
+/** Most ready reports one `run-once` processes: the host dispatches their
+ *  events (the echoes go out) before the rest of the poll is read, so a
+ *  large poll does not hold every reply back until its last read. */
+export const MAX_REPORTS_PER_BATCH: u32 = 64;
 /** Most accepts per listener ready report (level-triggered: the rest comes next poll). */
 export const MAX_ACCEPTS_PER_REPORT: i32 = 64;
 /** Most chunks handed to one writev. */

@@ -11,7 +11,8 @@
  *
  * Batch and backlog. `run-once` starts a batch: the previous list is
  * forgotten (events.ts compacts), the data area is reset. Reports are
- * processed from readyBuf[readyPos]. Every read lands in the data area and
+ * processed from readyBuf[readyPos], at most MAX_REPORTS_PER_BATCH per
+ * batch (the rest is backlog). Every read lands in the data area and
  * becomes a `data` event pointing there. Before a read, if less than a
  * whole read's room remains, the batch stops: readyPos stays on the
  * current report and `resumeReads` (batch.ts) keeps how many reads it
@@ -41,7 +42,7 @@
  * never traps. Events that must not be lost have room kept for them in
  * the event array (room.ts).
  */
-import { EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, ENOMEM, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, INTEREST_LISTEN, MAX_ACCEPTS_PER_REPORT, MAX_READY, READ_TRIGGER } from "./constants";
+import { EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, ENOMEM, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, INTEREST_LISTEN, MAX_ACCEPTS_PER_REPORT, MAX_READY, MAX_REPORTS_PER_BATCH, READ_TRIGGER } from "./constants";
 import {
   CLOSE_CAUSE_LOCAL, EVENT_KIND_ACCEPTED, EVENT_KIND_LISTENER_PAUSED, EVENT_KIND_OPENED,
   EVENT_KIND_POLL_FAILED, FAILED_CALL_NONE, PEER_BIT, READY_EVENTS_OFFSET, READY_SIZE, READY_TOKEN_OFFSET,
@@ -260,7 +261,8 @@ export function reactorRunOnce(timeout: i32): usize {
     readyPos = 0;
     setResumeReads(0);
   }
-  while (readyPos < readyCount) {
+  const stop = min(readyCount, readyPos + MAX_REPORTS_PER_BATCH);
+  while (readyPos < stop) {
     const r = readyBuf + <usize>readyPos * READY_SIZE;
     if (!processReport(load<u32>(r, READY_TOKEN_OFFSET), load<u32>(r, READY_EVENTS_OFFSET))) break;
     readyPos++;

@@ -27,8 +27,8 @@ export interface DeliveryContext {
   idle: IdleTimers<Conn> | undefined;
   /** Whether the poller still runs (a close at stop is reported at once, held bytes or not). */
   running(): boolean;
-  /** A connection's onClose was delivered, or its dial rejected (the poller's `onClosed`). */
-  closed(conn: Conn, err: Error | undefined): void;
+  /** What to call when a connection's onClose was delivered, or its dial rejected (the poller's `onClosed`), if anything. */
+  closed(): ((conn: Conn, err: Error | undefined) => void) | undefined;
 }
 
 /**
@@ -77,7 +77,7 @@ export class EventDelivery {
       handlers.call(() => opened.setKeepAlive(true, settings.keepAliveInitialDelay));
     }
     if (channels.open.hasSubscribers) channels.open.publish({ conn });
-    handlers.call(() => handlers.onOpen(opened));
+    if (handlers.onOpen !== noop) handlers.call(() => handlers.onOpen(opened));
     this.#c.dials.take(conn)?.resolve(conn);
     if (this.endingAll) conn.end();
   }
@@ -93,22 +93,22 @@ export class EventDelivery {
       held.hold(conn, mem.u8.subarray(ptr, ptr + len));
       return;
     }
-    const data = new Uint8Array(mem.buffer, ptr, len);
-    writer.deliver(data, ptr, len);
+    const views = writer.views;
+    const data = views.deliver(ptr, len);
     // Not through handlers.call: no closure per message on the hot path.
     try {
       (conn.stream ?? handlers).onData(conn, data);
     } catch (error) {
       handlers.capture(error);
     }
-    writer.deliver(undefined);
+    views.done();
   }
 
   drained(handle: number): void {
     const conn = this.#c.conns.get(handle);
     if (conn === undefined || conn.state !== ConnState.Open) return;
     const sink = conn.stream ?? this.#c.handlers;
-    this.#c.handlers.call(() => sink.onDrain(conn));
+    if (sink.onDrain !== noop) this.#c.handlers.call(() => sink.onDrain(conn));
   }
 
   /** The peer ended its side: after the bytes before it, onEnd, then (without allowHalfOpen) this side ends too. */
@@ -152,16 +152,19 @@ export class EventDelivery {
     if (dial !== undefined) {
       const err = dialError(status, detail, dial.target, this.#c.running());
       dial.reject(err);
-      this.#c.closed(conn, err);
+      this.#c.closed()?.(conn, err);
       return;
     }
     this.#c.ops.deadlines.clear(conn);
     const sink = conn.stream ?? this.#c.handlers;
     const publish = channels.close.hasSubscribers;
+    const closed = this.#c.closed();
+    // The error is made only for someone who receives it (an Error is not cheap).
+    if (!publish && sink.onClose === noop && closed === undefined) return;
     const err = failure ?? closeError(status, detail);
     if (publish) channels.close.publish({ conn, error: err });
     if (sink.onClose !== noop) this.#c.handlers.call(() => sink.onClose(conn, err));
-    this.#c.closed(conn, err);
+    closed?.(conn, err);
   }
 
   /** Delivers what resumed (or closed) connections held, then lets the reactor read them again. */

@@ -1,4 +1,5 @@
 import type { ResolvedEndpoint, Transport } from './address.js';
+import { BatchDispatch } from './batch-dispatch.js';
 import { ConnIndex } from './conn-index.js';
 import { ConnOps } from './conn-ops.js';
 import { Conn, ConnState } from './conn.js';
@@ -13,9 +14,8 @@ import { IdleTimers } from './idle-timers.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
 import type { ResolvedOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
-import { EventKind } from './generated/abi.js';
 import { PluginDispatch } from './plugin/adapter.js';
-import { CloseCause, EventWords, ListWords, instantiateReactor, type Reactor } from './reactor.js';
+import { CloseCause, instantiateReactor, type Reactor } from './reactor.js';
 import { NO_STATS, channels, readReactorStats, type ReactorStats } from './stats.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
@@ -55,7 +55,8 @@ export interface Adoption {
  * dispatches the batch of events to the engine's {@link Handlers}. Calls
  * made from outside a batch (a write from a timer, a close) may cause
  * events too; those are delivered by a `setImmediate` or by the next batch,
- * whichever comes first. What each connection event does is in
+ * whichever comes first. How a batch is read out of reactor memory is in
+ * host/batch-dispatch.ts; what each connection event does, in
  * host/event-delivery.ts; what a connection's own methods do, in
  * host/conn-ops.ts.
  *
@@ -92,6 +93,7 @@ export class Poller {
   readonly #dials = new PendingDials((conn) => this.#ops.closeWith(conn, CloseCause.DialTimeout));
   readonly #idle: IdleTimers<Conn> | undefined;
   readonly #deliver: EventDelivery;
+  readonly #batch: BatchDispatch;
   readonly #timers = new Set<NodeJS.Timeout>();
   #dispatching = false;
   /** The reactor may hold events caused by calls made outside `run-once`. */
@@ -130,7 +132,14 @@ export class Poller {
       handlers, settings, mem, writer: this.#writer, conns: this.#conns, held: this.#held, ops: this.#ops,
       dials: this.#dials, idle: this.#idle,
       running: () => this.#running,
-      closed: (conn, err) => this.onClosed?.(conn, err),
+      closed: () => this.onClosed,
+    });
+    this.#batch = new BatchDispatch({
+      mem, conns: this.#conns, deliver: this.#deliver,
+      failed: () => this.#failure !== undefined,
+      fail: (err) => this.#fail(err),
+      listenerPaused: (fd, errno) => this.#listenerPaused(fd, errno),
+      accepted: (fd) => this.onAccepted(fd),
     });
   }
 
@@ -235,7 +244,7 @@ export class Poller {
     const reactor = this.#reactor;
     reactor.shutdown();
     this.#dispatchingWhile(() => {
-      this.#dispatch(reactor.takeEvents());
+      this.#batch.dispatch(reactor.takeEvents());
       // Closes held behind the bytes of paused connections: reported now.
       for (const [conn, close] of this.#held.takeCloses()) this.#deliver.finishClose(conn, close.status, close.detail);
     });
@@ -412,11 +421,16 @@ export class Poller {
     if (!this.#running) return;
     if (status !== undefined) return this.#fail(pollerSyscallFailed(status, 'uv_poll'));
     const reactor = this.#reactor;
-    this.#dispatchingWhile(() => {
-      this.#dispatch(reactor.runOnce(0));
-      while (reactor.backlog() > 0) this.#dispatch(reactor.runOnce(0));
+    const batch = this.#batch;
+    // As #dispatchingWhile does, without a closure per wake-up.
+    this.#dispatching = true;
+    try {
+      batch.dispatch(reactor.runOnce(0));
+      while (reactor.backlog() > 0) batch.dispatch(reactor.runOnce(0));
       this.#drainPending();
-    });
+    } finally {
+      this.#dispatching = false;
+    }
     this.onSettled?.();
     this.#emptied?.();
     this.#handlers.rethrow();
@@ -440,7 +454,7 @@ export class Poller {
   #drainPending(): void {
     while (this.#eventsPending) {
       this.#eventsPending = false;
-      this.#dispatch(this.#reactor.takeEvents());
+      this.#batch.dispatch(this.#reactor.takeEvents());
       if (this.#held.pending) this.#deliver.deliverHeld();
     }
   }
@@ -462,84 +476,6 @@ export class Poller {
     this.onSettled?.();
     this.#emptied?.();
     this.#handlers.rethrow();
-  }
-
-  /**
-   * Delivers one batch (`ret` addresses its {ptr, len} in reactor memory).
-   * The reactor keeps the listed records and their `data` bytes in place
-   * until the next `run-once` or `take-events`, even when a handler makes
-   * it grow its memory or append events; only the view must be refreshed
-   * after a handler ran.
-   */
-  #dispatch(ret: number): void {
-    // A list from a dead reactor (a guarded call returned DEAD) is empty.
-    if (ret < 0 || this.#failure !== undefined) return;
-    const mem = this.#mem;
-    mem.sync();
-    const w = ret >>> 2;
-    const first = mem.i32[w + ListWords.ptr] >>> 2;
-    const end = first + mem.i32[w + ListWords.len] * EventWords.size;
-    this.#prepare(first, end);
-    for (let p = first; p < end && this.#failure === undefined; p += EventWords.size) {
-      mem.sync();
-      const events = mem.i32;
-      const handle = events[p + EventWords.conn] >>> 0;
-      switch (events[p + EventWords.kind] & 0xff) {
-        case EventKind.Data:
-          // A non-zero status: a datagram cut to readBufferSize.
-          if (events[p + EventWords.status] !== 0) this.#conns.get(handle)?.countTruncated();
-          this.#deliver.data(handle, events[p + EventWords.dataPtr] >>> 0, events[p + EventWords.dataLen] >>> 0);
-          break;
-        case EventKind.Opened:
-          this.#deliver.opened(handle, events[p + EventWords.detail], events[p + EventWords.dataPtr] >>> 0, events[p + EventWords.dataLen] >>> 0);
-          break;
-        case EventKind.Closed:
-          this.#deliver.closed(handle, events[p + EventWords.status], events[p + EventWords.detail]);
-          break;
-        case EventKind.Ended:
-          this.#deliver.ended(handle);
-          break;
-        case EventKind.ListenerPaused:
-          this.#listenerPaused(events[p + EventWords.detail], events[p + EventWords.status]);
-          break;
-        case EventKind.Drained:
-          this.#deliver.drained(handle);
-          break;
-        case EventKind.Accepted:
-          this.onAccepted(events[p + EventWords.detail]);
-          break;
-      }
-    }
-  }
-
-  /**
-   * Before any handler of a batch runs: connections closed by the reactor
-   * in this batch are doomed from the start of its dispatch (even a dial
-   * that opened and closed in the same batch): their descriptor is already
-   * closed (and may be reused by a connection accepted in the same batch),
-   * so no handler may write to them or look up their addresses. Memory the
-   * reactor released is discarded now, while it is sure to be unused; a
-   * failed epoll_wait fails the poller.
-   */
-  #prepare(first: number, end: number): void {
-    const events = this.#mem.i32;
-    for (let p = first; p < end; p += EventWords.size) {
-      switch (events[p + EventWords.kind] & 0xff) {
-        case EventKind.Closed: {
-          const conn = this.#conns.get(events[p + EventWords.conn] >>> 0);
-          if (conn !== undefined && (conn.state === ConnState.Open || conn.state === ConnState.Connecting)) {
-            conn.state = ConnState.Doomed;
-          }
-          break;
-        }
-        case EventKind.Released:
-          native.discard(this.#mem.buffer, events[p + EventWords.conn] >>> 0, events[p + EventWords.detail] >>> 0);
-          break;
-        case EventKind.PollFailed:
-          this.#fail(pollerSyscallFailed(events[p + EventWords.status], 'epoll_wait'));
-          break;
-      }
-    }
   }
 
   #listenerPaused(listenerFd: number, errno: number): void {

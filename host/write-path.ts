@@ -1,3 +1,4 @@
+import { DataViews } from './data-views.js';
 import { NbioError } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
 import { ERRNO } from './native.js';
@@ -7,9 +8,6 @@ import { CloseCause, type Reactor } from './reactor.js';
 export type Chunk = Uint8Array | string;
 
 const encoder = new TextEncoder();
-
-/** How many of the last delivered `data` views are recognised as stale by identity. */
-const RECENT_VIEWS = 16;
 
 /** Largest single write: the bytes are staged in the reactor's 32-bit memory. */
 const MAX_WRITE = 1 << 30;
@@ -22,7 +20,8 @@ const MAX_WRITE = 1 << 30;
  *
  * A `data` view is valid only while its `onData` runs: afterwards the same
  * memory holds newer bytes, so writing a kept view (or a view on it) throws
- * ERR_NBIO_STALE_VIEW instead of sending them. Growing a Wasm memory
+ * ERR_NBIO_STALE_VIEW instead of sending them (which views are told apart:
+ * host/data-views.ts). Growing a Wasm memory
  * detaches every view on it; the view being delivered is tracked by
  * identity, so writing it still sends the right bytes afterwards, while any
  * other view on the old memory is stale.
@@ -34,27 +33,13 @@ const MAX_WRITE = 1 << 30;
 export class WritePath {
   readonly #mem: GuestMemory;
   readonly #reactor: Reactor;
-  #delivered: Uint8Array | undefined;
-  #deliveredPtr = 0;
-  #deliveredLen = 0;
-  /** The views delivered most recently (a ring), refused by identity once their handler returned. */
-  readonly #recent: (Uint8Array | undefined)[] = new Array(RECENT_VIEWS).fill(undefined);
-  #recentAt = 0;
+  /** The `data` views handed to onData (host/event-delivery.ts makes them here): the one being delivered, the recent ones. */
+  readonly views: DataViews;
 
   constructor(mem: GuestMemory, reactor: Reactor) {
     this.#mem = mem;
     this.#reactor = reactor;
-  }
-
-  /** Marks `view` (at `ptr`, `len` bytes in reactor memory) as the data being delivered, or none. */
-  deliver(view: Uint8Array | undefined, ptr = 0, len = 0): void {
-    if (view !== undefined) {
-      this.#recent[this.#recentAt] = view;
-      this.#recentAt = (this.#recentAt + 1) % RECENT_VIEWS;
-    }
-    this.#delivered = view;
-    this.#deliveredPtr = ptr;
-    this.#deliveredLen = len;
+    this.views = new DataViews(mem);
   }
 
   /** Writes one chunk to connection `handle`; returns the reactor's result (>= 0, or a negated errno). */
@@ -103,7 +88,8 @@ export class WritePath {
    * that is no longer valid.
    */
   #length(data: Chunk): number {
-    if (this.#delivered !== undefined && data === this.#delivered) return this.#deliveredLen;
+    const views = this.views;
+    if (views.current !== undefined && data === views.current) return views.currentLen;
     if (typeof data === 'string') return Buffer.byteLength(data);
     if (!(data instanceof Uint8Array)) {
       throw new NbioError('ERR_NBIO_INVALID_ARG', `write() takes a Uint8Array (or Buffer) or a string, got ${describe(data)}`);
@@ -122,8 +108,8 @@ export class WritePath {
    * Whether `view` is on reactor memory but is not the data being delivered
    * now (or a view on it): its bytes have been, or may be, replaced by
    * newer ones. Stale are: any such view outside an `onData`; one outside
-   * the range of the data being delivered; one of the {@link RECENT_VIEWS}
-   * data views delivered last (by identity); one on memory that has grown
+   * the range of the data being delivered; one of the RECENT_VIEWS data
+   * views delivered last (by identity); one on memory that has grown
    * since (it is empty). Not detectable: a kept view on an older delivery
    * that happens to cover bytes of the current one.
    */
@@ -134,15 +120,15 @@ export class WritePath {
     mem.sync();
     if (view.buffer !== mem.buffer) return false;
     const start = view.byteOffset;
-    if (this.#delivered === undefined || start < this.#deliveredPtr || start + view.byteLength > this.#deliveredPtr + this.#deliveredLen) {
-      return true;
-    }
-    return this.#recent.includes(view);
+    const { current, currentPtr, currentLen } = this.views;
+    if (current === undefined || start < currentPtr || start + view.byteLength > currentPtr + currentLen) return true;
+    return this.views.isRecent(view);
   }
 
   /** Where a chunk's bytes already are in reactor memory, or -1 (call {@link #length} first: it rejects stale views). */
   #inReactor(data: Chunk): number {
-    if (this.#delivered !== undefined && data === this.#delivered) return this.#deliveredPtr;
+    const views = this.views;
+    if (views.current !== undefined && data === views.current) return views.currentPtr;
     if (typeof data === 'string') return -1;
     this.#mem.sync();
     return data.buffer === this.#mem.buffer ? data.byteOffset : -1;

@@ -1,5 +1,6 @@
 // Misuses that must fail loudly, with a stable code, instead of silently
-// doing something else: stale data views, unknown dial options and handler
+// doing something else: stale data views (also when the engine hands out
+// a view again for the same bytes), unknown dial options and handler
 // module exports, an address of the wrong IP version for the network.
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../host/index.js';
@@ -8,31 +9,55 @@ import { readBytes, signal, useScope } from './helpers.js';
 describe('misuse', () => {
   const scope = useScope();
 
-  it('refuses to write a data view kept after its onData returned, and keeps serving', async () => {
+  /**
+   * Serves a handler that keeps the first message's view (after writing
+   * `echo(data)`) and, on the second message, writes the kept view, then
+   * its own data. Resolves with both echoes, what writing the kept view
+   * did, and whether the second view lay on the same bytes as the kept one.
+   */
+  async function writeKeptOnNext(first: string, second: string, echo: (data: Uint8Array) => Uint8Array) {
     const server = scope.engine({ addrs: ['127.0.0.1:0'] });
     let kept: Uint8Array | undefined;
-    const outcome = signal<unknown>();
+    const outcome = signal<{ error: unknown; sameBytes: boolean }>();
     server.onData((conn, data) => {
       if (kept === undefined) {
         kept = data;
-        conn.write(data.subarray(0, 3)); // a view on the data being delivered: fine
+        conn.write(echo(data));
         return;
       }
+      const sameBytes = data.byteOffset === kept.byteOffset && data.byteLength === kept.byteLength;
       try {
         conn.write(kept);
-        outcome.resolve('written');
-      } catch (err) {
-        outcome.resolve(err);
+        outcome.resolve({ error: 'written', sameBytes });
+      } catch (error) {
+        outcome.resolve({ error, sameBytes });
       }
       conn.write(data);
     });
     await server.start();
     const socket = await scope.connect(server.addrs[0]);
-    socket.write('first');
-    expect((await readBytes(socket, 3)).toString()).toBe('fir');
-    socket.write('second');
-    expect(await outcome.promise).toMatchObject({ code: 'ERR_NBIO_STALE_VIEW' });
-    expect((await readBytes(socket, 6)).toString()).toBe('second');
+    socket.write(first);
+    const firstEcho = (await readBytes(socket, echo(Buffer.from(first)).length)).toString();
+    socket.write(second);
+    const { error, sameBytes } = await outcome.promise;
+    const secondEcho = (await readBytes(socket, second.length)).toString();
+    return { firstEcho, secondEcho, error, sameBytes };
+  }
+
+  it('refuses to write a data view kept after its onData returned, and keeps serving', async () => {
+    // A view on the data being delivered is fine to write.
+    const r = await writeKeptOnNext('first', 'second', (data) => data.subarray(0, 3));
+    expect(r.firstEcho).toBe('fir');
+    expect(r.error).toMatchObject({ code: 'ERR_NBIO_STALE_VIEW' });
+    expect(r.secondEcho).toBe('second');
+  });
+
+  it('refuses a kept data view when the next message lands at the same address with the same length', async () => {
+    // Each message is the only read of its batch: same address, same length.
+    const r = await writeKeptOnNext('aaaa', 'bbbb', (data) => data);
+    expect(r.sameBytes).toBe(true);
+    expect(r.error).toMatchObject({ code: 'ERR_NBIO_STALE_VIEW' });
+    expect([r.firstEcho, r.secondEcho]).toEqual(['aaaa', 'bbbb']);
   });
 
   it('refuses a kept data view written from outside any handler', async () => {

@@ -291,6 +291,20 @@ describe('reactor core over a fake kernel', () => {
     expect(seen.size).toBe(6);
   });
 
+  it('processes at most 64 readiness reports per batch, the rest as backlog', () => {
+    const l = listen();
+    const conns: number[] = [];
+    for (let i = 0; i < 100; i++) conns.push(connect(l));
+    for (const c of conns) k.fds.get(fdOf(c))!.inbox.push(1, 2, 3);
+    const first = runOnce();
+    expect(first.filter((e) => e.kind === 1).length).toBe(64);
+    expect(x[E + 'backlog']()).toBe(36);
+    const second = runOnce();
+    expect(second.filter((e) => e.kind === 1).length).toBe(36);
+    expect(x[E + 'backlog']()).toBe(0);
+    expect(new Set([...first, ...second].filter((e) => e.kind === 1).map((e) => e.conn)).size).toBe(100);
+  });
+
   it('pauses a listener on EMFILE instead of spinning, resumes on request', () => {
     const l = listen();
     k.fds.get(l)!.acceptErr = 24;
