@@ -116,6 +116,9 @@ class Host {
   dispatch(ret: number): number {
     this.mem.sync();
     const events = readEvents(this.mem.buffer, ret);
+    // Connections the reactor closed in this batch are no longer live while
+    // it is dispatched (as the Node host treats them: doomed from the start).
+    const closing = new Set(events.filter((e) => e.kind === EventKind.Closed).map((e) => e.conn));
     for (const { kind, conn: handle, status, detail, data } of events) {
       const conn = this.conns.get(handle);
       switch (kind) {
@@ -151,7 +154,7 @@ class Host {
           check(conn.peer.ended || conn.peer.isReset, `ended for ${handle}, but the peer never ended`);
           conn.peerEnded = true;
           // What the Node host does without allowHalfOpen: end this side too, once its bytes are sent.
-          if (!conn.ending) {
+          if (!conn.ending && !closing.has(handle)) {
             conn.ending = true;
             check(this.r.end(handle) === 0, `end ${handle} refused after its peer ended`);
             this.#ended = true;
