@@ -156,15 +156,34 @@ export class EventDelivery {
       return;
     }
     this.#c.ops.deadlines.clear(conn);
-    const sink = conn.stream ?? this.#c.handlers;
-    const publish = channels.close.hasSubscribers;
-    const closed = this.#c.closed();
     // The error is made only for someone who receives it (an Error is not cheap).
-    if (!publish && sink.onClose === noop && closed === undefined) return;
-    const err = failure ?? closeError(status, detail);
-    if (publish) channels.close.publish({ conn, error: err });
+    const sink = conn.stream ?? this.#c.handlers;
+    if (!channels.close.hasSubscribers && sink.onClose === noop && this.#c.closed() === undefined) return;
+    this.#tellClosed(conn, failure ?? closeError(status, detail));
+  }
+
+  /**
+   * The poller failed and `conn` went with it: its dial rejects with `err`,
+   * or its onClose receives it (the reactor reports nothing more).
+   */
+  lost(conn: Conn, err: EngineError): void {
+    conn.state = ConnState.Closed;
+    const dial = this.#c.dials.take(conn);
+    if (dial !== undefined) {
+      dial.reject(err);
+      this.#c.closed()?.(conn, err);
+      return;
+    }
+    this.#c.ops.deadlines.clear(conn);
+    this.#tellClosed(conn, err);
+  }
+
+  /** Tells whoever listens that `conn` closed with `err`: the close channel, its onClose (or its stream's), the poller's `onClosed`. */
+  #tellClosed(conn: Conn, err: EngineError | undefined): void {
+    if (channels.close.hasSubscribers) channels.close.publish({ conn, error: err });
+    const sink = conn.stream ?? this.#c.handlers;
     if (sink.onClose !== noop) this.#c.handlers.call(() => sink.onClose(conn, err));
-    closed?.(conn, err);
+    this.#c.closed()?.(conn, err);
   }
 
   /** Delivers what resumed (or closed) connections held, then lets the reactor read them again. */

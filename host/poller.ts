@@ -16,7 +16,7 @@ import type { ResolvedOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
 import { PluginDispatch } from './plugin/adapter.js';
 import { CloseCause, instantiateReactor, type Reactor } from './reactor.js';
-import { NO_STATS, channels, readReactorStats, type ReactorStats } from './stats.js';
+import { NO_STATS, readReactorStats, type ReactorStats } from './stats.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
 
@@ -324,18 +324,7 @@ export class Poller {
     const handlers = this.#handlers;
     handlers.reportError(err);
     this.#dispatchingWhile(() => {
-      for (const conn of this.#conns.clear()) {
-        conn.state = ConnState.Closed;
-        const dial = this.#dials.take(conn);
-        if (dial !== undefined) {
-          dial.reject(err);
-        } else {
-          if (channels.close.hasSubscribers) channels.close.publish({ conn, error: err });
-          const sink = conn.stream ?? handlers;
-          handlers.call(() => sink.onClose(conn, err));
-        }
-        this.onClosed?.(conn, err);
-      }
+      for (const conn of this.#conns.clear()) this.#deliver.lost(conn, err);
     });
     this.onFailure(err);
     handlers.rethrow();
