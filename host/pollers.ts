@@ -222,6 +222,7 @@ export class PollerGroup {
 
   /** Terminates `m`'s thread unless it ends within `ms`. */
   #arm(m: Member, ms: number): void {
+    if (m.dead) return; // ended already: nothing to wait for
     clearTimeout(m.watchdog);
     m.watchdog = setTimeout(() => {
       m.hung = true;
