@@ -2,7 +2,7 @@
 // the rule says (round-robin evenly, hash by fd % pollers, least-connections
 // to the poller that had connections closed), all echoed; stop() ends
 // every worker thread.
-import { readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Engine, LoadBalancing } from '../host/index.js';
@@ -17,8 +17,11 @@ interface Served {
   fd: number;
 }
 
-/** Opens `n` connections one after another; each says which poller serves it. */
-async function open(scope: Scope, engine: Engine, n: number): Promise<Served[]> {
+/**
+ * Opens `n` connections one after another; each says which poller serves it.
+ * `between(i)` runs after the i-th connection is served.
+ */
+async function open(scope: Scope, engine: Engine, n: number, between?: (i: number) => void): Promise<Served[]> {
   const served: Served[] = [];
   for (let i = 0; i < n; i++) {
     const socket = await scope.connect(engine.addrs[0]);
@@ -27,6 +30,7 @@ async function open(scope: Scope, engine: Engine, n: number): Promise<Served[]> 
     const text = await readLine(socket, message);
     const [poller, fd] = text.split(':').map(Number);
     served.push({ socket, poller, fd });
+    between?.(i);
   }
   return served;
 }
@@ -77,9 +81,20 @@ describe.each([2, 4])('loadBalancing with %i pollers', (pollers) => {
 
   it('hash: the poller is the descriptor modulo the number of pollers', async () => {
     const engine = await start('hash');
-    const served = await open(scope, engine, 200);
-    for (const s of served) expect(s.poller).toBe(s.fd % pollers);
-    expect(new Set(served.map((s) => s.poller)).size).toBeGreaterThan(1);
+    // The client's socket and the accepted one are both this process's
+    // descriptors, so one after another they would all share a parity and
+    // land on the same poller: a descriptor held after every other
+    // connection shifts the next ones.
+    const spacers: number[] = [];
+    try {
+      const served = await open(scope, engine, 200, (i) => {
+        if (i % 2 === 0) spacers.push(openSync('/dev/null', 'r'));
+      });
+      for (const s of served) expect(s.poller).toBe(s.fd % pollers);
+      expect(new Set(served.map((s) => s.poller)).size).toBeGreaterThan(1);
+    } finally {
+      for (const fd of spacers) closeSync(fd);
+    }
   });
 
   it('least-connections: new connections go to the poller that lost some', async () => {
