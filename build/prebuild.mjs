@@ -7,11 +7,15 @@
 // local build (host/native/build) that running processes load is never
 // touched. `npm pack` runs it (prepack).
 //
+// It compiles the shim's files that the package ships (package.json "files"
+// under host/native/), so the prebuilt addon and a compile-from-source
+// install build the same sources, and a file missing from "files" fails here.
+//
 // Flags: --out DIR writes DIR/prebuilds/... instead (default host/native).
 // Offline machines need Node's headers: node-gyp takes them from the
 // `nodedir` npm setting (npm passes it as npm_config_nodedir).
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,9 +26,14 @@ const require = createRequire(join(root, 'package.json'));
 const outFlag = process.argv.indexOf('--out');
 const out = outFlag > 0 ? resolve(process.argv[outFlag + 1]) : join(root, 'host', 'native');
 
+const nativeDir = 'host/native/';
+const shipped = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  .files.filter((f) => f.startsWith(nativeDir) && !f.endsWith('/'))
+  .map((f) => f.slice(nativeDir.length));
+
 const scratch = mkdtempSync(join(tmpdir(), 'nbio-prebuild-'));
 try {
-  for (const file of ['binding.gyp', 'nbio_shim.c']) cpSync(join(root, 'host', 'native', file), join(scratch, file));
+  for (const file of shipped) cpSync(join(root, nativeDir, file), join(scratch, file));
   const prebuildify = join(dirname(require.resolve('prebuildify/package.json')), 'bin.js');
   const nodeGyp = join(dirname(require.resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
   const args = [prebuildify, '--napi', '--strip', '--tag-uv', '--tag-libc', '--target', `node@${process.versions.node}`,

@@ -1,5 +1,5 @@
 /**
- * Typed loader for the native Linux shim (host/native/nbio_shim.c).
+ * Typed loader for the native Linux shim (host/native/*.c, shim.h).
  *
  * The addon is prebuilt for linux-x64 in the package
  * (host/native/prebuilds/), or built by `npm install` from the C source

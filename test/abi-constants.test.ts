@@ -4,8 +4,8 @@
 // generator to the WIT and to the canonical ABI, and the numbers both sides
 // still spell by hand (Linux's errno and epoll values) to Linux. That the
 // generated layout is the one the component model uses is shown by
-// test/portable-path.test.ts: jco's glue decodes the same events and stats
-// the host decodes through the generated layout.
+// test/portable-path-*.test.ts: jco's glue decodes the same events and
+// stats the host decodes through the generated layout.
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';

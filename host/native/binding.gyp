@@ -1,14 +1,22 @@
-# The native Linux shim (one C file, plain Node-API). `npm install` runs
+# The native Linux shim (plain Node-API; one C file per concern, shim.h is
+# what they share: keep package.json "files" in step). `npm install` runs
 # node-gyp-build here (package.json "install"): it loads the prebuilt addon
 # shipped in the package (prebuilds/, made by build/prebuild.mjs) or, when
-# there is none for this platform, builds this file with node-gyp into
+# there is none for this platform, builds these files with node-gyp into
 # build/Release/nbio_shim.node. Offline builds need Node's headers: the
 # repository's .npmrc sets nodedir=/usr.
 {
   "targets": [
     {
       "target_name": "nbio_shim",
-      "sources": ["nbio_shim.c"],
+      "sources": [
+        "epoll.c",
+        "socket_io.c",
+        "memory.c",
+        "listen_connect.c",
+        "watchers.c",
+        "module.c"
+      ],
       "defines": ["NAPI_VERSION=8"],
       # node's common.gypi asks for -O3; this shim is built with -O2.
       "cflags!": ["-O3"],
