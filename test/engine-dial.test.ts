@@ -1,6 +1,5 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { native } from '../host/native.js';
 import { signal, useScope } from './helpers.js';
 
 describe('dial', () => {

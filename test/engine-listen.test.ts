@@ -1,3 +1,4 @@
+import type { Engine } from '../host/index.js';
 import { describe, expect, it } from 'vitest';
 import { readBytes, split, useScope } from './helpers.js';
 import { readdirSync } from 'node:fs';
@@ -68,7 +69,7 @@ describe('listening', () => {
 
   it('shares a port between engines with reusePort, the kernel spreading connections', async () => {
     const counts = [0, 0];
-    const engines = [];
+    const engines: Engine[] = [];
     for (const i of [0, 1]) {
       const addr = i === 0 ? '127.0.0.1:0' : engines[0].addrs[0];
       const engine = await scope.echoServer({ addrs: [addr], reusePort: true });

@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Compiles `file` (under test/assembly/) with extra asc arguments; returns the binary. */
-async function compile(file: string, extra: string[]): Promise<Uint8Array> {
-  let binary: Uint8Array | undefined;
+async function compile(file: string, extra: string[]): Promise<Uint8Array<ArrayBuffer>> {
+  let binary: Uint8Array<ArrayBuffer> | undefined;
   const errors: string[] = [];
   const { error } = await asc.main(
     // An explicit config: otherwise asc picks up the root asconfig.json and
@@ -18,7 +18,7 @@ async function compile(file: string, extra: string[]): Promise<Uint8Array> {
       '--outFile', 'harness.wasm', ...extra],
     {
       writeFile(name: string, contents: Uint8Array | string) {
-        if (name.endsWith('.wasm')) binary = contents as Uint8Array;
+        if (name.endsWith('.wasm')) binary = contents as Uint8Array<ArrayBuffer>;
       },
       stdout: { write: () => true } as any,
       stderr: { write: (s: string) => { errors.push(String(s)); return true; } } as any,
@@ -29,7 +29,7 @@ async function compile(file: string, extra: string[]): Promise<Uint8Array> {
 }
 
 /** Compiles a harness into its binary; it must import nothing. */
-export async function compileHarnessBinary(file: string): Promise<Uint8Array> {
+export async function compileHarnessBinary(file: string): Promise<Uint8Array<ArrayBuffer>> {
   const binary = await compile(file, []);
   const imports = WebAssembly.Module.imports(new WebAssembly.Module(binary));
   if (imports.length) throw new Error(`${file}: harness must not import anything: ${JSON.stringify(imports)}`);
@@ -78,7 +78,7 @@ function encodeLeb(value: number): number[] {
  * grow past `maxPages` 64 KiB pages: `memory.grow` beyond fails with -1,
  * as under an embedder's limit (wasmtime's store limits).
  */
-export function withMemoryMaximum(binary: Uint8Array, maxPages: number): Uint8Array {
+export function withMemoryMaximum(binary: Uint8Array, maxPages: number): Uint8Array<ArrayBuffer> {
   let at = 8; // magic + version
   while (at < binary.length) {
     const id = binary[at];

@@ -17,7 +17,7 @@ interface Heap {
 const PAGE = 4096;
 const pagesFor = (n: number) => Math.ceil((n + 16) / PAGE) * PAGE;
 
-let binary: Uint8Array;
+let binary: Uint8Array<ArrayBuffer>;
 let module: WebAssembly.Module;
 beforeAll(async () => {
   binary = await compileHarnessBinary('heap-harness.ts');

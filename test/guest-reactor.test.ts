@@ -11,7 +11,7 @@ import { readEvents, type ReactorEvent } from './reactor-events.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const coreBytes = readFileSync(join(root, 'dist', 'wasm', 'reactor.core.wasm'));
 const E = 'nbio:engine/engine@0.1.0#';
-const IN = 1, OUT = 4, ERR = 8, HUP = 0x10, RDHUP = 0x2000;
+const IN = 1, OUT = 4, RDHUP = 0x2000;
 
 interface Sock { kind: 'sock' | 'listener'; inbox: number[]; eof: boolean; sent: number[]; sendCap: number;
   pending: number[]; acceptErr: number; interest: number; token: number; registered: boolean; }
@@ -44,14 +44,14 @@ class Kernel {
     return {
       'nbio:engine/sys@0.1.0': {
         'epoll-create': () => k.epfd,
-        'epoll-ctl': (epfd: number, op: number, fd: number, events: number, token: number) => {
+        'epoll-ctl': (_epfd: number, op: number, fd: number, events: number, token: number) => {
           k.calls.push(`ctl ${op} ${fd} ${events.toString(16)}`);
           const s = k.fds.get(fd); if (!s) return -9;
           if (op === 1) { if (s.registered) return -17; s.registered = true; }
           else if (!s.registered) return -2;
           s.interest = events; s.token = token >>> 0; return 0;
         },
-        'epoll-wait': (epfd: number, max: number, timeout: number, ret: number) => {
+        'epoll-wait': (_epfd: number, max: number, _timeout: number, ret: number) => {
           const p = k.realloc(0, 0, 4, max * 8);
           let n = 0;
           for (const s of k.fds.values()) {

@@ -10,6 +10,7 @@ interface WB {
   bytes(q: U): U; consume(q: U, n: U): void; clear(q: U): void; gather(q: U, iov: U, max: U): U;
   tail(q: U): U; chunkCount(q: U): U; copyOut(q: U, dest: U): U; pattern(p: U, n: U, seed: U): void;
   churn(iters: U, maxSize: U): void;
+  adoptRoom: WebAssembly.Global;
 }
 
 let wb: WB;

@@ -52,7 +52,7 @@ beforeAll(() => {
   project = join(scratch, 'app');
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'module', private: true }));
-  const env = { ...process.env, PATH: bareBin(join(scratch, 'bin')) };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: bareBin(join(scratch, 'bin')) };
   delete env.npm_config_nodedir;
   run(process.execPath, [npmCli, 'install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, env });
   for (const name of ['echo-server', 'echo-client']) {

@@ -24,6 +24,11 @@ function fakeConn(handle: number): { conn: Conn; written: string[] } {
     bufferedAmount: () => 0,
     setDeadline: () => {},
     address: () => undefined,
+    closeWrite: () => {},
+    setOption: () => {},
+    stream: () => {
+      throw new Error('no streams in this test');
+    },
   };
   return { conn: new Conn(owner, handle, ConnState.Open), written };
 }

@@ -4,7 +4,7 @@
 // its own instance's connections, and leaves other engines serving.
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../host/index.js';
+import type { Engine, EngineOptions } from '../host/index.js';
 import { readBytes, signal, useScope, type Scope } from './helpers.js';
 import { examplePlugin, fixturePlugin } from './plugin-fixtures.js';
 
@@ -18,7 +18,7 @@ interface Closed {
 }
 
 /** A started engine with a plugin, recording its connections' closes and its plugin errors. */
-async function pluginEngine(scope: Scope, plugin: Parameters<Scope['engine']>[0]['plugin']) {
+async function pluginEngine(scope: Scope, plugin: EngineOptions['plugin']) {
   const closes: Closed[] = [];
   const errors: Closed[] = [];
   const engine = scope.engine({ addrs: ['127.0.0.1:0'], plugin });

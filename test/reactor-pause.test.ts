@@ -20,7 +20,7 @@ function setup(capacity = 1 << 20): { kernel: FakeKernel; mem: GuestMemory; r: R
   const kernel = new FakeKernel();
   const mem = new GuestMemory();
   const r = instantiateReactor(lowerSys(kernel, mem), mem);
-  expect(r.init(64, 0, 3, 1)).toBeGreaterThanOrEqual(0);
+  expect(r.init(64, 0, 3, 1, 0, 0)).toBeGreaterThanOrEqual(0);
   const lfd = kernel.listen();
   expect(r.addListener(lfd)).toBe(0);
   const decode = (ret: number): Event[] => {

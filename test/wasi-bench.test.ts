@@ -33,7 +33,7 @@ describe.each(['wasi-wasmtime', 'wasi-jco'])('loadgen against the %s echo server
 
   it.for(SERVER_SCENARIOS[name as keyof typeof SERVER_SCENARIOS])('verifies scenario %s (short run)', async (scenario, ctx) => {
     const { port } = server(ctx);
-    const args = SCENARIOS[scenario as keyof typeof SCENARIOS].args!;
+    const { args } = SCENARIOS[scenario as keyof typeof SCENARIOS] as { args: string[] };
     const r = await runLoadgen(bins.loadgen, ['-p', String(port), '-w', '0.1', '-d', '0.5', ...args]).done;
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

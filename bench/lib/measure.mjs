@@ -16,6 +16,11 @@ const HTTP_LOAD = fileURLToPath(new URL('./http-load.mjs', import.meta.url));
  * `bins.uringEchoServer` (no liburing or no io_uring here) there is no `c-uring`.
  * `compare` is another checkout of this repository (built), whose engine
  * runs as `nbio@compare` beside this one's.
+ *
+ * @param {{ [name: string]: string | null }} bins
+ * @param {string | null} [wasmtime]
+ * @param {string | null} [compare]
+ * @returns {{ [name: string]: string[] }}
  */
 export function serverCommands(bins, wasmtime = null, compare = null) {
   const nbioEcho = (...flags) => [process.execPath, '--expose-gc', new URL('../servers/nbio-echo.mjs', import.meta.url).pathname, ...flags];
@@ -96,6 +101,9 @@ function sample(pids) {
  * null; `nofile` (optional) raises the server's descriptor limit. Throws if
  * the server fails to start, the load generator fails (non-zero exit: wrong
  * echoes, connection errors) or the server dies.
+ *
+ * @param {{ serverName: string, serverArgv: string[], loadgen: string, scenario: { args: string[] },
+ *   warmup: number, secs: number, pin: { server: number, loadgen: number } | null, nofile?: number | null }} options
  */
 export async function measureThroughput({ serverName, serverArgv, loadgen, scenario, warmup, secs, pin, nofile = null }) {
   const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null, nofile });
@@ -164,6 +172,9 @@ export async function measureThroughput({ serverName, serverArgv, loadgen, scena
   }
 }
 
+/** Connections of the idle scenario's warm-up round. */
+export const WARMUP_CONNS = 1000;
+
 /**
  * Server RSS per idle connection: RSS before any connection, with `base` idle
  * connections, and with `total` (a second load generator adds total - base).
@@ -174,8 +185,6 @@ export async function measureThroughput({ serverName, serverArgv, loadgen, scena
  * which the Node servers run a full garbage collection (the C server ignores
  * it), so RSS reflects live memory. The server runs under `ulimit -n nofile`.
  */
-/** Connections of the idle scenario's warm-up round. */
-export const WARMUP_CONNS = 1000;
 
 export async function measureIdle({ serverName, serverArgv, loadgen, base, total, pin, nofile, settleMs = 1000 }) {
   const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null, nofile });

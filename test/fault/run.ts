@@ -311,7 +311,8 @@ class Host {
           check(this.r.close(conn.handle, CloseCause.Local) === 0, `close ${conn.handle} refused`);
           conn.discarded = true;
           this.take();
-          check(conn.closes.length === 1, `close ${conn.handle}: no closed event`);
+          const closes: number = conn.closes.length; // take() delivered the closed event
+          check(closes === 1, `close ${conn.handle}: no closed event`);
         }
         return;
       case 'shut':

@@ -218,17 +218,17 @@ export class FakeKernel implements HighLevelSys {
     else if (s.kind !== 'socket') r = -ENOTSOCK;
     else if (s.state === 'connecting' || s.reset) r = -ENOTCONN;
     else if (how === SHUT_WR || how === SHUT_RDWR) s.shutWr = true;
-    return this.#log('shutdown', [fd, how], r);
+    return this.#logged('shutdown', [fd, how], r);
   };
 
   recvFrom = (fd: number, maxLen: number): RecvResult => {
     const r = this.#fds.has(fd) ? -EOPNOTSUPP : -EBADF;
-    this.#log('recvFrom', [fd, maxLen], r);
+    this.#logged('recvFrom', [fd, maxLen], r);
     return { tag: 'error', val: r };
   };
 
   sendTo = (fd: number, data: Uint8Array, _destination: Uint8Array): number =>
-    this.#log('sendTo', [fd, `${data.length}B`], this.#fds.has(fd) ? -EOPNOTSUPP : -EBADF);
+    this.#logged('sendTo', [fd, `${data.length}B`], this.#fds.has(fd) ? -EOPNOTSUPP : -EBADF);
 
   // ---- internals ----
 

@@ -20,7 +20,7 @@ export type ReadResult = { tag: 'data'; val: Uint8Array } | { tag: 'error'; val:
 
 /** WIT `recv-result`: one datagram, with its sender's address and full size, or a negated errno. */
 export type RecvResult =
-  | { tag: 'datagram'; val: { data: Uint8Array; source: Uint8Array; size: number } }
+  | { tag: 'datagram'; val: { data: Uint8Array; source: Uint8Array; fullSize: number } }
   | { tag: 'error'; val: number };
 
 /**
@@ -133,12 +133,12 @@ export function lowerSys(sys: HighLevelSys, mem: GuestMemory): LoweredSys {
         mem.storeDatagramResult(ret, 0, 0, 0, 0, r.val);
         return;
       }
-      const { data, source, size } = r.val;
+      const { data, source, fullSize } = r.val;
       const dataAt = mem.alloc(1, data.length);
       mem.u8.set(data, dataAt);
       const sourceAt = mem.alloc(1, source.length);
       mem.u8.set(source, sourceAt);
-      mem.storeDatagramResult(ret, dataAt, data.length, sourceAt, source.length, size);
+      mem.storeDatagramResult(ret, dataAt, data.length, sourceAt, source.length, fullSize);
     },
     'send-to': (fd, ptr, len, addrPtr, addrLen) => sys.sendTo(fd, bytesAt(ptr, len), bytesAt(addrPtr, addrLen)),
   };

@@ -80,7 +80,8 @@ interface Sock {
 type Res =
   | { kind: 'network' }
   | { kind: 'socket'; sock: Sock }
-  | { kind: 'input' | 'output'; conn: Conn; socket: number }
+  | { kind: 'input'; conn: Conn; socket: number }
+  | { kind: 'output'; conn: Conn; socket: number }
   | { kind: 'pollable'; target: number; at?: bigint }
   | { kind: 'error' }
   | { kind: 'resolver'; addrs: number[][]; blocked: boolean };
