@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the native shim for this platform as a prebuilt addon that travels
 // in the npm package (the prebuildify + node-gyp-build convention):
-//   host/native/prebuilds/<platform>-<arch>/node.napi.uv1.glibc.node
+//   host/native/prebuilds/<platform>-<arch>/node.uv1.glibc.node (Node-API: no ABI tag, any Node version)
 // node-gyp-build loads it on install and at run time, so users on this
 // platform need no C compiler. Runs in a scratch copy of host/native, so the
 // local build (host/native/build) that running processes load is never
