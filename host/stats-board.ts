@@ -40,11 +40,13 @@ export class StatsBoard {
   /** The shared memory, to hand to the workers. */
   readonly buffer: SharedArrayBuffer;
   readonly #words: Int32Array;
+  readonly #view: DataView;
 
   /** A board of `slots` slots, or the one another thread made (`buffer`). */
   constructor(slots: number | SharedArrayBuffer) {
     this.buffer = typeof slots === 'number' ? new SharedArrayBuffer(slots * SLOT_BYTES) : slots;
     this.#words = new Int32Array(this.buffer);
+    this.#view = new DataView(this.buffer);
   }
 
   /** Publishes `stats` in slot `slot`: the one writer of that slot calls this. */
@@ -55,7 +57,7 @@ export class StatsBoard {
     const copy = (generation + 1) & 1;
     const sequence = header + SEQUENCE + copy;
     Atomics.add(words, sequence, 1);
-    writeReactorStats(this.buffer, copyAt(slot, copy), stats);
+    writeReactorStats(this.#view, copyAt(slot, copy), stats);
     Atomics.add(words, sequence, 1);
     Atomics.store(words, header + GENERATION, generation + 1);
   }

@@ -111,13 +111,12 @@ export function readReactorStats(buffer: ArrayBufferLike, ptr: number): ReactorS
 }
 
 /**
- * Writes `r` as a `reactor-stats` record at `ptr` in `buffer`, in the
- * layout {@link readReactorStats} reads, with its `closed` list right
- * after the record (room for `r.closed.length` entries is the caller's to
- * keep). Addresses are byte offsets into `buffer`.
+ * Writes `r` as a `reactor-stats` record at `ptr` in the memory `dv`
+ * views, in the layout {@link readReactorStats} reads, with its `closed`
+ * list right after the record (room for `r.closed.length` entries is the
+ * caller's to keep). Addresses are byte offsets into that memory.
  */
-export function writeReactorStats(buffer: ArrayBufferLike, ptr: number, r: Readonly<ReactorStats>): void {
-  const dv = new DataView(buffer);
+export function writeReactorStats(dv: DataView, ptr: number, r: Readonly<ReactorStats>): void {
   const u64 = (at: number, n: number) => {
     dv.setUint32(at, n >>> 0, true);
     dv.setUint32(at + 4, Math.floor(n / 2 ** 32), true);
