@@ -71,7 +71,7 @@ export class StatsBoard {
       const copy = generation & 1;
       const sequence = Atomics.load(words, header + SEQUENCE + copy);
       if ((sequence & 1) !== 0) continue; // rewritten already: a newer copy is published
-      const stats = readReactorStats(this.buffer, copyAt(slot, copy));
+      const stats = readReactorStats(this.#view, copyAt(slot, copy));
       if (Atomics.load(words, header + SEQUENCE + copy) === sequence) return stats;
     }
   }

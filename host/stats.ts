@@ -83,17 +83,21 @@ export interface ReactorStats {
   memoryInUse: number;
 }
 
-/** Reads the `reactor-stats` record at `ptr` in reactor memory, `buffer` (its generated layout). */
-export function readReactorStats(buffer: ArrayBufferLike, ptr: number): ReactorStats {
-  const dv = new DataView(buffer);
+/**
+ * Reads the `reactor-stats` record at `ptr` (its generated layout) in
+ * `memory`: reactor memory, or a view of it kept by the caller.
+ */
+export function readReactorStats(memory: ArrayBufferLike | DataView, ptr: number): ReactorStats {
+  const dv = memory instanceof DataView ? memory : new DataView(memory);
   const u64 = (at: number) => dv.getUint32(at, true) + dv.getUint32(at + 4, true) * 2 ** 32;
   const f = (offset: number) => u64(ptr + offset);
   const list = ptr + ReactorStatsLayout.closed;
   const first = dv.getUint32(list + ListLayout.ptr, true);
-  const closed = Array.from({ length: dv.getUint32(list + ListLayout.len, true) }, (_, i) => {
+  const closed: { status: number; count: number }[] = [];
+  for (let i = 0, n = dv.getUint32(list + ListLayout.len, true); i < n; i++) {
     const e = first + i * ClosedCountLayout.size;
-    return { status: dv.getInt32(e + ClosedCountLayout.status, true), count: u64(e + ClosedCountLayout.count) };
-  });
+    closed.push({ status: dv.getInt32(e + ClosedCountLayout.status, true), count: u64(e + ClosedCountLayout.count) });
+  }
   return {
     connections: dv.getUint32(ptr + ReactorStatsLayout.connections, true),
     accepted: f(ReactorStatsLayout.accepted),
