@@ -218,9 +218,9 @@ export class Engine {
   /**
    * What the engine's pollers have done so far, summed (each one's with
    * `{ perPoller: true }`): connections open, accepted, dialed, closed (by
-   * cause), bytes read and written, bytes queued, reactor memory. Costs a
-   * few microseconds whatever the number of connections; worker pollers'
-   * figures are as they published them last (README, "Stats").
+   * cause), bytes read and written, bytes queued, reactor memory. Costs
+   * well under a microsecond with a few pollers, however many connections;
+   * worker pollers' figures are as they last published them (README, "Stats").
    */
   stats(options?: StatsOptions): EngineStats {
     const perPoller = perPollerOption(options);

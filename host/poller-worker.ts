@@ -9,9 +9,9 @@
  * after every batch, and publishes its figures (host/stats-board.ts) after
  * every dispatch, every {@link STATS_REFRESH_MS} (for what was done
  * between dispatches: writes from timers, or posted by the engine's
- * thread) and once its engine stopped. It reports `started` (with its reactor's descriptor
- * table) or `failed` once, and on `stop` stops its engine (gracefully if
- * asked) and lets the thread end. Its plugin's failures (and log lines,
+ * thread) and once its engine stopped. It reports `started` (with its
+ * reactor's descriptor table) or `failed` once, and on `stop` stops its
+ * engine (gracefully if asked) and lets the thread end. Its plugin's failures (and log lines,
  * when the engine has a `log` handler) are posted too.
  *
  * An exception nothing here catches (a handler's, which the engine
