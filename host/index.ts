@@ -19,6 +19,6 @@ export type {
   StopHandler,
 } from './options.js';
 export type { PluginOptions } from './plugin/options.js';
-export type { CloseMessage, EngineStats, OpenMessage } from './stats.js';
+export type { CloseMessage, EngineStats, OpenMessage, StatsOptions } from './stats.js';
 export type { PluginStats } from './plugin/supervisor.js';
 export type { LogLevel } from './plugin/instance.js';

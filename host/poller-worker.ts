@@ -6,9 +6,12 @@
  * sockets its `dial` and `addConn` placed here (reporting their opening
  * and closing back, and acting on the operations their stand-ins post:
  * host/remote-conns.ts). It keeps its counters (host/pollers.ts) current
- * after every batch, reports `started` (with its reactor's descriptor
- * table) or `failed` once, and on `stop` stops its engine (gracefully if
- * asked) and lets the thread end. Its plugin's failures (and log lines,
+ * after every batch, and publishes its figures (host/stats-board.ts) after
+ * every dispatch, every {@link STATS_REFRESH_MS} (for what was done
+ * between dispatches: writes from timers, or posted by the engine's
+ * thread) and once its engine stopped. It reports `started` (with its
+ * reactor's descriptor table) or `failed` once, and on `stop` stops its
+ * engine (gracefully if asked) and lets the thread end. Its plugin's failures (and log lines,
  * when the engine has a `log` handler) are posted too.
  *
  * An exception nothing here catches (a handler's, which the engine
@@ -23,13 +26,21 @@ import { describeError } from './errors.js';
 import { COUNTERS, type PollerData, type PollerMessage, type PollerRequest } from './pollers.js';
 import type { Poller } from './poller.js';
 import type { ConnOp } from './remote-conns.js';
+import { StatsBoard } from './stats-board.js';
+
+/**
+ * How often the figures are published besides after dispatches: writes
+ * a handler makes from a timer reach the kernel without a dispatch.
+ */
+const STATS_REFRESH_MS = 100;
 
 const port = parentPort!;
 process.on('uncaughtException', (error) => {
   port.postMessage({ type: 'uncaught', error: describeError(error) } satisfies PollerMessage);
 });
-const { options, forwardPluginLog, counters: shared, index } = workerData as PollerData;
+const { options, forwardPluginLog, counters: shared, stats, index } = workerData as PollerData;
 const counters = new Int32Array(shared);
+const board = new StatsBoard(stats);
 if (options.plugin !== undefined && forwardPluginLog) {
   options.plugin.log = (level, message) => port.postMessage({ type: 'plugin-log', level, message } satisfies PollerMessage);
 }
@@ -41,11 +52,17 @@ engine.onPluginError(({ code, message, cause }) => {
 /** Connections the engine's thread placed here, by the id of their stand-in. */
 const remotes = new Map<number, Conn>();
 const ids = new Map<Conn, number>();
+/** Publishes the figures between dispatches, until the engine stopped. */
+let refresh: NodeJS.Timeout | undefined;
 
 try {
   await engine.start();
   const poller = pollerOf(engine)!;
-  poller.onSettled = () => Atomics.store(counters, 2 * index + COUNTERS.LIVE, poller.connCount);
+  poller.onSettled = () => {
+    Atomics.store(counters, 2 * index + COUNTERS.LIVE, poller.connCount);
+    publish(poller);
+  };
+  refresh = setInterval(() => publish(poller), STATS_REFRESH_MS).unref();
   poller.onClosed = (conn, err) => {
     const id = ids.get(conn);
     if (id === undefined) return;
@@ -64,7 +81,11 @@ try {
 function serve(poller: Poller, request: PollerRequest): void {
   switch (request.type) {
     case 'stop':
-      void engine.stop({ graceful: request.graceful, timeout: request.timeout }).then(() => port.close());
+      void engine.stop({ graceful: request.graceful, timeout: request.timeout }).then(() => {
+        clearInterval(refresh);
+        publish(poller); // the final figures
+        port.close();
+      });
       break;
     case 'stop-now':
       void engine.stop();
@@ -92,6 +113,11 @@ function serve(poller: Poller, request: PollerRequest): void {
       break;
     }
   }
+}
+
+/** Publishes what the poller counted so far on the board, in this worker's slot. */
+function publish(poller: Poller): void {
+  board.publish(index, poller.stats);
 }
 
 /** An operation a stand-in posted; failures (a closed connection) are the stand-in's to see later. */

@@ -101,6 +101,8 @@ export class Poller {
   #drainScheduled = false;
   /** The reactor's figures as last read (what {@link stats} answers once the reactor is dead). */
   #stats: Readonly<ReactorStats> | undefined;
+  /** Connections an acceptor handed here that the reactor took: it counts them as added, {@link stats} as accepted. */
+  #handedAccepted = 0;
   /**
    * Called with each descriptor an acceptor (see {@link addAcceptor})
    * accepted: it is the callee's to hand to a poller.
@@ -357,7 +359,10 @@ export class Poller {
     // A dead reactor answers a negated errno instead of an address.
     if (ptr > 0) {
       this.#mem.sync();
-      this.#stats = readReactorStats(this.#mem.buffer, ptr);
+      const stats = readReactorStats(this.#mem.buffer, ptr);
+      stats.accepted += this.#handedAccepted;
+      stats.added -= this.#handedAccepted;
+      this.#stats = stats;
     }
     return this.#stats ?? NO_STATS;
   }
@@ -377,7 +382,8 @@ export class Poller {
 
   /** Serves a connection an acceptor handed over (`onOpen` follows); closes `fd` if that fails. */
   adoptAccepted(fd: number): void {
-    this.#register(fd, { transport: this.#settings.transport, connecting: false, timeout: 0, target: undefined });
+    const conn = this.#register(fd, { transport: this.#settings.transport, connecting: false, timeout: 0, target: undefined });
+    if (!(conn instanceof Error)) this.#handedAccepted++;
   }
 
   /** Registers `fd` with the reactor as a connection not open yet; returns it, or the error (`fd` closed). */

@@ -9,6 +9,8 @@ import { FdRole, OwnedFds } from './owned-fds.js';
 import { packageRoot } from './package-root.js';
 import type { LogLevel } from './plugin/instance.js';
 import { RemoteConns, type RemoteAdoption, type RemoteReport, type RemoteRequest } from './remote-conns.js';
+import { StatsBoard } from './stats-board.js';
+import type { PollerStats } from './stats.js';
 
 /** The worker script that runs one poller (compiled from host/poller-worker.ts). */
 const WORKER_SCRIPT = join(packageRoot, 'dist', 'host', 'poller-worker.js');
@@ -48,7 +50,9 @@ export interface PollerData {
   forwardPluginLog: boolean;
   /** The counters of every worker (see {@link COUNTERS}). */
   counters: SharedArrayBuffer;
-  /** This worker's place among them. */
+  /** Where every worker publishes its figures (host/stats-board.ts). */
+  stats: SharedArrayBuffer;
+  /** This worker's place among them (and its slot on the board). */
   index: number;
 }
 
@@ -87,6 +91,8 @@ interface Member {
   remotes: RemoteConns;
   /** Descriptors handed to it so far (compare with its ADOPTED counter). */
   handed: number;
+  /** Its connections closed here with ERR_NBIO_POLLER_FAILED once it died. */
+  lost: number;
 }
 
 /**
@@ -120,11 +126,13 @@ export class PollerGroup {
   readonly #members: Member[];
   readonly #handlers: Handlers;
   readonly #counters: Int32Array;
+  readonly #board: StatsBoard;
 
-  private constructor(members: Member[], handlers: Handlers, counters: Int32Array) {
+  private constructor(members: Member[], handlers: Handlers, counters: Int32Array, board: StatsBoard) {
     this.#members = members;
     this.#handlers = handlers;
     this.#counters = counters;
+    this.#board = board;
   }
 
   /**
@@ -141,16 +149,17 @@ export class PollerGroup {
     const inputType = (arg: string) => arg.startsWith('--input-type');
     const execArgv = process.execArgv.some(inputType) ? process.execArgv.filter((arg) => !inputType(arg)) : undefined;
     const counters = new SharedArrayBuffer(count * 2 * Int32Array.BYTES_PER_ELEMENT);
+    const board = new StatsBoard(count);
     const members = Array.from({ length: count }, (_, index): Member => {
-      const workerData: PollerData = { options, forwardPluginLog: events.pluginLog !== undefined, counters, index };
+      const workerData: PollerData = { options, forwardPluginLog: events.pluginLog !== undefined, counters, stats: board.buffer, index };
       const worker = new Worker(WORKER_SCRIPT, { workerData, execArgv });
       const remotes = new RemoteConns((request) => worker.postMessage(request));
       // From the start: a plugin logs from its init, before the worker reports it started.
       worker.on('message', (message: PollerMessage) => relay(message, handlers, events, remotes));
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      return { worker, fds: undefined, exited, stopping: false, dead: false, watchdog: undefined, hung: false, remotes, handed: 0 };
+      return { worker, fds: undefined, exited, stopping: false, dead: false, watchdog: undefined, hung: false, remotes, handed: 0, lost: 0 };
     });
-    const group = new PollerGroup(members, handlers, new Int32Array(counters));
+    const group = new PollerGroup(members, handlers, new Int32Array(counters), board);
     const started = await Promise.allSettled(members.map((m) => startedOrFailed(m)));
     const failure = started.find((r) => r.status === 'rejected');
     if (failure !== undefined) {
@@ -179,6 +188,19 @@ export class PollerGroup {
     let n = 0;
     for (let i = 0; i < this.#members.length; i++) n += this.load(i);
     return n;
+  }
+
+  /**
+   * Each worker's figures, in order: what it published last (at the end of
+   * its last dispatch, see host/poller-worker.ts; its final ones once it
+   * stopped). A worker that died counts what it published last, with no
+   * connection open and nothing queued, and the connections closed for it.
+   */
+  stats(): PollerStats[] {
+    return this.#members.map((m, i) => {
+      const reactor = this.#board.read(i);
+      return m.dead ? { reactor: { ...reactor, connections: 0, queued: 0 }, lost: m.lost } : { reactor, lost: 0 };
+    });
   }
 
   /** Hands worker `i` a connection an acceptor accepted (its onOpen runs there). */
@@ -261,6 +283,7 @@ export class PollerGroup {
     handlers.reportError(err);
     for (const [fd, role] of closed) {
       if (role !== FdRole.Conn) continue;
+      m.lost++;
       const conn = new Conn(LOST, fd, ConnState.Closed);
       handlers.call(() => handlers.onClose(conn, err));
     }

@@ -1,14 +1,17 @@
 import { channel } from 'node:diagnostics_channel';
 import { getSystemErrorName } from 'node:util';
 import type { Conn } from './conn.js';
-import type { EngineError } from './errors.js';
+import { NbioError, type EngineError } from './errors.js';
 import { ClosedCountLayout, ListLayout, ReactorStatsLayout } from './generated/abi.js';
+import { checkKnownKeys } from './options.js';
 import { CloseCause } from './reactor.js';
 
 /**
- * What an engine's poller has done: `engine.stats()`. The reactor counts
- * (see `stats` in wit/nbio-engine.wit), so reading it costs no system call
- * and does not grow with the number of connections.
+ * What an engine's pollers have done: `engine.stats()`, the sum over every
+ * poller (this thread's and each worker's). Each reactor counts (see
+ * `stats` in wit/nbio-engine.wit), so reading costs no system call and
+ * does not grow with the number of connections. A worker poller's figures
+ * are those it published last (host/stats-board.ts).
  */
 export interface EngineStats {
   /** Connections open now (dials in progress included). */
@@ -31,12 +34,37 @@ export interface EngineStats {
   bytesWritten: number;
   /** Bytes queued now in write buffers (written, not yet taken by the kernel), over all connections. */
   queued: number;
-  /** The most bytes queued at once so far. */
+  /**
+   * The most bytes queued at once so far. With several pollers, the sum of
+   * each one's most: at least what was ever queued at once over all.
+   */
   queuedMax: number;
-  /** Bytes of the reactor's WebAssembly memory (it never shrinks: also its high-water mark). */
+  /** Bytes of the reactors' WebAssembly memory (it never shrinks: also its high-water mark). */
   reactorMemory: number;
   /** Bytes of that memory in use. */
   reactorMemoryInUse: number;
+  /**
+   * With `{ perPoller: true }` only: the same figures for each poller, this
+   * thread's first, then the worker pollers in order; the fields above are
+   * their sums.
+   */
+  pollers?: EngineStats[];
+}
+
+/** Options of `engine.stats`. */
+export interface StatsOptions {
+  /** Also tell each poller's figures (`pollers`). Default false. */
+  perPoller?: boolean;
+}
+
+/**
+ * What one poller brings to `engine.stats()`: its reactor's figures, and,
+ * once the poller died, how many of its connections the engine's thread
+ * closed for it (their `onClose` got ERR_NBIO_POLLER_FAILED).
+ */
+export interface PollerStats {
+  reactor: Readonly<ReactorStats>;
+  lost: number;
 }
 
 /** The `reactor-stats` record, decoded (u64s as numbers: exact up to 2^53). */
@@ -55,17 +83,21 @@ export interface ReactorStats {
   memoryInUse: number;
 }
 
-/** Reads the `reactor-stats` record at `ptr` in reactor memory, `buffer` (its generated layout). */
-export function readReactorStats(buffer: ArrayBufferLike, ptr: number): ReactorStats {
-  const dv = new DataView(buffer);
+/**
+ * Reads the `reactor-stats` record at `ptr` (its generated layout) in
+ * `memory`: reactor memory, or a view of it kept by the caller.
+ */
+export function readReactorStats(memory: ArrayBufferLike | DataView, ptr: number): ReactorStats {
+  const dv = memory instanceof DataView ? memory : new DataView(memory);
   const u64 = (at: number) => dv.getUint32(at, true) + dv.getUint32(at + 4, true) * 2 ** 32;
   const f = (offset: number) => u64(ptr + offset);
   const list = ptr + ReactorStatsLayout.closed;
   const first = dv.getUint32(list + ListLayout.ptr, true);
-  const closed = Array.from({ length: dv.getUint32(list + ListLayout.len, true) }, (_, i) => {
+  const closed: { status: number; count: number }[] = [];
+  for (let i = 0, n = dv.getUint32(list + ListLayout.len, true); i < n; i++) {
     const e = first + i * ClosedCountLayout.size;
-    return { status: dv.getInt32(e + ClosedCountLayout.status, true), count: u64(e + ClosedCountLayout.count) };
-  });
+    closed.push({ status: dv.getInt32(e + ClosedCountLayout.status, true), count: u64(e + ClosedCountLayout.count) });
+  }
   return {
     connections: dv.getUint32(ptr + ReactorStatsLayout.connections, true),
     accepted: f(ReactorStatsLayout.accepted),
@@ -80,6 +112,39 @@ export function readReactorStats(buffer: ArrayBufferLike, ptr: number): ReactorS
     memorySize: f(ReactorStatsLayout.memorySize),
     memoryInUse: f(ReactorStatsLayout.memoryInUse),
   };
+}
+
+/**
+ * Writes `r` as a `reactor-stats` record at `ptr` in the memory `dv`
+ * views, in the layout {@link readReactorStats} reads, with its `closed`
+ * list right after the record (room for `r.closed.length` entries is the
+ * caller's to keep). Addresses are byte offsets into that memory.
+ */
+export function writeReactorStats(dv: DataView, ptr: number, r: Readonly<ReactorStats>): void {
+  const u64 = (at: number, n: number) => {
+    dv.setUint32(at, n >>> 0, true);
+    dv.setUint32(at + 4, Math.floor(n / 2 ** 32), true);
+  };
+  const f = (offset: number, n: number) => u64(ptr + offset, n);
+  const first = ptr + ReactorStatsLayout.size;
+  r.closed.forEach(({ status, count }, i) => {
+    const e = first + i * ClosedCountLayout.size;
+    dv.setInt32(e + ClosedCountLayout.status, status, true);
+    u64(e + ClosedCountLayout.count, count);
+  });
+  dv.setUint32(ptr + ReactorStatsLayout.closed + ListLayout.ptr, first, true);
+  dv.setUint32(ptr + ReactorStatsLayout.closed + ListLayout.len, r.closed.length, true);
+  dv.setUint32(ptr + ReactorStatsLayout.connections, r.connections, true);
+  f(ReactorStatsLayout.accepted, r.accepted);
+  f(ReactorStatsLayout.dialed, r.dialed);
+  f(ReactorStatsLayout.added, r.added);
+  f(ReactorStatsLayout.closedOther, r.closedOther);
+  f(ReactorStatsLayout.bytesRead, r.bytesRead);
+  f(ReactorStatsLayout.bytesWritten, r.bytesWritten);
+  f(ReactorStatsLayout.queued, r.queued);
+  f(ReactorStatsLayout.queuedMax, r.queuedMax);
+  f(ReactorStatsLayout.memorySize, r.memorySize);
+  f(ReactorStatsLayout.memoryInUse, r.memoryInUse);
 }
 
 /** The name a close status goes by in `closedBy`: what onClose's `err.code` is for it. */
@@ -107,29 +172,51 @@ function closeName(status: number): string {
   }
 }
 
-/** The public figures from the reactor's record. */
-export function engineStats(r: Readonly<ReactorStats>): EngineStats {
-  const closedBy: Record<string, number> = {};
-  let closed = r.closedOther;
-  for (const { status, count } of r.closed) {
-    const name = closeName(status);
-    closedBy[name] = (closedBy[name] ?? 0) + count;
-    closed += count;
-  }
-  if (r.closedOther > 0) closedBy.other = r.closedOther;
-  return {
-    connections: r.connections,
-    accepted: r.accepted,
-    dialed: r.dialed,
-    closed,
-    closedBy,
-    bytesRead: r.bytesRead,
-    bytesWritten: r.bytesWritten,
-    queued: r.queued,
-    queuedMax: r.queuedMax,
-    reactorMemory: r.memorySize,
-    reactorMemoryInUse: r.memoryInUse,
+const STATS_OPTIONS: ReadonlySet<string> = new Set(['perPoller']);
+
+/** Whether `stats` was asked for each poller's figures; ERR_NBIO_INVALID_OPTION for an unknown option or a bad value. */
+export function perPollerOption(options: StatsOptions | undefined): boolean {
+  if (options === undefined) return false;
+  checkKnownKeys(options, STATS_OPTIONS, 'stats option');
+  const perPoller = options.perPoller ?? false;
+  if (typeof perPoller !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_OPTION', 'perPoller must be a boolean');
+  return perPoller;
+}
+
+/**
+ * The public figures: the sum over `pollers` (this thread's first), each
+ * close status named as onClose's `err.code` is; with `perPoller`, each
+ * poller's figures too.
+ */
+export function engineStats(pollers: readonly PollerStats[], perPoller = false): EngineStats {
+  const total: EngineStats = {
+    connections: 0, accepted: 0, dialed: 0, closed: 0, closedBy: {}, bytesRead: 0, bytesWritten: 0,
+    queued: 0, queuedMax: 0, reactorMemory: 0, reactorMemoryInUse: 0,
   };
+  for (const p of pollers) addPoller(total, p);
+  if (perPoller) total.pollers = pollers.map((p) => engineStats([p]));
+  return total;
+}
+
+/** Adds one poller's figures to `into`. */
+function addPoller(into: EngineStats, { reactor: r, lost }: PollerStats): void {
+  const closedBy = into.closedBy;
+  const count = (name: string, n: number) => {
+    closedBy[name] = (closedBy[name] ?? 0) + n;
+    into.closed += n;
+  };
+  for (const { status, count: n } of r.closed) count(closeName(status), n);
+  if (r.closedOther > 0) count('other', r.closedOther);
+  if (lost > 0) count('ERR_NBIO_POLLER_FAILED', lost);
+  into.connections += r.connections;
+  into.accepted += r.accepted;
+  into.dialed += r.dialed;
+  into.bytesRead += r.bytesRead;
+  into.bytesWritten += r.bytesWritten;
+  into.queued += r.queued;
+  into.queuedMax += r.queuedMax;
+  into.reactorMemory += r.memorySize;
+  into.reactorMemoryInUse += r.memoryInUse;
 }
 
 /** The figures of a reactor that has done nothing. */

@@ -1,0 +1,83 @@
+import { ClosedCountLayout, ReactorStatsLayout } from './generated/abi.js';
+import { readReactorStats, writeReactorStats, type ReactorStats } from './stats.js';
+
+/** Most entries of a `reactor-stats` record's `closed` list (the bound wit/nbio-engine.wit gives). */
+const CLOSED_MAX = 256;
+
+/**
+ * One copy of a poller's figures: a `reactor-stats` record in its
+ * canonical-ABI layout (host/generated/abi.ts), then its `closed` list.
+ */
+const COPY_BYTES = ReactorStatsLayout.size + CLOSED_MAX * ClosedCountLayout.size;
+
+/**
+ * A poller's slot starts with three Int32 words (padded to keep the
+ * records 8-byte aligned): the generation published last, then one
+ * sequence number per copy (odd while that copy is being written).
+ */
+const HEADER_BYTES = 16;
+const GENERATION = 0;
+const SEQUENCE = 1;
+
+const SLOT_BYTES = HEADER_BYTES + 2 * COPY_BYTES;
+
+/**
+ * The figures of an engine's worker pollers, in shared memory: each worker
+ * publishes its reactor's `reactor-stats` (as its poller reads them,
+ * host/poller.ts) into its own slot, and the engine's thread reads every
+ * slot synchronously in `engine.stats()`.
+ *
+ * A slot holds two copies. A worker writes the copy not published (its
+ * sequence number odd meanwhile), then publishes it by bumping the
+ * generation; a reader takes the copy the generation names and keeps it
+ * only if that copy's sequence number was even and unchanged around the
+ * read, else reads again (the worker published twice meanwhile). So a
+ * read is never torn, takes no lock, and a worker that dies mid-write
+ * leaves its last published figures readable. A publish is a few dozen
+ * stores and allocates nothing per connection.
+ */
+export class StatsBoard {
+  /** The shared memory, to hand to the workers. */
+  readonly buffer: SharedArrayBuffer;
+  readonly #words: Int32Array;
+  readonly #view: DataView;
+
+  /** A board of `slots` slots, or the one another thread made (`buffer`). */
+  constructor(slots: number | SharedArrayBuffer) {
+    this.buffer = typeof slots === 'number' ? new SharedArrayBuffer(slots * SLOT_BYTES) : slots;
+    this.#words = new Int32Array(this.buffer);
+    this.#view = new DataView(this.buffer);
+  }
+
+  /** Publishes `stats` in slot `slot`: the one writer of that slot calls this. */
+  publish(slot: number, stats: Readonly<ReactorStats>): void {
+    const words = this.#words;
+    const header = (slot * SLOT_BYTES) / 4;
+    const generation = Atomics.load(words, header + GENERATION);
+    const copy = (generation + 1) & 1;
+    const sequence = header + SEQUENCE + copy;
+    Atomics.add(words, sequence, 1);
+    writeReactorStats(this.#view, copyAt(slot, copy), stats);
+    Atomics.add(words, sequence, 1);
+    Atomics.store(words, header + GENERATION, generation + 1);
+  }
+
+  /** The figures last published in slot `slot` (all zero before the first: a zeroed copy reads so). */
+  read(slot: number): Readonly<ReactorStats> {
+    const words = this.#words;
+    const header = (slot * SLOT_BYTES) / 4;
+    for (;;) {
+      const generation = Atomics.load(words, header + GENERATION);
+      const copy = generation & 1;
+      const sequence = Atomics.load(words, header + SEQUENCE + copy);
+      if ((sequence & 1) !== 0) continue; // rewritten already: a newer copy is published
+      const stats = readReactorStats(this.#view, copyAt(slot, copy));
+      if (Atomics.load(words, header + SEQUENCE + copy) === sequence) return stats;
+    }
+  }
+}
+
+/** Byte offset of copy `copy` of slot `slot`. */
+function copyAt(slot: number, copy: number): number {
+  return slot * SLOT_BYTES + HEADER_BYTES + copy * COPY_BYTES;
+}
