@@ -341,17 +341,6 @@ export class Poller {
     return this.#owned.buffer;
   }
 
-  /** Bytes of the reactor's memory in use (allocated). */
-  get memoryInUse(): number {
-    return this.#reactor.memoryInUse();
-  }
-
-  /** Bytes of the reactor's Wasm memory. */
-  get memoryBytes(): number {
-    this.#mem.sync();
-    return this.#mem.buffer.byteLength;
-  }
-
   /** What the reactor counted (host/stats.ts); once it is dead, what it counted last time it was asked. */
   get stats(): Readonly<ReactorStats> {
     const ptr = this.#reactor.stats();

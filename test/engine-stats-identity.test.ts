@@ -1,11 +1,13 @@
 // engine.stats() counts every connection once when it comes (accepted,
 // dialed or added) and once when it goes (closed), over TCP, Unix and UDP,
 // with one poller and with two: connections === accepted + dialed + added
-// - closed whenever the figures are quiet.
+// - closed whenever the figures are quiet. And the memory getters tell the
+// same sums as stats(); pluginStats tells this thread's poller's own.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Conn, Engine, EngineStats } from '../host/index.js';
 import { split, statsReach, useScope, type Scope } from './helpers.js';
+import { examplePlugin } from './plugin-fixtures.js';
 
 const echo = new URL('./fixtures/echo.mjs', import.meta.url);
 
@@ -92,4 +94,32 @@ describe('engine.stats(): every connection counted once in and once out', () => 
       expectIdentity(stats);
     });
   }
+});
+
+describe('engine memory and plugin getters', () => {
+  const scope = useScope();
+
+  it('reactorMemory and reactorMemoryInUse are the sums stats() tells, over every poller', async () => {
+    const engine = scope.engine({ addrs: ['127.0.0.1:0'], pollers: 2, handlers: echo });
+    expect([engine.reactorMemory, engine.reactorMemoryInUse]).toEqual([0, 0]);
+    await engine.start();
+    await Promise.all([0, 1, 2, 3].map(() => scope.connect(engine.addrs[0])));
+    const stats = await statsReach(engine, { connections: 4 });
+    const each = engine.stats({ perPoller: true }).pollers!;
+    expect(engine.reactorMemory).toBe(stats.reactorMemory);
+    expect(engine.reactorMemoryInUse).toBe(stats.reactorMemoryInUse);
+    expect(engine.reactorMemory).toBe(each[0].reactorMemory + each[1].reactorMemory);
+    expect(engine.reactorMemoryInUse).toBe(each[0].reactorMemoryInUse + each[1].reactorMemoryInUse);
+    expect(each[1].reactorMemory).toBeGreaterThan(0);
+  });
+
+  it("pluginStats tells this thread's poller's plugin only", async () => {
+    const engine = scope.engine({ addrs: ['127.0.0.1:0'], pollers: 2, plugin: { module: examplePlugin('echo') } });
+    await engine.start();
+    await Promise.all([0, 1, 2, 3].map(() => scope.connect(engine.addrs[0])));
+    await statsReach(engine, { connections: 4 });
+    const each = engine.stats({ perPoller: true }).pollers!;
+    expect(each.map((p) => p.connections)).toEqual([2, 2]); // round-robin
+    expect(engine.pluginStats).toMatchObject({ state: 'running', connections: each[0].connections });
+  });
 });
