@@ -31,7 +31,7 @@ import {
 } from "./conn-table";
 import { chunkLen, chunkPtr, wbAppendRecord, wbBytes, wbConsume, wbHead, wbIsEmpty } from "./write-buffer";
 import { evPush } from "./events";
-import { countClosed, countRead, countWritten } from "./stats";
+import { countAccepted, countClosed, countRead, countWritten } from "./stats";
 import { batchCommit, batchFree, batchNext, resumeReads, setResumeReads } from "./batch";
 import { edgeTriggered, epollFd, maxWriteBufferSize, readBufferSize, readLimit, triggerBits } from "./settings";
 import { sysClose, sysEpollCtl, sysRecvFrom, sysSendTo, sysWrite } from "./sys";
@@ -169,6 +169,7 @@ export function socketReport(fd: i32, s: usize, events: u32): bool {
       memory.copy(a, SOURCE + 4, <usize>addrLen);
       batchCommit(addrLen);
       evPush(EVENT_KIND_OPENED, peerHandle(p), 0, <u32>fd + 1, a, addrLen);
+      countAccepted();
       countRead(got);
       evPush(EVENT_KIND_DATA, peerHandle(p), <u32>size > rbs ? size : 0, 0, dest, got);
       continue;

@@ -11,7 +11,7 @@
  *   add-acceptor    (fd)            -> 0 | -errno
  *   resume-listener (fd)            -> 0 | -errno
  *   remove-listener (fd)            -> 0 | -errno
- *   add-conn        (fd, connecting)-> handle | -errno
+ *   add-conn        (fd, origin)    -> handle | -errno
  *   add-datagram    (fd, connected) -> handle | 0 | -errno
  *   run-once        (timeoutMs)     -> ptr to {u32 ptr, u32 len} list<event>
  *   backlog         ()              -> u32
@@ -58,8 +58,8 @@ export function engine$resume_listener(fd: i32): i32 {
 export function engine$remove_listener(fd: i32): i32 {
   beginCall(); const r = reactorRemoveListener(fd); endCall(); return r;
 }
-export function engine$add_conn(fd: i32, connecting: bool): i32 {
-  beginCall(); const r = reactorAddConn(fd, connecting); endCall(); return r;
+export function engine$add_conn(fd: i32, origin: u32): i32 {
+  beginCall(); const r = reactorAddConn(fd, origin); endCall(); return r;
 }
 export function engine$add_datagram(fd: i32, connected: bool): i32 {
   beginCall(); const r = reactorAddDatagram(fd, connected); endCall(); return r;

@@ -44,7 +44,7 @@
  */
 import { EAGAIN, EALREADY, EBADF, ECONNABORTED, EEXIST, EINTR, EINVAL, ENOMEM, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, INTEREST_LISTEN, MAX_ACCEPTS_PER_REPORT, MAX_READY, MAX_REPORTS_PER_BATCH, READ_TRIGGER } from "./constants";
 import {
-  CLOSE_CAUSE_LOCAL, EVENT_KIND_ACCEPTED, EVENT_KIND_LISTENER_PAUSED, EVENT_KIND_OPENED,
+  CLOSE_CAUSE_LOCAL, CONN_ORIGIN_ACCEPTED, CONN_ORIGIN_ADDED, CONN_ORIGIN_COUNT, CONN_ORIGIN_DIALING, EVENT_KIND_ACCEPTED, EVENT_KIND_LISTENER_PAUSED, EVENT_KIND_OPENED,
   EVENT_KIND_POLL_FAILED, FAILED_CALL_NONE, PEER_BIT, READY_EVENTS_OFFSET, READY_SIZE, READY_TOKEN_OFFSET,
 } from "./generated/abi";
 import {
@@ -55,7 +55,7 @@ import {
 } from "./conn-table";
 import { wbBytes } from "./write-buffer";
 import { evCompact, evPending, evPush, evReturn } from "./events";
-import { countAccepted, countAdded, statsRecord } from "./stats";
+import { countAccepted, countAdded, countDialed, statsRecord } from "./stats";
 import { heapAlloc, heapInUse, heapSetLimit } from "./heap";
 import { SPARE_EVENTS, announceReleases, room } from "./room";
 import { batchInit, batchReset, resumeReads, setResumeReads } from "./batch";
@@ -226,14 +226,19 @@ function admit(fd: i32): i32 {
   return 0;
 }
 
-export function reactorAddConn(fd: i32, connecting: bool): i32 {
+/** `add-conn`: `origin` is a `conn-origin` (-22, EINVAL, for any other number; `fd` closed). */
+export function reactorAddConn(fd: i32, origin: u32): i32 {
+  if (origin >= CONN_ORIGIN_COUNT) { if (fd >= 0) sysClose(fd); return -EINVAL; }
   const e = admit(fd);
   if (e < 0) return e;
   const st = slotState(ctSlot(fd));
   if (st == STATE_LISTENER) return -EEXIST; // the reactor's own listener: never close it
+  const connecting = origin == <u32>CONN_ORIGIN_DIALING;
   const h = registerConn(fd, connecting ? STATE_CONNECTING : STATE_OPEN, connecting, 0, true);
   if (h < 0) { sysClose(fd); return <i32>h; }
-  countAdded(connecting);
+  if (origin == <u32>CONN_ORIGIN_ADDED) countAdded();
+  else if (origin == <u32>CONN_ORIGIN_ACCEPTED) countAccepted();
+  else countDialed();
   if (!connecting) evPush(EVENT_KIND_OPENED, <u32>h, 0, 0, 0, 0);
   return <i32>h;
 }
@@ -245,6 +250,7 @@ export function reactorAddDatagram(fd: i32, connected: bool): i32 {
   if (slotState(ctSlot(fd)) == STATE_LISTENER) return -EEXIST;
   const h = registerConn(fd, STATE_OPEN, false, FLAG_DATAGRAM, false);
   if (h < 0) { sysClose(fd); return <i32>h; }
+  countDialed();
   evPush(EVENT_KIND_OPENED, <u32>h, 0, 0, 0, 0);
   return <i32>h;
 }

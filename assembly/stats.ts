@@ -1,6 +1,7 @@
 /**
  * The reactor's counters, behind the `stats` export (wit/nbio-engine.wit):
- * kept where the things counted happen (an accept, a read, what the kernel
+ * kept where the things counted happen (an accept, a dial or a socket
+ * handed over, a UDP socket's new peer, a read, what the kernel
  * took of a write, a `closed` event, every byte entering or leaving a write
  * queue), so that reading them costs no system call and no walk over the
  * connections. Counting is a few additions per system call the reactor
@@ -40,13 +41,14 @@ let queuedMax: u64 = 0;
 /** The `stats` record returned to the host (valid until its next call). */
 const RECORD: usize = memory.data(<i32>REACTOR_STATS_SIZE, <i32>REACTOR_STATS_ALIGN);
 
-/** A connection was accepted on a listener. */
+/** A connection was accepted: on a listener, handed over as accepted, or a UDP socket's new peer. */
 @inline export function countAccepted(): void { accepted++; }
 
-/** A socket was handed over by `add-conn`, connecting (a dial) or connected. */
-@inline export function countAdded(connecting: bool): void {
-  if (connecting) dialed++; else added++;
-}
+/** A dial was handed over: a TCP or Unix socket (`add-conn`), or a connected UDP socket (`add-datagram`). */
+@inline export function countDialed(): void { dialed++; }
+
+/** A connected socket was taken over from elsewhere (`add-conn` as `added`). */
+@inline export function countAdded(): void { added++; }
 
 /** `n` bytes were read from a connection. */
 @inline export function countRead(n: u32): void { bytesRead += n; }

@@ -160,7 +160,7 @@ export class Engine {
     return this;
   }
 
-  /** What this thread's poller's plugin did so far; undefined without a plugin or before `start()`. */
+  /** What the plugin did in this thread's poller only (not the worker pollers'); undefined without a plugin or before `start()`. */
   get pluginStats(): PluginStats | undefined {
     return this.#supervisor?.stats;
   }
@@ -195,24 +195,22 @@ export class Engine {
   }
 
   /**
-   * Bytes of the reactor's WebAssembly memory: its connection table, read
-   * batch and the write buffers of connections with queued bytes. Wasm
-   * memory never shrinks (freed buffers are reused), so this is also the
-   * high-water mark. 0 before `start()`.
+   * `stats().reactorMemory`: bytes of every poller's WebAssembly memory
+   * (connection tables, read batches, write buffers). It never shrinks
+   * (freed buffers are reused): also the high-water mark. 0 before `start()`.
    */
   get reactorMemory(): number {
-    return this.#poller?.memoryBytes ?? 0;
+    return this.stats().reactorMemory;
   }
 
   /**
-   * Bytes of the reactor's memory in use: its connection table, read batch,
-   * event list and queued writes. The rest of {@link reactorMemory} is
-   * free, and mostly given back to the system (so not resident). With the
-   * same connections open and nothing queued, it comes back to the same
-   * figure. 0 before `start()`.
+   * `stats().reactorMemoryInUse`: bytes of {@link reactorMemory} in use,
+   * over every poller. The rest is free, mostly given back to the system.
+   * With the same connections open and nothing queued, it comes back to
+   * the same figure. 0 before `start()`.
    */
   get reactorMemoryInUse(): number {
-    return this.#poller?.memoryInUse ?? 0;
+    return this.stats().reactorMemoryInUse;
   }
 
   /**

@@ -7,6 +7,7 @@ import { PendingDials } from './dials.js';
 import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
 import { EventDelivery } from './event-delivery.js';
 import { pollerSyscallFailed, reactorFault } from './fault.js';
+import { ConnOrigin } from './generated/abi.js';
 import { GuestMemory } from './guest-memory.js';
 import { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
@@ -40,7 +41,7 @@ export interface Adoption {
   connecting: boolean;
   /** With `connecting`: ms before the dial gives up (ERR_NBIO_DIAL_TIMEOUT); 0: no limit. */
   timeout: number;
-  /** Where it was dialed (for error messages); undefined for an adopted socket. */
+  /** Where it was dialed (for error messages; a dial counts in `dialed`); undefined for an adopted socket (`added`). */
   target: ResolvedEndpoint | undefined;
   /** Bytes the socket had received before it was handed over, delivered first. */
   buffered?: Uint8Array[];
@@ -101,8 +102,6 @@ export class Poller {
   #drainScheduled = false;
   /** The reactor's figures as last read (what {@link stats} answers once the reactor is dead). */
   #stats: Readonly<ReactorStats> | undefined;
-  /** Connections an acceptor handed here that the reactor took: it counts them as added, {@link stats} as accepted. */
-  #handedAccepted = 0;
   /**
    * Called with each descriptor an acceptor (see {@link addAcceptor})
    * accepted: it is the callee's to hand to a poller.
@@ -342,27 +341,13 @@ export class Poller {
     return this.#owned.buffer;
   }
 
-  /** Bytes of the reactor's memory in use (allocated). */
-  get memoryInUse(): number {
-    return this.#reactor.memoryInUse();
-  }
-
-  /** Bytes of the reactor's Wasm memory. */
-  get memoryBytes(): number {
-    this.#mem.sync();
-    return this.#mem.buffer.byteLength;
-  }
-
   /** What the reactor counted (host/stats.ts); once it is dead, what it counted last time it was asked. */
   get stats(): Readonly<ReactorStats> {
     const ptr = this.#reactor.stats();
     // A dead reactor answers a negated errno instead of an address.
     if (ptr > 0) {
       this.#mem.sync();
-      const stats = readReactorStats(this.#mem.buffer, ptr);
-      stats.accepted += this.#handedAccepted;
-      stats.added -= this.#handedAccepted;
-      this.#stats = stats;
+      this.#stats = readReactorStats(this.#mem.buffer, ptr);
     }
     return this.#stats ?? NO_STATS;
   }
@@ -375,19 +360,24 @@ export class Poller {
    * poller must be running; `fd` is its from now on.
    */
   adopt(fd: number, how: Adoption): Promise<Conn> {
-    const conn = this.#register(fd, how);
+    const origin = how.connecting ? ConnOrigin.Dialing : how.target !== undefined ? ConnOrigin.Dialed : ConnOrigin.Added;
+    const conn = this.#register(fd, how, origin);
     if (conn instanceof Error) return Promise.reject(conn);
     return this.#dials.wait(conn, how.target, how.connecting, how.timeout);
   }
 
   /** Serves a connection an acceptor handed over (`onOpen` follows); closes `fd` if that fails. */
   adoptAccepted(fd: number): void {
-    const conn = this.#register(fd, { transport: this.#settings.transport, connecting: false, timeout: 0, target: undefined });
-    if (!(conn instanceof Error)) this.#handedAccepted++;
+    const how = { transport: this.#settings.transport, connecting: false, timeout: 0, target: undefined };
+    this.#register(fd, how, ConnOrigin.Accepted);
   }
 
-  /** Registers `fd` with the reactor as a connection not open yet; returns it, or the error (`fd` closed). */
-  #register(fd: number, how: Adoption): Conn | Error {
+  /**
+   * Registers `fd` with the reactor as a connection not open yet, counted
+   * in its stats as `origin` says (a UDP socket is always a dial); returns
+   * it, or the error (`fd` closed).
+   */
+  #register(fd: number, how: Adoption, origin: ConnOrigin): Conn | Error {
     // A connection closed since the last batch may still own the descriptor
     // number about to be reused: deliver its onClose first.
     this.#deliverPending();
@@ -397,7 +387,7 @@ export class Poller {
     }
     const reactor = this.#reactor;
     this.#owned.add(fd, FdRole.Conn);
-    const handle = how.transport === 'udp' ? reactor.addDatagram(fd, 1) : reactor.addConn(fd, how.connecting ? 1 : 0);
+    const handle = how.transport === 'udp' ? reactor.addDatagram(fd, 1) : reactor.addConn(fd, origin);
     // The reactor closed it (or, dead, left it to containment).
     if (handle < 0) return this.#failure ?? systemError(handle, 'epoll_ctl');
     const conn = new Conn(this.#ops, handle, ConnState.Connecting, how.transport);

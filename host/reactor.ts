@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { guardExports, type FaultSink } from './fault.js';
-import { EventLayout, ListLayout, CloseCause as ReactorCloseCause } from './generated/abi.js';
+import { EventLayout, ListLayout, CloseCause as ReactorCloseCause, type ConnOrigin } from './generated/abi.js';
 import { GuestMemory } from './guest-memory.js';
 import { packageRoot } from './package-root.js';
 
@@ -47,7 +47,7 @@ export interface Reactor {
   addAcceptor(fd: number): number;
   resumeListener(fd: number): number;
   removeListener(fd: number): number;
-  addConn(fd: number, connecting: number): number;
+  addConn(fd: number, origin: ConnOrigin): number;
   addDatagram(fd: number, connected: number): number;
   runOnce(timeoutMs: number): number;
   backlog(): number;

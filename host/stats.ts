@@ -12,14 +12,25 @@ import { CloseCause } from './reactor.js';
  * `stats` in wit/nbio-engine.wit), so reading costs no system call and
  * does not grow with the number of connections. A worker poller's figures
  * are those it published last (host/stats-board.ts).
+ *
+ * Every connection is counted once when it comes (in `accepted`, `dialed`
+ * or `added`) and once when it goes (in `closed`), over TCP, Unix and UDP,
+ * so whenever the figures are quiet (every poller's published, none died)
+ * `connections === accepted + dialed + added - closed`.
  */
 export interface EngineStats {
-  /** Connections open now (dials in progress included). */
+  /** Connections open now (dials in progress and UDP peers included). */
   connections: number;
-  /** Connections accepted on the listeners so far. */
+  /**
+   * Connections accepted on the listeners so far, on whichever poller
+   * serves them; for a UDP listener, each new peer (a remote address whose
+   * first datagram opened a connection).
+   */
   accepted: number;
-  /** Connections dialed so far (`engine.dial`), whether they connected or not. */
+  /** Connections dialed so far (`engine.dial`: TCP, Unix and UDP), whether they connected or not. */
   dialed: number;
+  /** Sockets taken over so far with `engine.addConn`. */
+  added: number;
   /** Connections closed so far (dials that failed included). */
   closed: number;
   /**
@@ -190,7 +201,7 @@ export function perPollerOption(options: StatsOptions | undefined): boolean {
  */
 export function engineStats(pollers: readonly PollerStats[], perPoller = false): EngineStats {
   const total: EngineStats = {
-    connections: 0, accepted: 0, dialed: 0, closed: 0, closedBy: {}, bytesRead: 0, bytesWritten: 0,
+    connections: 0, accepted: 0, dialed: 0, added: 0, closed: 0, closedBy: {}, bytesRead: 0, bytesWritten: 0,
     queued: 0, queuedMax: 0, reactorMemory: 0, reactorMemoryInUse: 0,
   };
   for (const p of pollers) addPoller(total, p);
@@ -211,6 +222,7 @@ function addPoller(into: EngineStats, { reactor: r, lost }: PollerStats): void {
   into.connections += r.connections;
   into.accepted += r.accepted;
   into.dialed += r.dialed;
+  into.added += r.added;
   into.bytesRead += r.bytesRead;
   into.bytesWritten += r.bytesWritten;
   into.queued += r.queued;

@@ -21,7 +21,7 @@ describe('engine.stats()', () => {
   it('is all zero before start', () => {
     const stats = scope.engine({ addrs: ['127.0.0.1:0'] }).stats();
     expect(stats).toEqual({
-      connections: 0, accepted: 0, dialed: 0, closed: 0, closedBy: {}, bytesRead: 0, bytesWritten: 0,
+      connections: 0, accepted: 0, dialed: 0, added: 0, closed: 0, closedBy: {}, bytesRead: 0, bytesWritten: 0,
       queued: 0, queuedMax: 0, reactorMemory: 0, reactorMemoryInUse: 0,
     });
   });

@@ -5,7 +5,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { FD_MASK } from '../host/generated/abi.js';
+import { ConnOrigin, FD_MASK } from '../host/generated/abi.js';
+import { readReactorStats } from '../host/stats.js';
 import { readEvents, type ReactorEvent } from './reactor-events.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -218,6 +219,17 @@ describe('reactor core over a fake kernel', () => {
     expect(x[E + 'remove-listener'](l)).toBe(0);
     expect(k.fds.has(l)).toBe(false);
     expect(x[E + 'remove-listener'](l)).toBe(-9);
+  });
+
+  it('add-conn counts each socket as its origin says; an unknown origin is refused (EINVAL, descriptor closed)', () => {
+    for (const origin of [ConnOrigin.Added, ConnOrigin.Dialing, ConnOrigin.Dialed, ConnOrigin.Dialed, ConnOrigin.Accepted]) {
+      expect(x[E + 'add-conn'](k.sock(), origin)).toBeGreaterThan(0);
+    }
+    const stray = k.sock();
+    expect(x[E + 'add-conn'](stray, 4)).toBe(-22);
+    expect(k.fds.has(stray)).toBe(false);
+    const stats = readReactorStats(k.mem.buffer, x[E + 'stats']());
+    expect(stats).toMatchObject({ connections: 5, accepted: 1, dialed: 3, added: 1 });
   });
 
   it('queues only what the kernel refused, arms OUT once, flushes in order, disarms', () => {

@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
-import { Engine, type EngineOptions } from '../host/index.js';
+import { afterEach, expect } from 'vitest';
+import { Engine, type EngineOptions, type EngineStats } from '../host/index.js';
 import { native } from '../host/native.js';
 
 /**
@@ -227,4 +227,19 @@ export function openDescriptors(): string[] {
     }
   }
   return found.sort();
+}
+
+/**
+ * Resolves once `engine.stats()` has the `expected` fields (worker pollers
+ * publish after their dispatch, which may end after the peer saw its
+ * bytes); fails with the last figures if it does not within a few seconds.
+ */
+export async function statsReach(engine: Engine, expected: Partial<EngineStats>): Promise<EngineStats> {
+  for (let i = 0; ; i++) {
+    const stats = engine.stats();
+    const got = Object.fromEntries(Object.keys(expected).map((k) => [k, stats[k as keyof EngineStats]]));
+    if (JSON.stringify(got) === JSON.stringify(expected)) return stats;
+    if (i === 500) expect(got).toEqual(expected);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -125,7 +125,7 @@ function jcoPath(kernel: FakeKernel, probe: { calls: number; viaGlue: number }):
   return {
     init: (c) => e.init({ ...c, edgeTriggered: false }),
     addListener: (fd) => e.addListener(fd),
-    addConn: (fd, connecting) => e.addConn(fd, connecting),
+    addConn: (fd, connecting) => e.addConn(fd, connecting ? 'dialing' : 'added'),
     runOnce: (t) => lift(e.runOnce(t)),
     backlog: () => e.backlog(),
     takeEvents: () => lift(e.takeEvents()),

@@ -18,7 +18,7 @@
  */
 import { endCall } from "../abi";
 import {
-  CLOSE_CAUSE_LOCAL, CLOSE_CAUSE_PEER_ENDED, CLOSE_CAUSE_WRITE_OVERFLOW,
+  CLOSE_CAUSE_LOCAL, CLOSE_CAUSE_PEER_ENDED, CLOSE_CAUSE_WRITE_OVERFLOW, CONN_ORIGIN_DIALING,
   EVENT_CONN_OFFSET, EVENT_DATA_OFFSET, EVENT_DETAIL_OFFSET, EVENT_KIND_CLOSED, EVENT_KIND_DATA, EVENT_KIND_DRAINED,
   EVENT_KIND_ENDED, EVENT_KIND_LISTENER_PAUSED, EVENT_KIND_OFFSET, EVENT_KIND_OPENED, EVENT_SIZE, EVENT_STATUS_OFFSET,
   FD_MASK, LIST_LEN_OFFSET, LIST_PTR_OFFSET,
@@ -327,7 +327,7 @@ export function connect(handlers: Handlers, options: Options): i32 {
   const address = addressArgument(options.address);
   const epfd = init(options);
   const fd = epfd < 0 ? epfd : openAddress(address, true, 0);
-  const h = fd < 0 ? fd : reactorAddConn(fd, true);
+  const h = fd < 0 ? fd : reactorAddConn(fd, CONN_ORIGIN_DIALING);
   endCall();
   if (h < 0) {
     print(`cannot dial ${address}: ${errnoName(h)}`, true);

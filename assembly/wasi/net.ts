@@ -38,7 +38,7 @@ export function netListen(ptr: usize, len: u32, backlog: u32): i32 {
 }
 
 /** Starts connecting to the address text [ptr, ptr+len). The descriptor
- *  of the connecting socket (for `reactorAddConn(fd, true)`) or -errno. */
+ *  of the connecting socket (for `reactorAddConn` as dialing) or -errno. */
 export function netDial(ptr: usize, len: u32): i32 {
   const r0 = parseAddress(ptr, len, SA);
   if (r0 < 0) return r0;

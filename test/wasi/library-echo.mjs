@@ -29,7 +29,7 @@ if (lfd < 0 || engine.addListener(lfd) !== 0) throw new Error(`listen failed: ${
 const local = net.localAddress(lfd);
 console.log(`listening ${local.val}`);
 if (process.argv[2]) {
-  const conn = engine.addConn(net.dial(process.argv[2]), true);
+  const conn = engine.addConn(net.dial(process.argv[2]), 'dialing');
   if (conn < 0) throw new Error(`dial failed: ${conn}`);
 }
 // The shim's poll blocks this thread; this process does nothing else.
