@@ -117,7 +117,7 @@ function serve(poller: Poller, request: PollerRequest): void {
 
 /** Publishes what the poller counted so far on the board, in this worker's slot. */
 function publish(poller: Poller): void {
-  board.publish(index, poller.stats);
+  poller.publishStats(board, index);
 }
 
 /** An operation a stand-in posted; failures (a closed connection) are the stand-in's to see later. */

@@ -18,6 +18,7 @@ import { FdRole, OwnedFds } from './owned-fds.js';
 import { PluginDispatch } from './plugin/adapter.js';
 import { CloseCause, instantiateReactor, type Reactor } from './reactor.js';
 import { NO_STATS, readReactorStats, type ReactorStats } from './stats.js';
+import type { StatsBoard } from './stats-board.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
 
@@ -350,6 +351,18 @@ export class Poller {
       this.#stats = readReactorStats(this.#mem.buffer, ptr);
     }
     return this.#stats ?? NO_STATS;
+  }
+
+  /**
+   * Copies what the reactor counted into `slot` of `board` (a worker
+   * poller's figures for the engine's thread); nothing once the reactor is
+   * dead, so the board keeps what it counted last.
+   */
+  publishStats(board: StatsBoard, slot: number): void {
+    const ptr = this.#reactor.stats();
+    if (ptr <= 0) return;
+    this.#mem.sync();
+    board.publish(slot, this.#mem.i32, ptr);
   }
 
   /**

@@ -1,5 +1,5 @@
-import { ClosedCountLayout, ReactorStatsLayout } from './generated/abi.js';
-import { readReactorStats, writeReactorStats, type ReactorStats } from './stats.js';
+import { ClosedCountLayout, ListLayout, ReactorStatsLayout } from './generated/abi.js';
+import { readReactorStats, type ReactorStats } from './stats.js';
 
 /** Most entries of a `reactor-stats` record's `closed` list (the bound wit/nbio-engine.wit gives). */
 const CLOSED_MAX = 256;
@@ -9,6 +9,10 @@ const CLOSED_MAX = 256;
  * canonical-ABI layout (host/generated/abi.ts), then its `closed` list.
  */
 const COPY_BYTES = ReactorStatsLayout.size + CLOSED_MAX * ClosedCountLayout.size;
+
+/** Where a record's `closed` list address and length are, in 32-bit words from the record's start. */
+const LIST_PTR_WORD = (ReactorStatsLayout.closed + ListLayout.ptr) / 4;
+const LIST_LEN_WORD = (ReactorStatsLayout.closed + ListLayout.len) / 4;
 
 /**
  * A poller's slot starts with three Int32 words (padded to keep the
@@ -23,9 +27,9 @@ const SLOT_BYTES = HEADER_BYTES + 2 * COPY_BYTES;
 
 /**
  * The figures of an engine's worker pollers, in shared memory: each worker
- * publishes its reactor's `reactor-stats` (as its poller reads them,
- * host/poller.ts) into its own slot, and the engine's thread reads every
- * slot synchronously in `engine.stats()`.
+ * copies its reactor's `reactor-stats` record, as the reactor returned it,
+ * into its own slot (host/poller.ts, `publishStats`), and the engine's
+ * thread reads every slot synchronously in `engine.stats()`.
  *
  * A slot holds two copies. A worker writes the copy not published (its
  * sequence number odd meanwhile), then publishes it by bumping the
@@ -33,8 +37,8 @@ const SLOT_BYTES = HEADER_BYTES + 2 * COPY_BYTES;
  * only if that copy's sequence number was even and unchanged around the
  * read, else reads again (the worker published twice meanwhile). So a
  * read is never torn, takes no lock, and a worker that dies mid-write
- * leaves its last published figures readable. A publish is a few dozen
- * stores and allocates nothing per connection.
+ * leaves its last published figures readable. A publish copies a few
+ * dozen words and allocates nothing.
  */
 export class StatsBoard {
   /** The shared memory, to hand to the workers. */
@@ -49,15 +53,28 @@ export class StatsBoard {
     this.#view = new DataView(this.buffer);
   }
 
-  /** Publishes `stats` in slot `slot`: the one writer of that slot calls this. */
-  publish(slot: number, stats: Readonly<ReactorStats>): void {
+  /**
+   * Publishes in slot `slot` the `reactor-stats` record at byte address
+   * `ptr` of `memory` (a reactor's memory as 32-bit words: the record and
+   * its list are 8-byte aligned), with its `closed` list: the one writer
+   * of that slot calls this.
+   */
+  publish(slot: number, memory: Int32Array, ptr: number): void {
     const words = this.#words;
     const header = (slot * SLOT_BYTES) / 4;
     const generation = Atomics.load(words, header + GENERATION);
     const copy = (generation + 1) & 1;
     const sequence = header + SEQUENCE + copy;
     Atomics.add(words, sequence, 1);
-    writeReactorStats(this.#view, copyAt(slot, copy), stats);
+    const from = ptr / 4;
+    const to = copyAt(slot, copy) / 4;
+    for (let i = 0; i < ReactorStatsLayout.size / 4; i++) words[to + i] = memory[from + i];
+    const listFrom = (memory[from + LIST_PTR_WORD] >>> 0) / 4;
+    const listLen = Math.min(memory[from + LIST_LEN_WORD], CLOSED_MAX);
+    const listTo = to + ReactorStatsLayout.size / 4;
+    for (let i = 0; i < (listLen * ClosedCountLayout.size) / 4; i++) words[listTo + i] = memory[listFrom + i];
+    words[to + LIST_PTR_WORD] = listTo * 4;
+    words[to + LIST_LEN_WORD] = listLen;
     Atomics.add(words, sequence, 1);
     Atomics.store(words, header + GENERATION, generation + 1);
   }

@@ -125,39 +125,6 @@ export function readReactorStats(memory: ArrayBufferLike | DataView, ptr: number
   };
 }
 
-/**
- * Writes `r` as a `reactor-stats` record at `ptr` in the memory `dv`
- * views, in the layout {@link readReactorStats} reads, with its `closed`
- * list right after the record (room for `r.closed.length` entries is the
- * caller's to keep). Addresses are byte offsets into that memory.
- */
-export function writeReactorStats(dv: DataView, ptr: number, r: Readonly<ReactorStats>): void {
-  const u64 = (at: number, n: number) => {
-    dv.setUint32(at, n >>> 0, true);
-    dv.setUint32(at + 4, Math.floor(n / 2 ** 32), true);
-  };
-  const f = (offset: number, n: number) => u64(ptr + offset, n);
-  const first = ptr + ReactorStatsLayout.size;
-  r.closed.forEach(({ status, count }, i) => {
-    const e = first + i * ClosedCountLayout.size;
-    dv.setInt32(e + ClosedCountLayout.status, status, true);
-    u64(e + ClosedCountLayout.count, count);
-  });
-  dv.setUint32(ptr + ReactorStatsLayout.closed + ListLayout.ptr, first, true);
-  dv.setUint32(ptr + ReactorStatsLayout.closed + ListLayout.len, r.closed.length, true);
-  dv.setUint32(ptr + ReactorStatsLayout.connections, r.connections, true);
-  f(ReactorStatsLayout.accepted, r.accepted);
-  f(ReactorStatsLayout.dialed, r.dialed);
-  f(ReactorStatsLayout.added, r.added);
-  f(ReactorStatsLayout.closedOther, r.closedOther);
-  f(ReactorStatsLayout.bytesRead, r.bytesRead);
-  f(ReactorStatsLayout.bytesWritten, r.bytesWritten);
-  f(ReactorStatsLayout.queued, r.queued);
-  f(ReactorStatsLayout.queuedMax, r.queuedMax);
-  f(ReactorStatsLayout.memorySize, r.memorySize);
-  f(ReactorStatsLayout.memoryInUse, r.memoryInUse);
-}
-
 /** The name a close status goes by in `closedBy`: what onClose's `err.code` is for it. */
 function closeName(status: number): string {
   switch (status) {
