@@ -222,7 +222,7 @@ export class Engine {
    */
   stats(options?: StatsOptions): EngineStats {
     const perPoller = perPollerOption(options);
-    const own = { reactor: this.#poller?.stats ?? NO_STATS, lost: 0 };
+    const own = this.#poller?.stats ?? { reactor: NO_STATS };
     return engineStats(this.#pollers === undefined ? [own] : [own, ...this.#pollers.stats()], perPoller);
   }
 
