@@ -14,7 +14,7 @@ const href = (path: string) => JSON.stringify(new URL(path, import.meta.url).hre
  * BroadcastChannel), `fds()` (what this process has open, as a sorted
  * list, libuv's lazily opened /dev/null left out), `until(what, done)`
  * (waits up to 10 s), `connect(address)` and `tagOf(socket, text)` (the
- * tag of the poller that echoes `text`: 'main:' or 'work:').
+ * tag of the poller that echoes `text`: 'main:', 'wrk0:'…).
  */
 export const PRELUDE = `
   import net from 'node:net';

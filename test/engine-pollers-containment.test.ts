@@ -18,11 +18,12 @@ import { openDescriptors, readBytes, useScope, type Scope } from './helpers.js';
 const handlers = new URL('./fixtures/containment-handlers.mjs', import.meta.url);
 const closeOnOpen = new URL('./fixtures/close-on-open.mjs', import.meta.url);
 
-/** What a handler saw, in which thread ('main' or 'work'). */
+/** What a handler saw, in which thread ('main' or 'wrk0'). */
 interface Seen {
   thread: string;
   event: string;
   code?: string;
+  key?: string;
 }
 
 let channel: BroadcastChannel;
@@ -44,7 +45,7 @@ async function until(what: string, done: () => boolean): Promise<void> {
   }
 }
 
-/** Sends `text` and resolves with the tag of the poller that echoed it ("main:" or "work:"). */
+/** Sends `text` and resolves with the tag of the poller that echoed it ("main:", or "wrk0:" for the worker). */
 async function tagOf(socket: net.Socket, text = 'who'): Promise<string> {
   const reply = readBytes(socket, 5 + text.length);
   socket.write(text);
@@ -56,7 +57,7 @@ async function onWorker(scope: Scope, engine: Engine): Promise<net.Socket> {
   for (let i = 0; i < 20; i++) {
     const socket = await scope.connect(engine.addrs[0]);
     socket.on('error', () => {});
-    if ((await tagOf(socket)) === 'work:') return socket;
+    if ((await tagOf(socket)) === 'wrk0:') return socket;
   }
   throw new Error('no connection landed on the worker');
 }
@@ -100,7 +101,7 @@ describe('pollers: failure containment', () => {
       let victim;
       for (let i = 0; i < 20 && victim === undefined; i++) {
         const s = await connect(engine.addrs[0]);
-        if (await tagOf(s) === 'work:') victim = s;
+        if (await tagOf(s) === 'wrk0:') victim = s;
       }
       const gone = new Promise((resolve) => victim.once('close', resolve));
       await new Promise((resolve) => { victim.once('data', resolve); victim.write('fail-poll'); });
