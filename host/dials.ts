@@ -1,10 +1,20 @@
 import type { ResolvedEndpoint } from './address.js';
 import type { Conn } from './conn.js';
 
-/** A connection handed to a poller and not open yet, and who waits for it. */
-export interface PendingDial {
+/**
+ * Who waits for a connection handed to a poller to open: the promise a
+ * `dial` returned, or a worker's report to the engine's thread
+ * (host/poller-worker.ts). Called synchronously, once: `resolve` right
+ * after the connection's onOpen, `reject` when it closed (or its poller
+ * ended) before it opened.
+ */
+export interface DialWaiter {
   resolve(conn: Conn): void;
   reject(err: Error): void;
+}
+
+/** A connection handed to a poller and not open yet, and who waits for it. */
+export interface PendingDial extends DialWaiter {
   /** Where it was dialed (for error messages); undefined for an adopted socket. */
   target: ResolvedEndpoint | undefined;
   /** A TCP connect in progress (not merely an `opened` event to deliver). */
@@ -14,9 +24,9 @@ export interface PendingDial {
 
 /**
  * The dials (and adoptions) of one poller whose connection has not opened
- * yet: the promise each `dial` returned, and its time-out, which calls
- * `expire` (the poller then closes the connection with the dial-timeout
- * cause, and the closing rejects the promise).
+ * yet: who waits for each, and its time-out, which calls `expire` (the
+ * poller then closes the connection with the dial-timeout cause, and the
+ * closing rejects the wait).
  */
 export class PendingDials {
   readonly #pending = new Map<Conn, PendingDial>();
@@ -26,18 +36,16 @@ export class PendingDials {
     this.#expire = expire;
   }
 
-  /** A promise for `conn`'s opening; a connect in progress gives up after `timeout` ms (0: no limit). */
-  wait(conn: Conn, target: ResolvedEndpoint | undefined, connecting: boolean, timeout: number): Promise<Conn> {
-    return new Promise<Conn>((resolve, reject) => {
-      const dial: PendingDial = { resolve, reject, target, connecting, timer: undefined };
-      if (connecting && timeout > 0) {
-        dial.timer = setTimeout(() => {
-          dial.timer = undefined;
-          this.#expire(conn);
-        }, timeout);
-      }
-      this.#pending.set(conn, dial);
-    });
+  /** `waiter` waits for `conn`'s opening; a connect in progress gives up after `timeout` ms (0: no limit). */
+  add(conn: Conn, waiter: DialWaiter, target: ResolvedEndpoint | undefined, connecting: boolean, timeout: number): void {
+    const dial: PendingDial = { resolve: waiter.resolve, reject: waiter.reject, target, connecting, timer: undefined };
+    if (connecting && timeout > 0) {
+      dial.timer = setTimeout(() => {
+        dial.timer = undefined;
+        this.#expire(conn);
+      }, timeout);
+    }
+    this.#pending.set(conn, dial);
   }
 
   /** Whether `conn` is a connect in progress. */
@@ -52,6 +60,11 @@ export class PendingDials {
     this.#pending.delete(conn);
     clearTimeout(dial.timer);
     return dial;
+  }
+
+  /** The connections still waited for. */
+  conns(): Conn[] {
+    return [...this.#pending.keys()];
   }
 
   /** Stops every time-out (the poller stops; the dials are settled by their closing). */

@@ -222,7 +222,7 @@ export class Engine {
    */
   stats(options?: StatsOptions): EngineStats {
     const perPoller = perPollerOption(options);
-    const own = { reactor: this.#poller?.stats ?? NO_STATS, lost: 0 };
+    const own = this.#poller?.stats ?? { reactor: NO_STATS };
     return engineStats(this.#pollers === undefined ? [own] : [own, ...this.#pollers.stats()], perPoller);
   }
 
@@ -289,7 +289,11 @@ export class Engine {
         this.#pollers = await this.#startWorkers(o, handOver ? [] : bound);
         const workers = this.#pollers;
         const own = poller;
-        this.#balancer = new Balancer(o.loadBalancing, o.pollers, (i) => (i === 0 ? own.connCount : workers.load(i - 1)));
+        this.#balancer = new Balancer(
+          o.loadBalancing, o.pollers,
+          (i) => (i === 0 ? own.connCount : workers.load(i - 1)),
+          (i) => i === 0 || workers.alive(i - 1),
+        );
         poller.onAccepted = (fd) => this.#place(fd, undefined);
       }
       poller.start();
@@ -326,8 +330,7 @@ export class Engine {
   #place(fd: number, how: Adoption | undefined): Promise<Conn> | void {
     const poller = this.#poller!;
     const workers = this.#pollers;
-    let i = this.#balancer?.pick(fd) ?? 0;
-    if (i > 0 && !workers!.alive(i - 1)) i = 0; // a worker that died is handed nothing
+    const i = this.#balancer?.pick(fd) ?? 0; // never a worker that failed
     if (how === undefined) {
       if (i === 0) return poller.adoptAccepted(fd);
       poller.disown(fd); // accepted by this thread's reactor, served by the worker's

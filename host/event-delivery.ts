@@ -9,6 +9,7 @@ import type { GuestMemory } from './guest-memory.js';
 import type { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
 import type { IdleTimers } from './idle-timers.js';
+import type { OpenedConns } from './opened-conns.js';
 import type { PollerSettings } from './poller.js';
 import { PEER_BIT } from './generated/abi.js';
 import { channels } from './stats.js';
@@ -25,6 +26,8 @@ export interface DeliveryContext {
   ops: ConnOps;
   dials: PendingDials;
   idle: IdleTimers<Conn> | undefined;
+  /** The connections told open and not yet closed (host/opened-conns.ts). */
+  opened: OpenedConns;
   /** Whether the poller still runs (a close at stop is reported at once, held bytes or not). */
   running(): boolean;
   /** What to call when a connection's onClose was delivered, or its dial rejected (the poller's `onClosed`), if anything. */
@@ -76,6 +79,7 @@ export class EventDelivery {
     if (settings.keepAlive && conn.transport === 'tcp' && conn.state === ConnState.Open) {
       handlers.call(() => opened.setKeepAlive(true, settings.keepAliveInitialDelay));
     }
+    this.#c.opened.add(conn);
     if (channels.open.hasSubscribers) channels.open.publish({ conn });
     if (handlers.onOpen !== noop) handlers.call(() => handlers.onOpen(opened));
     this.#c.dials.take(conn)?.resolve(conn);
@@ -155,6 +159,7 @@ export class EventDelivery {
       this.#c.closed()?.(conn, err);
       return;
     }
+    this.#c.opened.delete(conn);
     this.#c.ops.deadlines.clear(conn);
     // The error is made only for someone who receives it (an Error is not cheap).
     const sink = conn.stream ?? this.#c.handlers;
@@ -174,6 +179,7 @@ export class EventDelivery {
       this.#c.closed()?.(conn, err);
       return;
     }
+    this.#c.opened.delete(conn);
     this.#c.ops.deadlines.clear(conn);
     this.#tellClosed(conn, err);
   }

@@ -16,7 +16,7 @@ import { NbioError, systemError } from './errors.js';
  * returns a neutral value (see {@link DEAD}) so that the caller goes on as
  * if the connection or the poller were gone. The poller then closes what
  * the reactor owned at the host level and reports the fault (see
- * host/poller.ts).
+ * host/containment.ts).
  */
 
 /** What a guarded export returns once the instance is dead: -EBADF, "not a live handle / nothing there". */

@@ -12,11 +12,17 @@ export const FdRole = {
   Conn: 3,
   /** A UDP socket serving peers, handed to the reactor. */
   Datagram: 4,
+  /**
+   * A connection another thread handed over (posted to a worker poller),
+   * not registered with the reactor yet: the reactor cannot use it, and
+   * it is closed with the table if the poller ends before taking it.
+   */
+  Handed: 5,
 } as const;
 export type FdRole = (typeof FdRole)[keyof typeof FdRole];
 
 /** Descriptors the table covers: the reactor's own limit (20 bits of a handle). */
-const MAX_FDS = 1 << 20;
+export const MAX_FDS = 1 << 20;
 
 /**
  * The descriptors one reactor instance owns, by number: the capability
@@ -32,7 +38,10 @@ const MAX_FDS = 1 << 20;
  * Ordering keeps that safe: a descriptor is recorded only after the call
  * that opened it returned, and forgotten before it is closed, so a thread
  * dying in between leaks a descriptor at worst; it never makes another
- * thread close a number that has been reused since.
+ * thread close a number that has been reused since. A descriptor the
+ * engine's thread hands to a worker poller is recorded in the worker's
+ * table ({@link FdRole.Handed}) before it is posted, so it is the
+ * worker's from then on, whether the worker ever reads the message or not.
  */
 export class OwnedFds {
   /** Role of each descriptor number; out-of-range numbers read as undefined (not owned). */

@@ -4,15 +4,19 @@
  * listening on the same addresses (SO_REUSEPORT) or serving what the
  * engine's thread hands over: connections its acceptor accepted, and
  * sockets its `dial` and `addConn` placed here (reporting their opening
- * and closing back, and acting on the operations their stand-ins post:
- * host/remote-conns.ts). It keeps its counters (host/pollers.ts) current
- * after every batch, and publishes its figures (host/stats-board.ts) after
- * every dispatch, every {@link STATS_REFRESH_MS} (for what was done
- * between dispatches: writes from timers, or posted by the engine's
- * thread) and once its engine stopped. It reports `started` (with its
- * reactor's descriptor table) or `failed` once, and on `stop` stops its
- * engine (gracefully if asked) and lets the thread end. Its plugin's failures (and log lines,
- * when the engine has a `log` handler) are posted too.
+ * and closing back, as they happen, and acting on the operations their
+ * stand-ins post: host/remote-conns.ts). It keeps its counters
+ * (host/pollers.ts) current after every batch, and publishes its figures
+ * (host/stats-board.ts) after every dispatch, every
+ * {@link STATS_REFRESH_MS} (for what was done between dispatches: writes
+ * from timers, or posted by the engine's thread) and once its engine
+ * stopped. It reports `started` (with its shared tables) or `failed` once;
+ * on `stop` it stops its engine (gracefully if asked), says `stopped` and
+ * lets the thread end. If its poller fails, it is contained here
+ * (host/containment.ts), the failure is reported to the engine's thread
+ * (`poller-failed`) instead of to this thread's `onError`, and the thread
+ * ends. Its plugin's failures (and log lines, when the engine has a `log`
+ * handler) are posted too.
  *
  * An exception nothing here catches (a handler's, which the engine
  * rethrows after its batch, or one from a timer of the application) does
@@ -70,7 +74,12 @@ try {
     remotes.delete(id);
     port.postMessage({ type: 'conn-closed', id, error: err === undefined ? undefined : describeError(err) } satisfies PollerMessage);
   };
-  port.postMessage({ type: 'started', fds: poller.fdTable } satisfies PollerMessage);
+  poller.reportFailure = (err) => {
+    port.postMessage({ type: 'poller-failed', error: describeError(err) } satisfies PollerMessage);
+    // The engine stops by itself once its poller is contained (host/engine.ts): then the thread ends.
+    queueMicrotask(() => void engine.stop().then(end));
+  };
+  port.postMessage({ type: 'started', fds: poller.fdTable, opened: poller.openedTable } satisfies PollerMessage);
   port.on('message', (request: PollerRequest) => serve(poller, request));
 } catch (err) {
   const { message, code } = err as { message: string; code?: string };
@@ -82,9 +91,9 @@ function serve(poller: Poller, request: PollerRequest): void {
   switch (request.type) {
     case 'stop':
       void engine.stop({ graceful: request.graceful, timeout: request.timeout }).then(() => {
-        clearInterval(refresh);
         publish(poller); // the final figures
-        port.close();
+        port.postMessage({ type: 'stopped' } satisfies PollerMessage);
+        end();
       });
       break;
     case 'stop-now':
@@ -97,14 +106,16 @@ function serve(poller: Poller, request: PollerRequest): void {
     case 'adopt': {
       Atomics.add(counters, 2 * index + COUNTERS.ADOPTED, 1);
       const { id } = request;
-      poller.adopt(request.fd, request.how).then(
-        (conn) => {
+      // Told as it happens (not a promise's turn later): a connection that
+      // opens and closes in one dispatch is known here when it closes.
+      poller.adoptFor(request.fd, request.how, {
+        resolve: (conn) => {
           remotes.set(id, conn);
           ids.set(conn, id);
           port.postMessage({ type: 'conn-opened', id, local: conn.localAddr, remote: conn.remoteAddr } satisfies PollerMessage);
         },
-        (err) => port.postMessage({ type: 'conn-closed', id, error: describeError(err) } satisfies PollerMessage),
-      );
+        reject: (err) => port.postMessage({ type: 'conn-closed', id, error: describeError(err) } satisfies PollerMessage),
+      });
       break;
     }
     case 'conn': {
@@ -113,6 +124,12 @@ function serve(poller: Poller, request: PollerRequest): void {
       break;
     }
   }
+}
+
+/** Nothing of this thread runs any more: it ends once its handlers module lets it. */
+function end(): void {
+  clearInterval(refresh);
+  port.close();
 }
 
 /** Publishes what the poller counted so far on the board, in this worker's slot. */

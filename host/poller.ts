@@ -2,9 +2,11 @@ import type { ResolvedEndpoint, Transport } from './address.js';
 import { BatchDispatch } from './batch-dispatch.js';
 import { ConnIndex } from './conn-index.js';
 import { ConnOps } from './conn-ops.js';
+import { DispatchLoop } from './dispatch-loop.js';
 import { Conn, ConnState } from './conn.js';
-import { PendingDials } from './dials.js';
-import { NbioError, systemError, withoutStack, type EngineError } from './errors.js';
+import { Containment, PollerRemains } from './containment.js';
+import { PendingDials, type DialWaiter } from './dials.js';
+import { NbioError, systemError, type EngineError } from './errors.js';
 import { EventDelivery } from './event-delivery.js';
 import { pollerSyscallFailed, reactorFault } from './fault.js';
 import { ConnOrigin } from './generated/abi.js';
@@ -12,18 +14,18 @@ import { GuestMemory } from './guest-memory.js';
 import { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from './handlers.js';
 import { IdleTimers } from './idle-timers.js';
+import { ListenerRetries } from './listener-retry.js';
 import { ERRNO, native, type WatchHandle } from './native.js';
+import { OpenedConns } from './opened-conns.js';
 import type { ResolvedOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
 import { PluginDispatch } from './plugin/adapter.js';
 import { CloseCause, instantiateReactor, type Reactor } from './reactor.js';
-import { NO_STATS, readReactorStats, type ReactorStats } from './stats.js';
+import { PollerFigures } from './poller-figures.js';
+import type { PollerStats } from './stats.js';
 import type { StatsBoard } from './stats-board.js';
 import { linuxSys } from './sys/linux.js';
 import { WritePath } from './write-path.js';
-
-/** Pause before re-arming a listener whose accept failed (EMFILE and the like). */
-const LISTENER_RETRY_MS = 50;
 
 /** What a poller is set up with: its reactor's settings and how it treats connections. */
 export type PollerSettings = Pick<
@@ -52,43 +54,47 @@ export interface Adoption {
  * One poller: a reactor instance (its own Wasm memory and epoll instance)
  * driven inside this thread's event loop, and the connections it serves.
  *
- * A libuv watcher on the epoll descriptor calls {@link #onReadable} when
- * something is ready; the poller then runs the reactor's `run-once` and
- * dispatches the batch of events to the engine's {@link Handlers}. Calls
- * made from outside a batch (a write from a timer, a close) may cause
- * events too; those are delivered by a `setImmediate` or by the next batch,
- * whichever comes first. How a batch is read out of reactor memory is in
- * host/batch-dispatch.ts; what each connection event does, in
- * host/event-delivery.ts; what a connection's own methods do, in
- * host/conn-ops.ts.
+ * A libuv watcher on the epoll descriptor tells it when something is
+ * ready; the poller then runs the reactor's `run-once` and dispatches the
+ * batch of events to the engine's {@link Handlers}. Calls made from
+ * outside a batch (a write from a timer, a close) may cause events too.
+ * When events are delivered is in host/dispatch-loop.ts; how a batch is
+ * read out of reactor memory, in host/batch-dispatch.ts; what each
+ * connection event does, in host/event-delivery.ts; what a connection's
+ * own methods do, in host/conn-ops.ts.
  *
  * Life cycle: {@link create} → {@link addListener}… → {@link start} →
  * {@link stop}; or {@link abandon} instead of `start` when setting up failed.
  *
  * Failure: if the reactor traps (or throws) in any call, or the epoll
  * descriptor fails (`poll-failed`, or an error from the libuv watcher),
- * the poller fails for good: no more events are delivered; on the next
- * tick it closes every descriptor the reactor owned at the host level
- * (its {@link OwnedFds}), reports the error (`onError`), calls each
- * connection's `onClose` with it (pending dials reject with it), and
- * tells its owner ({@link onFailure}). See host/fault.ts.
+ * the poller fails for good: it is detached at once (no more events, no
+ * timers) and contained on the next tick, or at {@link stop} if that comes
+ * first, by the one path of host/containment.ts: every descriptor the
+ * reactor owned closed at the host level, the error reported
+ * ({@link reportFailure}), pending dials rejected and each open
+ * connection's `onClose` called with it, then {@link onFailure}.
  */
 export class Poller {
-  readonly #handlers: Handlers;
   readonly #settings: PollerSettings;
   readonly #reactor: Reactor;
-  readonly #mem: GuestMemory;
   readonly #owned: OwnedFds;
   readonly #writer: WritePath;
   readonly #epfd: number;
   #watcher: WatchHandle | undefined;
   #running = false;
-  /** Why the poller failed for good, once it has. */
-  #failure: NbioError | undefined;
-  #contained = false;
-  /** Called once the poller failed and closed everything (see the class doc). */
+  /** How the poller ends when it fails, and when it stops (host/containment.ts). */
+  readonly #containment: Containment;
+  /**
+   * Reports a failure of the poller: `onError` of its handlers, unless
+   * set otherwise (a worker poller reports to the engine's thread).
+   */
+  reportFailure: (err: NbioError) => void;
+  /** Called once the poller failed and was contained (see the class doc). */
   onFailure: (err: NbioError) => void = noop;
   readonly #conns = new ConnIndex();
+  /** The connections told open and not yet closed: what a failure owes an onClose. */
+  readonly #opened = new OpenedConns();
   /** What paused connections had read before the pause, delivered after they resume. */
   readonly #held = new HeldReads();
   readonly #ops: ConnOps;
@@ -96,13 +102,9 @@ export class Poller {
   readonly #idle: IdleTimers<Conn> | undefined;
   readonly #deliver: EventDelivery;
   readonly #batch: BatchDispatch;
-  readonly #timers = new Set<NodeJS.Timeout>();
-  #dispatching = false;
-  /** The reactor may hold events caused by calls made outside `run-once`. */
-  #eventsPending = false;
-  #drainScheduled = false;
-  /** The reactor's figures as last read (what {@link stats} answers once the reactor is dead). */
-  #stats: Readonly<ReactorStats> | undefined;
+  readonly #retries: ListenerRetries;
+  readonly #loop: DispatchLoop;
+  readonly #figures: PollerFigures;
   /**
    * Called with each descriptor an acceptor (see {@link addAcceptor})
    * accepted: it is the callee's to hand to a poller.
@@ -116,32 +118,51 @@ export class Poller {
   onClosed: ((conn: Conn, err: Error | undefined) => void) | undefined;
 
   private constructor(handlers: Handlers, settings: PollerSettings, reactor: Reactor, mem: GuestMemory, owned: OwnedFds, epfd: number) {
-    this.#handlers = handlers;
     this.#settings = settings;
     this.#reactor = reactor;
-    this.#mem = mem;
     this.#owned = owned;
     this.#writer = new WritePath(mem, reactor);
     this.#epfd = epfd;
+    this.reportFailure = (err) => handlers.reportError(err);
     this.#ops = new ConnOps({
       reactor, writer: this.#writer, index: this.#conns, held: this.#held, pluginServed: handlers instanceof PluginDispatch,
-      scheduleDrain: () => this.#scheduleDrain(),
+      scheduleDrain: () => this.#loop.schedule(),
     });
     if (settings.udpReadTimeout > 0) {
       this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#ops.closeWith(conn, CloseCause.ReadTimeout));
     }
     this.#deliver = new EventDelivery({
       handlers, settings, mem, writer: this.#writer, conns: this.#conns, held: this.#held, ops: this.#ops,
-      dials: this.#dials, idle: this.#idle,
+      dials: this.#dials, idle: this.#idle, opened: this.#opened,
       running: () => this.#running,
       closed: () => this.onClosed,
     });
+    this.#retries = new ListenerRetries((fd) => reactor.resumeListener(fd), handlers);
+    this.#figures = new PollerFigures(reactor, mem);
     this.#batch = new BatchDispatch({
       mem, conns: this.#conns, deliver: this.#deliver,
-      failed: () => this.#failure !== undefined,
+      failed: () => this.#containment.failure !== undefined,
       fail: (err) => this.#fail(err),
-      listenerPaused: (fd, errno) => this.#listenerPaused(fd, errno),
+      listenerPaused: (fd, errno) => this.#retries.paused(fd, errno),
       accepted: (fd) => this.onAccepted(fd),
+    });
+    this.#loop = new DispatchLoop({
+      reactor, batch: this.#batch, held: this.#held, deliver: this.#deliver, handlers,
+      running: () => this.#running,
+      watchFailed: (status) => this.#fail(pollerSyscallFailed(status, 'uv_poll')),
+      settled: () => {
+        this.onSettled?.();
+        this.#emptied?.();
+      },
+    });
+    const remains = new PollerRemains({
+      quiet: () => this.#quiet(), owned, conns: this.#conns, held: this.#held, dials: this.#dials, opened: this.#opened,
+      deliver: this.#deliver, dispatching: (tell) => this.#loop.dispatching(tell),
+    });
+    this.#containment = new Containment(remains, {
+      handlers,
+      report: (err) => this.reportFailure(err),
+      failed: (err) => this.onFailure(err),
     });
   }
 
@@ -200,7 +221,7 @@ export class Poller {
     const rc = add(this.#reactor);
     if (rc < 0) {
       this.#owned.remove(fd);
-      throw this.#failure ?? systemError(rc, 'epoll_ctl');
+      throw this.#containment.failure ?? systemError(rc, 'epoll_ctl');
     }
   }
 
@@ -213,45 +234,50 @@ export class Poller {
   }
 
   /**
-   * Stops listening on `fd`: a listener closes at once; a UDP socket takes
-   * no new peers and closes with its last one.
+   * Stops listening on `fd`: a listener closes at once (a retry after a
+   * failed accept is cancelled); a UDP socket takes no new peers and
+   * closes with its last one.
    */
   removeListener(fd: number): void {
+    this.#retries.cancel(fd);
     this.#reactor.removeListener(fd);
   }
 
   /** Starts serving: watches the epoll descriptor in this thread's event loop. */
   start(): void {
-    this.#watcher = native.watchStart(this.#epfd, this.#onReadable);
+    this.#watcher = native.watchStart(this.#epfd, this.#loop.onReadable);
     this.#running = true;
   }
 
-  /** Closes everything the reactor owns (listeners, epoll instance) without delivering events: setting up failed. */
+  /**
+   * Closes everything the reactor owns (listeners, epoll instance) without
+   * delivering events: setting up failed. A fault from then on is ignored
+   * (it fails start() instead).
+   */
   abandon(): void {
-    this.#contained = true; // a fault while setting up fails start() instead
-    this.#reactor.shutdown();
-    this.#owned.closeAll();
+    this.#containment.contain();
   }
 
   /**
    * Stops serving: stops the watcher and every timer, closes the listeners
    * and connections (discarding queued bytes) and delivers each open
    * connection's `onClose` (err undefined); pending dials reject with
-   * ERR_NBIO_NOT_RUNNING.
+   * ERR_NBIO_NOT_RUNNING. A poller that failed is contained now instead,
+   * if it was not yet.
    */
   stop(): void {
-    if (this.#failure !== undefined) return this.#contain();
-    this.#running = false;
-    this.#quiet();
-    const reactor = this.#reactor;
-    reactor.shutdown();
-    this.#dispatchingWhile(() => {
-      this.#batch.dispatch(reactor.takeEvents());
-      // Closes held behind the bytes of paused connections: reported now.
-      for (const [conn, close] of this.#held.takeCloses()) this.#deliver.finishClose(conn, close.status, close.detail);
-    });
-    // A reactor that failed while shutting down: close the rest here.
-    if (this.#failure !== undefined) this.#contain();
+    if (this.#containment.failure === undefined) {
+      this.#quiet();
+      const reactor = this.#reactor;
+      reactor.shutdown();
+      this.#loop.dispatching(() => {
+        this.#batch.dispatch(reactor.takeEvents());
+        // Closes held behind the bytes of paused connections: reported now.
+        for (const [conn, close] of this.#held.takeCloses()) this.#deliver.finishClose(conn, close.status, close.detail);
+      });
+    }
+    // What is left, if anything (a reactor that failed while shutting down: everything).
+    this.#containment.contain();
   }
 
   /**
@@ -259,8 +285,8 @@ export class Poller {
    * are still sent, then it closes) and cancels dials whose connect is in
    * progress; connections that open from now on (handed over, or accepted
    * before the listeners closed) are ended right after their `onOpen`.
-   * `closed` resolves once no connection is left, after `timeout` ms (0:
-   * no limit), or when `cut()` is called.
+   * `closed` resolves once no connection is left, after `timeout` ms (0: no
+   * limit), or when `cut()` is called.
    */
   endGracefully(timeout: number): { closed: Promise<void>; cut(): void } {
     this.#deliver.endingAll = true;
@@ -296,40 +322,22 @@ export class Poller {
 
   /** Stops the watcher and every timer: nothing of this poller runs any more. */
   #quiet(): void {
+    this.#running = false;
     if (this.#watcher !== undefined) native.watchStop(this.#watcher);
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
+    this.#watcher = undefined;
+    this.#retries.clearAll();
     this.#ops.deadlines.clearAll();
     this.#dials.clearTimers();
     this.#idle?.clearAll();
   }
 
-  /** The poller cannot go on (see the class doc): contain it on the next tick, once. */
-  #fail(err: NbioError): void {
-    if (this.#failure !== undefined) return;
-    this.#failure = err;
-    process.nextTick(() => this.#contain());
-  }
-
   /**
-   * Closes everything the failed reactor owned at the host level, tells
-   * the application (onError, then each connection's onClose or dial
-   * rejection, with the failure), then the owner. Runs once.
+   * The poller cannot go on (see the class doc): detached now, with its
+   * figures as they were; contained on the next tick.
    */
-  #contain(): void {
-    if (this.#contained) return;
-    this.#contained = true;
-    const err = this.#failure!;
-    this.#running = false;
-    this.#quiet();
-    this.#owned.closeAll();
-    const handlers = this.#handlers;
-    handlers.reportError(err);
-    this.#dispatchingWhile(() => {
-      for (const conn of this.#conns.clear()) this.#deliver.lost(conn, err);
-    });
-    this.onFailure(err);
-    handlers.rethrow();
+  #fail(err: NbioError): void {
+    this.#figures.freeze(err.code);
+    if (this.#containment.fail(err)) process.nextTick(() => this.#containment.contain());
   }
 
   /** Live connections (open, dials in progress, UDP peers). */
@@ -342,27 +350,19 @@ export class Poller {
     return this.#owned.buffer;
   }
 
-  /** What the reactor counted (host/stats.ts); once it is dead, what it counted last time it was asked. */
-  get stats(): Readonly<ReactorStats> {
-    const ptr = this.#reactor.stats();
-    // A dead reactor answers a negated errno instead of an address.
-    if (ptr > 0) {
-      this.#mem.sync();
-      this.#stats = readReactorStats(this.#mem.buffer, ptr);
-    }
-    return this.#stats ?? NO_STATS;
+  /** The connections it told open and not closed (host/opened-conns.ts), as shared memory. */
+  get openedTable(): SharedArrayBuffer {
+    return this.#opened.buffer;
   }
 
-  /**
-   * Copies what the reactor counted into `slot` of `board` (a worker
-   * poller's figures for the engine's thread); nothing once the reactor is
-   * dead, so the board keeps what it counted last.
-   */
+  /** What the poller counted (host/poller-figures.ts). */
+  get stats(): PollerStats {
+    return this.#figures.current;
+  }
+
+  /** Copies what the reactor counted into `slot` of `board` (a worker poller's figures for the engine's thread). */
   publishStats(board: StatsBoard, slot: number): void {
-    const ptr = this.#reactor.stats();
-    if (ptr <= 0) return;
-    this.#mem.sync();
-    board.publish(slot, this.#mem.i32, ptr);
+    this.#figures.publish(board, slot);
   }
 
   /**
@@ -373,10 +373,19 @@ export class Poller {
    * poller must be running; `fd` is its from now on.
    */
   adopt(fd: number, how: Adoption): Promise<Conn> {
+    return new Promise((resolve, reject) => this.adoptFor(fd, how, { resolve, reject }));
+  }
+
+  /**
+   * As {@link adopt}, for a `waiter` told synchronously: rejected at once
+   * if the reactor refuses `fd` (then closed), resolved right after the
+   * connection's `onOpen`.
+   */
+  adoptFor(fd: number, how: Adoption, waiter: DialWaiter): void {
     const origin = how.connecting ? ConnOrigin.Dialing : how.target !== undefined ? ConnOrigin.Dialed : ConnOrigin.Added;
     const conn = this.#register(fd, how, origin);
-    if (conn instanceof Error) return Promise.reject(conn);
-    return this.#dials.wait(conn, how.target, how.connecting, how.timeout);
+    if (conn instanceof Error) waiter.reject(conn);
+    else this.#dials.add(conn, waiter, how.target, how.connecting, how.timeout);
   }
 
   /** Serves a connection an acceptor handed over (`onOpen` follows); closes `fd` if that fails. */
@@ -393,16 +402,18 @@ export class Poller {
   #register(fd: number, how: Adoption, origin: ConnOrigin): Conn | Error {
     // A connection closed since the last batch may still own the descriptor
     // number about to be reused: deliver its onClose first.
-    this.#deliverPending();
-    if (this.#failure !== undefined) {
+    this.#loop.deliverPending();
+    const failure = this.#containment.failure;
+    if (failure !== undefined || this.#containment.contained) {
+      this.#owned.remove(fd); // (handed over by another thread: recorded as this poller's)
       native.close(fd);
-      return this.#failure;
+      return failure ?? new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped');
     }
     const reactor = this.#reactor;
     this.#owned.add(fd, FdRole.Conn);
     const handle = how.transport === 'udp' ? reactor.addDatagram(fd, 1) : reactor.addConn(fd, origin);
     // The reactor closed it (or, dead, left it to containment).
-    if (handle < 0) return this.#failure ?? systemError(handle, 'epoll_ctl');
+    if (handle < 0) return this.#containment.failure ?? systemError(handle, 'epoll_ctl');
     const conn = new Conn(this.#ops, handle, ConnState.Connecting, how.transport);
     this.#conns.add(conn);
     if (how.buffered !== undefined && how.buffered.length > 0) {
@@ -410,85 +421,7 @@ export class Poller {
       this.#held.resumed(conn);
     }
     // Unless it connects, its `opened` event is pending already.
-    if (!how.connecting) this.#scheduleDrain();
+    if (!how.connecting) this.#loop.schedule();
     return conn;
-  }
-
-  /** Runs when the epoll instance has something ready (libuv watcher), or with a negated errno when the watcher failed. */
-  readonly #onReadable = (status?: number): void => {
-    if (!this.#running) return;
-    if (status !== undefined) return this.#fail(pollerSyscallFailed(status, 'uv_poll'));
-    const reactor = this.#reactor;
-    const batch = this.#batch;
-    // As #dispatchingWhile does, without a closure per wake-up.
-    this.#dispatching = true;
-    try {
-      batch.dispatch(reactor.runOnce(0));
-      while (reactor.backlog() > 0) batch.dispatch(reactor.runOnce(0));
-      this.#drainPending();
-    } finally {
-      this.#dispatching = false;
-    }
-    this.onSettled?.();
-    this.#emptied?.();
-    this.#handlers.rethrow();
-  };
-
-  /**
-   * Runs `deliver` marked as dispatching: calls made by handlers meanwhile
-   * leave the events they cause for the dispatch to pick up, instead of
-   * scheduling a delivery of their own.
-   */
-  #dispatchingWhile(deliver: () => void): void {
-    this.#dispatching = true;
-    try {
-      deliver();
-    } finally {
-      this.#dispatching = false;
-    }
-  }
-
-  /** Dispatches events the reactor holds because of calls made between batches. */
-  #drainPending(): void {
-    while (this.#eventsPending) {
-      this.#eventsPending = false;
-      this.#batch.dispatch(this.#reactor.takeEvents());
-      if (this.#held.pending) this.#deliver.deliverHeld();
-    }
-  }
-
-  #scheduleDrain(): void {
-    this.#eventsPending = true;
-    if (this.#dispatching || this.#drainScheduled) return;
-    this.#drainScheduled = true;
-    setImmediate(() => {
-      this.#drainScheduled = false;
-      this.#deliverPending();
-    });
-  }
-
-  /** Outside a dispatch: delivers the events calls made since the last batch caused. */
-  #deliverPending(): void {
-    if (this.#dispatching || !this.#eventsPending || !this.#running) return;
-    this.#dispatchingWhile(() => this.#drainPending());
-    this.onSettled?.();
-    this.#emptied?.();
-    this.#handlers.rethrow();
-  }
-
-  #listenerPaused(listenerFd: number, errno: number): void {
-    const handlers = this.#handlers;
-    const onAcceptError = handlers.onAcceptError;
-    if (onAcceptError !== noop) {
-      const err = withoutStack(() => systemError(errno, 'accept'));
-      handlers.call(() => onAcceptError(err));
-    }
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      if (!this.#running) return;
-      const rc = this.#reactor.resumeListener(listenerFd);
-      if (rc < 0) this.#listenerPaused(listenerFd, rc);
-    }, LISTENER_RETRY_MS);
-    this.#timers.add(timer);
   }
 }

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { Conn, ConnState, type ConnOwner } from './conn.js';
+import { Containment, WorkerRemains, type WorkerParts } from './containment.js';
+import type { Conn } from './conn.js';
 import { NbioError, reviveError, type ErrorMessage, type NbioErrorCode } from './errors.js';
 import { pollerFailed } from './fault.js';
 import type { Handlers } from './handlers.js';
+import { OpenedConns } from './opened-conns.js';
 import type { EngineOptions } from './options.js';
 import { FdRole, OwnedFds } from './owned-fds.js';
 import { packageRoot } from './package-root.js';
@@ -15,14 +17,18 @@ import type { PollerStats } from './stats.js';
 /** The worker script that runs one poller (compiled from host/poller-worker.ts). */
 const WORKER_SCRIPT = join(packageRoot, 'dist', 'host', 'poller-worker.js');
 
-/** How long a worker may take to end once told to close everything before it is terminated. */
+/** How long a worker may take to end once told to close everything (or once it failed) before it is terminated. */
 const STOP_GRACE_MS = 2_000;
 
 /** Messages a poller worker posts to the engine that started it. */
 export type PollerMessage =
-  /** Started; `fds` is its reactor's descriptor table (host/owned-fds.ts). */
-  | { type: 'started'; fds: SharedArrayBuffer }
+  /** Started; `fds` is its reactor's descriptor table (host/owned-fds.ts), `opened` its opened connections (host/opened-conns.ts). */
+  | { type: 'started'; fds: SharedArrayBuffer; opened: SharedArrayBuffer }
   | { type: 'failed'; message: string; code?: string }
+  /** Its poller failed (and is contained there): hand it nothing more; the thread ends next. */
+  | { type: 'poller-failed'; error: ErrorMessage }
+  /** Its engine stopped as asked, with its final figures published: the thread ends next. */
+  | { type: 'stopped' }
   /** An exception nothing in the worker caught (a handler's, rethrown): to raise in the engine's thread. */
   | { type: 'uncaught'; error: ErrorMessage }
   /** The worker's plugin instance failed (see `engine.onPluginError`). */
@@ -73,26 +79,95 @@ export type PollerRequest =
   | RemoteRequest;
 
 /** One worker poller, as the engine's thread sees it. */
-interface Member {
-  worker: Worker;
-  /** Its reactor's descriptors, once it started. */
+class Member implements WorkerParts {
+  readonly worker: Worker;
+  /** Its number among the pollers (1 for the first worker: 0 is the engine's thread). */
+  readonly number: number;
+  readonly handlers: Handlers;
+  /** Its reactor's descriptors and opened connections, once it started. */
   fds: OwnedFds | undefined;
-  /** Resolves when the thread has ended. */
-  exited: Promise<void>;
-  /** The engine asked it to stop (an exit after that is expected). */
-  stopping: boolean;
-  /** The thread ended without being asked. */
-  dead: boolean;
-  /** Ends the thread if it has not ended by then (armed while it stops). */
+  opened: OpenedConns | undefined;
+  /** Resolves when the thread has ended (after its containment). */
+  readonly exited: Promise<void>;
+  /** It said its engine stopped as asked: its end is not a failure. */
+  stopped = false;
+  /** It failed or ended: it is handed nothing more. */
+  detached = false;
+  /** Its thread has ended. */
+  ended = false;
+  /** Ends the thread if it has not ended by then (armed while it stops, and once it failed). */
   watchdog: NodeJS.Timeout | undefined;
   /** The watchdog ended it: it did not stop in time. */
-  hung: boolean;
+  hung = false;
   /** Connections placed here by `dial` and `addConn` on the engine's thread. */
-  remotes: RemoteConns;
+  readonly remotes: RemoteConns;
   /** Descriptors handed to it so far (compare with its ADOPTED counter). */
-  handed: number;
-  /** Its connections closed here with ERR_NBIO_POLLER_FAILED once it died. */
-  lost: number;
+  handed = 0;
+  /** How it ends when it fails, and when it stops (host/containment.ts). */
+  readonly containment: Containment;
+
+  constructor(worker: Worker, number: number, handlers: Handlers) {
+    this.worker = worker;
+    this.number = number;
+    this.handlers = handlers;
+    this.remotes = new RemoteConns((request) => worker.postMessage(request));
+    this.exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    this.containment = new Containment(new WorkerRemains(this), {
+      handlers,
+      report: (err) => handlers.reportError(err),
+      failed: () => {},
+    });
+  }
+
+  detach(): void {
+    this.detached = true;
+  }
+
+  /** Terminates the thread unless it ends within `ms`. */
+  arm(ms: number): void {
+    if (this.ended) return;
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      this.hung = true;
+      void this.worker.terminate();
+    }, ms);
+  }
+
+  /** Hands it `fd`: recorded as its own before it is posted (host/owned-fds.ts). */
+  hand(fd: number): void {
+    this.fds!.add(fd, FdRole.Handed);
+    this.handed++;
+  }
+
+  /**
+   * Contains its end (host/containment.ts): the failure it reported, or
+   * having been stuck, or ending without being asked; a clean stop if it
+   * said it stopped.
+   */
+  watch(): void {
+    let cause: unknown;
+    this.worker.on('error', (err) => {
+      cause = err;
+    });
+    this.worker.once('exit', (code) => {
+      this.ended = true;
+      clearTimeout(this.watchdog);
+      const n = this.number;
+      if (this.hung) {
+        const reason = `poller thread ${n} did not stop within ${STOP_GRACE_MS} ms of being told to and was terminated`;
+        this.containment.fail(pollerFailed(reason, new Error('a handler in that thread did not return')));
+      } else if (!this.stopped) {
+        this.containment.fail(pollerFailed(`poller thread ${n} ended (exit code ${code})`, cause ?? new Error(`exit code ${code}`)));
+      }
+      this.containment.contain();
+    });
+  }
+
+  /** Its poller failed (it contained it there): detached now; the rest once the thread has ended. */
+  failed(error: ErrorMessage): void {
+    const err = new NbioError((error.code ?? 'ERR_NBIO_POLLER_FAILED') as NbioErrorCode, error.message, { cause: reviveError(error) });
+    if (this.containment.fail(err)) this.arm(STOP_GRACE_MS);
+  }
 }
 
 /**
@@ -105,15 +180,20 @@ interface Member {
  * - an exception nothing in a worker catches (a handler's included) does
  *   not end the worker: it is raised again in the engine's thread as an
  *   uncaught exception, as a handler's exception is there;
+ * - a worker whose poller fails contains it there (its connections get
+ *   `onClose` in that thread), says so (it is handed nothing more from
+ *   then on) and ends; the failure is reported here, once;
  * - a worker that ends without being asked (terminated, `process.exit` in
- *   a handler, a fatal error) is noticed at once: the engine's thread
- *   closes every descriptor its reactor owned (its listener leaves the
- *   SO_REUSEPORT group, so new connections go to the other pollers), calls
- *   `onError` and then `onClose` for each of its connections with
- *   ERR_NBIO_POLLER_FAILED (those `Conn`s are closed already and carry no
- *   session: the worker's state died with it), closes the stand-ins of
- *   the connections placed there, and hands it nothing more. The other
- *   pollers go on;
+ *   a handler, a fatal error), during a stop or not, is handed nothing more
+ *   and contained here once its thread has ended: every descriptor its
+ *   reactor owned or was handed is closed (its listener leaves the
+ *   SO_REUSEPORT group, so new connections go to the other pollers),
+ *   `onError` is called, then `onClose` with ERR_NBIO_POLLER_FAILED for
+ *   each connection whose `onOpen` ran there and whose `onClose` did not
+ *   (with its stand-in if one was placed from here, else with a `Conn`
+ *   that is closed already and carries no session), and dials placed
+ *   there and not open yet reject with it. The other pollers go on. The
+ *   one path is in host/containment.ts;
  * - `stop()` resolves whatever state the workers are in: a worker that has
  *   not ended {@link STOP_GRACE_MS} after it was told to close everything
  *   (at once, or once a graceful stop's time-out passed) is stuck (a
@@ -124,13 +204,11 @@ interface Member {
  */
 export class PollerGroup {
   readonly #members: Member[];
-  readonly #handlers: Handlers;
   readonly #counters: Int32Array;
   readonly #board: StatsBoard;
 
-  private constructor(members: Member[], handlers: Handlers, counters: Int32Array, board: StatsBoard) {
+  private constructor(members: Member[], counters: Int32Array, board: StatsBoard) {
     this.#members = members;
-    this.#handlers = handlers;
     this.#counters = counters;
     this.#board = board;
   }
@@ -152,33 +230,31 @@ export class PollerGroup {
     const board = new StatsBoard(count);
     const members = Array.from({ length: count }, (_, index): Member => {
       const workerData: PollerData = { options, forwardPluginLog: events.pluginLog !== undefined, counters, stats: board.buffer, index };
-      const worker = new Worker(WORKER_SCRIPT, { workerData, execArgv });
-      const remotes = new RemoteConns((request) => worker.postMessage(request));
+      const m = new Member(new Worker(WORKER_SCRIPT, { workerData, execArgv }), index + 1, handlers);
       // From the start: a plugin logs from its init, before the worker reports it started.
-      worker.on('message', (message: PollerMessage) => relay(message, handlers, events, remotes));
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      return { worker, fds: undefined, exited, stopping: false, dead: false, watchdog: undefined, hung: false, remotes, handed: 0, lost: 0 };
+      m.worker.on('message', (message: PollerMessage) => relay(message, m, events));
+      return m;
     });
-    const group = new PollerGroup(members, handlers, new Int32Array(counters), board);
+    const group = new PollerGroup(members, new Int32Array(counters), board);
     const started = await Promise.allSettled(members.map((m) => startedOrFailed(m)));
     const failure = started.find((r) => r.status === 'rejected');
     if (failure !== undefined) {
       await group.stop(false, 0);
       throw (failure as PromiseRejectedResult).reason;
     }
-    for (const [i, m] of members.entries()) group.#watch(m, i + 1);
+    for (const m of members) m.watch();
     return group;
   }
 
-  /** Whether worker `i` still runs (it is handed connections only then). */
+  /** Whether worker `i` still works (it is handed connections only then). */
   alive(i: number): boolean {
-    return !this.#members[i].dead;
+    return !this.#members[i].detached;
   }
 
   /** Connections worker `i` serves, with those handed to it and not taken over yet. */
   load(i: number): number {
     const m = this.#members[i];
-    if (m.dead) return 0;
+    if (m.detached) return 0;
     const c = this.#counters;
     return Atomics.load(c, 2 * i + COUNTERS.LIVE) + m.handed - Atomics.load(c, 2 * i + COUNTERS.ADOPTED);
   }
@@ -193,27 +269,24 @@ export class PollerGroup {
   /**
    * Each worker's figures, in order: what it published last (at the end of
    * its last dispatch, see host/poller-worker.ts; its final ones once it
-   * stopped). A worker that died counts what it published last, with no
-   * connection open and nothing queued, and the connections closed for it.
+   * stopped), and, for a worker that failed or died, its failure's code
+   * (host/stats.ts says how that counts).
    */
   stats(): PollerStats[] {
-    return this.#members.map((m, i) => {
-      const reactor = this.#board.read(i);
-      return m.dead ? { reactor: { ...reactor, connections: 0, queued: 0 }, lost: m.lost } : { reactor, lost: 0 };
-    });
+    return this.#members.map((m, i) => ({ reactor: this.#board.read(i), failedWith: m.containment.failure?.code }));
   }
 
   /** Hands worker `i` a connection an acceptor accepted (its onOpen runs there). */
   accepted(i: number, fd: number): void {
     const m = this.#members[i];
-    m.handed++;
+    m.hand(fd);
     m.worker.postMessage({ type: 'accepted', fd } satisfies PollerRequest);
   }
 
   /** Hands worker `i` a dialed or added socket; resolves with a stand-in once it is open there. */
   adopt(i: number, fd: number, how: RemoteAdoption): Promise<Conn> {
     const m = this.#members[i];
-    m.handed++;
+    m.hand(fd);
     return m.remotes.adopt(fd, how);
   }
 
@@ -225,10 +298,9 @@ export class PollerGroup {
   async stop(graceful = false, timeout = 0): Promise<void> {
     await Promise.all(
       this.#members.map((m) => {
-        m.stopping = true;
         m.worker.postMessage({ type: 'stop', graceful, timeout } satisfies PollerRequest);
-        if (!graceful) this.#arm(m, STOP_GRACE_MS);
-        else if (timeout > 0) this.#arm(m, timeout + STOP_GRACE_MS);
+        if (!graceful) m.arm(STOP_GRACE_MS);
+        else if (timeout > 0) m.arm(timeout + STOP_GRACE_MS);
         return m.exited;
       }),
     );
@@ -238,68 +310,27 @@ export class PollerGroup {
   stopNow(): void {
     for (const m of this.#members) {
       m.worker.postMessage({ type: 'stop-now' } satisfies PollerRequest);
-      this.#arm(m, STOP_GRACE_MS);
+      m.arm(STOP_GRACE_MS);
     }
-  }
-
-  /** Terminates `m`'s thread unless it ends within `ms`. */
-  #arm(m: Member, ms: number): void {
-    if (m.dead) return; // ended already: nothing to wait for
-    clearTimeout(m.watchdog);
-    m.watchdog = setTimeout(() => {
-      m.hung = true;
-      void m.worker.terminate();
-    }, ms);
-  }
-
-  /** Contains a started worker's death. */
-  #watch(m: Member, index: number): void {
-    let cause: unknown;
-    m.worker.on('error', (err) => {
-      cause = err;
-    });
-    m.worker.once('exit', (code) => {
-      clearTimeout(m.watchdog);
-      if (m.hung) {
-        const reason = `poller thread ${index} did not stop within ${STOP_GRACE_MS} ms of being told to and was terminated`;
-        this.#lost(m, pollerFailed(reason, new Error('a handler in that thread did not return')));
-        return;
-      }
-      if (m.stopping) {
-        m.remotes.closeAll(new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped'));
-        return;
-      }
-      const err = pollerFailed(`poller thread ${index} ended (exit code ${code})`, cause ?? new Error(`exit code ${code}`));
-      this.#lost(m, err);
-    });
-  }
-
-  /** A worker died: close what its reactor owned, and tell the application. */
-  #lost(m: Member, err: NbioError): void {
-    m.dead = true;
-    m.remotes.closeAll(err);
-    const closed = m.fds?.closeAll() ?? [];
-    const handlers = this.#handlers;
-    handlers.reportError(err);
-    for (const [fd, role] of closed) {
-      if (role !== FdRole.Conn) continue;
-      m.lost++;
-      const conn = new Conn(LOST, fd, ConnState.Closed);
-      handlers.call(() => handlers.onClose(conn, err));
-    }
-    handlers.rethrow();
   }
 }
 
 /**
- * Raises a worker's uncaught exception in this thread; passes its plugin's
- * reports on, and its reports about placed connections to their stand-ins.
+ * Acts on what worker `m` reports: raises its uncaught exceptions in this
+ * thread, detaches it when its poller failed, passes its plugin's reports
+ * on, and its reports about placed connections to their stand-ins.
  */
-function relay(message: PollerMessage, handlers: Handlers, events: PollerEvents, remotes: RemoteConns): void {
+function relay(message: PollerMessage, m: Member, events: PollerEvents): void {
   switch (message.type) {
     case 'uncaught':
-      handlers.capture(reviveError(message.error));
-      handlers.rethrow();
+      m.handlers.capture(reviveError(message.error));
+      m.handlers.rethrow();
+      break;
+    case 'poller-failed':
+      m.failed(message.error);
+      break;
+    case 'stopped':
+      m.stopped = true;
       break;
     case 'plugin-log':
       events.pluginLog?.(message.level, message.message);
@@ -312,19 +343,12 @@ function relay(message: PollerMessage, handlers: Handlers, events: PollerEvents,
     }
     case 'conn-opened':
     case 'conn-closed':
-      remotes.report(message);
+      m.remotes.report(message);
       break;
   }
 }
 
-/** The owner of connections lost with a dead worker: closed, so nothing ever calls it. */
-const LOST: ConnOwner = new Proxy({} as ConnOwner, {
-  get() {
-    throw new Error('nbio-wasm: a connection of a dead poller was used');
-  },
-});
-
-/** Waits for a worker's first word: started (keeping its descriptor table) or failed. */
+/** Waits for a worker's first word: started (keeping its shared tables) or failed. */
 function startedOrFailed(m: Member): Promise<void> {
   const worker = m.worker;
   return new Promise((resolve, reject) => {
@@ -335,6 +359,7 @@ function startedOrFailed(m: Member): Promise<void> {
       worker.off('exit', onExit);
       if (message.type === 'started') {
         m.fds = OwnedFds.from(message.fds);
+        m.opened = OpenedConns.from(message.opened);
         return resolve();
       }
       const err = new Error(`poller failed to start: ${message.message}`) as Error & { code?: string };

@@ -32,6 +32,8 @@ export type RemoteRequest =
 
 interface Remote {
   conn: Conn;
+  /** The descriptor handed over (the worker's from then on). */
+  fd: number;
   local: AddressInfo | undefined;
   remote: AddressInfo | undefined;
   resolve(conn: Conn): void;
@@ -100,7 +102,7 @@ export class RemoteConns {
     const id = this.#next++;
     return new Promise<Conn>((resolve, reject) => {
       const conn = new Conn(this.#owner, id, ConnState.Connecting, how.transport);
-      this.#remotes.set(id, { conn, local: undefined, remote: undefined, resolve, reject });
+      this.#remotes.set(id, { conn, fd, local: undefined, remote: undefined, resolve, reject });
       this.#post({ type: 'adopt', fd, how, id });
     });
   }
@@ -124,12 +126,30 @@ export class RemoteConns {
     }
   }
 
-  /** The worker is gone: every stand-in is closed; those not open yet reject with `err`. */
-  closeAll(err: Error): void {
-    for (const r of this.#remotes.values()) {
-      if (r.conn.state === ConnState.Connecting) r.reject(err);
+  /** The worker is gone (host/containment.ts): the stand-ins not open yet are closed and reject with `err`. */
+  rejectPending(err: Error): void {
+    for (const [id, r] of this.#remotes) {
+      if (r.conn.state !== ConnState.Connecting) continue;
+      this.#remotes.delete(id);
       r.conn.state = ConnState.Closed;
+      r.reject(err);
     }
+  }
+
+  /** The worker is gone: takes the open stand-in of the connection on `fd`, if there is one, closed. */
+  takeOpen(fd: number): Conn | undefined {
+    for (const [id, r] of this.#remotes) {
+      if (r.fd !== fd || r.conn.state === ConnState.Connecting) continue;
+      this.#remotes.delete(id);
+      r.conn.state = ConnState.Closed;
+      return r.conn;
+    }
+    return undefined;
+  }
+
+  /** The worker is gone, and the connections left here were told closed there: every stand-in is closed. */
+  forgetAll(): void {
+    for (const r of this.#remotes.values()) r.conn.state = ConnState.Closed;
     this.#remotes.clear();
   }
 

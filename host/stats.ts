@@ -15,8 +15,9 @@ import { CloseCause } from './reactor.js';
  *
  * Every connection is counted once when it comes (in `accepted`, `dialed`
  * or `added`) and once when it goes (in `closed`), over TCP, Unix and UDP,
- * so whenever the figures are quiet (every poller's published, none died)
- * `connections === accepted + dialed + added - closed`.
+ * so whenever the figures are quiet (every poller's published)
+ * `connections === accepted + dialed + added - closed`, a poller that
+ * failed included (see {@link PollerStats}).
  */
 export interface EngineStats {
   /** Connections open now (dials in progress and UDP peers included). */
@@ -69,13 +70,16 @@ export interface StatsOptions {
 }
 
 /**
- * What one poller brings to `engine.stats()`: its reactor's figures, and,
- * once the poller died, how many of its connections the engine's thread
- * closed for it (their `onClose` got ERR_NBIO_POLLER_FAILED).
+ * What one poller brings to `engine.stats()`: its reactor's figures and,
+ * once the poller failed (host/containment.ts), the code of its failure.
+ * A failed poller's figures are those taken last before it failed (when
+ * it failed, if its reactor could still tell), with nothing queued and
+ * the connections then open counted as closed with that code: so they
+ * still add up, and they stay as they are from then on.
  */
 export interface PollerStats {
   reactor: Readonly<ReactorStats>;
-  lost: number;
+  failedWith?: string;
 }
 
 /** The `reactor-stats` record, decoded (u64s as numbers: exact up to 2^53). */
@@ -177,7 +181,7 @@ export function engineStats(pollers: readonly PollerStats[], perPoller = false):
 }
 
 /** Adds one poller's figures to `into`. */
-function addPoller(into: EngineStats, { reactor: r, lost }: PollerStats): void {
+function addPoller(into: EngineStats, { reactor: r, failedWith }: PollerStats): void {
   const closedBy = into.closedBy;
   const count = (name: string, n: number) => {
     closedBy[name] = (closedBy[name] ?? 0) + n;
@@ -185,14 +189,17 @@ function addPoller(into: EngineStats, { reactor: r, lost }: PollerStats): void {
   };
   for (const { status, count: n } of r.closed) count(closeName(status), n);
   if (r.closedOther > 0) count('other', r.closedOther);
-  if (lost > 0) count('ERR_NBIO_POLLER_FAILED', lost);
-  into.connections += r.connections;
+  if (failedWith === undefined) {
+    into.connections += r.connections;
+    into.queued += r.queued;
+  } else if (r.connections > 0) {
+    count(failedWith, r.connections);
+  }
   into.accepted += r.accepted;
   into.dialed += r.dialed;
   into.added += r.added;
   into.bytesRead += r.bytesRead;
   into.bytesWritten += r.bytesWritten;
-  into.queued += r.queued;
   into.queuedMax += r.queuedMax;
   into.reactorMemory += r.memorySize;
   into.reactorMemoryInUse += r.memoryInUse;

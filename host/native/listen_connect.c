@@ -117,21 +117,28 @@ napi_value js_connect(napi_env env, napi_callback_info info) {
 /*
  * Builds a sockaddr_un from a path; '@name' is the Linux abstract name
  * "name" (no file). Returns false if a TypeError was thrown; otherwise
- * *err is 0, -EINVAL (empty) or -ENAMETOOLONG.
+ * *err is 0, -EINVAL (empty) or -ENAMETOOLONG (its UTF-8 does not fit
+ * sun_path).
  */
 static bool make_sockaddr_un(napi_env env, napi_value v, struct sockaddr_un *sun,
                              socklen_t *len, int32_t *err) {
   char path[sizeof sun->sun_path + 1];
   size_t n;
-  if (napi_get_value_string_utf8(env, v, path, sizeof path, &n) != napi_ok)
+  /* The length first: into a buffer too small, napi copies only the whole
+   * characters that fit, which would name a shorter path. */
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok)
     return type_error(env, "path must be a string");
   memset(sun, 0, sizeof *sun);
   sun->sun_family = AF_UNIX;
   *err = 0;
+  if (n >= sizeof sun->sun_path) { /* a pathname needs its NUL */
+    *err = -ENAMETOOLONG;
+    return true;
+  }
+  if (napi_get_value_string_utf8(env, v, path, sizeof path, &n) != napi_ok)
+    return type_error(env, "path must be a string");
   if (n == 0 || (n == 1 && path[0] == '@')) {
     *err = -EINVAL;
-  } else if (n >= sizeof sun->sun_path) { /* a pathname needs its NUL */
-    *err = -ENAMETOOLONG;
   } else if (path[0] == '@') {
     memcpy(sun->sun_path + 1, path + 1, n - 1); /* sun_path[0] = 0: abstract */
     *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
