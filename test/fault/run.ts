@@ -7,7 +7,7 @@ import { EventKind, FD_MASK } from '../../host/generated/abi.js';
 import { GuestMemory } from '../../host/guest-memory.js';
 import { CloseCause, instantiateReactor, type Reactor } from '../../host/reactor.js';
 import { readEvents } from '../reactor-events.js';
-import { EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel, type Peer } from '../kernel/fake.js';
+import { EAGAIN, EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel, type Peer } from '../kernel/fake.js';
 import { lowerSys } from '../kernel/lower.js';
 import type { Action, Schedule } from './schedule.js';
 
@@ -21,6 +21,16 @@ interface Conn {
   closes: number[];
   /** The host called `end` (a graceful close: everything written is sent first). */
   ending: boolean;
+  /** Ended by the host, its FIN out (seen as `drained`, or nothing queued after `end`): it lingers, waiting for the peer's end. */
+  lingering: boolean;
+  /** The host's linger time-out closed it (what the peer sent after the FIN may have been dropped). */
+  expired: boolean;
+  /**
+   * Closing it met an injected EAGAIN from `read` with bytes waiting (which
+   * Linux never gives), so the input it reads and drops before closing
+   * may have been left: the close may reset.
+   */
+  spuriousEmpty: boolean;
   /** The host ended it while settling, after the peer had stopped sending. */
   settled: boolean;
   /** A write failed: the kernel may have taken part of it. */
@@ -144,6 +154,7 @@ class Host {
           break;
         case EventKind.Drained:
           check(conn !== undefined && conn.opened && conn.closes.length === 0, `drained for ${handle}, not open`);
+          if (conn.ending) this.#lingerIfSent(conn);
           break;
         case EventKind.Released:
           this.#discard(handle, detail);
@@ -157,6 +168,7 @@ class Host {
           if (!conn.ending && !closing.has(handle)) {
             conn.ending = true;
             check(this.r.end(handle) === 0, `end ${handle} refused after its peer ended`);
+            check(this.r.bufferedAmount(handle) > 0 || conn.peer.closed, `end ${handle} after its peer ended: nothing queued, yet open`);
             this.#ended = true;
           }
           break;
@@ -169,6 +181,24 @@ class Host {
       }
     }
     return events.length;
+  }
+
+  /**
+   * The host ended `conn`: once nothing is queued its FIN is out, and its
+   * linger timer runs (the `expire` step), as host/conn-ops.ts does after
+   * `end` and at each `drained` (which may have been made before the end).
+   */
+  #lingerIfSent(conn: Conn): void {
+    if (this.r.bufferedAmount(conn.handle) !== 0 || conn.peer.closed) return;
+    check(conn.peer.engineEnded, `conn ${conn.handle} ended, nothing queued, but no FIN`);
+    conn.lingering = true;
+  }
+
+  /** The host ends `conn` (`end`), as `conn.end()` does. */
+  #end(conn: Conn): void {
+    check(this.r.end(conn.handle) === 0, `end ${conn.handle} refused`);
+    conn.ending = true;
+    this.#lingerIfSent(conn);
   }
 
   /**
@@ -201,8 +231,8 @@ class Host {
 
   #track(slot: PeerSlot, handle: number, dialed: boolean): Conn {
     const conn: Conn = {
-      peer: slot.peer, dialed, handle, opened: false, closes: [], ending: false, settled: false, writeFailed: false, discarded: false,
-      peerEnded: false, accepted: [], sent: slot.sent, delivered: [],
+      peer: slot.peer, dialed, handle, opened: false, closes: [], ending: false, lingering: false, expired: false, settled: false,
+      writeFailed: false, discarded: false, peerEnded: false, spuriousEmpty: false, accepted: [], sent: slot.sent, delivered: [],
     };
     this.conns.set(handle, conn);
     return conn;
@@ -317,9 +347,19 @@ class Host {
         return;
       case 'shut':
         if (this.#open(conn)) {
-          check(this.r.end(conn.handle) === 0, `end ${conn.handle} refused`);
-          conn.ending = true;
+          this.#end(conn);
           this.take();
+        }
+        return;
+      case 'expire':
+        if (conn?.lingering && conn.closes.length === 0) {
+          const taken = this.kernel.taken.length;
+          check(this.r.close(conn.handle, CloseCause.Local) === 0, `close ${conn.handle} refused at its linger time-out`);
+          conn.expired = true;
+          conn.spuriousEmpty = this.kernel.taken.slice(taken).some((f) => f.call === 'read' && f.errno === -EAGAIN);
+          this.take();
+          const closes: number = conn.closes.length;
+          check(closes === 1, `close ${conn.handle} at its linger time-out: no closed event`);
         }
         return;
       case 'poll':
@@ -387,7 +427,9 @@ class Host {
   /**
    * Lets everything finish: faults cleared, listeners resumed, dials
    * established, peers reading, polls until nothing happens; then ends
-   * every open connection gracefully and polls until all of them closed.
+   * every open connection gracefully; every peer that has not ended its
+   * side answers the FIN with its own (as a peer reading to the end does),
+   * and polls go on until all of them closed.
    */
   settle(): void {
     if (this.failed) return;
@@ -401,11 +443,18 @@ class Host {
     for (const conn of this.conns.values()) {
       if (!this.#open(conn)) continue;
       conn.settled = true;
-      conn.ending = true;
-      check(this.r.end(conn.handle) === 0, `end ${conn.handle} refused while settling`);
+      this.#end(conn);
     }
     if (this.failed) return;
     this.take();
+    this.#quiesce();
+    if (this.failed) return;
+    for (const s of this.slots) {
+      if (s.done || s.conn === undefined || s.conn.closes.length > 0) continue;
+      check(s.peer.engineEnded, `peer ${this.slots.indexOf(s)}: its connection was ended and went quiet without a FIN`);
+      s.peer.end();
+      s.done = true;
+    }
     this.#quiesce();
   }
 
@@ -457,6 +506,11 @@ function checkEnd(host: Host): void {
     const what = `conn ${c.handle}${c.dialed ? ' (dialed)' : ''}`;
     check(c.closes.length === 1, `${what} closed ${c.closes.length} times`);
     const status = c.closes[0];
+    // A graceful close never resets the connection (no input left unread).
+    const graceful = status === CloseCause.Local || status === CloseCause.PeerEnded;
+    if (graceful && !c.discarded && !c.spuriousEmpty && !host.failed) {
+      check(!c.peer.resetByEngine, `${what}: closed gracefully (status ${status}) with input unread, a reset`);
+    }
     // Every close has a reason the schedule gave it.
     if (status === CloseCause.Local) check(c.ending || c.discarded || host.failed, `${what} closed locally, but the host never closed it`);
     else if (status === CloseCause.PeerEnded) check(c.peer.isReset || c.peer.ended, `${what}: peer-ended, but the peer never ended`);
@@ -467,13 +521,15 @@ function checkEnd(host: Host): void {
     // Engine -> peer: a prefix of what was accepted, all of it after a graceful end.
     const received = Array.from(c.peer.received());
     check(isPrefix(received, c.accepted), `${what}: the peer received bytes that were not written, or out of order`);
-    const graceful = status === CloseCause.Local || (status === CloseCause.PeerEnded && c.peerEnded);
-    if (c.ending && !c.discarded && !host.failed && graceful && !c.peer.isReset) {
+    const sentAll = status === CloseCause.Local || (status === CloseCause.PeerEnded && c.peerEnded);
+    if (c.ending && !c.discarded && !host.failed && sentAll && !c.peer.isReset) {
       check(received.length === c.accepted.length, `${what}: ended gracefully but the peer got ${received.length} of ${c.accepted.length} bytes`);
     }
     // Peer -> engine: a prefix of what was sent, all of it unless it was cut short.
     check(isPrefix(c.delivered, c.sent), `${what}: delivered bytes the peer did not send, or out of order`);
-    const whole = status === CloseCause.PeerEnded || c.settled;
+    // (Bytes sent before the peer's end reach `data` events, also while the
+    // connection lingers; a linger time-out may drop what was still unread.)
+    const whole = status === CloseCause.PeerEnded || c.settled || (c.ending && c.peer.ended && !c.expired && !c.discarded && !host.failed);
     if (whole && !c.peer.isReset) {
       check(c.delivered.length === c.sent.length, `${what}: delivered ${c.delivered.length} of ${c.sent.length} bytes (status ${status})`);
     }
