@@ -29,7 +29,7 @@ const LISTENER_RETRY_MS = 50;
 export type PollerSettings = Pick<
   ResolvedOptions,
   | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'maxMemory' | 'edgeTriggered'
-  | 'allowHalfOpen' | 'keepAlive' | 'keepAliveInitialDelay' | 'udpReadTimeout'
+  | 'allowHalfOpen' | 'lingerTimeout' | 'keepAlive' | 'keepAliveInitialDelay' | 'udpReadTimeout'
 > & {
   /** What the engine's listeners carry (the transport of accepted connections). */
   transport: Transport;
@@ -125,7 +125,7 @@ export class Poller {
     this.#epfd = epfd;
     this.#ops = new ConnOps({
       reactor, writer: this.#writer, index: this.#conns, held: this.#held, pluginServed: handlers instanceof PluginDispatch,
-      scheduleDrain: () => this.#scheduleDrain(),
+      lingerTimeout: settings.lingerTimeout, scheduleDrain: () => this.#scheduleDrain(),
     });
     if (settings.udpReadTimeout > 0) {
       this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#ops.closeWith(conn, CloseCause.ReadTimeout));
