@@ -5,7 +5,10 @@
 // sys implementation (assembly/sys/wasi.ts) run deterministically, with
 // peers the test controls, and checks the rules a real runtime enforces
 // (a write beyond check-write traps, a resource dropped before its
-// children traps, an unknown handle traps).
+// children traps, an unknown handle traps), and records what a real
+// network would show of the guest's closes: its FIN (`tcp-socket.shutdown`),
+// a shutdown that would cut a write still in progress, a drop of a socket
+// with input unread (a reset).
 //
 // Time is virtual: `now` only moves when a poll has nothing ready but a
 // clock, which then fires at once. A poll that could never return throws.
@@ -20,50 +23,8 @@ export interface Addr {
 
 const key = (a: Addr) => `${a.family}/${a.ip.join('.')}/${a.port}`;
 
-/** One connection: bytes each way and the peer's behaviour. */
-export class Conn {
-  /** Bytes the peer sent that the guest has not read. */
-  toGuest: number[] = [];
-  /** Bytes the guest wrote, in order. */
-  readonly fromGuest: number[] = [];
-  /** The peer ended its stream (the guest reads end of stream after the bytes). */
-  eof = false;
-  /** The peer reset the connection. */
-  reset = false;
-  /** How many more bytes the guest may write (check-write) before it must wait. */
-  capacity: number;
-  /** A write the runtime still sends in the background: check-write is 0
-   *  and the output pollable not ready until `finishBackgroundWrite`. */
-  busy = false;
-
-  constructor(capacity: number) {
-    this.capacity = capacity;
-  }
-}
-
-/** The test's side of a connection. */
-export class Peer {
-  constructor(readonly conn: Conn) {}
-  send(bytes: ArrayLike<number>): void {
-    this.conn.toGuest.push(...Array.from(bytes));
-  }
-  end(): void {
-    this.conn.eof = true;
-  }
-  reset(): void {
-    this.conn.reset = true;
-  }
-  /** The peer reads `n` bytes: the guest may write that much more. */
-  drain(n: number): void {
-    this.conn.capacity += n;
-  }
-  finishBackgroundWrite(): void {
-    this.conn.busy = false;
-  }
-  received(): Uint8Array {
-    return Uint8Array.from(this.conn.fromGuest);
-  }
-}
+export { Conn, Peer } from './fake-wasi-peer.js';
+import { Conn, Peer } from './fake-wasi-peer.js';
 
 interface Sock {
   state: 'new' | 'bind-started' | 'bound' | 'listen-started' | 'listening' | 'connecting' | 'connected' | 'closed';
@@ -303,6 +264,7 @@ export class FakeWasi {
         '[method]output-stream.check-write': (s: number, ret: number) => {
           const c = this.#get(s, 'output').conn;
           if (c.reset) return this.#streamError(ret, 8, true);
+          if (c.guestEnded) return this.#streamError(ret, 8, false);
           const dv = this.#dv();
           dv.setUint8(ret, 0);
           dv.setBigUint64(ret + 8, BigInt(c.busy ? 0 : c.capacity), true);
@@ -310,6 +272,7 @@ export class FakeWasi {
         '[method]output-stream.write': (s: number, ptr: number, len: number, ret: number) => {
           const c = this.#get(s, 'output').conn;
           if (c.reset) return this.#streamError(ret, 4, true);
+          if (c.guestEnded) return this.#streamError(ret, 4, false);
           if (c.busy || len > c.capacity) throw new Error(`fake wasi: write of ${len} beyond check-write traps`);
           c.fromGuest.push(...new Uint8Array(this.#mem.buffer, ptr, len));
           c.capacity -= len;
@@ -398,9 +361,21 @@ export class FakeWasi {
           this.#storeAddr(ret, sock.remote!);
         },
         '[method]tcp-socket.subscribe': (s: number) => (this.#get(s, 'socket'), this.#add({ kind: 'pollable', target: s })),
+        '[method]tcp-socket.shutdown': (s: number, how: number, ret: number) => {
+          const sock = this.#get(s, 'socket').sock;
+          if (sock.state !== 'connected') return this.#unit(ret, ErrorCode.invalidState);
+          const c = sock.conn!;
+          if (how !== 0 && !c.guestEnded) { // send, or both
+            if (c.busy) c.cutByShutdown = true;
+            c.guestEnded = true;
+          }
+          this.#unit(ret);
+        },
         '[resource-drop]tcp-socket': (s: number) => {
           const sock = this.#get(s, 'socket').sock;
           this.#drop(s, 'socket');
+          const c = sock.conn;
+          if (c !== undefined && c.toGuest.length > 0 && !c.reset) c.resetByGuest = true;
           if (sock.state === 'listening') this.#listening.delete(key(sock.local!));
         },
       },
