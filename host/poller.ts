@@ -256,7 +256,8 @@ export class Poller {
 
   /**
    * A graceful stop: ends every connection (as `conn.end()`: queued bytes
-   * are still sent, then it closes) and cancels dials whose connect is in
+   * are still sent, then the FIN, and it closes at the peer's end or its
+   * `lingerTimeout`) and cancels dials whose connect is in
    * progress; connections that open from now on (handed over, or accepted
    * before the listeners closed) are ended right after their `onOpen`.
    * `closed` resolves once no connection is left, after `timeout` ms (0:

@@ -117,8 +117,7 @@ export class Conn {
     const r = reactorEnd(this.handle);
     if (r == 0 && !this.ending) {
       this.ending = true;
-      // Nothing queued: the FIN is out now (else at its `drained`).
-      if (reactorBufferedAmount(this.handle) == 0) linger(this.handle);
+      lingerIfSent(this.handle);
     }
     return r;
   }
@@ -203,8 +202,12 @@ let exitStatus: i32 = 0;
 /** How long an ended connection waits for its peer's end (ns; see Options.lingerTimeoutMs). */
 let lingerNs: u64 = 0;
 
-/** Connection `handle` ended and its FIN is out: it waits for the peer's end at most `lingerNs`. */
-function linger(handle: u32): void {
+/** If connection `handle`, ended, has nothing queued, its FIN is out: it
+ *  waits for the peer's end at most `lingerNs`. Called after `end` and at
+ *  each `drained` (one made before the `end` in the same batch finds bytes
+ *  queued since: the next `drained` starts it). */
+function lingerIfSent(handle: u32): void {
+  if (reactorBufferedAmount(handle) != 0) return;
   if (lingerNs == 0) reactorClose(handle, CLOSE_CAUSE_LOCAL);
   else lingerUntil(handle, monotonicNow() + lingerNs);
 }
@@ -274,7 +277,7 @@ function dispatch(handlers: Handlers, e: usize): i32 {
   } else if (kind == EVENT_KIND_DRAINED) {
     const c = connOf(handle);
     // An ended connection's queue is sent and its FIN out: it lingers.
-    if (c != null) { if (c.ending) linger(handle); else handlers.onDrain(c); }
+    if (c != null) { if (c.ending) lingerIfSent(handle); else handlers.onDrain(c); }
   } else if (kind == EVENT_KIND_CLOSED) {
     const c = connOf(handle);
     if (c != null) {

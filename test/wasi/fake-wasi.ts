@@ -13,18 +13,9 @@
 // Time is virtual: `now` only moves when a poll has nothing ready but a
 // clock, which then fires at once. A poll that could never return throws.
 
-/** A TCP address of the fake network. */
-export interface Addr {
-  family: 0 | 1;
-  /** 4 bytes (IPv4) or 8 groups (IPv6). */
-  ip: number[];
-  port: number;
-}
-
-const key = (a: Addr) => `${a.family}/${a.ip.join('.')}/${a.port}`;
-
 export { Conn, Peer } from './fake-wasi-peer.js';
 import { Conn, Peer } from './fake-wasi-peer.js';
+import { type Addr, addrFromArgs, key, storeAddr } from './fake-wasi-address.js';
 
 interface Sock {
   state: 'new' | 'bind-started' | 'bound' | 'listen-started' | 'listening' | 'connecting' | 'connected' | 'closed';
@@ -168,22 +159,6 @@ export class FakeWasi {
       default: return true;
     }
   }
-  #addrArgs(family: number, a: number[]): Addr {
-    if (family === 0) return { family: 0, ip: a.slice(1, 5), port: a[0] };
-    return { family: 1, ip: a.slice(2, 10), port: a[0] };
-  }
-  #storeAddr(ret: number, a: Addr): void {
-    const dv = this.#dv();
-    dv.setUint8(ret, 0);
-    dv.setUint8(ret + 4, a.family);
-    dv.setUint16(ret + 8, a.port, true);
-    if (a.family === 0) a.ip.forEach((b, i) => dv.setUint8(ret + 10 + i, b));
-    else {
-      dv.setUint32(ret + 12, 0, true);
-      a.ip.forEach((g, i) => dv.setUint16(ret + 16 + 2 * i, g, true));
-      dv.setUint32(ret + 32, 0, true);
-    }
-  }
   #connectTo(sock: Sock): number {
     const target = sock.remote!;
     const accepted = target.family === 0 && target.ip.join('.') === '127.0.0.1' ? this.#remotes.get(target.port) : undefined;
@@ -200,7 +175,7 @@ export class FakeWasi {
     const bind = (s: number, _net: number, family: number, ...rest: number[]) => {
       const ret = rest[11];
       const sock = this.#get(s, 'socket').sock;
-      const addr = this.#addrArgs(family, rest.slice(0, 11));
+      const addr = addrFromArgs(family, rest.slice(0, 11));
       if (sock.state !== 'new') return this.#unit(ret, ErrorCode.invalidState);
       if (addr.port !== 0 && this.#listening.has(key(addr))) return this.#unit(ret, ErrorCode.addressInUse);
       sock.local = { ...addr, port: addr.port || this.#nextPort++ };
@@ -211,7 +186,7 @@ export class FakeWasi {
       const ret = rest[11];
       const sock = this.#get(s, 'socket').sock;
       if (sock.state !== 'new' && sock.state !== 'bound') return this.#unit(ret, ErrorCode.invalidState);
-      sock.remote = this.#addrArgs(family, rest.slice(0, 11));
+      sock.remote = addrFromArgs(family, rest.slice(0, 11));
       sock.local = { family: sock.family, ip: sock.family === 0 ? [127, 0, 0, 1] : [0, 0, 0, 0, 0, 0, 0, 1], port: this.#nextPort++ };
       sock.state = 'connecting';
       sock.outcome = this.#connectTo(sock);
@@ -353,12 +328,12 @@ export class FakeWasi {
         '[method]tcp-socket.local-address': (s: number, ret: number) => {
           const sock = this.#get(s, 'socket').sock;
           if (!sock.local || sock.state === 'new') return this.#handle(ret, undefined, ErrorCode.invalidState);
-          this.#storeAddr(ret, sock.local);
+          storeAddr(this.#dv(), ret, sock.local);
         },
         '[method]tcp-socket.remote-address': (s: number, ret: number) => {
           const sock = this.#get(s, 'socket').sock;
           if (sock.state !== 'connected') return this.#handle(ret, undefined, ErrorCode.invalidState);
-          this.#storeAddr(ret, sock.remote!);
+          storeAddr(this.#dv(), ret, sock.remote!);
         },
         '[method]tcp-socket.subscribe': (s: number) => (this.#get(s, 'socket'), this.#add({ kind: 'pollable', target: s })),
         '[method]tcp-socket.shutdown': (s: number, how: number, ret: number) => {
