@@ -1,60 +1,17 @@
 // Executes a generated schedule (test/fault/schedule.ts): the reactor's
 // core module on the fast path (lowerSys) over the in-memory kernel, with
 // this file playing the host the way host/poller.ts does. Every event is
-// checked as it is dispatched, and the end state after everything closed.
-// A broken invariant throws an Error saying which and where.
+// checked as it is dispatched, and the end state after everything closed
+// (test/fault/end-state.ts). A broken invariant throws an Error saying
+// which and where.
 import { EventKind, FD_MASK } from '../../host/generated/abi.js';
 import { GuestMemory } from '../../host/guest-memory.js';
 import { CloseCause, instantiateReactor, type Reactor } from '../../host/reactor.js';
 import { readEvents } from '../reactor-events.js';
-import { EAGAIN, EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel, type Peer } from '../kernel/fake.js';
+import { EAGAIN, EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel } from '../kernel/fake.js';
 import { lowerSys } from '../kernel/lower.js';
+import { type Conn, type PeerSlot, type Round, Violation, check, checkEnd } from './end-state.js';
 import type { Action, Schedule } from './schedule.js';
-
-/** A connection as the host sees it, with everything that went through it. */
-interface Conn {
-  peer: Peer;
-  dialed: boolean;
-  handle: number;
-  opened: boolean;
-  /** Statuses of its `closed` events (exactly one, in the end). */
-  closes: number[];
-  /** The host called `end` (a graceful close: everything written is sent first). */
-  ending: boolean;
-  /** Ended by the host, its FIN out (seen as `drained`, or nothing queued after `end`): it lingers, waiting for the peer's end. */
-  lingering: boolean;
-  /** The host's linger time-out closed it (what the peer sent after the FIN may have been dropped). */
-  expired: boolean;
-  /**
-   * Closing it met an injected EAGAIN from `read` with bytes waiting (which
-   * Linux never gives), so the input it reads and drops before closing
-   * may have been left: the close may reset.
-   */
-  spuriousEmpty: boolean;
-  /** The host ended it while settling, after the peer had stopped sending. */
-  settled: boolean;
-  /** A write failed: the kernel may have taken part of it. */
-  writeFailed: boolean;
-  /** The host closed it (`close`), discarding what was queued. */
-  discarded: boolean;
-  /** The reactor reported the peer's end (`ended`); the host then ended this side, as the Node host does. */
-  peerEnded: boolean;
-  /** Bytes `write` accepted (all of them when it returned their length). */
-  accepted: number[];
-  /** Bytes the peer sent, and bytes `data` events delivered. */
-  sent: number[];
-  delivered: number[];
-}
-
-/** Peers in creation order: the ones a schedule's `peer` numbers pick from. */
-interface PeerSlot {
-  peer: Peer;
-  conn: Conn | undefined;
-  /** The peer's stream is over (end, reset, fail): it sends nothing more. */
-  done: boolean;
-  /** Bytes the peer sent (also before its connection was accepted). */
-  sent: number[];
-}
 
 /** Outcome of one run, for properties that look at more than one run. */
 export interface RunResult {
@@ -68,12 +25,6 @@ export interface RunResult {
   released: number;
 }
 
-export class Violation extends Error {}
-
-function check(ok: boolean, what: string): asserts ok {
-  if (!ok) throw new Violation(what);
-}
-
 /** Deterministic, position-dependent bytes, so reordering and loss show. */
 function bytes(stream: number, offset: number, len: number): number[] {
   const out = new Array<number>(len);
@@ -81,14 +32,7 @@ function bytes(stream: number, offset: number, len: number): number[] {
   return out;
 }
 
-/** Whether `a` starts with `prefix`. */
-function isPrefix(prefix: number[], a: number[]): boolean {
-  if (prefix.length > a.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (prefix[i] !== a[i]) return false;
-  return true;
-}
-
-class Host {
+class Host implements Round {
   readonly kernel = new FakeKernel({ log: false });
   readonly mem = new GuestMemory();
   readonly r: Reactor;
@@ -498,48 +442,4 @@ export function runSchedule(schedule: Schedule, rounds = 1): RunResult {
   check(host.failed || closedAtShutdown === 0, `shutdown reported ${closedAtShutdown} events after everything closed`);
   check(host.kernel.openFds().length === 0, `descriptors left open after shutdown: ${host.kernel.openFds().join(' ')}`);
   return { memory, inUse, conns, overflows: host.overflows, released: host.released };
-}
-
-/** Every connection closed once, bytes intact, nothing left in the reactor. */
-function checkEnd(host: Host): void {
-  for (const c of host.conns.values()) {
-    const what = `conn ${c.handle}${c.dialed ? ' (dialed)' : ''}`;
-    check(c.closes.length === 1, `${what} closed ${c.closes.length} times`);
-    const status = c.closes[0];
-    // A graceful close never resets the connection (no input left unread).
-    const graceful = status === CloseCause.Local || status === CloseCause.PeerEnded;
-    if (graceful && !c.discarded && !c.spuriousEmpty && !host.failed) {
-      check(!c.peer.resetByEngine, `${what}: closed gracefully (status ${status}) with input unread, a reset`);
-    }
-    // Every close has a reason the schedule gave it.
-    if (status === CloseCause.Local) check(c.ending || c.discarded || host.failed, `${what} closed locally, but the host never closed it`);
-    else if (status === CloseCause.PeerEnded) check(c.peer.isReset || c.peer.ended, `${what}: peer-ended, but the peer never ended`);
-    else if (status === CloseCause.WriteOverflow) {
-      check(c.writeFailed && (host.maxWriteBufferSize > 0 || host.tight), `${what}: overflow without a limit or a failed write`);
-    }
-    else check(status < 0 && c.peer.isReset, `${what} closed with status ${status} on a healthy connection`);
-    // Engine -> peer: a prefix of what was accepted, all of it after a graceful end.
-    const received = Array.from(c.peer.received());
-    check(isPrefix(received, c.accepted), `${what}: the peer received bytes that were not written, or out of order`);
-    const sentAll = status === CloseCause.Local || (status === CloseCause.PeerEnded && c.peerEnded);
-    if (c.ending && !c.discarded && !host.failed && sentAll && !c.peer.isReset) {
-      check(received.length === c.accepted.length, `${what}: ended gracefully but the peer got ${received.length} of ${c.accepted.length} bytes`);
-    }
-    // Peer -> engine: a prefix of what was sent, all of it unless it was cut short.
-    check(isPrefix(c.delivered, c.sent), `${what}: delivered bytes the peer did not send, or out of order`);
-    // (Bytes sent before the peer's end reach `data` events, also while the
-    // connection lingers; a linger time-out may drop what was still unread.)
-    const whole = status === CloseCause.PeerEnded || c.settled || (c.ending && c.peer.ended && !c.expired && !c.discarded && !host.failed);
-    if (whole && !c.peer.isReset) {
-      check(c.delivered.length === c.sent.length, `${what}: delivered ${c.delivered.length} of ${c.sent.length} bytes (status ${status})`);
-    }
-    check(host.r.bufferedAmount(c.handle) === 0, `${what}: bytes still queued after it closed`);
-  }
-  if (!host.failed) {
-    const waiting = host.slots.filter((s) => s.conn === undefined && !s.peer.aborted).length;
-    check(waiting === 0, `${waiting} peers never accepted`);
-    check(host.r.connCount() === 0, `conn-count ${host.r.connCount()} after everything closed`);
-    const fds = host.kernel.openFds();
-    check(fds.length === 2 && fds.includes(host.lfd) && fds.includes(host.epfd), `descriptors open after everything closed: ${fds.join(' ')}`);
-  }
 }
