@@ -10,15 +10,23 @@
  * peer's stream change the registration.
  *
  * Ending. Each direction ends on its own:
- *  - this side's: `end` closes the whole connection once the queue is
- *    empty; `close-write` shuts this side (shutdown SHUT_WR, a FIN) once
- *    the queue is empty, and reading goes on;
+ *  - this side's: `end` and `close-write` shut this side (shutdown
+ *    SHUT_WR, a FIN after the last queued byte) once the queue is empty,
+ *    and reading goes on: the connection *lingers*, reporting what
+ *    arrives, until the peer ends too. Closing it before that would reset
+ *    it if input were left unread, and a reset drops what the kernel has
+ *    not sent yet. (How long to linger is the host's to bound: it closes
+ *    the connection when its time is up.) A UDP connection has no
+ *    direction to shut: its `end` closes it once the queue is sent;
  *  - the peer's: a read of 0 bytes. The reactor reports `ended`, stops
  *    reading (an ended stream stays readable forever) and goes on
  *    flushing; writes are still taken until this side ends too.
  * Once both have ended the connection closes. Its `closed` status says
  * who ended first: CLOSE_CAUSE_PEER_ENDED when the peer did, else CLOSE_CAUSE_LOCAL.
- * `close`, errors and overflows close at once, discarding the queue.
+ * `close`, errors and overflows close at once, discarding the queue; a
+ * close by this side of a connection with nothing queued (a lingering
+ * one, or one `shutdown` closes) first reads and drops what arrived, so
+ * that it does not reset the connection (`discardInput`).
  */
 import { EAGAIN, EBADF, ENOBUFS, EOPNOTSUPP, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLLRDHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, INTEREST_READ, MAX_IOV, SHUT_WR } from "./constants";
 import {
@@ -50,6 +58,10 @@ import {
 } from "./sys";
 
 const IOV: usize = memory.data(<i32>(<usize>MAX_IOV * LIST_SIZE), <i32>LIST_ALIGN);
+/** Where `discardInput` reads what nobody will: at most DISCARD_READS reads of DISCARD_SIZE bytes. */
+const DISCARD_SIZE: u32 = 16 << 10;
+const DISCARD_READS: i32 = 64;
+const DISCARD: usize = memory.data(<i32>DISCARD_SIZE);
 
 @inline export function fdOf(handle: u32): i32 { return <i32>(handle & FD_MASK); }
 
@@ -61,18 +73,36 @@ const IOV: usize = memory.data(<i32>(<usize>MAX_IOV * LIST_SIZE), <i32>LIST_ALIG
 /** Closes the connection on `fd` exactly once: frees its queue, bumps the
  *  generation, closes the descriptor, reports `closed`. A close by this
  *  side or after the peer's end lets bytes already taken by the system
- *  still reach the peer; the others (errors, overflow, host causes) are
+ *  still reach the peer (and first drops unread input, see
+ *  `discardInput`); the others (errors, overflow, host causes) are
  *  abortive. */
 export function closeConn(fd: i32, status: i32, detail: u32): void {
   const s = ctSlot(fd);
   const st = slotState(s);
   if (st == STATE_FREE || st == STATE_LISTENER) return;
+  const graceful = status == CLOSE_CAUSE_LOCAL || status == CLOSE_CAUSE_PEER_ENDED;
+  const unread = (slotFlags(s) & (FLAG_PEER_ENDED | FLAG_DATAGRAM)) == 0;
+  if (graceful && unread && st == STATE_OPEN && wbIsEmpty(slotQueue(s))) discardInput(fd);
   const h = ctHandle(fd);
   ctRelease(fd);
-  if (status == CLOSE_CAUSE_LOCAL || status == CLOSE_CAUSE_PEER_ENDED) sysCloseGraceful(fd);
+  if (graceful) sysCloseGraceful(fd);
   else sysClose(fd);
   evPush(EVENT_KIND_CLOSED, h, status, detail, 0, 0);
   countClosed(status);
+}
+
+/**
+ * Reads and drops what the peer sent that nobody will read (at most
+ * DISCARD_READS reads): closing a socket with unread input makes the
+ * kernel reset the connection, and the reset drops what it has not sent
+ * to the peer yet. Bytes arriving after the close still reset it.
+ */
+function discardInput(fd: i32): void {
+  for (let i = 0; i < DISCARD_READS; i++) {
+    const n = sysRead(fd, DISCARD, DISCARD_SIZE);
+    if (n <= 0) return; // nothing more now, the end of the stream, or a failure: close anyway
+    countRead(<u32>n);
+  }
 }
 
 /** The epoll interest a connection's flags call for. */
@@ -85,7 +115,7 @@ function interestOf(s: usize): u32 {
 /** Sets `flags` on the slot and registers the interest they call for
  *  (nothing while parked: `resume-reading` registers it). Closes the
  *  connection and returns -errno if epoll-ctl fails. */
-export function setConnFlags(fd: i32, s: usize, flags: u8): i32 {
+export function setConnFlags(fd: i32, s: usize, flags: u16): i32 {
   slotSetFlags(s, flags);
   if ((flags & FLAG_PARKED) != 0) return 0;
   const r = sysEpollCtl(epollFd(), EPOLL_CTL_MOD, fd, interestOf(s), ctHandle(fd));
@@ -112,7 +142,7 @@ export function park(fd: i32, s: usize): void {
  *  is then free again; the fd is not closed here). `noDelay` is tried
  *  when `tcp` may be true (the caller learns the result's -EOPNOTSUPP
  *  through `tcpRefused`). */
-export function registerConn(fd: i32, state: u8, connecting: bool, flags: u8, tcp: bool): i64 {
+export function registerConn(fd: i32, state: u8, connecting: bool, flags: u16, tcp: bool): i64 {
   const s = ctSlot(fd);
   if (slotState(s) != STATE_FREE) {
     // The table still names a connection on this descriptor number, so the
@@ -172,18 +202,19 @@ function sendQueued(fd: i32, s: usize): i32 {
   return 1;
 }
 
-/** Shuts this side of a `close-write` connection whose queue is empty;
- *  closes it if the peer has ended too. False if it closed. */
+/** Shuts this side of an ended connection whose queue is empty (its FIN),
+ *  from where it lingers; closes it instead if the peer has ended too.
+ *  False if it closed. */
 function shutWrite(fd: i32, s: usize): bool {
+  if ((slotFlags(s) & FLAG_PEER_ENDED) != 0) { closeConn(fd, endStatus(s), FAILED_CALL_NONE); return false; }
   const r = sysShutdown(fd, SHUT_WR);
   if (r < 0) { closeConn(fd, r, FAILED_CALL_SHUTDOWN); return false; }
-  if ((slotFlags(s) & FLAG_PEER_ENDED) != 0) { closeConn(fd, endStatus(s), FAILED_CALL_NONE); return false; }
   return true;
 }
 
 /** Writes queued bytes until the queue is empty or the kernel is full.
- *  Once it is empty: an ending connection is closed, a `close-write` one
- *  shut, and `drained` reported. Returns false if the connection closed. */
+ *  Once it is empty: an ended connection is shut (a UDP one closed), and
+ *  `drained` reported. Returns false if the connection closed. */
 export function flush(fd: i32, s: usize): bool {
   if (wbIsEmpty(slotQueue(s))) return disarmOut(fd, s); // a spurious or connect-time OUT
   const r = sendQueued(fd, s);
@@ -204,7 +235,11 @@ export function completeConnect(fd: i32, s: usize, h: u32): bool {
   const err = sysSocketError(fd);
   if (err < 0) { closeConn(fd, err, FAILED_CALL_CONNECT); return false; }
   slotSetState(s, STATE_OPEN);
-  if (wbIsEmpty(slotQueue(s)) && !disarmOut(fd, s)) return false;
+  if (wbIsEmpty(slotQueue(s))) {
+    if (!disarmOut(fd, s)) return false;
+    // Ended while it connected: its FIN goes now.
+    if ((slotFlags(s) & FLAG_SHUT_WR) != 0 && !shutWrite(fd, s)) return false;
+  }
   evPush(EVENT_KIND_OPENED, h, 0, 0, 0, 0);
   return true;
 }
@@ -212,7 +247,7 @@ export function completeConnect(fd: i32, s: usize, h: u32): bool {
 /** The peer ended its stream (a read of 0 bytes). */
 function peerEnded(fd: i32, s: usize, h: u32): void {
   let f = slotFlags(s) | FLAG_PEER_ENDED;
-  if ((f & (FLAG_ENDING | FLAG_SHUT_WR)) == 0) f |= FLAG_PEER_FIRST;
+  if ((f & FLAG_SHUT_WR) == 0) f |= FLAG_PEER_FIRST;
   evPush(EVENT_KIND_ENDED, h, 0, 0, 0, 0);
   if ((f & FLAG_SHUT_WR) != 0 && wbIsEmpty(slotQueue(s))) {
     slotSetFlags(s, f);
@@ -316,20 +351,22 @@ export function armOut(fd: i32, s: usize, len: u32): i32 {
   return <i32>len;
 }
 
-/** `end`: closes once the queue is empty (at once if it is). */
+/** `end` and `close-write`: this side ends. A stream is shut once the
+ *  queue is empty (at once if it is) and lingers until the peer ends (see
+ *  the file's doc); a UDP connection, which has no direction to shut,
+ *  closes once the queue is empty. Again on an ended connection: nothing. */
 export function connEnd(conn: u32, s: usize): void {
-  if (wbIsEmpty(slotQueue(s))) closeConn(fdOf(conn), endStatus(s), FAILED_CALL_NONE);
-  else slotSetFlags(s, slotFlags(s) | FLAG_ENDING);
-}
-
-/** `close-write`: shuts this side once the queue is empty (at once if it
- *  is); a datagram connection has no direction to shut: it ends. */
-export function connCloseWrite(conn: u32, s: usize): void {
   const f = slotFlags(s);
   if ((f & (FLAG_ENDING | FLAG_SHUT_WR)) != 0) return;
-  if ((f & FLAG_DATAGRAM) != 0) { connEnd(conn, s); return; }
+  const fd = fdOf(conn);
+  const empty = wbIsEmpty(slotQueue(s));
+  if ((f & FLAG_DATAGRAM) != 0) {
+    if (empty) closeConn(fd, endStatus(s), FAILED_CALL_NONE);
+    else slotSetFlags(s, f | FLAG_ENDING);
+    return;
+  }
   slotSetFlags(s, f | FLAG_SHUT_WR);
-  if (wbIsEmpty(slotQueue(s)) && slotState(s) == STATE_OPEN) shutWrite(fdOf(conn), s);
+  if (empty && slotState(s) == STATE_OPEN) shutWrite(fd, s);
 }
 
 /** `pause-reading`. */

@@ -63,7 +63,7 @@ function maxDatagram(addr: usize, len: u32): u32 {
   return EPOLLIN | ((slotFlags(s) & FLAG_OUT) != 0 ? EPOLLOUT : 0) | triggerBits();
 }
 
-function setSocketFlags(fd: i32, s: usize, flags: u8): void {
+function setSocketFlags(fd: i32, s: usize, flags: u16): void {
   slotSetFlags(s, flags);
   sysEpollCtl(epollFd(), EPOLL_CTL_MOD, fd, socketInterest(s), ctHandle(fd));
 }

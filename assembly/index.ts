@@ -36,7 +36,7 @@
 import { beginCall, endCall } from "./abi";
 import {
   reactorAddAcceptor, reactorAddConn, reactorAddDatagram, reactorAddListener, reactorBacklog,
-  reactorBufferedAmount, reactorClose, reactorCloseWrite, reactorConnCount, reactorEnd, reactorInit,
+  reactorBufferedAmount, reactorClose, reactorConnCount, reactorEnd, reactorInit,
   reactorMemoryInUse, reactorPauseReading, reactorRemoveListener, reactorResumeListener, reactorResumeReading,
   reactorRunOnce, reactorShutdown, reactorStats, reactorTakeEvents, reactorWrite,
 } from "./reactor";
@@ -85,8 +85,9 @@ export function engine$close(conn: u32, cause: i32): i32 {
 export function engine$end(conn: u32): i32 {
   beginCall(); const r = reactorEnd(conn); endCall(); return r;
 }
+/** The same as `end` inside the reactor: the two differ in what the host does (see the WIT). */
 export function engine$close_write(conn: u32): i32 {
-  beginCall(); const r = reactorCloseWrite(conn); endCall(); return r;
+  beginCall(); const r = reactorEnd(conn); endCall(); return r;
 }
 export function engine$pause_reading(conn: u32): i32 {
   beginCall(); const r = reactorPauseReading(conn); endCall(); return r;

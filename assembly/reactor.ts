@@ -22,7 +22,10 @@
  *
  * Per ready report, in order: connect completion; OUT -> flush;
  * IN/PRI/ERR/HUP/RDHUP -> read loop. Hang-ups close a connection only via
- * the read loop (EOF or an error), so no tail data is lost.
+ * the read loop (EOF or an error), so no tail data is lost; and a flush
+ * that empties the queue of an ended stream shuts it (it lingers) rather
+ * than closing it, unless the read loop already met the peer's end: the
+ * input of the report is read before any graceful close.
  *
  * Listeners are level-triggered in both modes (an accept round is capped
  * at MAX_ACCEPTS_PER_REPORT); connections and UDP sockets follow the
@@ -61,7 +64,7 @@ import { SPARE_EVENTS, announceReleases, room } from "./room";
 import { batchInit, batchReset, resumeReads, setResumeReads } from "./batch";
 import { configure, epollFd, setEpollFd } from "./settings";
 import {
-  closeConn, completeConnect, connCloseWrite, connEnd, connPause, connResume, connWrite, fdOf, flush, park,
+  closeConn, completeConnect, connEnd, connPause, connResume, connWrite, fdOf, flush, park,
   readLoop, registerConn, settleHangUp, tcpRefused,
 } from "./conns";
 import {
@@ -91,9 +94,11 @@ function pauseListener(lfd: i32, err: i32): void {
 }
 
 /** Accepts what is pending on listener `lfd`: each connection is served
- *  here (`opened`), or, on an acceptor, handed to the host (`accepted`). */
-function acceptLoop(lfd: i32, s: usize): void {
-  const acceptor = (slotFlags(s) & FLAG_ACCEPTOR) != 0;
+ *  here (`opened`), or, on an acceptor, handed to the host (`accepted`).
+ *  The listener's slot is looked up again after each `ctEnsure`, which
+ *  may move the table. */
+function acceptLoop(lfd: i32): void {
+  const acceptor = (slotFlags(ctSlot(lfd)) & FLAG_ACCEPTOR) != 0;
   for (let k = 0; k < MAX_ACCEPTS_PER_REPORT; k++) {
     // Room for the new connection's `opened` (or `accepted`) and, later, its `closed`.
     if (!room(SPARE_EVENTS + 1)) { pauseListener(lfd, -ENOMEM); return; }
@@ -107,6 +112,7 @@ function acceptLoop(lfd: i32, s: usize): void {
     if (acceptor) { evPush(EVENT_KIND_ACCEPTED, 0, lfd, <u32>nfd, 0, 0); continue; }
     const e = ctEnsure(nfd);
     if (e < 0) { sysClose(nfd); pauseListener(lfd, e); return; }
+    const s = ctSlot(lfd);
     const h = registerConn(nfd, STATE_OPEN, false, 0, (slotFlags(s) & FLAG_NOT_TCP) == 0);
     if (h < 0) { sysClose(nfd); continue; }
     // A listener whose first connection refused TCP_NODELAY is not TCP
@@ -118,7 +124,7 @@ function acceptLoop(lfd: i32, s: usize): void {
 }
 
 /** Registers listener `fd` (with `flags`); 0 or -errno. */
-function addListener(fd: i32, flags: u8): i32 {
+function addListener(fd: i32, flags: u16): i32 {
   if (epollFd() < 0 || fd < 0) return -EBADF;
   const e = ctEnsure(fd);
   if (e < 0) return e;
@@ -150,7 +156,7 @@ function processReport(token: u32, events: u32): bool {
   if (state == STATE_LISTENER) {
     const f = slotFlags(s);
     if ((f & FLAG_DATAGRAM) != 0) return socketReport(fd, s, events);
-    if ((f & FLAG_PAUSED) == 0) acceptLoop(fd, s);
+    if ((f & FLAG_PAUSED) == 0) acceptLoop(fd);
     return true;
   }
   if (resumeReads() == 0) {
@@ -318,15 +324,6 @@ export function reactorClose(conn: u32, cause: i32): i32 {
 export function reactorEnd(conn: u32): i32 {
   const s = connSlot(conn);
   if (s != 0) { connEnd(conn, s); return 0; }
-  const p = peerLookup(conn);
-  if (p == 0) return -EBADF;
-  peerEnd(p);
-  return 0;
-}
-
-export function reactorCloseWrite(conn: u32): i32 {
-  const s = connSlot(conn);
-  if (s != 0) { connCloseWrite(conn, s); return 0; }
   const p = peerLookup(conn);
   if (p == 0) return -EBADF;
   peerEnd(p);

@@ -19,6 +19,8 @@ export interface ConnOpsContext {
   held: HeldReads;
   /** Whether a plugin serves the connections (they cannot be turned into streams). */
   pluginServed: boolean;
+  /** Most ms an ended connection waits for the peer's end once its FIN is out (the engine's `lingerTimeout`). */
+  lingerTimeout: number;
   /** Delivers the events a call outside a batch caused (a `closed`, say) as soon as possible. */
   scheduleDrain(): void;
 }
@@ -33,8 +35,10 @@ export interface ConnOpsContext {
  */
 export class ConnOps implements ConnOwner {
   readonly #c: ConnOpsContext;
-  /** The connections' read and write deadlines. */
+  /** The connections' read and write deadlines, and the linger time-outs of those that ended. */
   readonly deadlines = new Deadlines<Conn>((conn, kind) => this.#deadlinePassed(conn, kind));
+  /** Connections with SO_LINGER 0 (`setLinger(0)`): closing resets them, so an ended one does not linger. */
+  readonly #resetOnClose = new WeakSet<Conn>();
 
   constructor(context: ConnOpsContext) {
     this.#c = context;
@@ -68,8 +72,28 @@ export class ConnOps implements ConnOwner {
 
   end(conn: Conn): void {
     conn.state = ConnState.Ending;
-    // Closes at once when nothing is queued; otherwise after the last flush.
-    if (this.#c.reactor.end(this.#handleOf(conn)) === 0) this.#c.scheduleDrain();
+    const { reactor } = this.#c;
+    const handle = this.#handleOf(conn);
+    if (reactor.end(handle) !== 0) return;
+    this.#c.scheduleDrain();
+    this.lingerIfSent(conn);
+  }
+
+  /**
+   * If `conn`, ending, has nothing queued, its FIN is out (or, the peer
+   * having ended first, it closed): it waits for the peer's end (which
+   * closes it) at most `lingerTimeout` ms, then closes, the reactor
+   * reading and dropping the input left rather than resetting the
+   * connection. Called after `end()` and at each `drained` (one made
+   * before `end()` in the same batch finds bytes queued since: the next
+   * `drained` starts it). A UDP connection has no FIN: it closes once sent.
+   * One with SO_LINGER 0 closes at once: a reset, as `setLinger(0)` asks.
+   */
+  lingerIfSent(conn: Conn): void {
+    if (conn.transport === 'udp' || this.bufferedAmount(conn) !== 0) return;
+    const { lingerTimeout } = this.#c;
+    if (lingerTimeout === 0 || this.#resetOnClose.has(conn)) this.closeWith(conn, CloseCause.Local);
+    else this.deadlines.set(conn, 'linger', Date.now() + lingerTimeout);
   }
 
   closeWrite(conn: Conn): void {
@@ -106,7 +130,11 @@ export class ConnOps implements ConnOwner {
 
   setOption(conn: Conn, option: SocketOption, value: number): void {
     const fd = this.#c.index.fdOf(conn);
-    if (fd >= 0) setSocketOption(fd, conn.transport, option, value);
+    if (fd < 0) return;
+    setSocketOption(fd, conn.transport, option, value);
+    if (option !== 'linger') return;
+    if (value === 0) this.#resetOnClose.add(conn);
+    else this.#resetOnClose.delete(conn);
   }
 
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined {
@@ -139,6 +167,7 @@ export class ConnOps implements ConnOwner {
 
   #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
     if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending && conn.state !== ConnState.WriteClosed) return;
+    if (kind === 'linger') return this.closeWith(conn, CloseCause.Local);
     if (kind === 'write' && this.bufferedAmount(conn) === 0) return;
     this.closeWith(conn, kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout);
   }

@@ -42,13 +42,18 @@ type Callback = (err?: Error | null) => void;
  *   returns false while more than `writableHighWaterMark` bytes are
  *   pending, and `'drain'` follows once the kernel took them. Chunks that
  *   waited together go out as one `conn.writev`.
- * - `end()` is `conn.end()`: `'finish'` once everything written was taken
- *   by the kernel and the connection closed; the readable side ends there
- *   too.
- * - The peer's end ends the readable side at once (`'end'`, after the
- *   bytes before it). Unless the engine has `allowHalfOpen`, the
- *   connection then ends this side too (`conn.end()`): the bytes written
- *   so far are still sent, then it closes and the writable side finishes.
+ * - `end()` is `conn.end()`: everything written is sent, then the FIN,
+ *   and data the peer still sends is pushed until it ends too (or the
+ *   engine's `lingerTimeout` passes); `'finish'` once the connection
+ *   closed; the readable side ends there too.
+ * - The peer's end ends the readable side (`'end'`, after the bytes
+ *   before it) and nothing else: the writable side stays open until the
+ *   stream's consumer ends it (a Duplex with `allowHalfOpen`, whatever
+ *   the engine's option). Node's TLS and HTTP layers do, once they have
+ *   read to the end and written what they had to; `pipe()` does when its
+ *   source ends. Ending it as soon as the readable side ended (as
+ *   `net.Socket` without `allowHalfOpen` does) would cut a TLS layer that
+ *   still writes its reply to the last bytes it read.
  *   A peer that hangs up with bytes still waiting for the kernel (no end
  *   of stream first) destroys the stream with ERR_NBIO_EOF.
  * - Any other cause of the close (`ECONNRESET`, a deadline, an overflow,
@@ -139,7 +144,7 @@ export class ConnStream extends Duplex {
     callback?.();
   }
 
-  /** @internal The peer ended its side: the readable side ends. */
+  /** @internal The peer ended its side: the readable side ends (the writable side is the consumer's to end). */
   onEnd(): void {
     this.#peerEnded = true;
     this.push(null);
@@ -215,7 +220,7 @@ export class ConnStream extends Duplex {
 function duplexOptions(options: ConnStreamOptions) {
   checkKnownKeys(options, OPTIONS, 'toStream option');
   return {
-    allowHalfOpen: false,
+    allowHalfOpen: true,
     readableHighWaterMark: highWaterMark(options, 'readableHighWaterMark'),
     writableHighWaterMark: highWaterMark(options, 'writableHighWaterMark'),
   };

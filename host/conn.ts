@@ -19,8 +19,9 @@ export const ConnState = {
   Closed: 3,
   /**
    * `conn.end()` was called (or the peer ended its side and the engine
-   * ended this one): queued bytes are still being sent and data is still
-   * delivered, but writes throw ERR_NBIO_CLOSED.
+   * ended this one): queued bytes are still being sent, then this side's
+   * FIN, and it waits for the peer's end (at most `lingerTimeout`); data
+   * is still delivered, but writes throw ERR_NBIO_CLOSED.
    */
   Ending: 4,
   /**
@@ -123,11 +124,16 @@ export class Conn {
 
   /**
    * Closes the connection gracefully: bytes already written (queued or not)
-   * are all sent first, then it closes; `onClose` follows with `err`
-   * undefined (ERR_NBIO_EOF if the peer had ended its side first). Data
-   * that arrives meanwhile is still delivered. Writes after `end()` throw
-   * ERR_NBIO_CLOSED. Calling `end()` again does nothing; `close()`
-   * afterwards closes at once, discarding what is still queued.
+   * are all sent first, then this side's end (a FIN); data that arrives
+   * meanwhile is still delivered, until the peer ends its side too, which
+   * closes the connection, or until the engine's `lingerTimeout` passes
+   * after the FIN, which closes it, what arrived unread being dropped
+   * rather than resetting the connection. `onClose` follows with `err`
+   * undefined (ERR_NBIO_EOF if the peer had ended its side first). Writes
+   * after `end()` throw ERR_NBIO_CLOSED. Calling `end()` again does
+   * nothing; `close()` afterwards closes at once, discarding what is still
+   * queued. With `setLinger(0)` it does not wait for the peer: it resets
+   * the connection once everything was handed to the kernel.
    */
   end(): void {
     if (this.state === ConnState.Open || this.state === ConnState.WriteClosed) this.#owner.end(this);
@@ -253,9 +259,11 @@ export class Conn {
 
   /**
    * Sets SO_LINGER: with `seconds` 0, closing the connection (`close()`,
-   * or `end()` once flushed) resets it (RST) and drops what the kernel
-   * still holds for the peer; with more, a close waits up to that long for
-   * the kernel to send it; `null` turns lingering off (the default).
+   * or `end()` once flushed, without waiting for the peer's end) resets it
+   * (RST) and drops what the kernel still holds for the peer; with more, a
+   * close waits up to that long for the kernel to send it; `null` turns
+   * it off (the default). (Not the engine's `lingerTimeout`, which is how
+   * long an ended connection waits for the peer's end.)
    */
   setLinger(seconds: number | null): this {
     return this.#set('linger', seconds === null ? -1 : count(seconds, 'seconds'));

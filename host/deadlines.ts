@@ -1,7 +1,13 @@
 import { NbioError } from './errors.js';
 
-/** Which deadline of a connection. */
-export type DeadlineKind = 'read' | 'write';
+/**
+ * Which deadline of a connection: the application's read and write
+ * deadlines, and the linger time-out of a connection that ended (its FIN
+ * sent, it waits for the peer's end; host/conn-ops.ts).
+ */
+export type DeadlineKind = 'read' | 'write' | 'linger';
+
+const KINDS: readonly DeadlineKind[] = ['read', 'write', 'linger'];
 
 /** The timers of one key; a kind is absent when that deadline is not set. */
 type Timers = { [kind in DeadlineKind]?: NodeJS.Timeout };
@@ -36,7 +42,7 @@ export class Deadlines<K> {
     clearTimeout(timers?.[kind]);
     if (timers) delete timers[kind];
     if (at === 0) {
-      if (timers && !timers.read && !timers.write) this.#timers.delete(key);
+      if (timers && isEmpty(timers)) this.#timers.delete(key);
       return;
     }
     if (!timers) {
@@ -46,12 +52,11 @@ export class Deadlines<K> {
     this.#arm(key, kind, timers, at);
   }
 
-  /** Clears both deadlines of `key`. */
+  /** Clears every deadline of `key`. */
   clear(key: K): void {
     const timers = this.#timers.get(key);
     if (timers === undefined) return;
-    clearTimeout(timers.read);
-    clearTimeout(timers.write);
+    for (const kind of KINDS) clearTimeout(timers[kind]);
     this.#timers.delete(key);
   }
 
@@ -65,8 +70,12 @@ export class Deadlines<K> {
     timers[kind] = setTimeout(() => {
       if (delay > MAX_DELAY) return this.#arm(key, kind, timers, at);
       delete timers[kind];
-      if (!timers.read && !timers.write) this.#timers.delete(key);
+      if (isEmpty(timers)) this.#timers.delete(key);
       this.#expire(key, kind);
     }, Math.min(delay, MAX_DELAY));
   }
+}
+
+function isEmpty(timers: Timers): boolean {
+  return KINDS.every((kind) => timers[kind] === undefined);
 }

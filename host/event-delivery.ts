@@ -108,14 +108,20 @@ export class EventDelivery {
     views.done();
   }
 
+  /** A connection's queue emptied: onDrain; for one that is ending, its FIN went out too: it lingers. */
   drained(handle: number): void {
     const conn = this.#c.conns.get(handle);
+    if (conn?.state === ConnState.Ending) return this.#c.ops.lingerIfSent(conn);
     if (conn === undefined || conn.state !== ConnState.Open) return;
     const sink = conn.stream ?? this.#c.handlers;
     if (sink.onDrain !== noop) this.#c.handlers.call(() => sink.onDrain(conn));
   }
 
-  /** The peer ended its side: after the bytes before it, onEnd, then (without allowHalfOpen) this side ends too. */
+  /**
+   * The peer ended its side: after the bytes before it, onEnd, then
+   * (without allowHalfOpen) this side ends too; a stream's consumer ends
+   * it itself (see host/conn-stream.ts).
+   */
   ended(handle: number): void {
     const conn = this.#c.conns.get(handle);
     if (conn === undefined || conn.state === ConnState.Closed) return;
@@ -128,7 +134,7 @@ export class EventDelivery {
     if (sink.onEnd !== noop) this.#c.handlers.call(() => sink.onEnd(conn));
     // Without allowHalfOpen this side ends too. (After closeWrite() both
     // sides have ended: the reactor closes it once the queue is sent.)
-    if (!this.#c.settings.allowHalfOpen && conn.state === ConnState.Open) this.#c.ops.end(conn);
+    if (conn.stream === undefined && !this.#c.settings.allowHalfOpen && conn.state === ConnState.Open) this.#c.ops.end(conn);
   }
 
   closed(handle: number, status: number, detail: number): void {

@@ -130,6 +130,13 @@ export interface EngineOptions extends HandlerModule {
    * the engine sends what is queued and closes, as `node:net` does.
    */
   allowHalfOpen?: boolean;
+  /**
+   * Most ms a connection this side ended (`conn.end()`, a graceful `stop()`)
+   * waits, everything sent and its FIN out, for the peer's end (data still
+   * delivered); it then closes without a reset. 0: at once. Default 5000
+   * (nginx's `lingering_timeout`; see README, "Closing").
+   */
+  lingerTimeout?: number;
   /** Turn TCP keep-alive on for every connection (`conn.setKeepAlive`). Default false. */
   keepAlive?: boolean;
   /** With `keepAlive`: ms of idleness before the first probe (0: the system's). Default 0. */
@@ -195,6 +202,7 @@ export interface ResolvedOptions {
   reusePort: boolean;
   edgeTriggered: boolean;
   allowHalfOpen: boolean;
+  lingerTimeout: number;
   keepAlive: boolean;
   keepAliveInitialDelay: number;
   udpReadTimeout: number;
@@ -207,7 +215,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop', 'maxMemory',
-  'noDelay', 'backlog', 'reusePort', 'epollMode', 'allowHalfOpen', 'keepAlive', 'keepAliveInitialDelay',
+  'noDelay', 'backlog', 'reusePort', 'epollMode', 'allowHalfOpen', 'lingerTimeout', 'keepAlive', 'keepAliveInitialDelay',
   'udpReadTimeout', 'loadBalancing', 'pollers', 'handlers', 'plugin', ...HANDLER_NAMES,
 ]);
 
@@ -296,6 +304,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     reusePort: reusePort || sharedListeners,
     edgeTriggered: epollMode === 'et',
     allowHalfOpen,
+    lingerTimeout: integer(options, 'lingerTimeout', 5000, 0, MAX_TIMEOUT_MS),
     keepAlive: boolean(options, 'keepAlive', false),
     keepAliveInitialDelay: integer(options, 'keepAliveInitialDelay', 0, 0, MAX_TIMEOUT_MS),
     udpReadTimeout: integer(options, 'udpReadTimeout', 0, 0, MAX_TIMEOUT_MS),
@@ -331,7 +340,7 @@ function boolean(options: EngineOptions, key: 'noDelay' | 'reusePort' | 'allowHa
 
 type NumericOption =
   | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'maxMemory' | 'backlog' | 'pollers'
-  | 'keepAliveInitialDelay' | 'udpReadTimeout';
+  | 'keepAliveInitialDelay' | 'udpReadTimeout' | 'lingerTimeout';
 
 /** The `handlers` option as a URL string; rejects it next to handler functions. */
 function handlerModule(options: EngineOptions): string | undefined {
@@ -388,7 +397,7 @@ export function workerOptions(o: ResolvedOptions, addrs: string[]): EngineOption
   const { network, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog, handlers, plugin } = o;
   return {
     network, addrs, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
-    reusePort: o.reusePort, epollMode: o.edgeTriggered ? 'et' : 'lt', allowHalfOpen: o.allowHalfOpen,
+    reusePort: o.reusePort, epollMode: o.edgeTriggered ? 'et' : 'lt', allowHalfOpen: o.allowHalfOpen, lingerTimeout: o.lingerTimeout,
     keepAlive: o.keepAlive, keepAliveInitialDelay: o.keepAliveInitialDelay, udpReadTimeout: o.udpReadTimeout,
     handlers,
     // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)

@@ -31,7 +31,7 @@ import { WritePath } from './write-path.js';
 export type PollerSettings = Pick<
   ResolvedOptions,
   | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'maxMemory' | 'edgeTriggered'
-  | 'allowHalfOpen' | 'keepAlive' | 'keepAliveInitialDelay' | 'udpReadTimeout'
+  | 'allowHalfOpen' | 'lingerTimeout' | 'keepAlive' | 'keepAliveInitialDelay' | 'udpReadTimeout'
 > & {
   /** What the engine's listeners carry (the transport of accepted connections). */
   transport: Transport;
@@ -126,7 +126,7 @@ export class Poller {
     this.reportFailure = (err) => handlers.reportError(err);
     this.#ops = new ConnOps({
       reactor, writer: this.#writer, index: this.#conns, held: this.#held, pluginServed: handlers instanceof PluginDispatch,
-      scheduleDrain: () => this.#loop.schedule(),
+      lingerTimeout: settings.lingerTimeout, scheduleDrain: () => this.#loop.schedule(),
     });
     if (settings.udpReadTimeout > 0) {
       this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#ops.closeWith(conn, CloseCause.ReadTimeout));
@@ -282,7 +282,8 @@ export class Poller {
 
   /**
    * A graceful stop: ends every connection (as `conn.end()`: queued bytes
-   * are still sent, then it closes) and cancels dials whose connect is in
+   * are still sent, then the FIN, and it closes at the peer's end or its
+   * `lingerTimeout`) and cancels dials whose connect is in
    * progress; connections that open from now on (handed over, or accepted
    * before the listeners closed) are ended right after their `onOpen`.
    * `closed` resolves once no connection is left, after `timeout` ms (0: no

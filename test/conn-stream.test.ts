@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import type { CloseMessage, Conn, ConnStream, Engine } from '../host/index.js';
@@ -20,9 +21,10 @@ async function until(predicate: () => boolean): Promise<void> {
 }
 
 /** Reads a stream to its end. */
-async function readAll(stream: ConnStream): Promise<Buffer> {
+async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  // (Without destroyOnReturn: false, iterating to the end would destroy the stream.)
+  for await (const chunk of stream.iterator({ destroyOnReturn: false })) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
@@ -143,16 +145,21 @@ describe('conn.toStream()', () => {
     }
   });
 
-  it('the peer\'s end ends the readable side, then the stream closes without an error', async () => {
+  it('the peer\'s end ends the readable side; the stream closes once its consumer ends it, without an error', async () => {
     const { engine, accepted } = await streamServer(scope);
-    const peer = await scope.connect(engine.addrs[0]);
+    const peer = await scope.connect(engine.addrs[0], { allowHalfOpen: true });
     const stream = await accepted;
     const errors: Error[] = [];
     stream.on('error', (err) => errors.push(err));
     const closed = once(stream, 'close');
+    const back = readAll(peer);
     peer.end('last words');
     expect((await readAll(stream)).toString()).toBe('last words');
+    // The readable side ended; the writable side is still the consumer's.
+    expect(stream.conn.closed).toBe(false);
+    stream.end('an answer after the end');
     await closed;
+    expect((await back).toString()).toBe('an answer after the end');
     expect(errors).toEqual([]);
   });
 
@@ -166,6 +173,7 @@ describe('conn.toStream()', () => {
     const ended = once(stream, 'end');
     const closed = once(stream, 'close');
     stream.once('data', () => stream.write(reply)); // far more than the socket takes at once
+    stream.once('end', () => stream.end()); // as a net.Socket without allowHalfOpen does
     stream.resume();
     const back = readBytes(peer, reply.length);
     peer.end('question');
@@ -240,7 +248,7 @@ describe('conn.toStream()', () => {
     stream.write('round trip');
     const [echoed] = await once(stream, 'data');
     expect((echoed as Buffer).toString()).toBe('round trip');
-    // end() closes the connection both ways (no half-close): the readable side ends with it.
+    // end() sends the FIN; the peer ends too (its pipe does), which ends the readable side and closes.
     stream.end();
     expect((await readAll(stream)).length).toBe(0);
   });

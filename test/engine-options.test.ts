@@ -47,6 +47,8 @@ describe('options', () => {
     rejects({ loadBalancing: 'random' }, 'ERR_NBIO_INVALID_OPTION', /loadBalancing must be one of/);
     rejects({ allowHalfOpen: 1 }, 'ERR_NBIO_INVALID_OPTION', /allowHalfOpen must be a boolean/);
     rejects({ udpReadTimeout: -1 }, 'ERR_NBIO_INVALID_OPTION', /udpReadTimeout/);
+    rejects({ lingerTimeout: -1 }, 'ERR_NBIO_INVALID_OPTION', /lingerTimeout must be an integer from 0 to 2147483647/);
+    rejects({ lingerTimeout: 2.5 }, 'ERR_NBIO_INVALID_OPTION', /lingerTimeout/);
     rejects({ keepAliveInitialDelay: 0.5 }, 'ERR_NBIO_INVALID_OPTION', /keepAliveInitialDelay/);
     rejects({ network: 'unix', pollers: 2, loadBalancing: 'reuseport', handlers: 'file:///h.mjs' }, 'ERR_NBIO_INVALID_OPTION', /needs TCP/);
     rejects({ allowHalfOpen: true, plugin: { module: '/p.wasm' } }, 'ERR_NBIO_INVALID_OPTION', /allowHalfOpen cannot be used with a plugin/);

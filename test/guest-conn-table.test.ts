@@ -8,7 +8,7 @@ interface CT {
   LISTENER: WebAssembly.Global; CONNECTING: WebAssembly.Global; OPEN: WebAssembly.Global;
   ensure(fd: U): U; capacity(): U; open(fd: U, state: U): U; release(fd: U): void;
   handle(fd: U): U; lookup(h: U): U; slot(fd: U): U; state(fd: U): U; live(): U; memPages(): U;
-  queueBytes(fd: U, n: U): void; queued(fd: U): U;
+  queueBytes(fd: U, n: U): void; queued(fd: U): U; flagsRoundTrip(fd: U, flags: U): U;
 }
 
 let ct: CT;
@@ -120,5 +120,27 @@ describe('guest connection table', () => {
     const pages = ct.memPages();
     for (let i = 0; i < 5000; i++) cycle(i);
     expect(ct.memPages()).toBe(pages);
+  });
+
+  it('gives every slot flag a bit of its own: a listener\'s flag can never be read as a connection\'s', () => {
+    const flags = Object.entries(ct).filter(([name]) => /^(SHARED|LISTENER|CONN)_/.test(name))
+      .map(([name, global]) => [name, (global as WebAssembly.Global).value as number] as const);
+    expect(flags).toHaveLength(12);
+    for (const [name, bit] of flags) expect(bit & (bit - 1), `${name} is one bit`).toBe(0);
+    const seen = new Map<number, string>();
+    for (const [name, bit] of flags) {
+      expect(seen.get(bit), `${name} shares its bit`).toBeUndefined();
+      seen.set(bit, name);
+    }
+  });
+
+  it('keeps a slot\'s flags and its state apart', () => {
+    expect(ct.ensure(12)).toBe(1);
+    ct.open(12, OPEN);
+    const all = (1 << 12) - 1;
+    expect(ct.flagsRoundTrip(12, all)).toBe((all << 8) | OPEN);
+    expect(ct.lookup(ct.handle(12))).toBe(ct.slot(12));
+    ct.release(12);
+    expect(ct.flagsRoundTrip(12, 0)).toBe(0);
   });
 });

@@ -3,36 +3,9 @@
 // (ERR/HUP are reported whatever the interest), and gives every byte and
 // then its close once resumed.
 import { describe, expect, it } from 'vitest';
-import { GuestMemory } from '../host/guest-memory.js';
 import { EventKind } from '../host/generated/abi.js';
-import { instantiateReactor, type Reactor } from '../host/reactor.js';
-import { readEvents } from './reactor-events.js';
-import { EPOLLIN, EPOLLOUT, FakeKernel, type Peer } from './kernel/fake.js';
-import { lowerSys } from './kernel/lower.js';
-
-interface Event {
-  kind: number;
-  status: number;
-  data: string;
-}
-
-function setup(capacity = 1 << 20): { kernel: FakeKernel; mem: GuestMemory; r: Reactor; poll: () => Event[]; peer: Peer; handle: number } {
-  const kernel = new FakeKernel();
-  const mem = new GuestMemory();
-  const r = instantiateReactor(lowerSys(kernel, mem), mem);
-  expect(r.init(64, 0, 3, 1, 0, 0)).toBeGreaterThanOrEqual(0);
-  const lfd = kernel.listen();
-  expect(r.addListener(lfd)).toBe(0);
-  const decode = (ret: number): Event[] => {
-    mem.sync();
-    return readEvents(mem.buffer, ret).map(({ kind, status, data }) => ({ kind, status, data: Buffer.from(data).toString() }));
-  };
-  const poll = () => decode(r.runOnce(0));
-  const peer = kernel.connectPeer(lfd, capacity);
-  expect(poll().map((e) => e.kind)).toEqual([EventKind.Opened]);
-  // The only connection: generation 1 on the peer's descriptor.
-  return { kernel, mem, r, poll, peer, handle: (1 << 20) | peer.fd! };
-}
+import { EPOLLIN, EPOLLOUT, type FakeKernel } from './kernel/fake.js';
+import { oneConnection as setup } from './kernel/reactor-over-fake.js';
 
 const reads = (kernel: FakeKernel) => kernel.calls.filter((c) => c.startsWith('read(')).length;
 

@@ -1,7 +1,9 @@
 // Node's TLS and HTTP/1.1 servers running on nbio-wasm connections
 // (conn.toStream()), tested with real clients: Node's tls, http and https
 // clients and curl, over loopback. Keep-alive (several requests on one
-// connection) and a 4 MiB body both ways, every byte compared. The
+// connection) and a 4 MiB body both ways, every byte compared; clients
+// that end their side first (the stream's writable side stays open until
+// the TLS or HTTP layer above it has written its reply and ends it). The
 // certificate is made here with openssl, for 127.0.0.1.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,10 +14,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../host/index.js';
-import { split, useScope, type Scope } from './helpers.js';
+import { signal, split, useScope, type Scope } from './helpers.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -54,6 +57,32 @@ async function serveOnEngine(scope: Scope, server: http.Server): Promise<Engine>
   engine.onOpen((conn) => server.emit('connection', conn.toStream()));
   await engine.start();
   return engine;
+}
+
+/**
+ * The README's TLS echo (`new tls.TLSSocket(conn.toStream(), …)`, piped to
+ * itself) on an engine, the errors of its TLS sockets pushed to `errors`;
+ * resolves with Node's tls client connected to it (the certificate
+ * checked), which the caller destroys.
+ */
+async function tlsEchoClient(scope: Scope, errors: Error[] = []): Promise<tls.TLSSocket> {
+  const secureContext = tls.createSecureContext({ key, cert });
+  const engine = scope.engine({ addrs: ['127.0.0.1:0'] });
+  engine.onOpen((conn) => {
+    const socket = new tls.TLSSocket(conn.toStream(), { isServer: true, secureContext });
+    socket.on('error', (err) => errors.push(err));
+    socket.pipe(socket);
+  });
+  await engine.start();
+  const { host, port } = split(engine.addrs[0]);
+  const client = tls.connect({ host, port, ca: cert });
+  try {
+    await new Promise<void>((resolve, reject) => client.once('secureConnect', resolve).once('error', reject));
+  } catch (err) {
+    client.destroy();
+    throw err;
+  }
+  return client;
 }
 
 /** One request through `agent`; resolves with the status and the whole body. */
@@ -144,17 +173,8 @@ describe('tls.TLSSocket over a connection', () => {
   const scope = useScope();
 
   it('echoes 4 MiB to Node\'s tls client, who checks the certificate', async () => {
-    const secureContext = tls.createSecureContext({ key, cert });
-    const engine = scope.engine({ addrs: ['127.0.0.1:0'] });
-    engine.onOpen((conn) => {
-      const socket = new tls.TLSSocket(conn.toStream(), { isServer: true, secureContext });
-      socket.pipe(socket);
-    });
-    await engine.start();
-    const { host, port } = split(engine.addrs[0]);
-    const client = tls.connect({ host, port, ca: cert });
+    const client = await tlsEchoClient(scope);
     try {
-      await new Promise<void>((resolve, reject) => client.once('secureConnect', resolve).once('error', reject));
       expect(client.authorized).toBe(true);
       const chunks: Buffer[] = [];
       let length = 0;
@@ -170,5 +190,75 @@ describe('tls.TLSSocket over a connection', () => {
     } finally {
       client.destroy();
     }
+  });
+});
+
+describe('a client that ends its side first', () => {
+  const scope = useScope();
+
+  /** Everything `socket` receives until its end. */
+  function readToEnd(socket: net.Socket | tls.TLSSocket): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    return once(socket, 'end').then(() => Buffer.concat(chunks));
+  }
+
+  it.each([100, 16 << 10, 64 << 10, MiB, 4 * MiB])('TLS echo (the README\'s), client write(%i B) then end(): every byte back', async (size) => {
+    const errors: Error[] = [];
+    const client = await tlsEchoClient(scope, errors);
+    try {
+      const sent = BODY.subarray(0, size);
+      const back = readToEnd(client);
+      client.write(sent);
+      client.end();
+      expect(sha(await back)).toBe(sha(sent));
+      expect(errors).toEqual([]);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('HTTP/1.1: a client that sends a body and half-closes gets the whole 32 MiB answer, written in two steps', async () => {
+    const part = randomBytes(16 * MiB);
+    const answered = signal();
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const digest = sha(Buffer.concat(chunks));
+        res.writeHead(200, { 'content-length': digest.length + 2 * part.length });
+        res.write(digest);
+        res.write(part);
+        // The rest a turn later: it waits in the stream behind the first part, which the kernel cannot take at once.
+        setImmediate(() => {
+          res.end(part);
+          answered.resolve();
+        });
+      });
+    });
+    const engine = scope.engine({ addrs: ['127.0.0.1:0'] });
+    const endSeen = signal();
+    engine.onOpen((conn) => {
+      const stream = conn.toStream();
+      stream.once('end', () => endSeen.resolve()).once('close', () => endSeen.resolve());
+      server.emit('connection', stream);
+    });
+    await engine.start();
+    const client = await scope.connect(engine.addrs[0], { allowHalfOpen: true });
+    const body = randomBytes(64 << 10);
+    client.pause(); // reads nothing until the server has answered and seen the end
+    client.write(`POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n`);
+    client.write(body);
+    await answered.promise;
+    client.end();
+    await endSeen.promise;
+    const response = readToEnd(client);
+    client.resume();
+    const text = await response;
+    const head = text.indexOf('\r\n\r\n') + 4;
+    expect(text.subarray(0, head).toString()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text.subarray(head, head + 64).toString()).toBe(sha(body));
+    expect(text.length - head - 64).toBe(2 * part.length);
+    expect(sha(text.subarray(head + 64))).toBe(sha(Buffer.concat([part, part])));
   });
 });

@@ -1,10 +1,13 @@
 // Fault injection for the WASI build: the reactor with sys = assembly/sys/
 // wasi.ts over the in-memory WASI host, under a seeded random mix of peers
-// connecting (and the guest dialing out), sending, reading slowly, ending
-// and resetting, the runtime
-// finishing writes in the background late, and the host writing, ending,
-// closing and polling. Whatever the interleaving: bytes never reorder,
-// every connection closes exactly once, and no WASI resource leaks.
+// connecting (and the guest dialing out), sending (also while the host
+// ends), reading slowly, ending (also before the host's queue is sent)
+// and resetting, the runtime finishing writes in the background late,
+// and the host writing, ending, closing, timing out lingering connections
+// and polling. Whatever the interleaving: bytes never reorder, every
+// connection closes exactly once, an ended connection delivers what its
+// peer sent until the peer's end, no FIN cuts a write in progress, no
+// graceful close resets, and no WASI resource leaks.
 import { describe, expect, it } from 'vitest';
 import { type Peer } from './wasi/fake-wasi.js';
 import { Kind, WasiGuest } from './wasi/guest.js';
@@ -29,10 +32,14 @@ interface Conn {
   sent: number[];
   delivered: number[];
   closes: number[];
-  /** Delivery may stop early: the peer reset or ended, or the host closed. */
+  /** Delivery may stop early: the peer reset or ended, or the host closed it (or timed out its linger). */
   cut: boolean;
-  /** The host ended it: no more writes. */
+  /** The host ended it: no more writes; it reads on until the peer's end. */
   ended: boolean;
+  /** The peer ended or reset its side: it sends nothing more. */
+  peerDone: boolean;
+  /** The host closed it (`close`): what was queued is dropped, and so may be unread input (a reset). */
+  closed: boolean;
 }
 
 function run(seed: number): { conns: Conn[]; g: WasiGuest } {
@@ -55,7 +62,9 @@ function run(seed: number): { conns: Conn[]; g: WasiGuest } {
       if (e.kind === Kind.Opened) {
         const peer = e.detail === 0 ? dialing.get(e.conn)! : waiting.shift()!;
         dialing.delete(e.conn);
-        const c: Conn = { peer, handle: e.conn, accepted: [], sent: [], delivered: [], closes: [], cut: false, ended: false };
+        const c: Conn = {
+          peer, handle: e.conn, accepted: [], sent: [], delivered: [], closes: [], cut: false, ended: false, peerDone: false, closed: false,
+        };
         conns.push(c);
         byHandle.set(e.conn, c);
       } else if (e.kind === Kind.Data) {
@@ -89,8 +98,8 @@ function run(seed: number): { conns: Conn[]; g: WasiGuest } {
       if (to === 9000) dialing.set(handle, remotes.at(-1)!);
       else refused.set(handle, []);
     }],
-    [2, (c) => { // the peer sends
-      if (!c || c.cut) return;
+    [2, (c) => { // the peer sends (also after the host ended: it reads on)
+      if (!c || c.cut || c.peerDone) return;
       const data = randomBytes(1 + rand(80));
       c.peer.send(data);
       c.sent.push(...data);
@@ -112,16 +121,29 @@ function run(seed: number): { conns: Conn[]; g: WasiGuest } {
       if (c && rand(3) === 0) c.peer.conn.busy = true;
       else c?.peer.finishBackgroundWrite();
     }],
-    [1, (c) => { // the peer goes away
-      if (!c || rand(4) !== 0) return;
-      c.cut = true;
+    [1, (c) => { // the peer goes away: ends (maybe while the host's queue is still sent), or resets
+      if (!c || c.peerDone || rand(4) !== 0) return;
+      c.peerDone = true;
       if (rand(2) === 0) c.peer.end();
-      else c.peer.reset();
+      else {
+        c.peer.reset();
+        c.cut = true;
+      }
     }],
     [1, (c) => { // the host ends or closes
-      if (!c || rand(6) !== 0) return;
-      c.cut = c.ended = true;
-      expect(rand(2) === 0 ? g.engine('end', c.handle) : g.engine('close', c.handle, 0)).toBe(0);
+      if (!c || c.ended || rand(6) !== 0) return;
+      c.ended = true;
+      if (rand(2) === 0) expect(g.engine('end', c.handle)).toBe(0);
+      else {
+        c.cut = c.closed = true;
+        expect(g.engine('close', c.handle, 0)).toBe(0);
+      }
+      dispatch(g.takeEvents());
+    }],
+    [1, (c) => { // the linger time-out of an ended connection whose queue is sent: the host closes it (what was unread is dropped)
+      if (!c?.ended || c.closed || g.engine('buffered-amount', c.handle) !== 0 || rand(2) !== 0) return;
+      c.cut = true;
+      expect(g.engine('close', c.handle, 0)).toBe(0);
       dispatch(g.takeEvents());
     }],
     [3, () => poll()],
@@ -133,10 +155,18 @@ function run(seed: number): { conns: Conn[]; g: WasiGuest } {
     act(pick(live()));
   }
   // Peers read everything and the runtime finishes its writes; poll until
-  // quiet (lingering sockets settle too), then shut down.
+  // quiet (lingering sockets settle too); the peers of ended connections
+  // answer the FIN with theirs; then shut down.
   for (const c of conns) {
     c.peer.drain(1 << 24);
     c.peer.finishBackgroundWrite();
+  }
+  for (let i = 0; i < 100_000 && poll() > 0; i++);
+  for (const c of live()) {
+    if (!c.ended || c.peerDone) continue;
+    expect(c.peer.conn.guestEnded).toBe(true);
+    c.peer.end();
+    c.peerDone = true;
   }
   for (let i = 0; i < 100_000 && poll() > 0; i++);
   g.engine('shutdown');
@@ -155,7 +185,10 @@ describe('WASI fault injection: random peers, writes and late background writes 
       expect({ i, received }).toEqual({ i, received: c.accepted.slice(0, received.length) });
       if (!c.cut && c.closes[0] === 0) expect(received.length, `conn ${i}`).toBe(c.accepted.length);
       expect({ i, delivered: c.delivered }).toEqual({ i, delivered: c.sent.slice(0, c.delivered.length) });
-      if (!c.cut && c.closes[0] === 0) expect(c.delivered.length, `conn ${i}`).toBe(c.sent.length);
+      if (!c.cut && c.closes[0] >= 0) expect(c.delivered.length, `conn ${i}`).toBe(c.sent.length);
+      expect(c.peer.conn.cutByShutdown, `conn ${i}: its FIN cut a write`).toBe(false);
+      const graceful = c.closes[0] === 0 || c.closes[0] === 1;
+      if (graceful && !c.closed && !c.peer.conn.reset) expect(c.peer.conn.resetByGuest, `conn ${i}: closed with input unread`).toBe(false);
     }
     // Left: the network and the always-ready clock of time-out 0.
     const { network = 0, pollable = 0, ...rest } = g.wasi.live();

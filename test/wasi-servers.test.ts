@@ -179,6 +179,22 @@ describe.each(runtimes)('WASI echo server under $name', ({ runtime, skip }) => {
     expect(await end).toBe('end');
     expect(text).toBe('HELLO WORLD\nSECOND LINE\nBYE\n');
   });
+
+  it('the line server\'s end with input left unread: the whole answer, BYE, then a clean end, no reset', async (ctx) => {
+    const rt = need(ctx);
+    const line = await startServer(rt, 'line-server');
+    others.push(line.command);
+    const socket = await connect(line.address, sockets);
+    const lines = Array.from({ length: 8192 }, (_, i) => `line ${i} `.padEnd(63, 'x') + '\n').join(''); // 512 KiB
+    const expected = lines.toUpperCase() + 'BYE\n';
+    const received = readBytes(socket, expected.length);
+    const end = closed(socket);
+    socket.write(lines + 'QUIT\n');
+    // After QUIT the server ends the connection while lines are still arriving: one for every chunk of the answer.
+    socket.on('data', () => socket.write('a line after the quit\n'));
+    expect((await received).toString()).toBe(expected);
+    expect(await end).toBe('end');
+  });
 });
 
 describe('the wasmtime runner', () => {

@@ -139,22 +139,37 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     expect(g.wasi.live().error ?? 0).toBe(0);
   });
 
-  it('a graceful end lingers until the runtime finished its background write, an overflow does not', () => {
+  it('end: the FIN waits for the runtime\'s background write; the connection reads on until the peer\'s end; nothing cut, no reset', () => {
     const g = new WasiGuest();
-    const { port } = g.listener();
-    const { conn, peer } = accept(g, port);
+    const { conn, peer } = accept(g, g.listener().port);
     expect(g.write(conn, bytes('last words'))).toBe(10);
     peer.conn.busy = true; // the runtime still sends it
     expect(g.engine('end', conn)).toBe(0);
-    expect(g.takeEvents().map((e) => e.kind)).toEqual([Kind.Closed]);
-    expect(g.wasi.live().socket).toBe(2); // the listener and the lingering one
-    expect(g.wasi.live().output).toBe(1);
+    expect(g.takeEvents()).toEqual([]);
     g.runOnce(0);
-    expect(g.wasi.live().socket).toBe(2);
+    expect(peer.conn.guestEnded).toBe(false);
     peer.finishBackgroundWrite();
-    g.runOnce(0);
+    peer.send(bytes('more'));
+    expect(g.runOnce(0).map((e) => [e.kind, text(e.data)])).toEqual([[Kind.Data, 'more']]);
+    expect(peer.conn.guestEnded).toBe(true);
+    peer.end();
+    expect(g.runOnce(0).map((e) => [e.kind, e.status])).toEqual([[Kind.Ended, 0], [Kind.Closed, 0]]);
+    expect(peer.conn.cutByShutdown).toBe(false);
+    expect(peer.conn.resetByGuest).toBe(false);
     expectNothingLeft(g, { socket: 1, pollable: 1 });
     expect(text(peer.received())).toBe('last words');
+  });
+
+  it('closing a lingering connection (the host\'s linger time-out) reads and drops what arrived: no reset', () => {
+    const g = new WasiGuest();
+    const { conn, peer } = accept(g, g.listener().port);
+    expect(g.engine('end', conn)).toBe(0);
+    expect(peer.conn.guestEnded).toBe(true); // nothing was being written: the FIN at once
+    peer.send(bytes('unread'));
+    expect(g.engine('close', conn, 0)).toBe(0);
+    expect(g.takeEvents().map((e) => [e.kind, e.status])).toEqual([[Kind.Closed, 0]]);
+    expect(peer.conn.resetByGuest).toBe(false);
+    expectNothingLeft(g, { socket: 1, pollable: 1 });
   });
 
   it('a lingering socket is dropped after 30 s even if its write never finishes', () => {
@@ -277,14 +292,16 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     expect(conns.every(({ peer }) => peer.received().length === 520 * 64)).toBe(true);
   });
 
-  it('shutdown closes listeners, connections and lingering sockets', () => {
+  it('shutdown closes listeners, connections (one waiting for its FIN among them) and lingering sockets', () => {
     const g = new WasiGuest();
     const { port } = g.listener();
-    const conns = [accept(g, port), accept(g, port)];
+    const conns = [accept(g, port), accept(g, port), accept(g, port)];
     conns[0].peer.conn.busy = true;
-    expect(g.engine('end', conns[0].conn)).toBe(0);
+    expect(g.engine('end', conns[0].conn)).toBe(0); // its FIN waits for the write
+    conns[1].peer.conn.busy = true;
+    expect(g.engine('close', conns[1].conn, 0)).toBe(0); // lingers, closed
     g.engine('shutdown');
-    expect(g.takeEvents().map((e) => [e.kind, e.status])).toEqual([[Kind.Closed, 0], [Kind.Closed, 0]]);
+    expect(g.takeEvents().map((e) => [e.kind, e.status])).toEqual([[Kind.Closed, 0], [Kind.Closed, 0], [Kind.Closed, 0]]);
     expectNothingLeft(g);
   });
 });

@@ -26,17 +26,22 @@
  * cannot take now is -EAGAIN, to a closed stream -EPIPE, a failed one
  * -ECONNRESET. Socket error codes map through `errnoOf` (wasi/sockets.ts).
  *
- * Closing. wasmtime finishes a write the socket could not take at once in
- * a background task, and dropping the stream aborts it. So a graceful close
- * (`sysCloseGraceful`) keeps the socket and its output stream ("lingers")
- * until that write is done, at most 30 s (wasi/linger.ts); `epoll-wait`
- * settles the lingering sockets along with the rest. An abortive close
- * (`sysClose`) drops everything at once, children first: pollables,
- * streams, socket.
+ * Shutting and closing. wasmtime finishes a write the socket could not
+ * take at once in a background task, and dropping the stream aborts it;
+ * jco's shim holds it in a Node socket. So `shutdown(SHUT_WR)` flushes
+ * the stream and sends the FIN (`tcp-socket.shutdown(send)`) once that
+ * write is done, reading going on meanwhile; and a graceful close
+ * (`sysCloseGraceful`) keeps the socket and its output stream
+ * ("lingers") until that write is done, at most 30 s. Both wait in
+ * wasi/linger.ts, which `epoll-wait` settles along with the rest. An
+ * abortive close (`sysClose`) drops everything at once, children first:
+ * pollables, streams, socket. (jco 1.35's shim implements
+ * `tcp-socket.shutdown` by destroying the Node socket, so there a
+ * shutdown closes the whole connection.)
  */
 import {
-  EAGAIN, EBADF, ECONNRESET, EEXIST, EINVAL, EMFILE, ENOENT, EOPNOTSUPP, EPIPE,
-  EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_DEL,
+  EAGAIN, EBADF, ECONNRESET, EEXIST, EINVAL, EMFILE, ENOENT, ENOTCONN, EOPNOTSUPP, EPIPE,
+  EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_DEL, SHUT_WR,
 } from "../constants";
 import {
   LIST_LEN_OFFSET, LIST_PTR_OFFSET, LIST_SIZE, READY_EVENTS_OFFSET, READY_SIZE, READY_TOKEN_OFFSET,
@@ -55,7 +60,7 @@ import {
 } from "../wasi/io";
 import { subscribeDuration } from "../wasi/clocks";
 import { accept, dropSocket, finishConnect, subscribeSocket } from "../wasi/sockets";
-import { addLinger, dropLingers, lingering, settleLingers } from "../wasi/linger";
+import { addLinger, cancelShutdown, dropLingers, lingering, settleLingers, shutWhenWritten } from "../wasi/linger";
 import { psAdd, psClear, psCount, psPoll, psReadyTag } from "../wasi/poll-set";
 
 /**
@@ -375,6 +380,7 @@ export function sysClose(fd: i32): i32 {
     dropLingers();
     epollOpen = false;
   }
+  cancelShutdown(fd);
   dropAll(fd, s);
   return 0;
 }
@@ -388,6 +394,7 @@ export function sysClose(fd: i32): i32 {
 export function sysCloseGraceful(fd: i32): i32 {
   const s = fdSlot(fd);
   if (s == 0) return -EBADF;
+  cancelShutdown(fd);
   const out = slotOutput(s);
   if (slotKind(s) != EVENT_KIND_STREAM || flush(out) < 0 || checkWrite(out) != 0) return sysClose(fd);
   const pollable = outputPollable(s);
@@ -414,11 +421,21 @@ export function sysSetNoDelay(fd: i32, on: bool): i32 {
   return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
 }
 
-/** Not on the WASI build: closing one direction (`close-write`) is
- *  Node-only, since wasi:sockets 0.2 cannot shut a stream without
- *  cutting a write the runtime is still finishing: -EOPNOTSUPP. */
+/**
+ * Shuts the sending side of a connected stream (`how` SHUT_WR, the only
+ * one: -EOPNOTSUPP for others): the stream is flushed and the FIN goes
+ * once the runtime has written everything (at once if it has, else from
+ * `epoll-wait`, see wasi/linger.ts); reading goes on. 0, -ENOTCONN for a
+ * descriptor that is no connected stream, or the failure of the flush.
+ */
 export function sysShutdown(fd: i32, how: i32): i32 {
-  return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
+  const s = fdSlot(fd);
+  if (s == 0) return -EBADF;
+  if (slotKind(s) != EVENT_KIND_STREAM) return -ENOTCONN;
+  if (how != SHUT_WR) return -EOPNOTSUPP;
+  const r = flush(slotOutput(s));
+  if (r < 0) return streamErrno(r, -EPIPE);
+  return shutWhenWritten(fd, slotSocket(s), outputPollable(s));
 }
 
 /** Not on the WASI build (UDP is Node-only): -EOPNOTSUPP. */

@@ -30,6 +30,7 @@ import {
 import { MAX_ADDRESS_TEXT } from "./address";
 import { argumentsList, writeStderr, writeStdout } from "./cli";
 import { monotonicNow } from "./clocks";
+import { expireLingers, lingerUntil, nextLingerDeadline } from "./linger-queue";
 import { netAddress, netDial, netListen } from "./net";
 
 /** `onClose` reason: this side closed (`end`, `close`). */
@@ -59,6 +60,11 @@ export class Options {
   backlog: u32 = 511;
   /** Stop with status 1 after this many milliseconds; 0: never. */
   timeoutMs: u32 = 0;
+  /** Most milliseconds a connection the program ended (`conn.end()`)
+   *  waits, once everything is sent and its FIN is out, for the peer to
+   *  end too (data arriving meanwhile still reaches `onData`); it is then
+   *  closed without a reset. 0: close as soon as the FIN is out. */
+  lingerTimeoutMs: u32 = 5000;
 }
 
 /** Bytes that arrived: a view into the reactor's read area, valid only
@@ -103,8 +109,18 @@ export class Conn {
     return reactorWrite(this.handle, changetype<usize>(buf), <u32>buf.byteLength);
   }
 
-  /** Closes once everything written so far is sent; no more writes. */
-  end(): i32 { return reactorEnd(this.handle); }
+  /** Ends this side: everything written so far is sent, then the FIN,
+   *  and `onData` still gets what the peer sends until it ends too (or
+   *  `lingerTimeoutMs` passes); then the connection closes. No more
+   *  writes. */
+  end(): i32 {
+    const r = reactorEnd(this.handle);
+    if (r == 0 && !this.ending) {
+      this.ending = true;
+      lingerIfSent(this.handle);
+    }
+    return r;
+  }
 
   /** Closes now, discarding queued bytes. */
   close(): i32 { return reactorClose(this.handle, CLOSE_CAUSE_LOCAL); }
@@ -124,6 +140,8 @@ export class Conn {
 
   /** Cache of `remoteAddress`. */
   peer: string = "";
+  /** `end` was called. */
+  ending: bool = false;
 }
 
 /** Your handlers. Each is called with the reactor idle, one at a time. */
@@ -181,6 +199,18 @@ export function stop(status: i32): void {
 
 let stopping = false;
 let exitStatus: i32 = 0;
+/** How long an ended connection waits for its peer's end (ns; see Options.lingerTimeoutMs). */
+let lingerNs: u64 = 0;
+
+/** If connection `handle`, ended, has nothing queued, its FIN is out: it
+ *  waits for the peer's end at most `lingerNs`. Called after `end` and at
+ *  each `drained` (one made before the `end` in the same batch finds bytes
+ *  queued since: the next `drained` starts it). */
+function lingerIfSent(handle: u32): void {
+  if (reactorBufferedAmount(handle) != 0) return;
+  if (lingerNs == 0) reactorClose(handle, CLOSE_CAUSE_LOCAL);
+  else lingerUntil(handle, monotonicNow() + lingerNs);
+}
 
 function addressText(fd: i32, remote: bool): string {
   const n = netAddress(fd, remote, TEXT);
@@ -246,7 +276,8 @@ function dispatch(handlers: Handlers, e: usize): i32 {
     if (connOf(handle) != null) reactorEnd(handle);
   } else if (kind == EVENT_KIND_DRAINED) {
     const c = connOf(handle);
-    if (c != null) handlers.onDrain(c);
+    // An ended connection's queue is sent and its FIN out: it lingers.
+    if (c != null) { if (c.ending) lingerIfSent(handle); else handlers.onDrain(c); }
   } else if (kind == EVENT_KIND_CLOSED) {
     const c = connOf(handle);
     if (c != null) {
@@ -266,17 +297,19 @@ function init(options: Options): i32 {
 /** Polls and dispatches until `stop` (or the time-out); returns the status. */
 function loop(handlers: Handlers, options: Options): i32 {
   const deadline = options.timeoutMs == 0 ? u64.MAX_VALUE : monotonicNow() + <u64>options.timeoutMs * 1_000_000;
+  lingerNs = <u64>options.lingerTimeoutMs * 1_000_000;
   let paused: i32 = -1;
   let resumeAt: u64 = 0;
   while (!stopping) {
     // The clock is read only while something is timed (a hot loop asks
     // nothing it does not need).
-    const wake = min(deadline, paused >= 0 ? resumeAt : u64.MAX_VALUE);
+    const wake = min(min(deadline, paused >= 0 ? resumeAt : u64.MAX_VALUE), nextLingerDeadline());
     const now = wake != u64.MAX_VALUE ? monotonicNow() : 0;
     if (now >= deadline) {
       print(`timed out after ${options.timeoutMs} ms`, true);
       return 1;
     }
+    if (now >= nextLingerDeadline()) expireLingers(now);
     let timeout: i32 = -1;
     if (reactorBacklog() != 0) timeout = 0;
     else if (wake != u64.MAX_VALUE) timeout = now >= wake ? 0 : <i32>min((wake - now) / 1_000_000 + 1, <u64>i32.MAX_VALUE);

@@ -71,6 +71,9 @@ declare function _remoteAddress(s: i32, ret: usize): void;
 @external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.set-listen-backlog-size")
 declare function _setListenBacklogSize(s: i32, n: u64, ret: usize): void;
 // @ts-ignore: decorator
+@external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.shutdown")
+declare function _shutdown(s: i32, how: i32, ret: usize): void;
+// @ts-ignore: decorator
 @external("wasi:sockets/tcp@0.2.12", "[method]tcp-socket.subscribe")
 export declare function subscribeSocket(s: i32): i32;
 // @ts-ignore: decorator
@@ -228,6 +231,16 @@ export function accept(s: i32, out: usize): i32 {
   store<i32>(out, load<i32>(RET, 8), 4);
   store<i32>(out, load<i32>(RET, 12), 8);
   return 0;
+}
+
+/** `shutdown-type` send: the FIN, this side sends nothing more. */
+const SHUTDOWN_SEND: i32 = 1;
+
+/** Shuts the sending side of connected socket `s` (its FIN; reading goes
+ *  on: the socket is not closed). 0 or -errno. */
+export function shutdownSend(s: i32): i32 {
+  _shutdown(s, SHUTDOWN_SEND, RET);
+  return unitResult();
 }
 
 /** Copies the local (or, with `remote`, the peer's) address of `s` to `sa`. 0 or -errno. */

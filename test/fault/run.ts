@@ -1,50 +1,17 @@
 // Executes a generated schedule (test/fault/schedule.ts): the reactor's
 // core module on the fast path (lowerSys) over the in-memory kernel, with
 // this file playing the host the way host/poller.ts does. Every event is
-// checked as it is dispatched, and the end state after everything closed.
-// A broken invariant throws an Error saying which and where.
+// checked as it is dispatched, and the end state after everything closed
+// (test/fault/end-state.ts). A broken invariant throws an Error saying
+// which and where.
 import { EventKind, FD_MASK } from '../../host/generated/abi.js';
 import { GuestMemory } from '../../host/guest-memory.js';
 import { CloseCause, instantiateReactor, type Reactor } from '../../host/reactor.js';
 import { readEvents } from '../reactor-events.js';
-import { EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel, type Peer } from '../kernel/fake.js';
+import { EAGAIN, EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel } from '../kernel/fake.js';
 import { lowerSys } from '../kernel/lower.js';
+import { type Conn, type PeerSlot, type Round, Violation, check, checkEnd } from './end-state.js';
 import type { Action, Schedule } from './schedule.js';
-
-/** A connection as the host sees it, with everything that went through it. */
-interface Conn {
-  peer: Peer;
-  dialed: boolean;
-  handle: number;
-  opened: boolean;
-  /** Statuses of its `closed` events (exactly one, in the end). */
-  closes: number[];
-  /** The host called `end` (a graceful close: everything written is sent first). */
-  ending: boolean;
-  /** The host ended it while settling, after the peer had stopped sending. */
-  settled: boolean;
-  /** A write failed: the kernel may have taken part of it. */
-  writeFailed: boolean;
-  /** The host closed it (`close`), discarding what was queued. */
-  discarded: boolean;
-  /** The reactor reported the peer's end (`ended`); the host then ended this side, as the Node host does. */
-  peerEnded: boolean;
-  /** Bytes `write` accepted (all of them when it returned their length). */
-  accepted: number[];
-  /** Bytes the peer sent, and bytes `data` events delivered. */
-  sent: number[];
-  delivered: number[];
-}
-
-/** Peers in creation order: the ones a schedule's `peer` numbers pick from. */
-interface PeerSlot {
-  peer: Peer;
-  conn: Conn | undefined;
-  /** The peer's stream is over (end, reset, fail): it sends nothing more. */
-  done: boolean;
-  /** Bytes the peer sent (also before its connection was accepted). */
-  sent: number[];
-}
 
 /** Outcome of one run, for properties that look at more than one run. */
 export interface RunResult {
@@ -58,12 +25,6 @@ export interface RunResult {
   released: number;
 }
 
-export class Violation extends Error {}
-
-function check(ok: boolean, what: string): asserts ok {
-  if (!ok) throw new Violation(what);
-}
-
 /** Deterministic, position-dependent bytes, so reordering and loss show. */
 function bytes(stream: number, offset: number, len: number): number[] {
   const out = new Array<number>(len);
@@ -71,14 +32,7 @@ function bytes(stream: number, offset: number, len: number): number[] {
   return out;
 }
 
-/** Whether `a` starts with `prefix`. */
-function isPrefix(prefix: number[], a: number[]): boolean {
-  if (prefix.length > a.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (prefix[i] !== a[i]) return false;
-  return true;
-}
-
-class Host {
+class Host implements Round {
   readonly kernel = new FakeKernel({ log: false });
   readonly mem = new GuestMemory();
   readonly r: Reactor;
@@ -144,6 +98,7 @@ class Host {
           break;
         case EventKind.Drained:
           check(conn !== undefined && conn.opened && conn.closes.length === 0, `drained for ${handle}, not open`);
+          if (conn.ending) this.#lingerIfSent(conn);
           break;
         case EventKind.Released:
           this.#discard(handle, detail);
@@ -157,6 +112,7 @@ class Host {
           if (!conn.ending && !closing.has(handle)) {
             conn.ending = true;
             check(this.r.end(handle) === 0, `end ${handle} refused after its peer ended`);
+            check(this.r.bufferedAmount(handle) > 0 || conn.peer.closed, `end ${handle} after its peer ended: nothing queued, yet open`);
             this.#ended = true;
           }
           break;
@@ -169,6 +125,24 @@ class Host {
       }
     }
     return events.length;
+  }
+
+  /**
+   * The host ended `conn`: once nothing is queued its FIN is out, and its
+   * linger timer runs (the `expire` step), as host/conn-ops.ts does after
+   * `end` and at each `drained` (which may have been made before the end).
+   */
+  #lingerIfSent(conn: Conn): void {
+    if (this.r.bufferedAmount(conn.handle) !== 0 || conn.peer.closed) return;
+    check(conn.peer.engineEnded, `conn ${conn.handle} ended, nothing queued, but no FIN`);
+    conn.lingering = true;
+  }
+
+  /** The host ends `conn` (`end`), as `conn.end()` does. */
+  #end(conn: Conn): void {
+    check(this.r.end(conn.handle) === 0, `end ${conn.handle} refused`);
+    conn.ending = true;
+    this.#lingerIfSent(conn);
   }
 
   /**
@@ -201,8 +175,8 @@ class Host {
 
   #track(slot: PeerSlot, handle: number, dialed: boolean): Conn {
     const conn: Conn = {
-      peer: slot.peer, dialed, handle, opened: false, closes: [], ending: false, settled: false, writeFailed: false, discarded: false,
-      peerEnded: false, accepted: [], sent: slot.sent, delivered: [],
+      peer: slot.peer, dialed, handle, opened: false, closes: [], ending: false, lingering: false, expired: false, settled: false,
+      writeFailed: false, discarded: false, peerEnded: false, spuriousEmpty: false, accepted: [], sent: slot.sent, delivered: [],
     };
     this.conns.set(handle, conn);
     return conn;
@@ -317,9 +291,19 @@ class Host {
         return;
       case 'shut':
         if (this.#open(conn)) {
-          check(this.r.end(conn.handle) === 0, `end ${conn.handle} refused`);
-          conn.ending = true;
+          this.#end(conn);
           this.take();
+        }
+        return;
+      case 'expire':
+        if (conn?.lingering && conn.closes.length === 0) {
+          const taken = this.kernel.taken.length;
+          check(this.r.close(conn.handle, CloseCause.Local) === 0, `close ${conn.handle} refused at its linger time-out`);
+          conn.expired = true;
+          conn.spuriousEmpty = this.kernel.taken.slice(taken).some((f) => f.call === 'read' && f.errno === -EAGAIN);
+          this.take();
+          const closes: number = conn.closes.length;
+          check(closes === 1, `close ${conn.handle} at its linger time-out: no closed event`);
         }
         return;
       case 'poll':
@@ -387,7 +371,9 @@ class Host {
   /**
    * Lets everything finish: faults cleared, listeners resumed, dials
    * established, peers reading, polls until nothing happens; then ends
-   * every open connection gracefully and polls until all of them closed.
+   * every open connection gracefully; every peer that has not ended its
+   * side answers the FIN with its own (as a peer reading to the end does),
+   * and polls go on until all of them closed.
    */
   settle(): void {
     if (this.failed) return;
@@ -401,11 +387,18 @@ class Host {
     for (const conn of this.conns.values()) {
       if (!this.#open(conn)) continue;
       conn.settled = true;
-      conn.ending = true;
-      check(this.r.end(conn.handle) === 0, `end ${conn.handle} refused while settling`);
+      this.#end(conn);
     }
     if (this.failed) return;
     this.take();
+    this.#quiesce();
+    if (this.failed) return;
+    for (const s of this.slots) {
+      if (s.done || s.conn === undefined || s.conn.closes.length > 0) continue;
+      check(s.peer.engineEnded, `peer ${this.slots.indexOf(s)}: its connection was ended and went quiet without a FIN`);
+      s.peer.end();
+      s.done = true;
+    }
     this.#quiesce();
   }
 
@@ -449,41 +442,4 @@ export function runSchedule(schedule: Schedule, rounds = 1): RunResult {
   check(host.failed || closedAtShutdown === 0, `shutdown reported ${closedAtShutdown} events after everything closed`);
   check(host.kernel.openFds().length === 0, `descriptors left open after shutdown: ${host.kernel.openFds().join(' ')}`);
   return { memory, inUse, conns, overflows: host.overflows, released: host.released };
-}
-
-/** Every connection closed once, bytes intact, nothing left in the reactor. */
-function checkEnd(host: Host): void {
-  for (const c of host.conns.values()) {
-    const what = `conn ${c.handle}${c.dialed ? ' (dialed)' : ''}`;
-    check(c.closes.length === 1, `${what} closed ${c.closes.length} times`);
-    const status = c.closes[0];
-    // Every close has a reason the schedule gave it.
-    if (status === CloseCause.Local) check(c.ending || c.discarded || host.failed, `${what} closed locally, but the host never closed it`);
-    else if (status === CloseCause.PeerEnded) check(c.peer.isReset || c.peer.ended, `${what}: peer-ended, but the peer never ended`);
-    else if (status === CloseCause.WriteOverflow) {
-      check(c.writeFailed && (host.maxWriteBufferSize > 0 || host.tight), `${what}: overflow without a limit or a failed write`);
-    }
-    else check(status < 0 && c.peer.isReset, `${what} closed with status ${status} on a healthy connection`);
-    // Engine -> peer: a prefix of what was accepted, all of it after a graceful end.
-    const received = Array.from(c.peer.received());
-    check(isPrefix(received, c.accepted), `${what}: the peer received bytes that were not written, or out of order`);
-    const graceful = status === CloseCause.Local || (status === CloseCause.PeerEnded && c.peerEnded);
-    if (c.ending && !c.discarded && !host.failed && graceful && !c.peer.isReset) {
-      check(received.length === c.accepted.length, `${what}: ended gracefully but the peer got ${received.length} of ${c.accepted.length} bytes`);
-    }
-    // Peer -> engine: a prefix of what was sent, all of it unless it was cut short.
-    check(isPrefix(c.delivered, c.sent), `${what}: delivered bytes the peer did not send, or out of order`);
-    const whole = status === CloseCause.PeerEnded || c.settled;
-    if (whole && !c.peer.isReset) {
-      check(c.delivered.length === c.sent.length, `${what}: delivered ${c.delivered.length} of ${c.sent.length} bytes (status ${status})`);
-    }
-    check(host.r.bufferedAmount(c.handle) === 0, `${what}: bytes still queued after it closed`);
-  }
-  if (!host.failed) {
-    const waiting = host.slots.filter((s) => s.conn === undefined && !s.peer.aborted).length;
-    check(waiting === 0, `${waiting} peers never accepted`);
-    check(host.r.connCount() === 0, `conn-count ${host.r.connCount()} after everything closed`);
-    const fds = host.kernel.openFds();
-    check(fds.length === 2 && fds.includes(host.lfd) && fds.includes(host.epfd), `descriptors open after everything closed: ${fds.join(' ')}`);
-  }
 }

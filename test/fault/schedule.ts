@@ -38,6 +38,8 @@ export type Action =
   | { kind: 'write'; peer: number; len: number }
   | { kind: 'close'; peer: number }
   | { kind: 'shut'; peer: number }
+  /** The linger time-out of a connection the host ended passes: the host closes it (cause local), as its timer would. */
+  | { kind: 'expire'; peer: number }
   /** The host polls (run-once until no backlog), or takes pending events. */
   | { kind: 'poll' }
   | { kind: 'take' }
@@ -94,7 +96,8 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), peer }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('shut' as const), peer }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('shut' as const), peer }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), peer }) },
   { weight: 8, arbitrary: fc.constant({ kind: 'poll' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'take' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'resume' as const }) },

@@ -19,13 +19,15 @@ export interface FakeSocket {
   noDelay: boolean;
   /** The engine shut its sending side (`shutdown` SHUT_WR). */
   shutWr: boolean;
+  /** The engine closed its socket with input unread: Linux answers with a reset. */
+  closedUnread: boolean;
 }
 
 /** A socket in `state` that takes `capacity` bytes before EAGAIN. */
 export function newSocket(state: FakeSocket['state'], capacity: number): FakeSocket {
   return {
     kind: 'socket', state, fd: undefined, inbox: new Uint8Array(0), eof: false, reset: false, aborted: false,
-    error: 0, capacity, sent: [], closed: false, noDelay: false, shutWr: false,
+    error: 0, capacity, sent: [], closed: false, noDelay: false, shutWr: false, closedUnread: false,
   };
 }
 
@@ -75,6 +77,16 @@ export class Peer {
   /** True once the engine shut its sending side (`shutdown` SHUT_WR): the peer read its end. */
   get engineEnded(): boolean {
     return this.#s.shutWr;
+  }
+
+  /**
+   * True if the engine closed its socket while bytes from the peer were
+   * still unread: Linux then resets the connection instead of ending it,
+   * and drops what it had not sent to the peer yet. A graceful close
+   * never does this.
+   */
+  get resetByEngine(): boolean {
+    return this.#s.closedUnread;
   }
 
   /** Whether TCP_NODELAY is on for the engine-side socket. */

@@ -12,7 +12,9 @@ export { Peer } from './fake-socket.js';
  *
  * What each fault does to the socket, as on Linux:
  * - read/write `-EAGAIN`, `-EINTR`; accept `-EAGAIN`, `-EINTR`, `-EMFILE`,
- *   `-ENFILE`: nothing changes, the call just fails this time.
+ *   `-ENFILE`: nothing changes, the call just fails this time. (A read of
+ *   a socket shut both ways takes no fault: Linux gives the bytes left,
+ *   then the end.)
  * - read `-ECONNRESET`, write `-ECONNRESET` or `-EPIPE`: the connection is
  *   reset at that moment (bytes the peer had not read yet stay sent; bytes
  *   the engine had not read are lost).
@@ -57,7 +59,9 @@ export interface Fault {
  * connection a pending error.
  *
  * `shutdown` (SHUT_WR) ends the engine's direction: the peer sees its end
- * ({@link Peer.engineEnded}) and later writes fail with -EPIPE.
+ * ({@link Peer.engineEnded}) and later writes fail with -EPIPE; reading
+ * goes on. `close` with bytes from the peer still unread resets the
+ * connection, as Linux does ({@link Peer.resetByEngine}).
  *
  * Deliberate limits: EPOLLET is refused (-EINVAL) rather than faked; there
  * are no UDP sockets (`recv-from` and `send-to` give -EOPNOTSUPP).
@@ -185,7 +189,10 @@ export class FakeKernel implements HighLevelSys {
     for (const other of this.#fds.values()) if (other.kind === 'epoll') other.interest.delete(fd);
     // Faults aimed at this socket die with it (a new socket may get its number).
     for (let i = this.#faults.length - 1; i >= 0; i--) if (this.#faults[i].fd === fd) this.#faults.splice(i, 1);
-    if (f.kind === 'socket') f.closed = true;
+    if (f.kind === 'socket') {
+      f.closed = true;
+      if (f.inbox.length > 0 && !f.reset) f.closedUnread = true;
+    }
     if (f.kind === 'listener') for (const s of f.queue) s.reset = true;
     return this.#logged('close', [fd], 0);
   };
@@ -314,7 +321,9 @@ export class FakeKernel implements HighLevelSys {
     const s = this.#fds.get(fd);
     if (!s) return { tag: 'error', val: -EBADF };
     if (s.kind !== 'socket') return { tag: 'error', val: -EINVAL };
-    const fault = this.#take('read', fd);
+    // Both directions shut (HUP): Linux's read gives the bytes left, then
+    // the end, never EAGAIN; a fault waits for a read it can apply to.
+    const fault = s.shutWr && s.eof ? undefined : this.#take('read', fd);
     if (fault?.errno !== undefined) {
       if (fault.errno === -ECONNRESET) {
         resetNow(s);

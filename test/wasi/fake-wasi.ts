@@ -5,65 +5,17 @@
 // sys implementation (assembly/sys/wasi.ts) run deterministically, with
 // peers the test controls, and checks the rules a real runtime enforces
 // (a write beyond check-write traps, a resource dropped before its
-// children traps, an unknown handle traps).
+// children traps, an unknown handle traps), and records what a real
+// network would show of the guest's closes: its FIN (`tcp-socket.shutdown`),
+// a shutdown that would cut a write still in progress, a drop of a socket
+// with input unread (a reset).
 //
 // Time is virtual: `now` only moves when a poll has nothing ready but a
 // clock, which then fires at once. A poll that could never return throws.
 
-/** A TCP address of the fake network. */
-export interface Addr {
-  family: 0 | 1;
-  /** 4 bytes (IPv4) or 8 groups (IPv6). */
-  ip: number[];
-  port: number;
-}
-
-const key = (a: Addr) => `${a.family}/${a.ip.join('.')}/${a.port}`;
-
-/** One connection: bytes each way and the peer's behaviour. */
-export class Conn {
-  /** Bytes the peer sent that the guest has not read. */
-  toGuest: number[] = [];
-  /** Bytes the guest wrote, in order. */
-  readonly fromGuest: number[] = [];
-  /** The peer ended its stream (the guest reads end of stream after the bytes). */
-  eof = false;
-  /** The peer reset the connection. */
-  reset = false;
-  /** How many more bytes the guest may write (check-write) before it must wait. */
-  capacity: number;
-  /** A write the runtime still sends in the background: check-write is 0
-   *  and the output pollable not ready until `finishBackgroundWrite`. */
-  busy = false;
-
-  constructor(capacity: number) {
-    this.capacity = capacity;
-  }
-}
-
-/** The test's side of a connection. */
-export class Peer {
-  constructor(readonly conn: Conn) {}
-  send(bytes: ArrayLike<number>): void {
-    this.conn.toGuest.push(...Array.from(bytes));
-  }
-  end(): void {
-    this.conn.eof = true;
-  }
-  reset(): void {
-    this.conn.reset = true;
-  }
-  /** The peer reads `n` bytes: the guest may write that much more. */
-  drain(n: number): void {
-    this.conn.capacity += n;
-  }
-  finishBackgroundWrite(): void {
-    this.conn.busy = false;
-  }
-  received(): Uint8Array {
-    return Uint8Array.from(this.conn.fromGuest);
-  }
-}
+export { Conn, Peer } from './fake-wasi-peer.js';
+import { Conn, Peer } from './fake-wasi-peer.js';
+import { type Addr, addrFromArgs, key, storeAddr } from './fake-wasi-address.js';
 
 interface Sock {
   state: 'new' | 'bind-started' | 'bound' | 'listen-started' | 'listening' | 'connecting' | 'connected' | 'closed';
@@ -207,22 +159,6 @@ export class FakeWasi {
       default: return true;
     }
   }
-  #addrArgs(family: number, a: number[]): Addr {
-    if (family === 0) return { family: 0, ip: a.slice(1, 5), port: a[0] };
-    return { family: 1, ip: a.slice(2, 10), port: a[0] };
-  }
-  #storeAddr(ret: number, a: Addr): void {
-    const dv = this.#dv();
-    dv.setUint8(ret, 0);
-    dv.setUint8(ret + 4, a.family);
-    dv.setUint16(ret + 8, a.port, true);
-    if (a.family === 0) a.ip.forEach((b, i) => dv.setUint8(ret + 10 + i, b));
-    else {
-      dv.setUint32(ret + 12, 0, true);
-      a.ip.forEach((g, i) => dv.setUint16(ret + 16 + 2 * i, g, true));
-      dv.setUint32(ret + 32, 0, true);
-    }
-  }
   #connectTo(sock: Sock): number {
     const target = sock.remote!;
     const accepted = target.family === 0 && target.ip.join('.') === '127.0.0.1' ? this.#remotes.get(target.port) : undefined;
@@ -239,7 +175,7 @@ export class FakeWasi {
     const bind = (s: number, _net: number, family: number, ...rest: number[]) => {
       const ret = rest[11];
       const sock = this.#get(s, 'socket').sock;
-      const addr = this.#addrArgs(family, rest.slice(0, 11));
+      const addr = addrFromArgs(family, rest.slice(0, 11));
       if (sock.state !== 'new') return this.#unit(ret, ErrorCode.invalidState);
       if (addr.port !== 0 && this.#listening.has(key(addr))) return this.#unit(ret, ErrorCode.addressInUse);
       sock.local = { ...addr, port: addr.port || this.#nextPort++ };
@@ -250,7 +186,7 @@ export class FakeWasi {
       const ret = rest[11];
       const sock = this.#get(s, 'socket').sock;
       if (sock.state !== 'new' && sock.state !== 'bound') return this.#unit(ret, ErrorCode.invalidState);
-      sock.remote = this.#addrArgs(family, rest.slice(0, 11));
+      sock.remote = addrFromArgs(family, rest.slice(0, 11));
       sock.local = { family: sock.family, ip: sock.family === 0 ? [127, 0, 0, 1] : [0, 0, 0, 0, 0, 0, 0, 1], port: this.#nextPort++ };
       sock.state = 'connecting';
       sock.outcome = this.#connectTo(sock);
@@ -303,6 +239,7 @@ export class FakeWasi {
         '[method]output-stream.check-write': (s: number, ret: number) => {
           const c = this.#get(s, 'output').conn;
           if (c.reset) return this.#streamError(ret, 8, true);
+          if (c.guestEnded) return this.#streamError(ret, 8, false);
           const dv = this.#dv();
           dv.setUint8(ret, 0);
           dv.setBigUint64(ret + 8, BigInt(c.busy ? 0 : c.capacity), true);
@@ -310,6 +247,7 @@ export class FakeWasi {
         '[method]output-stream.write': (s: number, ptr: number, len: number, ret: number) => {
           const c = this.#get(s, 'output').conn;
           if (c.reset) return this.#streamError(ret, 4, true);
+          if (c.guestEnded) return this.#streamError(ret, 4, false);
           if (c.busy || len > c.capacity) throw new Error(`fake wasi: write of ${len} beyond check-write traps`);
           c.fromGuest.push(...new Uint8Array(this.#mem.buffer, ptr, len));
           c.capacity -= len;
@@ -390,17 +328,29 @@ export class FakeWasi {
         '[method]tcp-socket.local-address': (s: number, ret: number) => {
           const sock = this.#get(s, 'socket').sock;
           if (!sock.local || sock.state === 'new') return this.#handle(ret, undefined, ErrorCode.invalidState);
-          this.#storeAddr(ret, sock.local);
+          storeAddr(this.#dv(), ret, sock.local);
         },
         '[method]tcp-socket.remote-address': (s: number, ret: number) => {
           const sock = this.#get(s, 'socket').sock;
           if (sock.state !== 'connected') return this.#handle(ret, undefined, ErrorCode.invalidState);
-          this.#storeAddr(ret, sock.remote!);
+          storeAddr(this.#dv(), ret, sock.remote!);
         },
         '[method]tcp-socket.subscribe': (s: number) => (this.#get(s, 'socket'), this.#add({ kind: 'pollable', target: s })),
+        '[method]tcp-socket.shutdown': (s: number, how: number, ret: number) => {
+          const sock = this.#get(s, 'socket').sock;
+          if (sock.state !== 'connected') return this.#unit(ret, ErrorCode.invalidState);
+          const c = sock.conn!;
+          if (how !== 0 && !c.guestEnded) { // send, or both
+            if (c.busy) c.cutByShutdown = true;
+            c.guestEnded = true;
+          }
+          this.#unit(ret);
+        },
         '[resource-drop]tcp-socket': (s: number) => {
           const sock = this.#get(s, 'socket').sock;
           this.#drop(s, 'socket');
+          const c = sock.conn;
+          if (c !== undefined && c.toGuest.length > 0 && !c.reset) c.resetByGuest = true;
           if (sock.state === 'listening') this.#listening.delete(key(sock.local!));
         },
       },
