@@ -10,9 +10,17 @@ import { readBytes, split } from './helpers.js';
 import { Command, type Runtime, commandLine, component, jcoRuntime, run, startServer, wasmtimeRuntime } from './wasi/commands.js';
 
 const wasmtime = inject('wasmtime');
-const runtimes: Array<{ name: string; runtime?: Runtime; skip?: string }> = [
+/**
+ * `noGracefulEnd`: why the runtime cannot end a connection without
+ * resetting it when input is left unread (the lingering test skips, saying so).
+ */
+const runtimes: Array<{ name: string; runtime?: Runtime; skip?: string; noGracefulEnd?: string }> = [
   { name: 'wasmtime 49', ...('python' in wasmtime ? { runtime: wasmtimeRuntime(wasmtime.python) } : { skip: wasmtime.skip }) },
-  { name: 'jco preview2-shim', runtime: jcoRuntime() },
+  {
+    name: 'jco preview2-shim',
+    runtime: jcoRuntime(),
+    noGracefulEnd: "jco 1.35's preview2-shim implements tcp-socket.shutdown by destroying its Node socket, which resets the connection when input is unread",
+  },
 ];
 
 function connect(address: string, sockets: net.Socket[]): Promise<net.Socket> {
@@ -46,7 +54,7 @@ function closed(socket: net.Socket): Promise<string> {
   });
 }
 
-describe.each(runtimes)('WASI echo server under $name', ({ runtime, skip }) => {
+describe.each(runtimes)('WASI echo server under $name', ({ runtime, skip, noGracefulEnd }) => {
   let server: { command: Command; address: string } | undefined;
   const sockets: net.Socket[] = [];
   const others: Command[] = [];
@@ -182,6 +190,7 @@ describe.each(runtimes)('WASI echo server under $name', ({ runtime, skip }) => {
 
   it('the line server\'s end with input left unread: the whole answer, BYE, then a clean end, no reset', async (ctx) => {
     const rt = need(ctx);
+    if (noGracefulEnd !== undefined) ctx.skip(noGracefulEnd);
     const line = await startServer(rt, 'line-server');
     others.push(line.command);
     const socket = await connect(line.address, sockets);
