@@ -193,14 +193,18 @@ describe('loadgen verifier', () => {
 });
 
 describe('HTTP load generator (autocannon)', () => {
-  it('measures http.Server on nbio-wasm and plain http.createServer, every answer a 200', async () => {
+  it('measures http.Server on nbio-wasm and plain http.createServer, every answer a 200, per connection too', async () => {
     const cmds = serverCommands(bins);
     for (const name of ['http-nbio', 'http-node']) {
       const m = await measureThroughput({
         serverName: name, serverArgv: cmds[name], loadgen: bins.loadgen, scenario: SCENARIOS.http, warmup: 0.2, secs: 1, pin: null,
       });
-      expect(m.loadgen).toMatchObject({ mode: 'http', bad: 0, errors: 0 });
+      expect(m.loadgen).toMatchObject({ mode: 'http', bad: 0, errors: 0, starved: 0 });
       expect(m.loadgen.round_trips).toBeGreaterThan(0);
+      // Round trips per connection (each autocannon client's answers), counted apart from the total.
+      expect(m.loadgen.per_conn_min).toBeGreaterThan(0);
+      expect(m.loadgen.per_conn_min * 50).toBeLessThanOrEqual(m.loadgen.round_trips);
+      expect(m.loadgen.per_conn_max * 50).toBeGreaterThanOrEqual(m.loadgen.round_trips);
       expect(m.server_cpu_us_per_rt).toBeGreaterThan(0);
     }
   });

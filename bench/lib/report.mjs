@@ -46,7 +46,7 @@ export function summarize(runs) {
       s.p50_us = median(rs.map((r) => r.loadgen.p50_us));
       s.p99_us = median(rs.map((r) => r.loadgen.p99_us));
       s.p999_us = median(rs.map((r) => r.loadgen.p999_us));
-      // Fairness: round trips per connection (loadgen.c; not the HTTP load generator).
+      // Fairness: round trips per connection (each load-generator connection's count).
       s.per_conn_min = median(rs.map((r) => r.loadgen.per_conn_min ?? null));
       s.per_conn_mean = median(rs.map((r) => r.loadgen.per_conn_mean ?? null));
       s.per_conn_max = median(rs.map((r) => r.loadgen.per_conn_max ?? null));
