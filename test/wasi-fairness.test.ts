@@ -34,7 +34,7 @@ describe.each(runtimes)('the WASI echo server under $name', ({ runtime, skip }) 
     const started = await startServer(runtime!, 'echo-server');
     server = started.command;
     const port = started.address.split(':')[1];
-    const r: PerConn = await runLoadgen(loadgen, ['-p', port, '-c', '1000', '-s', '64', '-w', '2', '-d', '3']).done;
+    const r: PerConn = await runLoadgen(loadgen, ['-p', port, '-c', '1000', '-s', '64', '-w', '2', '-d', '4']).done;
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const { bad, errors, starved, per_conn_min: least, per_conn_mean: mean } = r.result!;
