@@ -56,12 +56,13 @@ async function need(specifiers, what) {
 async function compile(entries, runtime, outFile, extra = []) {
   const { default: asc } = await need(['assemblyscript/asc'], 'the AssemblyScript compiler');
   const entry = entries[0];
-  const { error, stderr } = await asc.main(
+  const { error } = await asc.main(
     [...entries, '--config', join(root, 'build', 'asconfig-wasi.json'), '--runtime', runtime,
       '--transform', join(root, 'build', 'wit-exports.mjs'), '--outFile', outFile, ...extra],
     { stdout: process.stdout, stderr: process.stderr },
   );
-  if (error) throw failure('ERR_NBIO_WASI_COMPILE', `asc ${entry}: ${error.message ?? error}\n${stderr?.toString?.() ?? ''}`);
+  // The compiler's own messages went to stderr already.
+  if (error) throw failure('ERR_NBIO_WASI_COMPILE', `asc ${entry}: ${error.message ?? error}`);
   const bytes = readFileSync(outFile);
   const foreign = WebAssembly.Module.imports(new WebAssembly.Module(bytes)).filter((i) => !i.module.startsWith('wasi:'));
   if (foreign.length) {

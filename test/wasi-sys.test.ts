@@ -264,14 +264,18 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     }
     for (const peer of peers.values()) peer.send([1]);
     const served = new Map<number, number>([...peers.keys()].map((c) => [c, 0]));
+    /** One wake-up; returns the connections served, in order. */
     const wakeUp = () => {
+      const order: number[] = [];
       do {
         for (const e of g.runOnce()) {
           if (e.kind !== Kind.Data) continue;
+          order.push(e.conn);
           served.set(e.conn, served.get(e.conn)! + 1);
           peers.get(e.conn)!.send([1]);
         }
       } while (g.engine('backlog') > 0);
+      return order;
     };
     return { served, wakeUp };
   }
@@ -306,6 +310,18 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     expect([...afterFirst.values()].filter((n) => n === 0)).toHaveLength(101);
     const sweptFirst = new Set(g.wasi.polls.slice(polls, second).flat());
     expect(sweptFirst.has(g.wasi.polls[second][0])).toBe(false);
+  });
+
+  it('moves where the reports of a wait start, so the runtime\'s fixed order favours no connection', () => {
+    const g = new WasiGuest();
+    const { wakeUp } = busyConnections(g, 5);
+    const firsts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const order = wakeUp();
+      expect(new Set(order).size).toBe(5);
+      firsts.push(order[0]);
+    }
+    expect(new Set(firsts).size).toBe(5);
   });
 
   it('pauses a listener when accepting fails (EMFILE) instead of spinning, resumes on request', () => {

@@ -28,7 +28,12 @@
  * whole list. A wait reports at most `max` descriptors: the sweep stops
  * before a part that might not fit, and the next wait's list starts at
  * the first descriptor it did not look at (rotation), so none is left
- * behind for more than ceil(descriptors / max) waits.
+ * behind for more than ceil(descriptors / max) waits. The reports of a
+ * wait start at a place that moves by one every wait: in the runtime's
+ * fixed order the same connections would always be served first, and in
+ * a closed loop those complete more round trips (at 50 x 64 B under
+ * wasmtime, round trips per connection min / mean / max went from
+ * 4,615 / 5,016 / 6,311 to 5,223 / 5,245 / 5,270).
  */
 import { EAGAIN, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT } from "../constants";
 import { READY_EVENTS_OFFSET, READY_SIZE, READY_TOKEN_OFFSET } from "../generated/abi";
@@ -83,6 +88,8 @@ const HANDLES: usize = memory.data(8, 4);
 let readyNow: i32 = 0;
 /** The descriptor the next wait's list starts at. */
 let startFd: i32 = FIRST_FD;
+/** Waits so far: where the reports of the next one start (see epollWait). */
+let waits: u32 = 0;
 
 export function inputPollable(s: usize): i32 {
   let p = slotInputPollable(s);
@@ -225,8 +232,13 @@ export function epollWait(dest: usize, max: u32, timeout: i32): i32 {
   }
   startFd = unseen >= 0 ? unseen : start;
 
+  // Reports start at a place that moves every wait: the runtime answers
+  // in an order of its own, and whoever comes first is served first.
+  const first: u32 = touchedCount == 0 ? 0 : waits % touchedCount;
+  waits++;
   let n: u32 = 0;
-  for (let i: u32 = 0; i < touchedCount; i++) {
+  for (let k: u32 = 0; k < touchedCount; k++) {
+    const i = first + k < touchedCount ? first + k : first + k - touchedCount;
     const fd = load<i32>(touched + (<usize>i << 2));
     const s = fdSlotAt(fd);
     const bits = slotReadyBits(s);
