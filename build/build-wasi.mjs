@@ -23,7 +23,7 @@ import { witSource } from './wit-source.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmDir = join(root, 'dist', 'wasm');
-/** The second entry of every command: it exports cabi_realloc. */
+/** What every command needs besides its server file: the cabi_realloc export (see buildCommand). */
 const COMMAND_ENTRY = join(root, 'assembly', 'wasi', 'command.ts');
 
 /** The command components of this repository: one per file in examples/wasi/. */
