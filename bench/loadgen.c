@@ -25,6 +25,12 @@
  *   window closes (echo and churn), so a harness can sample /proc exactly
  *   around the window; then one JSON line with the results.
  *
+ * Fairness: besides the totals and latency percentiles, the JSON gives the
+ * round trips each connection (churn: each worker) completed in the
+ * measured window as `per_conn_min`, `per_conn_mean`, `per_conn_max`, and
+ * `starved`, how many completed none. Percentiles alone hide a server that
+ * never serves some connections: a starved connection records no latency.
+ *
  * Verification: every message carries a pseudo-random pattern derived from
  * (connection id, message sequence number), so an echo delivered to the wrong
  * connection, reordered, truncated or altered does not match. A mismatched
@@ -67,6 +73,7 @@ struct conn {
     size_t wpos, rpos; /* bytes of the current message written / echoed back */
     uint64_t t_start;  /* when the current round trip (or connect, in churn) began */
     unsigned echoes;   /* completed echoes on this connection (idle mode) */
+    uint64_t measured; /* round trips this slot completed in the measured window */
     int want_out;      /* EPOLLOUT currently armed */
     int mismatched;    /* the current echo already differed from the message */
     unsigned char *msg;
@@ -142,9 +149,10 @@ static void set_events(struct conn *c, int out) {
     c->want_out = out;
 }
 
-static void record(uint64_t t_begin, uint64_t t_done) {
+static void record(struct conn *c, uint64_t t_begin, uint64_t t_done) {
     if (!measuring) return;
     round_trips++;
+    c->measured++;
     if (nlat == caplat) {
         caplat = caplat ? caplat * 2 : 1 << 16;
         lat = realloc(lat, caplat * sizeof *lat);
@@ -212,7 +220,7 @@ static void send_message(struct conn *c) {
 
 static void finish_round_trip(struct conn *c) {
     uint64_t t = now_ns();
-    record(c->t_start, t);
+    record(c, c->t_start, t);
     c->seq++;
     c->echoes++;
     if (cfg.mode == MODE_CHURN) {
@@ -284,6 +292,19 @@ static double pct_us(double p) {
     if (nlat == 0) return 0;
     size_t i = (size_t)(p * (double)(nlat - 1) + 0.5);
     return (double)lat[i] / 1000.0;
+}
+
+/* Round trips per slot in the measured window: min, max, and how many slots had none. */
+static void per_conn(uint64_t *min, uint64_t *max, int *starved) {
+    *min = UINT64_MAX;
+    *max = 0;
+    *starved = 0;
+    for (int i = 0; i < cfg.nconns; i++) {
+        uint64_t m = conns[i].measured;
+        if (m < *min) *min = m;
+        if (m > *max) *max = m;
+        if (m == 0) (*starved)++;
+    }
 }
 
 static void raise_nofile(void) {
@@ -412,6 +433,13 @@ int main(int argc, char **argv) {
            mode_name, cfg.nconns, cfg.size, secs, (unsigned long long)round_trips, rate);
     if (cfg.mode == MODE_CHURN) printf("\"conns_per_s\":%.1f,", rate);
     if (cfg.mode == MODE_IDLE) printf("\"ready\":%d,\"open\":%d,", ready, open_now);
+    if (cfg.mode != MODE_IDLE) {
+        uint64_t pc_min, pc_max;
+        int starved;
+        per_conn(&pc_min, &pc_max, &starved);
+        printf("\"per_conn_min\":%llu,\"per_conn_mean\":%.1f,\"per_conn_max\":%llu,\"starved\":%d,",
+               (unsigned long long)pc_min, (double)round_trips / cfg.nconns, (unsigned long long)pc_max, starved);
+    }
     printf("\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
            "\"bad\":%llu,\"errors\":%llu}\n",
            pct_us(0.50), pct_us(0.90), pct_us(0.99), pct_us(0.999),

@@ -125,7 +125,9 @@ for (const scenarioName of config.scenarios) {
       process.stderr.write(
         scenario.idle
           ? `${Math.round(r.rate)} B/conn\n`
-          : `${Math.round(r.rate)} ${scenario.unit}, ${r.server_cpu_us_per_rt?.toFixed(2)} µs CPU/op, other ${r.other_cpu_pct.toFixed(0)}%\n`,
+          : `${Math.round(r.rate)} ${scenario.unit}, ${r.server_cpu_us_per_rt?.toFixed(2)} µs CPU/op, other ${r.other_cpu_pct.toFixed(0)}%` +
+            (r.loadgen.starved === undefined ? '\n'
+              : `, per conn ${r.loadgen.per_conn_min}/${Math.round(r.loadgen.per_conn_mean)}/${r.loadgen.per_conn_max}, starved ${r.loadgen.starved}\n`),
       );
       runs.push({ scenario: scenarioName, server, rep, position, ...r });
     }

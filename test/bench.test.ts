@@ -12,10 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNative } from '../bench/lib/build.mjs';
 import { measureIdle, measureThroughput, SCENARIOS, serverCommands } from '../bench/lib/measure.mjs';
 import { runLoadgen, startServer } from '../bench/lib/procs.mjs';
+import { markdown, summarize } from '../bench/lib/report.mjs';
 
 interface LoadgenResult {
   code: number | null;
-  result: { round_trips: number; bad: number; errors: number; mode: string; conns_per_s?: number } | null;
+  result: {
+    round_trips: number; bad: number; errors: number; mode: string; conns_per_s?: number;
+    per_conn_min?: number; per_conn_mean?: number; per_conn_max?: number; starved?: number;
+  } | null;
   stderr: string;
 }
 interface Server {
@@ -161,6 +165,24 @@ describe('loadgen verifier', () => {
     expect(r.result!.bad).toBeGreaterThan(0);
   });
 
+  it('counts round trips per connection: connections a server never answers show as starved', async () => {
+    // Echoes on the first three connections it accepts, never on the others.
+    let accepted = 0;
+    const srv = net.createServer({ noDelay: true }, (s) => {
+      if (accepted++ < 3) s.on('data', (d) => s.write(d));
+      s.on('error', () => s.destroy());
+    });
+    lenient.push(srv);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const r = await loadgen((srv.address() as AddressInfo).port, ['-c', '5', '-s', '64']);
+    expect(r.code).toBe(0);
+    const { round_trips, per_conn_min, per_conn_mean, per_conn_max, starved } = r.result!;
+    expect(starved).toBe(2);
+    expect(per_conn_min).toBe(0);
+    expect(per_conn_max).toBeGreaterThan(0);
+    expect(per_conn_mean).toBeCloseTo(round_trips / 5, 0);
+  });
+
   it('fails when the server is not there', async () => {
     // Port 1 (tcpmux) is privileged and unused on loopback: connects are refused.
     const r = await loadgen(1, ['-c', '3']);
@@ -171,14 +193,18 @@ describe('loadgen verifier', () => {
 });
 
 describe('HTTP load generator (autocannon)', () => {
-  it('measures http.Server on nbio-wasm and plain http.createServer, every answer a 200', async () => {
+  it('measures http.Server on nbio-wasm and plain http.createServer, every answer a 200, per connection too', async () => {
     const cmds = serverCommands(bins);
     for (const name of ['http-nbio', 'http-node']) {
       const m = await measureThroughput({
         serverName: name, serverArgv: cmds[name], loadgen: bins.loadgen, scenario: SCENARIOS.http, warmup: 0.2, secs: 1, pin: null,
       });
-      expect(m.loadgen).toMatchObject({ mode: 'http', bad: 0, errors: 0 });
+      expect(m.loadgen).toMatchObject({ mode: 'http', bad: 0, errors: 0, starved: 0 });
       expect(m.loadgen.round_trips).toBeGreaterThan(0);
+      // Round trips per connection (each autocannon client's answers), counted apart from the total.
+      expect(m.loadgen.per_conn_min).toBeGreaterThan(0);
+      expect(m.loadgen.per_conn_min * 50).toBeLessThanOrEqual(m.loadgen.round_trips);
+      expect(m.loadgen.per_conn_max * 50).toBeGreaterThanOrEqual(m.loadgen.round_trips);
       expect(m.server_cpu_us_per_rt).toBeGreaterThan(0);
     }
   });
@@ -233,6 +259,28 @@ describe('harness measurement', () => {
     // measureIdle itself throws unless all 300 connections opened and echoed.
     for (const rss of [m.rss_before, m.rss_base, m.rss_total]) expect(rss).toBeGreaterThan(10 * 2 ** 20);
     expect(Number.isFinite(m.rate)).toBe(true);
+  });
+
+  it('the report gives round trips per connection (min / mean / max, starved) for every server', () => {
+    const run = (server: string, rep: number, perConn: number[], starved: number) => ({
+      scenario: '1000x64', server, rep, position: 0, rate: 1000, server_cpu_us_per_rt: 5, other_cpu_pct: 0,
+      loadgen: { p50_us: 1, p99_us: 2, p999_us: 3, per_conn_min: perConn[0], per_conn_mean: perConn[1], per_conn_max: perConn[2], starved },
+    });
+    const summary = summarize([
+      run('net', 0, [600, 630, 650], 0), run('net', 1, [610, 640, 660], 0),
+      run('wasi-wasmtime', 0, [0, 460, 3500], 262), run('wasi-wasmtime', 1, [4, 480, 3400], 0),
+    ]);
+    const md = markdown({
+      machine: { cpu_model: 'x', cores: 2, kernel: 'k', node: 'v20', loadavg_at_start: [0, 0, 0], pinning: 'p' },
+      config: { reps: 2, warmup: 1, secs: 3, units: { '1000x64': 'rt/s' } }, summary, startedAt: 'now', elapsedS: 1,
+    });
+    const header = md.split('\n').find((l) => l.startsWith('| scenario | server |'))!.split(' | ');
+    const row = (server: string) => md.split('\n').find((l) => l.startsWith(`| 1000x64 | ${server} |`))!.split(' | ');
+    const at = header.indexOf('per conn min / mean / max');
+    expect(at).toBeGreaterThan(0);
+    expect([row('net')[at], row('net')[at + 1]]).toEqual(['605 / 635 / 655', '0']);
+    // Medians over the runs; starved is the worst run's.
+    expect([row('wasi-wasmtime')[at], row('wasi-wasmtime')[at + 1]]).toEqual(['2 / 470 / 3,450', '262']);
   });
 
   it('fails loudly when a server cannot start', async () => {

@@ -3,18 +3,21 @@
 // the prepack script), packed, then installed into a fresh project outside
 // the repository by a PATH that has node and npm but no C compiler, make or
 // python. The example echo server and client then run from that project,
-// importing 'nbio-wasm'.
+// importing 'nbio-wasm'; and a second fresh project builds a WASI server of
+// its own with the package's build script and runs it.
 //
 // The repository itself is left untouched: the packed files are staged in a
 // scratch directory (the local build and dist/ are in use by other tests).
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Command, commandLine, jcoRuntime, readmeCommand, wasmtimeRuntime } from './wasi/commands.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const npmCli = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
@@ -22,6 +25,7 @@ const npmCli = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm
 let scratch: string;
 let tarball: string;
 let project: string;
+let installEnv: NodeJS.ProcessEnv;
 
 function run(cmd: string, args: string[], options: SpawnSyncOptions): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 180_000, ...options });
@@ -52,9 +56,9 @@ beforeAll(() => {
   project = join(scratch, 'app');
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'module', private: true }));
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: bareBin(join(scratch, 'bin')) };
-  delete env.npm_config_nodedir;
-  run(process.execPath, [npmCli, 'install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, env });
+  installEnv = { ...process.env, PATH: bareBin(join(scratch, 'bin')) };
+  delete installEnv.npm_config_nodedir;
+  run(process.execPath, [npmCli, 'install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, env: installEnv });
   for (const name of ['echo-server', 'echo-client']) {
     const compiled = readFileSync(join(root, 'dist', 'examples', `${name}.js`), 'utf8');
     writeFileSync(join(project, `${name}.mjs`), compiled.replace("'../host/index.js'", "'nbio-wasm'"));
@@ -123,4 +127,64 @@ socket.once('data', async (reply) => {
       await once(server, 'exit');
     }
   });
+});
+
+describe('your own WASI server from the installed package', () => {
+  let server: Command | undefined;
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('without the compilers installed, the build says which to install (ERR_NBIO_WASI_TOOLCHAIN)', () => {
+    writeFileSync(join(project, 'my-server.ts'), 'export function run$run(): i32 { return 0; }\n');
+    const r = spawnSync(process.execPath, ['node_modules/nbio-wasm/build/build-wasi.mjs', 'my-server.ts'],
+      { cwd: project, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('(ERR_NBIO_WASI_TOOLCHAIN)');
+    expect(r.stderr).toContain(readmeCommand('npm install --save-dev assemblyscript').join(' '));
+  });
+
+  it('compiles a server file with the one documented command, and the component serves', async () => {
+    const app = join(scratch, 'wasi-app');
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'wasi-app', version: '1.0.0', private: true }));
+    // README, "Writing your own server on the WASI build": the toolchain, then the build.
+    const toolchain = readmeCommand('npm install --save-dev assemblyscript');
+    run(process.execPath, [npmCli, 'install', tarball, ...toolchain.slice(2), '--prefer-offline', '--no-audit', '--no-fund'],
+      { cwd: app, env: installEnv });
+    mkdirSync(join(app, 'src'));
+    writeFileSync(join(app, 'src', 'upper-server.ts'), `import { Bytes, Conn, Handlers, serve } from "nbio-wasm/assembly/wasi/loop";
+
+class Upper extends Handlers {
+  onData(conn: Conn, data: Bytes): void { conn.writeString(data.toString().toUpperCase()); }
+}
+
+export function run$run(): i32 {
+  return serve(new Upper(), { address: "127.0.0.1:0" });
+}
+`);
+    const build = readmeCommand('node node_modules/nbio-wasm/build/build-wasi.mjs');
+    expect(build.slice(2)).toEqual(['src/my-server.ts', 'my-server.wasm']);
+    const out = run(process.execPath, [build[1], 'src/upper-server.ts', 'upper-server.wasm'], { cwd: app, env: installEnv });
+    expect(out).toContain('upper-server.wasm');
+
+    const wasmtime = inject('wasmtime');
+    const runtime = 'python' in wasmtime ? wasmtimeRuntime(wasmtime.python) : jcoRuntime();
+    server = new Command(commandLine(runtime, join(app, 'upper-server.wasm'), ['127.0.0.1:0']), runtime.usesTmp);
+    const [, address] = await server.line(/^listening (\S+)$/);
+    const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.split(':').pop())];
+    const text = 'your own server '.repeat(4096);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ host, port }, () => socket.write(text));
+      let got = '';
+      socket.setEncoding('utf8').on('error', reject).on('data', (d: string) => {
+        got += d;
+        if (got.length >= text.length) {
+          socket.destroy();
+          resolve(got);
+        }
+      });
+    });
+    expect(reply).toBe(text.toUpperCase());
+  }, 180_000);
 });

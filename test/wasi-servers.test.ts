@@ -207,18 +207,29 @@ describe.each(runtimes)('WASI echo server under $name', ({ runtime, skip, noGrac
 });
 
 describe('the wasmtime runner', () => {
-  let denied: Command | undefined;
+  const denied: Command[] = [];
   afterEach(async () => {
-    await denied?.stop();
+    await Promise.all(denied.splice(0).map((c) => c.stop()));
   });
 
-  it('without -S tcp=y, TCP is denied: the server exits 1 with EACCES (so the flag is what allows it)', async (ctx) => {
-    if (!('python' in wasmtime)) ctx.skip(wasmtime.skip);
-    const argv = commandLine(wasmtimeRuntime((wasmtime as { python: string }).python), component('echo-server'), ['127.0.0.1:0']);
+  /** The README's wasmtime command for `name` without `-S tcp=y`. */
+  function withoutTcp(name: string, args: string[]): Command {
+    const argv = commandLine(wasmtimeRuntime((wasmtime as { python: string }).python), component(name), args);
     const flag = argv.indexOf('tcp=y');
     expect(argv[flag - 1]).toBe('-S');
-    denied = new Command([...argv.slice(0, flag - 1), ...argv.slice(flag + 1)]);
-    expect(await denied.exited).toBe(1);
-    expect(denied.stderr).toContain('cannot listen on 127.0.0.1:0: EACCES');
+    const command = new Command([...argv.slice(0, flag - 1), ...argv.slice(flag + 1)]);
+    denied.push(command);
+    return command;
+  }
+
+  it('without -S tcp=y, TCP is denied: a server and a client exit 1 with EACCES and say how to grant TCP', async (ctx) => {
+    if (!('python' in wasmtime)) ctx.skip(wasmtime.skip);
+    const how = 'EACCES: the runtime did not grant TCP: run with -S inherit-network=y -S tcp=y';
+    const server = withoutTcp('echo-server', ['127.0.0.1:0']);
+    const client = withoutTcp('echo-client', ['127.0.0.1:9']);
+    expect(await server.exited).toBe(1);
+    expect(server.stderr).toContain(`cannot listen on 127.0.0.1:0: ${how}`);
+    expect(await client.exited).toBe(1);
+    expect(client.stderr).toContain(`cannot dial 127.0.0.1:9: ${how}`);
   });
 });

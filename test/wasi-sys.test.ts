@@ -262,6 +262,83 @@ describe('WASI sys: the reactor over an in-memory WASI host', () => {
     expect(g.engine('backlog')).toBe(0);
   });
 
+  /**
+   * `count` accepted connections whose peers keep them readable: each byte
+   * the reactor reads is answered by another. Returns a function that runs
+   * one wake-up (a run-once that polls, then the backlog it left) and the
+   * data events each connection has had so far.
+   */
+  function busyConnections(g: WasiGuest, count: number) {
+    const { port } = g.listener();
+    const peers = new Map<number, Peer>();
+    while (peers.size < count) {
+      const peer = g.wasi.connect(port);
+      const opened = g.runOnce().filter((e) => e.kind === Kind.Opened);
+      expect(opened).toHaveLength(1);
+      peers.set(opened[0].conn, peer);
+    }
+    for (const peer of peers.values()) peer.send([1]);
+    const served = new Map<number, number>([...peers.keys()].map((c) => [c, 0]));
+    /** One wake-up; returns the connections served, in order. */
+    const wakeUp = () => {
+      const order: number[] = [];
+      do {
+        for (const e of g.runOnce()) {
+          if (e.kind !== Kind.Data) continue;
+          order.push(e.conn);
+          served.set(e.conn, served.get(e.conn)! + 1);
+          peers.get(e.conn)!.send([1]);
+        }
+      } while (g.engine('backlog') > 0);
+      return order;
+    };
+    return { served, wakeUp };
+  }
+
+  it('serves every busy connection when the runtime answers a poll with only some of the ready pollables', () => {
+    const g = new WasiGuest();
+    g.wasi.pollCap = 127; // as wasmtime 49
+    const { served, wakeUp } = busyConnections(g, 300);
+    const polls = g.wasi.polls.length;
+    wakeUp();
+    // One wake-up serves all 300: the sweep polls them in parts of 100,
+    // each with an always-ready clock, so no answer is cut short.
+    expect([...served.values()].filter((n) => n === 0)).toEqual([]);
+    const parts = g.wasi.polls.slice(polls);
+    expect(parts.map((p) => p.length)).toEqual([101, 101, 101, 2]);
+    expect(parts.every((p) => p.at(-1) === 'clock')).toBe(true);
+  });
+
+  it('rotates: more ready descriptors than one wait reports are all served within two wake-ups', () => {
+    const g = new WasiGuest();
+    const { served, wakeUp } = busyConnections(g, 1100);
+    const polls = g.wasi.polls.length;
+    wakeUp();
+    const afterFirst = new Map(served);
+    const second = g.wasi.polls.length;
+    wakeUp();
+    expect([...served].filter(([, n]) => n === 0)).toEqual([]);
+    // A wait reports at most 1024 (MAX_READY): the first sweep stopped
+    // after ten parts (the listener and 999 connections), and the second
+    // list started where it stopped, with the 101 left behind.
+    expect(second - polls).toBe(10);
+    expect([...afterFirst.values()].filter((n) => n === 0)).toHaveLength(101);
+    const sweptFirst = new Set(g.wasi.polls.slice(polls, second).flat());
+    expect(sweptFirst.has(g.wasi.polls[second][0])).toBe(false);
+  });
+
+  it('moves where the reports of a wait start, so the runtime\'s fixed order favours no connection', () => {
+    const g = new WasiGuest();
+    const { wakeUp } = busyConnections(g, 5);
+    const firsts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const order = wakeUp();
+      expect(new Set(order).size).toBe(5);
+      firsts.push(order[0]);
+    }
+    expect(new Set(firsts).size).toBe(5);
+  });
+
   it('pauses a listener when accepting fails (EMFILE) instead of spinning, resumes on request', () => {
     const g = new WasiGuest();
     const { fd, port } = g.listener();

@@ -191,6 +191,16 @@ export function errnoName(errno: i32): string {
   }
 }
 
+/** Linux's EACCES: what wasi:sockets' access-denied maps to (wasi/sockets.ts). */
+const EACCES: i32 = 13;
+
+/** Why a listen or dial could not start, for stderr: the errno's name,
+ *  and for EACCES (the runtime denies TCP) how to grant it. */
+function openFailure(errno: i32): string {
+  const name = errnoName(errno);
+  return errno == -EACCES ? name + ": the runtime did not grant TCP: run with -S inherit-network=y -S tcp=y" : name;
+}
+
 /** Makes `serve` / `connect` return `status` once the current handler returns. */
 export function stop(status: i32): void {
   stopping = true;
@@ -333,7 +343,8 @@ function loop(handlers: Handlers, options: Options): i32 {
  * Runs a server: listens on the program's first argument (else
  * `options.address`), prints `listening HOST:PORT` (the bound address) to
  * stdout, and serves until killed or `stop`. Returns the command's exit
- * status: 1, with the reason on stderr, when it cannot listen.
+ * status: 1, with the reason on stderr, when it cannot listen (EACCES:
+ * the runtime did not grant TCP, and the message says how to).
  */
 export function serve(handlers: Handlers, options: Options): i32 {
   const address = addressArgument(options.address);
@@ -342,7 +353,7 @@ export function serve(handlers: Handlers, options: Options): i32 {
   const added = lfd < 0 ? lfd : reactorAddListener(lfd);
   endCall();
   if (added < 0) {
-    print(`cannot listen on ${address}: ${errnoName(added)}`, true);
+    print(`cannot listen on ${address}: ${openFailure(added)}`, true);
     return 1;
   }
   print("listening " + addressText(lfd, false));
@@ -363,7 +374,7 @@ export function connect(handlers: Handlers, options: Options): i32 {
   const h = fd < 0 ? fd : reactorAddConn(fd, CONN_ORIGIN_DIALING);
   endCall();
   if (h < 0) {
-    print(`cannot dial ${address}: ${errnoName(h)}`, true);
+    print(`cannot dial ${address}: ${openFailure(h)}`, true);
     return 1;
   }
   track(<u32>h).peer = address;

@@ -2,7 +2,8 @@
 // The HTTP load generator: autocannon (a devDependency), HTTP/1.1
 // keep-alive GETs, driven like bench/loadgen.c so the harness measures it
 // the same way: a warm-up run, then `MEASURE_START`, the measured run,
-// `MEASURE_END`, and one JSON line (`round_trips` are requests).
+// `MEASURE_END`, and one JSON line (`round_trips` are requests; the
+// per-connection counts are each autocannon client's answers).
 //   node bench/lib/http-load.mjs -p PORT [-h 127.0.0.1] [-c 50] [-w WARMUP_S] [-d SECS]
 // Exit status 1, with the reason on stderr, if any request failed, timed
 // out or got anything but 200.
@@ -25,7 +26,16 @@ if (!o.p) {
 const url = `http://${o.h}:${o.p}/`;
 const connections = Number(o.c);
 
-const load = (seconds) => autocannon({ url, connections, pipelining: 1, duration: seconds });
+/** Runs the load for `seconds`; `perConn`, if given, gets each client's count of answers. */
+const load = (seconds, perConn = null) => autocannon({
+  url, connections, pipelining: 1, duration: seconds,
+  ...(perConn && {
+    setupClient: (client) => {
+      const i = perConn.push(0) - 1;
+      client.on('response', () => perConn[i]++);
+    },
+  }),
+});
 
 /** Why a run is not clean, or '' when every request got a 200. */
 function problems(r) {
@@ -46,7 +56,8 @@ if (Number(o.w) > 0) {
   }
 }
 console.log('MEASURE_START');
-const r = await load(Number(o.d));
+const perConn = [];
+const r = await load(Number(o.d), perConn);
 console.log('MEASURE_END');
 const us = (ms) => Math.round(ms * 1000);
 console.log(JSON.stringify({
@@ -57,6 +68,10 @@ console.log(JSON.stringify({
   rt_per_s: r.requests.total / Number(o.d),
   // autocannon keeps latencies in whole milliseconds; the mean carries fractions.
   mean_us: us(r.latency.mean),
+  per_conn_min: Math.min(...perConn),
+  per_conn_mean: r.requests.total / connections,
+  per_conn_max: Math.max(...perConn),
+  starved: perConn.filter((n) => n === 0).length,
   p50_us: us(r.latency.p50),
   p99_us: us(r.latency.p99),
   p999_us: us(r.latency.p99_9),

@@ -46,6 +46,12 @@ export function summarize(runs) {
       s.p50_us = median(rs.map((r) => r.loadgen.p50_us));
       s.p99_us = median(rs.map((r) => r.loadgen.p99_us));
       s.p999_us = median(rs.map((r) => r.loadgen.p999_us));
+      // Fairness: round trips per connection (each load-generator connection's count).
+      s.per_conn_min = median(rs.map((r) => r.loadgen.per_conn_min ?? null));
+      s.per_conn_mean = median(rs.map((r) => r.loadgen.per_conn_mean ?? null));
+      s.per_conn_max = median(rs.map((r) => r.loadgen.per_conn_max ?? null));
+      const starved = rs.map((r) => r.loadgen.starved).filter((x) => x !== undefined);
+      s.starved = starved.length ? Math.max(...starved) : null;
       s.cpu_us_per_rt = median(rs.map((r) => r.server_cpu_us_per_rt));
       s.user_us_per_rt = median(rs.map((r) => r.server_user_us_per_rt));
       s.sys_us_per_rt = median(rs.map((r) => r.server_sys_us_per_rt));
@@ -106,13 +112,14 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
   if (thr.length) {
     lines.push('## Throughput and latency', '');
     lines.push(
-      '| scenario | server | runs | rate median | rate min–max | p50 µs | p99 µs | p99.9 µs | server CPU µs/op | user µs/op | sys µs/op | GCs | heap Δ MB | rate ÷ net | rate ÷ c | rate ÷ nbio | CPU/op ÷ net | CPU/op ÷ c | CPU/op ÷ nbio | other CPU % (max) |',
+      '| scenario | server | runs | rate median | rate min–max | per conn min / mean / max | starved | p50 µs | p99 µs | p99.9 µs | server CPU µs/op | user µs/op | sys µs/op | GCs | heap Δ MB | rate ÷ net | rate ÷ c | rate ÷ nbio | CPU/op ÷ net | CPU/op ÷ c | CPU/op ÷ nbio | other CPU % (max) |',
     );
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const s of thr) {
       const unit = config.units[s.scenario];
       lines.push(
         `| ${s.scenario} | ${s.server} | ${s.runs} | ${int(s.median)} ${unit} | ${int(s.min)}–${int(s.max)} | ` +
+          `${int(s.per_conn_min)} / ${int(s.per_conn_mean)} / ${int(s.per_conn_max)} | ${int(s.starved)} | ` +
           `${fix(s.p50_us)} | ${fix(s.p99_us)} | ${fix(s.p999_us)} | ${fix(s.cpu_us_per_rt, 2)} | ` +
           `${fix(s.user_us_per_rt, 2)} | ${fix(s.sys_us_per_rt, 2)} | ${fix(s.gcs, 0)} | ${s.heap_growth === null ? '–' : fix(s.heap_growth / 1048576, 2)} | ` +
           `${times(s.rate_vs_net)} | ${times(s.rate_vs_c)} | ${times(s.rate_vs_nbio)} | ${times(s.cpu_vs_net)} | ${times(s.cpu_vs_c)} | ${times(s.cpu_vs_nbio)} | ` +
@@ -163,6 +170,9 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
 
   lines.push(
     'Rate is round trips/s (churn: connections/s, each one connect + one echo + close). ' +
+      'Per conn: the round trips each load-generator connection (churn: each worker) completed in the measured ' +
+      'window, min / mean / max as medians over the runs; starved: the most connections that completed none in ' +
+      'any run (a starved connection records no latency, so the percentiles alone cannot show it). ' +
       'Latency percentiles are medians over the runs. Server CPU/op is the server process’s utime+stime ' +
       '(/proc/PID/stat, 10 ms ticks) between the load generator’s MEASURE_START and MEASURE_END markers, ' +
       'divided by the round trips it measured in that window; user and sys µs/op split it into utime and stime. ' +

@@ -59,6 +59,10 @@ export class FakeWasi {
   capacity = 1 << 20;
   /** When set, accept answers this error-code (e.g. new-socket-limit) while connections wait. */
   acceptError: number | undefined;
+  /** When set, a poll answers at most this many ready pollables, the first
+   *  in list order (wasmtime 49 answers at most 127 per call, in an order of
+   *  its own that does not change from call to call). */
+  pollCap: number | undefined;
 
   readonly #res = new Map<number, Res>();
   #next = 1;
@@ -205,6 +209,7 @@ export class FakeWasi {
             this.now = clocks.reduce((a, b) => (a < b ? a : b));
             ready = handles.flatMap((h, i) => (this.#ready(h) ? [i] : []));
           }
+          if (this.pollCap !== undefined) ready = ready.slice(0, this.pollCap);
           const p = this.#realloc(0, 0, 4, ready.length * 4);
           const dv = this.#dv();
           ready.forEach((ix, i) => dv.setUint32(p + 4 * i, ix, true));
