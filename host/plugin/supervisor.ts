@@ -3,6 +3,7 @@ import { NbioError, withoutStack } from '../errors.js';
 import { CloseReason, PluginInstance, type InstanceHost, type LogLevel } from './instance.js';
 import type { PluginModule } from './module.js';
 import type { ResolvedPluginOptions } from './options.js';
+import { PauseReason, Pauses, TurnBudget, type WaitingEvent } from './turns.js';
 
 /** Longest pause between re-creations of a failing plugin. */
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -41,10 +42,15 @@ export interface PluginStats {
  * close (each onClose gets the failure, ERR_NBIO_PLUGIN_TRAP or
  * ERR_NBIO_PLUGIN_LIMIT, with the cause attached), the failure is
  * reported, and a new instance is created after a delay that doubles with
- * each failure (`restartDelay`, up to 30 s). Connections that open
- * meanwhile wait, paused, and go to the new instance. After more than
- * `maxRestarts` failures the plugin is disabled: waiting and new
- * connections are closed with ERR_NBIO_PLUGIN_DISABLED.
+ * each failure (`restartDelay`, up to 30 s; none at all with 0).
+ * Connections that open meanwhile wait, paused, and go to the new
+ * instance. After more than `maxRestarts` failures the plugin is
+ * disabled: waiting and new connections are closed with
+ * ERR_NBIO_PLUGIN_DISABLED.
+ *
+ * Events beyond the plugin's budget for one turn of the event loop wait
+ * for the next turn (turns.ts); a connection's close reaches the plugin
+ * after its events that wait.
  */
 export class PluginSupervisor {
   readonly #plugin: PluginModule;
@@ -58,7 +64,10 @@ export class PluginSupervisor {
   #spawnFailure: NbioError | undefined;
   #state: PluginStats['state'] = 'running';
   #disabled: NbioError | undefined;
+  /** Connections that opened while no instance could take them. */
   readonly #waiting = new Set<Conn>();
+  readonly #pauses = new Pauses();
+  readonly #turns: TurnBudget;
   /** The instance each open connection was given to. */
   readonly #owners = new Map<Conn, PluginInstance>();
   #timer: NodeJS.Timeout | undefined;
@@ -75,11 +84,16 @@ export class PluginSupervisor {
     this.#plugin = plugin;
     this.#options = options;
     this.#events = events;
+    this.#turns = new TurnBudget((event) => this.#run(event), this.#pauses);
     this.#host = {
       fuelPerEvent: options.fuelPerEvent,
+      timePerEvent: options.timePerEvent,
       writeQueueLimit,
       log: (level, message) => events.log(level, message),
       owner: (conn) => this.#owners.get(conn),
+      pause: (conn) => this.#pauses.add(conn, PauseReason.Plugin),
+      resume: (conn) => this.#pauses.remove(conn, PauseReason.Plugin),
+      spent: (ms) => this.#turns.spent(ms),
       failed: (instance, err) => this.#failed(instance, err),
     };
   }
@@ -99,6 +113,7 @@ export class PluginSupervisor {
   stop(): void {
     this.#state = 'stopped';
     clearTimeout(this.#timer);
+    this.#turns.stop();
     this.#retire();
   }
 
@@ -116,32 +131,65 @@ export class PluginSupervisor {
 
   /** A connection opened: given to the instance, or kept waiting, or refused. */
   open(conn: Conn): void {
-    if (this.#disabled !== undefined) this.#closer!.fail(conn, this.#disabled);
-    else if (this.#instance !== undefined) this.#give(this.#instance, conn);
-    else if (this.#state === 'restarting') {
-      conn.pause();
-      this.#waiting.add(conn);
-    }
+    if (this.#turns.full) this.#turns.wait({ kind: 'open', conn });
+    else this.#open(conn);
   }
 
   data(conn: Conn, data: Uint8Array): void {
-    this.#instance?.data(conn, data);
+    if (this.#turns.full) this.#turns.wait({ kind: 'data', conn, data: data.slice() });
+    else this.#instance?.data(conn, data);
   }
 
   drain(conn: Conn): void {
-    this.#instance?.drain(conn);
+    if (this.#turns.full) this.#turns.wait({ kind: 'drain', conn });
+    else this.#instance?.drain(conn);
   }
 
   /** A connection closed, `err` being what its onClose receives. */
   closed(conn: Conn, err: Error | undefined): void {
+    if (this.stopping) this.#turns.flush();
+    if (this.#turns.full) this.#turns.wait({ kind: 'close', conn, err });
+    else this.#closed(conn, err);
+  }
+
+  /** An event whose turn came. */
+  #run(event: WaitingEvent): void {
+    switch (event.kind) {
+      case 'open':
+        if (event.conn.state === ConnState.Open || event.conn.state === ConnState.Ending) this.#open(event.conn);
+        break;
+      case 'data':
+        this.#instance?.data(event.conn, event.data);
+        break;
+      case 'drain':
+        this.#instance?.drain(event.conn);
+        break;
+      case 'close':
+        this.#closed(event.conn, event.err);
+        break;
+    }
+  }
+
+  #open(conn: Conn): void {
+    if (this.#disabled !== undefined) this.#closer!.fail(conn, this.#disabled);
+    else if (this.#instance !== undefined) this.#give(this.#instance, conn);
+    else if (this.#state === 'restarting') {
+      this.#pauses.add(conn, PauseReason.Waiting);
+      this.#waiting.add(conn);
+    }
+  }
+
+  #closed(conn: Conn, err: Error | undefined): void {
     this.#waiting.delete(conn);
     this.#owners.delete(conn);
+    this.#pauses.forget(conn);
     this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : reasonOf(err));
   }
 
   /** Creates and initialises an instance; returns why that failed, or undefined. */
   #spawn(): NbioError | undefined {
     let instance: PluginInstance;
+    const began = performance.now();
     try {
       instance = new PluginInstance(this.#plugin, this.#host);
     } catch (err) {
@@ -149,6 +197,7 @@ export class PluginSupervisor {
       failure.cause = err;
       return failure;
     }
+    this.#turns.spent(performance.now() - began); // instantiating: memory, tables, data segments
     this.#spawning = instance;
     this.#spawnFailure = undefined;
     const refused = instance.init(this.#options.config);
@@ -214,7 +263,7 @@ export class PluginSupervisor {
       if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) continue;
       this.#give(instance, conn);
       if (instance.dead) return; // its failure closed what it had and decided what next
-      conn.resume();
+      this.#pauses.remove(conn, PauseReason.Waiting);
     }
   }
 

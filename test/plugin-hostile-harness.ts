@@ -1,0 +1,192 @@
+// What every hostile-plugin test checks besides its own outcome: the
+// process survives; a bystander (another engine in the same process, with
+// a JavaScript echo) keeps answering, its longest silence measured; RSS
+// stays bounded; the hostile engine's stop() resolves; and once both are
+// stopped, the process has exactly the descriptors it had before.
+import type net from 'node:net';
+import { expect } from 'vitest';
+import type { Engine, EngineOptions, PluginOptions } from '../host/index.js';
+import { openDescriptors, type Scope } from './helpers.js';
+
+export const MiB = 1024 * 1024;
+export const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Longest silence of the bystander a test accepts. The engine's bound is
+ * under 10 ms with the default limits (README, "Plugins"); this is ten
+ * times that, so that a loaded machine running other test files in
+ * parallel does not fail the test, and below the hundreds of milliseconds
+ * to seconds a hostile plugin could hold the thread before the bound.
+ */
+export const STALL_BOUND_MS = 100;
+
+/** What a connection's onClose or the engine's onPluginError received. */
+export interface Seen {
+  code: string | undefined;
+  message: string | undefined;
+  cause: unknown;
+}
+
+function seen(err: Error | undefined): Seen {
+  const e = err as (Error & { code?: string }) | undefined;
+  return { code: e?.code, message: e?.message, cause: e?.cause };
+}
+
+/** Another engine in the process, pinged without pause by a client: how long it went unanswered. */
+export class Bystander {
+  readonly #engine: Engine;
+  readonly #client: net.Socket;
+  #last = performance.now();
+  #pinging = true;
+  #peakRss = process.memoryUsage().rss;
+  readonly #sampler: NodeJS.Timeout;
+  /** Answers so far, and the longest time between two of them (ms). */
+  answers = 0;
+  worstGap = 0;
+
+  private constructor(engine: Engine, client: net.Socket) {
+    this.#engine = engine;
+    this.#client = client;
+    client.on('data', () => {
+      const now = performance.now();
+      this.worstGap = Math.max(this.worstGap, now - this.#last);
+      this.#last = now;
+      this.answers++;
+      if (this.#pinging) client.write('ping');
+    });
+    client.on('error', () => {});
+    this.#sampler = setInterval(() => this.sampleRss(), 10);
+    client.write('ping');
+  }
+
+  static async start(scope: Scope): Promise<Bystander> {
+    const engine = await scope.echoServer();
+    const client = await scope.connect(engine.addrs[0]);
+    return new Bystander(engine, client);
+  }
+
+  /** Forgets the silences so far (what loading the plugins cost, say). */
+  reset(): void {
+    this.worstGap = 0;
+    this.#last = performance.now();
+  }
+
+  /** The highest RSS seen. */
+  get peakRss(): number {
+    return this.#peakRss;
+  }
+
+  sampleRss(): void {
+    this.#peakRss = Math.max(this.#peakRss, process.memoryUsage().rss);
+  }
+
+  /** Resolves once it answered again: it is not stuck. */
+  async answersAgain(): Promise<void> {
+    const before = this.answers;
+    for (let i = 0; i < 2000 && this.answers <= before + 2; i++) await tick(1);
+    expect(this.answers, 'the bystander engine answers').toBeGreaterThan(before + 2);
+  }
+
+  async stop(): Promise<void> {
+    this.#pinging = false;
+    clearInterval(this.#sampler);
+    this.#client.destroy();
+    await this.#engine.stop();
+  }
+}
+
+/** A hostile plugin's engine and a bystander, with the descriptors and RSS before both. */
+export class HostileRun {
+  readonly engine: Engine;
+  readonly bystander: Bystander;
+  /** What each connection's onClose received, and each onPluginError. */
+  readonly closes: Seen[] = [];
+  readonly errors: Seen[] = [];
+  readonly rssBefore: number;
+  readonly #fdsBefore: string[];
+  readonly #scope: Scope;
+  readonly #sockets: net.Socket[] = [];
+
+  private constructor(scope: Scope, engine: Engine, bystander: Bystander, fdsBefore: string[], rssBefore: number) {
+    this.#scope = scope;
+    this.engine = engine;
+    this.bystander = bystander;
+    this.#fdsBefore = fdsBefore;
+    this.rssBefore = rssBefore;
+    engine.onClose((_conn, err) => this.closes.push(seen(err)));
+    engine.onPluginError((err) => this.errors.push(seen(err)));
+  }
+
+  /** Starts a bystander and an engine serving `plugin` on 127.0.0.1 (not started when `start` is false). */
+  static async create(scope: Scope, plugin: PluginOptions, options: EngineOptions = {}): Promise<HostileRun> {
+    const fdsBefore = openDescriptors();
+    const rssBefore = process.memoryUsage().rss;
+    const bystander = await Bystander.start(scope);
+    const engine = scope.engine({ addrs: ['127.0.0.1:0'], ...options, plugin });
+    return new HostileRun(scope, engine, bystander, fdsBefore, rssBefore);
+  }
+
+  /** Starts the engine; the bystander's silences from then on are counted. */
+  async start(): Promise<this> {
+    await this.engine.start();
+    this.bystander.reset();
+    return this;
+  }
+
+  /** A client of the hostile engine (destroyed by {@link finish}). */
+  async connect(): Promise<net.Socket> {
+    const socket = await this.#scope.connect(this.engine.addrs[0]);
+    socket.on('error', () => {});
+    this.#sockets.push(socket);
+    return socket;
+  }
+
+  /** Resolves when `check()` holds, polling; fails naming `what` after a few seconds. */
+  async until(what: string, check: () => boolean): Promise<void> {
+    for (let i = 0; i < 1500 && !check(); i++) await tick(2);
+    expect(check(), what).toBe(true);
+  }
+
+  /**
+   * The checks every hostile test ends with: the bystander still answers
+   * and was never silent longer than `stallBound` ms; RSS grew less
+   * than `rssBound` bytes; the engine's stop() resolves; with both engines
+   * stopped no descriptor is left open. Returns the figures, printed too.
+   */
+  async finish(label: string, rssBound: number, stallBound = STALL_BOUND_MS): Promise<{ worstGap: number; rssGrowth: number }> {
+    await this.bystander.answersAgain();
+    this.bystander.sampleRss();
+    for (const socket of this.#sockets) socket.destroy();
+    const worstGap = this.bystander.worstGap;
+    const rssGrowth = this.bystander.peakRss - this.rssBefore;
+    let stopped = false;
+    await Promise.race([this.engine.stop().then(() => (stopped = true)), tick(10_000)]);
+    expect(stopped, 'stop() resolves').toBe(true);
+    expect(this.engine.connCount).toBe(0);
+    await this.bystander.stop();
+    // Descriptors the process has now and did not have before (some it had may have closed since).
+    const added = () => {
+      const before = [...this.#fdsBefore];
+      return openDescriptors().filter((fd) => {
+        const i = before.indexOf(fd);
+        if (i < 0) return true;
+        before.splice(i, 1);
+        return false;
+      });
+    };
+    for (let i = 0; i < 200 && added().length > 0; i++) await tick(5);
+    expect(added(), 'descriptors left open').toEqual([]);
+    console.log(`${label}: bystander's longest silence ${worstGap.toFixed(1)} ms; RSS +${(rssGrowth / MiB).toFixed(1)} MiB`);
+    expect(worstGap, 'the bystander engine was silent too long').toBeLessThan(stallBound);
+    expect(rssGrowth, 'RSS growth').toBeLessThan(rssBound);
+    return { worstGap, rssGrowth };
+  }
+}
+
+/** Resolves with everything the socket receives until the peer closes it. */
+export function untilClosed(socket: net.Socket): Promise<string> {
+  let text = '';
+  socket.on('data', (d) => (text += d));
+  socket.on('error', () => {});
+  return new Promise((resolve) => socket.once('close', () => resolve(text)));
+}
