@@ -1,7 +1,7 @@
 // Hostile plugins written in WebAssembly text (test/fixtures/hostile):
 // each NAME.wat is the rest of a module that prelude.wat begins (the
-// world's imports, a memory, cabi_realloc); {{KEY}} placeholders are
-// filled from the values a test gives. They are made components as the
+// world's imports, a memory, cabi_realloc); {{KEY}} placeholders in the
+// code (comments name them KEY) are filled from the values a test gives. They are made components as the
 // example plugins are (jco: parse, embed, new), or framed by hand for
 // modules jco refuses.
 import { readFileSync } from 'node:fs';

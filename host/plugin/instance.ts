@@ -12,6 +12,18 @@ export type { LogLevel } from './host-functions.js';
 
 /** Fuel handed to a running event at a time: the event's wall-clock limit is checked between slices. */
 export const FUEL_SLICE = 1_000_000;
+/**
+ * Slices an event must have used before its time limit can stop it: a
+ * pause that is not the plugin's doing (a garbage collection, say) uses no
+ * fuel, so it cannot stop an event that does little on its own.
+ */
+export const TIMED_AFTER_SLICES = 3;
+
+/** Milliseconds of CPU the process has used, every thread. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
 /** Longest error message of `init` passed on, in characters. */
 const MAX_INIT_ERROR = 200;
 
@@ -38,7 +50,7 @@ type Fn = (...args: number[]) => number;
  * the failure domain. The engine calls it through the methods below, one
  * call at a time; each call is an event, with the fuel of one event
  * (`fuelPerEvent`, handed out in slices of {@link FUEL_SLICE}, the event's
- * wall-clock limit `timePerEvent` checked between them). If the plugin
+ * time limit `timePerEvent` checked between them, see {@link #refuel}). If the plugin
  * traps, runs out of fuel or time, passes its memory or stack budget,
  * breaks the rules of its world, or anything throws inside a host
  * function it called, the instance is dead: nothing enters it again (the
@@ -62,9 +74,16 @@ export class PluginInstance {
   readonly #calls: HostFunctions;
   #running = false;
   #dead = false;
-  /** Fuel of the event not handed out yet, when it began, and what stopped it (if it was stopped). */
+  /**
+   * Fuel of the event not handed out yet, slices it used, when it began,
+   * the time it had run and the process's CPU at its first refuel, and
+   * what stopped it (if it was stopped).
+   */
   #reserve = 0;
+  #slices = 0;
   #began = 0;
+  #firstSliceMs = 0;
+  #cpuAtFirstSlice = 0;
   #stopped: 'fuel' | 'time' | undefined;
   /** Fuel used by all calls so far, and the number of calls. */
   fuelUsed = 0;
@@ -185,6 +204,8 @@ export class PluginInstance {
     if (this.#dead) return false;
     if (this.#running) throw new Error('nbio-wasm: re-entrant call into a plugin instance refused');
     this.#running = true;
+    this.#stopped = undefined;
+    this.#slices = 0;
     this.#began = performance.now();
     const budget = this.#host.fuelPerEvent;
     const first = Math.min(budget, FUEL_SLICE);
@@ -196,7 +217,16 @@ export class PluginInstance {
   /**
    * The module spent its slice of fuel (`__nbio.refuel`): hands out the
    * next one, or returns 0 (the module then traps) when the event's fuel is
-   * used up or it has run longer than `timePerEvent`.
+   * used up, or it has run longer than `timePerEvent`.
+   *
+   * "Run" is the event's time on the thread, not merely the time since it
+   * began: the thread may not be running at all for a while (the system
+   * runs other processes), and a plugin must not be stopped for that. The
+   * time is the wall-clock time of its first slice plus the CPU the
+   * process used since; it is checked from the {@link TIMED_AFTER_SLICES}th
+   * slice on, once the event has also been going for `timePerEvent` of
+   * wall-clock time (so that other threads of the process, whose CPU is
+   * counted too, cannot stop it sooner).
    */
   #refuel(): number {
     const fuel = this.#fuel.value as number;
@@ -207,9 +237,16 @@ export class PluginInstance {
     const take = Math.min(this.#reserve, FUEL_SLICE - fuel);
     this.#reserve -= take;
     this.#fuel.value = fuel + take;
-    if (performance.now() - this.#began > this.#host.timePerEvent) {
-      this.#stopped = 'time';
-      return 0;
+    const slices = ++this.#slices;
+    if (slices === 1) {
+      this.#firstSliceMs = performance.now() - this.#began;
+      this.#cpuAtFirstSlice = cpuMs();
+    } else if (slices >= TIMED_AFTER_SLICES) {
+      const limit = this.#host.timePerEvent;
+      if (performance.now() - this.#began > limit && this.#firstSliceMs + cpuMs() - this.#cpuAtFirstSlice > limit) {
+        this.#stopped = 'time';
+        return 0;
+      }
     }
     return 1;
   }

@@ -24,10 +24,14 @@ export interface PluginOptions {
    */
   fuelPerEvent?: number;
   /**
-   * Wall-clock limit of one event, in milliseconds, whatever fuel is
-   * left: an event still running after it stops (ERR_NBIO_PLUGIN_LIMIT).
-   * It is checked each time the event has used another 1,000,000 units
-   * of fuel. Default 5.
+   * Time limit of one event, in milliseconds, whatever fuel is left: an
+   * event that has run longer stops (ERR_NBIO_PLUGIN_LIMIT). Checked each
+   * time the event has used another 1,000,000 units of fuel, from
+   * 3,000,000 on: an event that used less is never stopped by time. The
+   * time counted is the event's on the thread (the wall-clock time of its
+   * first million units, then the CPU the process used), so a stretch
+   * during which the system runs other processes does not stop it.
+   * Default 5.
    */
   timePerEvent?: number;
   /** Bytes (or a string, as UTF-8) given to the plugin's `init`, copied at start(). Default: empty. */

@@ -1,16 +1,17 @@
 /**
- * The child process that checks and meters one plugin (see module.ts):
+ * The child process that checks and meters one plugin (see prepare-worker.ts):
  * receives a {@link PrepareRequest}, takes the component's core module out,
  * checks it against the plugin world and its memory budget, injects the
  * metering with binaryen, caps its memory and tables, checks that V8
- * compiles the result, sends it back ({@link PrepareReply}) and exits. It needs binaryen, which no other part of the engine loads.
+ * compiles the result, sends it back ({@link PrepareReply}) and exits. It
+ * needs binaryen, which no other part of the engine loads.
  */
 import binaryen from 'binaryen';
 import { NbioError } from '../errors.js';
 import { pluginCoreModule } from './component.js';
 import { capLimits, declaredLimits, planBudget, type InstanceShape } from './memory-budget.js';
 import { allowedFeatures, meter } from './metering.js';
-import type { PrepareReply, PrepareRequest } from './module.js';
+import type { PrepareReply, PrepareRequest } from './prepare-worker.js';
 import { checkWorld, importName, type ExportMap, type FunctionShape, type ImportName, type ModuleShape } from './world.js';
 
 type Binaryen = typeof binaryen;
@@ -153,6 +154,9 @@ async function reply(result: PrepareResult): Promise<void> {
   for (let at = 0; at < result.bytes.length; at += REPLY_CHUNK) await post({ type: 'chunk', bytes: result.bytes.subarray(at, at + REPLY_CHUNK) });
   await post({ type: 'done', exports: result.exports, hasStart: result.hasStart });
 }
+
+// The worker that asked went away: nobody wants the result.
+process.once('disconnect', () => process.exit(0));
 
 process.on('message', (request: PrepareRequest) => {
   if (request.type === 'chunk') {
