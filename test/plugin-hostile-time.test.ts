@@ -65,7 +65,7 @@ describe('hostile plugins: time', () => {
     burn.writeUInt32LE(400_000);
     let answered = 0;
     for (const socket of sockets) socket.on('data', (d) => (answered += d.length));
-    run.bystander.reset();
+    run.bystander!.reset();
     for (let round = 0; round < 3; round++) {
       const before = answered;
       for (const socket of sockets) socket.write(burn);

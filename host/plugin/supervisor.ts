@@ -114,7 +114,9 @@ export class PluginSupervisor {
     this.#state = 'stopped';
     clearTimeout(this.#timer);
     this.#turns.stop();
+    const instance = this.#instance;
     this.#retire();
+    instance?.release();
   }
 
   get stats(): PluginStats {
@@ -205,9 +207,13 @@ export class PluginSupervisor {
     if (this.#spawnFailure !== undefined) {
       this.#pastEvents += instance.events;
       this.#pastFuel += instance.fuelUsed;
+      instance.release();
       return this.#spawnFailure;
     }
-    if (refused !== undefined) return new NbioError('ERR_NBIO_PLUGIN_LOAD', `the plugin's init refused its config: ${refused}`);
+    if (refused !== undefined) {
+      instance.release();
+      return new NbioError('ERR_NBIO_PLUGIN_LOAD', `the plugin's init refused its config: ${refused}`);
+    }
     this.#instance = instance;
     this.#state = 'running';
     return undefined;
@@ -225,6 +231,7 @@ export class PluginSupervisor {
     for (const conn of instance.connections()) this.#closer!.fail(conn, err);
     this.#events.error(err);
     this.#afterFailure(err);
+    instance.release();
   }
 
   /** After a failure: re-create later, or disable. */
@@ -272,7 +279,7 @@ export class PluginSupervisor {
     instance.open(conn);
   }
 
-  /** Drops the current instance, keeping its counts. */
+  /** Drops the current instance, keeping its counts (its memory is released by whoever retires it). */
   #retire(): void {
     const instance = this.#instance;
     if (instance === undefined) return;
