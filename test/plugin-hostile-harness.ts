@@ -6,6 +6,7 @@
 import type net from 'node:net';
 import { expect } from 'vitest';
 import type { Engine, EngineOptions, PluginOptions } from '../host/index.js';
+import { ThreadClock } from '../host/plugin/thread-clock.js';
 import { openDescriptors, type Scope } from './helpers.js';
 
 export const MiB = 1024 * 1024;
@@ -32,26 +33,21 @@ function seen(err: Error | undefined): Seen {
   return { code: e?.code, message: e?.message, cause: e?.cause };
 }
 
-/** Milliseconds of CPU this process has used (every thread). */
-const cpuMs = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-};
-
 /**
  * Another engine in the process, pinged without pause by a client: how
  * long it went unanswered. The ping-pong keeps this thread busy, so a
- * silence during which the process used as much CPU is this thread held;
- * one during which it used little is the system running other processes
+ * silence during which the thread used as much CPU is the thread held; one
+ * during which it used little is the system running other processes
  * (other test files, say), which is not the engine's doing. Both are kept.
  */
 export class Bystander {
   readonly #engine: Engine;
   readonly #client: net.Socket;
+  readonly #clock = new ThreadClock();
   #last = performance.now();
-  #lastCpu = cpuMs();
+  #lastCpu: number;
   #pinging = true;
-  /** Answers so far, the longest time between two of them (ms), and the longest the thread was held (ms): the CPU the process used in a silence, at most the silence. */
+  /** Answers so far, the longest time between two of them (ms), and the longest the thread was held (ms): the CPU it used in a silence. */
   answers = 0;
   worstGap = 0;
   worstHeld = 0;
@@ -59,9 +55,11 @@ export class Bystander {
   private constructor(engine: Engine, client: net.Socket) {
     this.#engine = engine;
     this.#client = client;
+    expect(this.#clock.start(), 'the thread\'s CPU time can be read').toBe(true);
+    this.#lastCpu = this.#clock.now();
     client.on('data', () => {
       const now = performance.now();
-      const cpu = cpuMs();
+      const cpu = this.#clock.now();
       this.worstGap = Math.max(this.worstGap, now - this.#last);
       this.worstHeld = Math.max(this.worstHeld, Math.min(now - this.#last, cpu - this.#lastCpu));
       this.#last = now;
@@ -84,7 +82,7 @@ export class Bystander {
     this.worstGap = 0;
     this.worstHeld = 0;
     this.#last = performance.now();
-    this.#lastCpu = cpuMs();
+    this.#lastCpu = this.#clock.now();
   }
 
   /** Resolves once it answered again: it is not stuck. */
@@ -96,6 +94,7 @@ export class Bystander {
 
   async stop(): Promise<void> {
     this.#pinging = false;
+    this.#clock.stop();
     this.#client.destroy();
     await this.#engine.stop();
   }

@@ -117,4 +117,17 @@ describe('hostile plugins: loading', () => {
     expect(await ask()).toBe('first');
     await run.finish('config', 64 * MiB);
   });
+
+  it('loads a plugin of many functions holding the engine\'s thread only briefly', async () => {
+    const body = '(local.set 0 (i32.add (local.get 0) (i32.const 7)))'.repeat(1000);
+    const functions = Array.from({ length: 100 }, (_, i) => `(func $f${i} (param i32) (result i32) ${body} (local.get 0))`).join('\n');
+    const module = await framedPlugin('echo', { EXTRA: functions });
+    const run = await HostileRun.create(scope, { module });
+    run.bystander!.reset();
+    await run.engine.start(); // checked, metered and compiled, away from this thread
+    const socket = await run.connect();
+    socket.write('loaded');
+    expect((await readBytes(socket, 6)).toString()).toBe('loaded');
+    await run.finish(`loading ${(module.length / MiB).toFixed(1)} MiB`, 96 * MiB);
+  });
 });

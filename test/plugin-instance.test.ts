@@ -169,6 +169,22 @@ describe('the resource table', () => {
     expect(table.get(b + 1)).toBeUndefined();
     expect(table.size).toBe(1);
   });
+
+  it('retires a slot whose generations are spent: no handle is ever given twice', () => {
+    const table = new HandleTable<number>();
+    const seen = new Set<number>();
+    for (let i = 0; i < 5000; i++) {
+      const handle = table.insert(i);
+      expect(seen.has(handle)).toBe(false);
+      seen.add(handle);
+      table.remove(handle);
+    }
+    const first = 0x100001; // slot 1, generation 1
+    expect(seen.has(first)).toBe(true);
+    expect(table.get(first)).toBeUndefined();
+    // 2,047 generations of slot 1, then of slot 2...
+    expect([...seen].filter((h) => (h & 0xfffff) === 1)).toHaveLength(2047);
+  });
 });
 
 describe('the memory budget', () => {

@@ -136,36 +136,60 @@ export class HostFunctions {
 
   /** The lowered host functions (contracts in wit/nbio-plugin.wit), each refusing a call from `cabi_realloc`. */
   lowered(): LoweredImports {
-    const guarded = <A extends number[], R>(f: (...args: A) => R) => (...args: A): R => {
-      if (this.#lowering) throw new PluginViolation('it called a host function from cabi_realloc');
-      return f(...args);
-    };
+    // Plain parameters, no rest array: `write` runs for every message a plugin sends.
     return {
-      write: guarded((self: number, ptr: number, len: number) => this.#write(self, ptr >>> 0, len >>> 0)),
-      end: guarded((self: number) => this.#ask(this.#entry(self), 'end')),
-      close: guarded((self: number) => this.#ask(this.#entry(self), 'close')),
-      pause: guarded((self: number) => {
+      write: (self, ptr, len) => {
+        this.#mayLeave();
+        return this.#write(self, ptr >>> 0, len >>> 0);
+      },
+      end: (self) => {
+        this.#mayLeave();
+        this.#ask(this.#entry(self), 'end');
+      },
+      close: (self) => {
+        this.#mayLeave();
+        this.#ask(this.#entry(self), 'close');
+      },
+      pause: (self) => {
+        this.#mayLeave();
         const entry = this.#entry(self);
         if (this.#live(entry)) this.#host.pause(entry.conn);
-      }),
-      resume: guarded((self: number) => {
+      },
+      resume: (self) => {
+        this.#mayLeave();
         const entry = this.#entry(self);
         if (this.#live(entry)) this.#host.resume(entry.conn);
-      }),
-      localAddress: guarded((self: number, ret: number) => this.#address(self, ret >>> 0, 'local')),
-      remoteAddress: guarded((self: number, ret: number) => this.#address(self, ret >>> 0, 'remote')),
-      drop: guarded((self: number) => this.#drop(self)),
-      log: guarded((level: number, ptr: number, len: number) => this.#log(level, ptr >>> 0, len >>> 0)),
+      },
+      localAddress: (self, ret) => {
+        this.#mayLeave();
+        this.#address(self, ret >>> 0, 'local');
+      },
+      remoteAddress: (self, ret) => {
+        this.#mayLeave();
+        this.#address(self, ret >>> 0, 'remote');
+      },
+      drop: (self) => {
+        this.#mayLeave();
+        this.#drop(self);
+      },
+      log: (level, ptr, len) => {
+        this.#mayLeave();
+        this.#log(level, ptr >>> 0, len >>> 0);
+      },
     };
   }
 
+  /** Traps a host call made from `cabi_realloc`. */
+  #mayLeave(): void {
+    if (this.#lowering) throw new PluginViolation('it called a host function from cabi_realloc');
+  }
+
+  /** `cabi_realloc`, with host calls refused meanwhile (a trap in it ends the instance: the flag need not be reset then). */
   #alloc(size: number): number {
     this.#lowering = true;
-    try {
-      return this.#mem.alloc(1, size);
-    } finally {
-      this.#lowering = false;
-    }
+    const ptr = this.#mem.alloc(1, size);
+    this.#lowering = false;
+    return ptr;
   }
 
   /**
@@ -230,11 +254,8 @@ export class HostFunctions {
     const entry = this.#entry(handle);
     const info = !this.#live(entry) ? undefined : side === 'local' ? entry.conn.localAddr : entry.conn.remoteAddr;
     this.#lowering = true;
-    try {
-      lowerString(this.#mem, info === undefined ? '' : formatAddress(info), ret);
-    } finally {
-      this.#lowering = false;
-    }
+    lowerString(this.#mem, info === undefined ? '' : formatAddress(info), ret);
+    this.#lowering = false;
   }
 
   /** `[resource-drop]connection`: the handle is gone; an open connection closes (when the event returns). */

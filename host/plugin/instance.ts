@@ -7,6 +7,7 @@ import { HostFunctions, type ConnEntry, type HostServices } from './host-functio
 import { FUEL_GLOBAL, LIMIT_GLOBAL, MEMORY_LIMIT_HIT, START_EXPORT } from './metering.js';
 import type { PluginModule } from './module.js';
 import { STACK_BUDGET, STACK_LIMIT_HIT } from './stack-budget.js';
+import { ThreadClock } from './thread-clock.js';
 
 export { CloseReason } from '../generated/abi.js';
 export type { LogLevel } from './host-functions.js';
@@ -20,11 +21,6 @@ export const FUEL_SLICE = 1_000_000;
  */
 export const TIMED_AFTER_SLICES = 3;
 
-/** Milliseconds of CPU the process has used, every thread. */
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}
 /** Longest error message of `init` passed on, in characters. */
 const MAX_INIT_ERROR = 200;
 
@@ -77,7 +73,7 @@ export class PluginInstance {
   #dead = false;
   /**
    * Fuel of the event not handed out yet, slices it used, when it began,
-   * the time it had run and the process's CPU at its first refuel, and
+   * the time it had run and the thread's CPU at its first refuel, and
    * what stopped it (if it was stopped).
    */
   #reserve = 0;
@@ -85,6 +81,8 @@ export class PluginInstance {
   #began = 0;
   #firstSliceMs = 0;
   #cpuAtFirstSlice = 0;
+  /** The thread's CPU time (undefined where the system does not have it: the wall clock stands in). */
+  #clock: ThreadClock | undefined = new ThreadClock();
   #stopped: 'fuel' | 'time' | undefined;
   /** Fuel used by all calls so far, and the number of calls. */
   fuelUsed = 0;
@@ -235,11 +233,9 @@ export class PluginInstance {
    * "Run" is the event's time on the thread, not merely the time since it
    * began: the thread may not be running at all for a while (the system
    * runs other processes), and a plugin must not be stopped for that. The
-   * time is the wall-clock time of its first slice plus the CPU the
-   * process used since; it is checked from the {@link TIMED_AFTER_SLICES}th
-   * slice on, once the event has also been going for `timePerEvent` of
-   * wall-clock time (so that other threads of the process, whose CPU is
-   * counted too, cannot stop it sooner).
+   * time is the wall-clock time of its first slice plus the CPU time the
+   * thread used since (thread-clock.ts); it is checked from the
+   * {@link TIMED_AFTER_SLICES}th slice on.
    */
   #refuel(): number {
     const fuel = this.#fuel.value as number;
@@ -253,20 +249,24 @@ export class PluginInstance {
     const slices = ++this.#slices;
     if (slices === 1) {
       this.#firstSliceMs = performance.now() - this.#began;
-      this.#cpuAtFirstSlice = cpuMs();
-    } else if (slices >= TIMED_AFTER_SLICES) {
-      const limit = this.#host.timePerEvent;
-      if (performance.now() - this.#began > limit && this.#firstSliceMs + cpuMs() - this.#cpuAtFirstSlice > limit) {
-        this.#stopped = 'time';
-        return 0;
-      }
+      if (this.#clock?.start() === false) this.#clock = undefined;
+      this.#cpuAtFirstSlice = this.#cpuNow();
+    } else if (slices >= TIMED_AFTER_SLICES && this.#firstSliceMs + this.#cpuNow() - this.#cpuAtFirstSlice > this.#host.timePerEvent) {
+      this.#stopped = 'time';
+      return 0;
     }
     return 1;
+  }
+
+  /** The thread's CPU time in ms, or the wall clock where the system does not tell it. */
+  #cpuNow(): number {
+    return this.#clock === undefined ? performance.now() : this.#clock.now();
   }
 
   /** Ends a call that returned: does what the plugin asked for, accounts its fuel and time, checks the memory. */
   #leave(): void {
     this.#running = false;
+    if (this.#slices > 0) this.#clock?.stop();
     this.fuelUsed += this.#host.fuelPerEvent - this.#reserve - (this.#fuel.value as number);
     this.events++;
     this.#calls.endOfEvent();
@@ -279,6 +279,7 @@ export class PluginInstance {
   #fail(where: string, thrown: unknown): void {
     this.#running = false;
     this.#dead = true;
+    this.#clock?.stop();
     this.#calls.discardEvent();
     const fuel = this.#fuel.value as number;
     this.fuelUsed += this.#host.fuelPerEvent - this.#reserve - Math.max(fuel, 0);

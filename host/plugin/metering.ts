@@ -44,7 +44,7 @@ import type binaryenModule from 'binaryen';
 import { NbioError } from '../errors.js';
 import { childrenOf, expressionKinds, infoOf, replaceChild, type Binaryen, type Slot } from './expressions.js';
 import { PAGE, type MemoryBudget } from './memory-budget.js';
-import { budgetStack, frameBytes, STACK_BUDGET, type StackNames } from './stack-budget.js';
+import { budgetStack, frameBytes, SMALL_LEAF_FRAME, STACK_BUDGET, type StackNames } from './stack-budget.js';
 import type { ImportName } from './world.js';
 
 type Module = binaryenModule.Module;
@@ -135,29 +135,59 @@ export function meter(b: Binaryen, mod: Module, plan: MeterPlan): boolean {
   const refuel = freshName(mod, b, '__nbio_refuel');
   mod.addFunctionImport(refuel, REFUEL_IMPORT.module, REFUEL_IMPORT.name, b.none, b.i32);
   const helpers = addHelpers(b, mod, plan, { fuel, limit, refuel });
-  const scaled = (n: ExpressionRef, rate: number, floor = 0) =>
-    mod.call(helpers.charge, [n, mod.i32.const(rate), mod.i32.const(floor)], b.i32);
+  const callKind = kinds.get(b.CallId)!;
 
   for (const fn of original) {
     const fnInfo = b.getFunctionInfo(fn);
     if (fnInfo.module) continue; // an import
     const scratch = b._BinaryenFunctionAddVar(fn, b.i32);
-    /** The highest the operand stack gets in the function, in values. */
+    /** The highest the operand stack gets in the function, in values, and whether it calls anything. */
     let height = 1;
+    let calls = false;
     const returns: { expr: ExpressionRef; replace(expr: ExpressionRef): void }[] = [];
 
-    /** `body` in a block that first charges the instructions of its region (fuel = scratch = fuel - n; if scratch < 0 and refuel() is 0: unreachable). */
-    const metered = (body: ExpressionRef, type: number, base: number): ExpressionRef => {
-      const cost = mod.i32.const(0);
-      const wrapper = mod.block(null, [
-        mod.global.set(fuel, mod.local.tee(scratch, mod.i32.sub(mod.global.get(fuel, b.i32), cost), b.i32)),
-        mod.if(mod.i32.lt_s(mod.local.get(scratch, b.i32), mod.i32.const(0)),
-          mod.if(mod.i32.eqz(mod.call(refuel, [], b.i32)), mod.unreachable())),
-        body,
-      ], type);
-      const count = region(body, { parent: wrapper, kind: blockKind, field: 'children', index: 2 }, base);
+    /** Fuel = scratch = fuel - cost (an i32.const set once the region is counted). */
+    const take = (cost: ExpressionRef) =>
+      mod.global.set(fuel, mod.local.tee(scratch, mod.i32.sub(mod.global.get(fuel, b.i32), cost), b.i32));
+    const refill = () => mod.if(mod.i32.eqz(mod.call(refuel, [], b.i32)), mod.unreachable());
+    const setCost = (cost: ExpressionRef, count: number) =>
       (b.Const as unknown as { setValueI32(c: ExpressionRef, v: number): void }).setValueI32(cost, count);
+
+    /** `body` in a block that first charges the instructions of its region; if the fuel went below zero, refuel() or unreachable. */
+    const metered = (body: ExpressionRef, type: number): ExpressionRef => {
+      const cost = mod.i32.const(0);
+      const wrapper = mod.block(null, [take(cost), mod.if(mod.i32.lt_s(mod.local.get(scratch, b.i32), mod.i32.const(0)), refill()), body], type);
+      setCost(cost, region(body, { parent: wrapper, kind: blockKind, field: 'children', index: 2 }, 0));
       return wrapper;
+    };
+
+    let labels = 0;
+    /**
+     * What takes the place of `loop`: its body first charges the body's
+     * instructions and, if the fuel went below zero, leaves the loop, to
+     * refuel() (or trap) and enter it again from the top. The call stays
+     * out of the loop's own code: a call there, even one that never runs,
+     * made V8 compile byte loops a sixth slower.
+     */
+    const meteredLoop = (loop: ExpressionRef, body: ExpressionRef, base: number): ExpressionRef => {
+      const [out, done, retry] = ['out', 'done', 'retry'].map((what) => `__nbio_${what}_${labels++}`);
+      const cost = mod.i32.const(0);
+      const inner = mod.block(null, [take(cost), mod.br(out, mod.i32.lt_s(mod.local.get(scratch, b.i32), mod.i32.const(0))), body],
+        b.getExpressionType(body));
+      (b.Loop as unknown as { setBody(l: ExpressionRef, e: ExpressionRef): void }).setBody(loop, inner);
+      setCost(cost, region(body, { parent: inner, kind: blockKind, field: 'children', index: 2 }, base));
+      const type = b.getExpressionType(loop);
+      const again = (first: ExpressionRef) => mod.loop(retry, mod.block(null, [first, refill(), mod.br(retry)], b.unreachable));
+      if (type === b.unreachable) return again(mod.block(out, [loop], b.none));
+      if (type === b.none) return mod.block(done, [again(mod.block(out, [loop, mod.br(done)], b.none))], b.none);
+      return mod.block(done, [again(mod.block(out, [mod.br(done, 0, loop)], b.none))], type);
+    };
+
+    /** Puts the child `at` inside a call of the scaled charge (and of `check`, if given); its slot moves there. */
+    const charged = (at: { child: ExpressionRef; slot: Slot }, rate: number, floor: number, check?: string): void => {
+      const call = mod.call(helpers.charge, [at.child, mod.i32.const(rate), mod.i32.const(floor)], b.i32);
+      replaceChild(b, at.slot, check === undefined ? call : mod.call(check, [call], b.i32));
+      at.slot = { parent: call, kind: callKind, field: 'operands', index: 0 };
     };
 
     /**
@@ -178,36 +208,35 @@ export function meter(b: Binaryen, mod: Module, plan: MeterPlan): boolean {
         if (kind.fields.length === 0 && id !== b.RefFuncId) continue;
         const info = infoOf(b, expr);
         if (info.isAtomic === true) throw loadError('it uses atomic memory instructions, which the engine does not meter');
-        const set = (field: string, value: ExpressionRef) => replaceChild(b, { parent: expr, kind, field, index: -1 }, value);
         const children = childrenOf(expr, kind, info);
+        const field = (name: string) => children.find((c) => c.slot.field === name)!;
         switch (id) {
-          case b.LoopId: {
-            const body = info.body as ExpressionRef;
-            set('body', metered(body, b.getExpressionType(body), base));
+          case b.LoopId:
+            replaceChild(b, slot, meteredLoop(expr, info.body as ExpressionRef, base));
             continue;
-          }
           case b.CallId:
           case b.CallIndirectId: {
+            calls = true;
             if (info.isReturn === true) throw loadError('it uses tail calls, which the engine\'s stack budget does not account for');
             const host = id === b.CallId ? plan.imports.get(info.target as string) : undefined;
             if (host === undefined) break;
             const at = BYTE_ARGUMENT[host] ?? 0;
-            replaceChild(b, children[at].slot, scaled(children[at].child, at === 0 ? 0 : COST.byte, COST.hostCall));
+            charged(children[at], at === 0 ? 0 : COST.byte, COST.hostCall);
             break;
           }
           case b.RefFuncId:
             if (plan.imports.has(info.func as string)) throw loadError('it takes a reference to a host function; it may only call them directly');
             break;
           case b.MemoryGrowId:
-            set('delta', mod.call(helpers.growMemory, [scaled(info.delta as ExpressionRef, COST.page)], b.i32));
+            charged(field('delta'), COST.page, 0, helpers.growMemory);
             break;
           case b.TableGrowId:
-            set('delta', mod.call(helpers.growTable.get(info.table as string)!, [scaled(info.delta as ExpressionRef, COST.element)], b.i32));
+            charged(field('delta'), COST.element, 0, helpers.growTable.get(info.table as string)!);
             break;
           case b.MemoryCopyId:
           case b.MemoryFillId:
           case b.MemoryInitId:
-            set('size', scaled(info.size as ExpressionRef, COST.byte));
+            charged(field('size'), COST.byte, 0);
             break;
           case b.ReturnId:
             returns.push({ expr, replace: (e) => replaceChild(b, slot, e) });
@@ -218,8 +247,9 @@ export function meter(b: Binaryen, mod: Module, plan: MeterPlan): boolean {
       return count;
     };
 
-    b.Function.setBody(fn, metered(fnInfo.body, fnInfo.results, 0));
-    budgetStack(b, mod, fn, frameBytes(b, b.getFunctionInfo(fn), height), stackNames, returns);
+    b.Function.setBody(fn, metered(fnInfo.body, fnInfo.results));
+    const frame = frameBytes(b, b.getFunctionInfo(fn), height);
+    if (calls || frame > SMALL_LEAF_FRAME) budgetStack(b, mod, fn, frame, stackNames, returns);
   }
 
   const start = mod.getStart();

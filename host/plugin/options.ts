@@ -29,7 +29,7 @@ export interface PluginOptions {
    * time the event has used another 1,000,000 units of fuel, from
    * 3,000,000 on: an event that used less is never stopped by time. The
    * time counted is the event's on the thread (the wall-clock time of its
-   * first million units, then the CPU the process used), so a stretch
+   * first million units, then the CPU time of the thread), so a stretch
    * during which the system runs other processes does not stop it.
    * Default 5.
    */

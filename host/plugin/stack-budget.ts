@@ -24,6 +24,14 @@ type ExpressionRef = number;
 
 /** Bytes of estimated frames a plugin's calls may hold at once. */
 export const STACK_BUDGET = 256 * 1024;
+/**
+ * A function that calls nothing (a leaf) with an estimated frame of at
+ * most this many bytes is not instrumented: nothing but the engine's
+ * `refuel` can run above it, and one such frame on top of the budget is
+ * within the margin the budget leaves. (Small leaves are most of the calls
+ * of byte loops: the check would cost them a fifth of their time.)
+ */
+export const SMALL_LEAF_FRAME = 4096;
 /** `__nbio_limit` when a call would have passed the stack budget. */
 export const STACK_LIMIT_HIT = 2;
 /** Estimated bytes of a frame besides its values, and of one value (twice for a v128). */

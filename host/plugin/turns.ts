@@ -5,8 +5,9 @@
  * events of a poller's plugin have taken {@link TURN_BUDGET_MS} of wall-
  * clock time since the event loop last turned, its further events wait,
  * in order, for the next turn (a `setImmediate`), when they run within
- * the same budget again; the connections whose events wait are paused
- * meanwhile, so that the kernel holds what their peers send.
+ * the same budget again. A connection with more than
+ * {@link MAX_WAITING_BYTES} waiting is paused until they have run, so that
+ * the kernel holds what its peer sends meanwhile.
  *
  * Also here: why a connection is paused, when several reasons may hold it.
  */
@@ -16,6 +17,8 @@ import type { Conn } from '../conn.js';
 export const TURN_BUDGET_MS = 2;
 /** Time spent after which the end of the turn is watched (a `setImmediate`; none for plugins that use less). */
 const WATCH_AFTER_MS = 0.5;
+/** Bytes of data a connection may have waiting for the next turn before it is paused. */
+export const MAX_WAITING_BYTES = 64 * 1024;
 
 /** Why a connection is paused; it reads again once no reason is left. */
 export const enum PauseReason {
@@ -70,8 +73,8 @@ export class TurnBudget {
   readonly #deliver: (event: WaitingEvent) => void;
   readonly #pauses: Pauses;
   readonly #queue: WaitingEvent[] = [];
-  /** Events waiting per connection (closes not counted): it is paused while it has some. */
-  readonly #perConn = new Map<Conn, number>();
+  /** Events (closes not counted) and bytes waiting per connection. */
+  readonly #perConn = new Map<Conn, { events: number; bytes: number }>();
   #busy = 0;
   #watching = false;
   #stopped = false;
@@ -101,11 +104,16 @@ export class TurnBudget {
     }
   }
 
-  /** Queues an event for the next turn; its connection is paused until the queue has run. */
+  /** Queues an event for the next turn (pausing its connection if it has too much data waiting). */
   wait(event: WaitingEvent): void {
     if (event.kind !== 'close') {
-      this.#pauses.add(event.conn, PauseReason.Turn);
-      this.#perConn.set(event.conn, (this.#perConn.get(event.conn) ?? 0) + 1);
+      let waiting = this.#perConn.get(event.conn);
+      if (waiting === undefined) this.#perConn.set(event.conn, (waiting = { events: 0, bytes: 0 }));
+      waiting.events++;
+      if (event.kind === 'data') {
+        waiting.bytes += event.data.length;
+        if (waiting.bytes > MAX_WAITING_BYTES) this.#pauses.add(event.conn, PauseReason.Turn);
+      }
     }
     this.#queue.push(event);
   }
@@ -136,10 +144,9 @@ export class TurnBudget {
       const event = queue[i++];
       this.#deliver(event);
       if (event.kind === 'close') continue;
-      const left = this.#perConn.get(event.conn)! - 1;
-      if (left > 0) {
-        this.#perConn.set(event.conn, left);
-      } else {
+      const waiting = this.#perConn.get(event.conn)!;
+      if (event.kind === 'data') waiting.bytes -= event.data.length;
+      if (--waiting.events === 0) {
         this.#perConn.delete(event.conn);
         this.#pauses.remove(event.conn, PauseReason.Turn);
       }
