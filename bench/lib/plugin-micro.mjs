@@ -46,7 +46,6 @@ function instanceHost(owners) {
     owner: (conn) => owners.get(conn),
     pause: (conn) => conn.pause(),
     resume: (conn) => conn.resume(),
-    spent() {},
     failed: (_i, err) => {
       throw err;
     },

@@ -28,10 +28,8 @@ const MAX_INIT_ERROR = 200;
 export interface InstanceHost extends HostServices {
   /** Fuel for one event (one call into the plugin, with the host calls it makes). */
   readonly fuelPerEvent: number;
-  /** Wall-clock limit of one event, in ms. */
+  /** Time limit of one event, in ms. */
   readonly timePerEvent: number;
-  /** An event ended (returned or failed) after `ms` milliseconds. */
-  spent(ms: number): void;
   /**
    * The instance failed: it trapped (ERR_NBIO_PLUGIN_TRAP) or hit a limit
    * (ERR_NBIO_PLUGIN_LIMIT), `err.cause` being what was thrown. Called once,
@@ -161,9 +159,12 @@ export class PluginInstance {
     }
   }
 
-  /** Gives `conn` to the plugin (`on-open`). */
-  open(conn: Conn): void {
-    if (!this.#enter()) return;
+  /**
+   * Gives `conn` to the plugin (`on-open`). Like the other events, it runs
+   * from `began`, when it came (performance.now()), if the caller read it.
+   */
+  open(conn: Conn, began?: number): void {
+    if (!this.#enter(began)) return;
     try {
       const entry = this.#calls.add(conn);
       entry.key = this.#fn.onOpen(entry.handle) >>> 0;
@@ -174,9 +175,9 @@ export class PluginInstance {
   }
 
   /** Bytes arrived on `conn` (`on-data`): copied into the plugin's memory, where its `cabi_realloc` says. */
-  data(conn: Conn, bytes: Uint8Array): void {
+  data(conn: Conn, bytes: Uint8Array, began?: number): void {
     const entry = this.#calls.entryOf(conn);
-    if (entry === undefined || !this.#enter()) return;
+    if (entry === undefined || !this.#enter(began)) return;
     try {
       const ptr = this.#calls.lowerBytes(bytes);
       this.#fn.onData(entry.key, ptr, bytes.length);
@@ -187,9 +188,9 @@ export class PluginInstance {
   }
 
   /** `conn` drained (`on-drain`). */
-  drain(conn: Conn): void {
+  drain(conn: Conn, began?: number): void {
     const entry = this.#calls.entryOf(conn);
-    if (entry === undefined || !this.#enter()) return;
+    if (entry === undefined || !this.#enter(began)) return;
     try {
       this.#fn.onDrain(entry.key);
       this.#leave();
@@ -199,9 +200,9 @@ export class PluginInstance {
   }
 
   /** `conn` closed (`on-close`); its handle stays valid, doing nothing, until the plugin drops it. */
-  close(conn: Conn, reason: number): void {
+  close(conn: Conn, reason: number, began?: number): void {
     const entry: ConnEntry | undefined = this.#calls.closed(conn);
-    if (entry === undefined || !this.#enter()) return;
+    if (entry === undefined || !this.#enter(began)) return;
     try {
       this.#fn.onClose(entry.key, reason);
       this.#leave();
@@ -210,14 +211,14 @@ export class PluginInstance {
     }
   }
 
-  /** Starts a call: false if the instance is dead; throws on re-entry; hands out the first slice of fuel. */
-  #enter(): boolean {
+  /** Starts a call at `began`: false if the instance is dead; throws on re-entry; hands out the first slice of fuel. */
+  #enter(began = performance.now()): boolean {
     if (this.#dead) return false;
     if (this.#running) throw new Error('nbio-wasm: re-entrant call into a plugin instance refused');
     this.#running = true;
     this.#stopped = undefined;
     this.#slices = 0;
-    this.#began = performance.now();
+    this.#began = began;
     const budget = this.#host.fuelPerEvent;
     const first = Math.min(budget, FUEL_SLICE);
     this.#reserve = budget - first;
@@ -270,7 +271,6 @@ export class PluginInstance {
     this.fuelUsed += this.#host.fuelPerEvent - this.#reserve - (this.#fuel.value as number);
     this.events++;
     this.#calls.endOfEvent();
-    this.#host.spent(performance.now() - this.#began);
     this.#mem.sync();
     if (this.#mem.u8.length > this.#maxMemory) this.#fail('a call', new PluginViolation('its memory is larger than maxMemory'));
   }
@@ -284,7 +284,6 @@ export class PluginInstance {
     const fuel = this.#fuel.value as number;
     this.fuelUsed += this.#host.fuelPerEvent - this.#reserve - Math.max(fuel, 0);
     this.events++;
-    this.#host.spent(performance.now() - this.#began);
     const { code, why } = this.#why(thrown);
     const err = withoutStack(() => new NbioError(code, `plugin instance failed in ${where}: ${why}`));
     err.cause = thrown;

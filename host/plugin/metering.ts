@@ -19,7 +19,8 @@
  * `__nbio.refuel`, which either refills it from what is left of the
  * event's budget (the fuel is handed out in slices, so that the host also
  * checks the time the event has run) or returns 0, and the module executes
- * `unreachable`.
+ * `unreachable`. A loop header does not call: it leaves the loop, refuels
+ * outside it and enters it again from the top (see `meteredLoop`).
  *
  * Host functions are charged where they are called, so the module may
  * only call them directly: an import that is exported, referenced by

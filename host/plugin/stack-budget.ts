@@ -18,7 +18,7 @@
  * budget, and the engine keeps the rest (hundreds of KiB with Node's
  * default stack) for itself.
  */
-import type { Binaryen } from './expressions.js';
+import { infoOf, type Binaryen } from './expressions.js';
 
 type ExpressionRef = number;
 
@@ -69,7 +69,7 @@ export function budgetStack(
   const result = info.results === b.none ? -1 : b._BinaryenFunctionAddVar(fn, info.results);
   const restore = () => mod.global.set(names.stack, mod.local.get(saved, b.i32));
   for (const r of returns) {
-    const value = (b.getExpressionInfo(r.expr) as unknown as { value: ExpressionRef }).value;
+    const value = infoOf(b, r.expr).value as ExpressionRef;
     if (value === 0) {
       r.replace(mod.block(null, [restore(), r.expr], b.unreachable));
     } else {

@@ -84,7 +84,7 @@ export class PluginSupervisor {
     this.#plugin = plugin;
     this.#options = options;
     this.#events = events;
-    this.#turns = new TurnBudget((event) => this.#run(event), this.#pauses);
+    this.#turns = new TurnBudget((event, now) => this.#run(event, now), this.#pauses);
     this.#host = {
       fuelPerEvent: options.fuelPerEvent,
       timePerEvent: options.timePerEvent,
@@ -93,7 +93,6 @@ export class PluginSupervisor {
       owner: (conn) => this.#owners.get(conn),
       pause: (conn) => this.#pauses.add(conn, PauseReason.Plugin),
       resume: (conn) => this.#pauses.remove(conn, PauseReason.Plugin),
-      spent: (ms) => this.#turns.spent(ms),
       failed: (instance, err) => this.#failed(instance, err),
     };
   }
@@ -133,65 +132,68 @@ export class PluginSupervisor {
 
   /** A connection opened: given to the instance, or kept waiting, or refused. */
   open(conn: Conn): void {
-    if (this.#turns.full) this.#turns.wait({ kind: 'open', conn });
-    else this.#open(conn);
+    const now = performance.now();
+    if (this.#turns.admits(now)) this.#open(conn, now);
+    else this.#turns.wait({ kind: 'open', conn });
   }
 
   data(conn: Conn, data: Uint8Array): void {
-    if (this.#turns.full) this.#turns.wait({ kind: 'data', conn, data: data.slice() });
-    else this.#instance?.data(conn, data);
+    const now = performance.now();
+    if (this.#turns.admits(now)) this.#instance?.data(conn, data, now);
+    else this.#turns.wait({ kind: 'data', conn, data: data.slice() });
   }
 
   drain(conn: Conn): void {
-    if (this.#turns.full) this.#turns.wait({ kind: 'drain', conn });
-    else this.#instance?.drain(conn);
+    const now = performance.now();
+    if (this.#turns.admits(now)) this.#instance?.drain(conn, now);
+    else this.#turns.wait({ kind: 'drain', conn });
   }
 
   /** A connection closed, `err` being what its onClose receives. */
   closed(conn: Conn, err: Error | undefined): void {
     if (this.stopping) this.#turns.flush();
-    if (this.#turns.full) this.#turns.wait({ kind: 'close', conn, err });
-    else this.#closed(conn, err);
+    const now = performance.now();
+    if (this.#turns.admits(now)) this.#closed(conn, err, now);
+    else this.#turns.wait({ kind: 'close', conn, err });
   }
 
-  /** An event whose turn came. */
-  #run(event: WaitingEvent): void {
+  /** An event whose turn came, at `now`. */
+  #run(event: WaitingEvent, now: number): void {
     switch (event.kind) {
       case 'open':
-        if (event.conn.state === ConnState.Open || event.conn.state === ConnState.Ending) this.#open(event.conn);
+        if (event.conn.state === ConnState.Open || event.conn.state === ConnState.Ending) this.#open(event.conn, now);
         break;
       case 'data':
-        this.#instance?.data(event.conn, event.data);
+        this.#instance?.data(event.conn, event.data, now);
         break;
       case 'drain':
-        this.#instance?.drain(event.conn);
+        this.#instance?.drain(event.conn, now);
         break;
       case 'close':
-        this.#closed(event.conn, event.err);
+        this.#closed(event.conn, event.err, now);
         break;
     }
   }
 
-  #open(conn: Conn): void {
+  #open(conn: Conn, now?: number): void {
     if (this.#disabled !== undefined) this.#closer!.fail(conn, this.#disabled);
-    else if (this.#instance !== undefined) this.#give(this.#instance, conn);
+    else if (this.#instance !== undefined) this.#give(this.#instance, conn, now);
     else if (this.#state === 'restarting') {
       this.#pauses.add(conn, PauseReason.Waiting);
       this.#waiting.add(conn);
     }
   }
 
-  #closed(conn: Conn, err: Error | undefined): void {
+  #closed(conn: Conn, err: Error | undefined, now: number): void {
     this.#waiting.delete(conn);
     this.#owners.delete(conn);
     this.#pauses.forget(conn);
-    this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : reasonOf(err));
+    this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : reasonOf(err), now);
   }
 
   /** Creates and initialises an instance; returns why that failed, or undefined. */
   #spawn(): NbioError | undefined {
     let instance: PluginInstance;
-    const began = performance.now();
     try {
       instance = new PluginInstance(this.#plugin, this.#host);
     } catch (err) {
@@ -199,7 +201,6 @@ export class PluginSupervisor {
       failure.cause = err;
       return failure;
     }
-    this.#turns.spent(performance.now() - began); // instantiating: memory, tables, data segments
     this.#spawning = instance;
     this.#spawnFailure = undefined;
     const refused = instance.init(this.#options.config);
@@ -274,9 +275,9 @@ export class PluginSupervisor {
     }
   }
 
-  #give(instance: PluginInstance, conn: Conn): void {
+  #give(instance: PluginInstance, conn: Conn, now?: number): void {
     this.#owners.set(conn, instance);
-    instance.open(conn);
+    instance.open(conn, now);
   }
 
   /** Drops the current instance, keeping its counts (its memory is released by whoever retires it). */

@@ -2,10 +2,10 @@
  * Keeping one plugin from holding the thread across many events: each
  * event is bounded (fuel, `timePerEvent`), but a plugin serving many
  * connections gets many events in one batch of the poller. Once the
- * events of a poller's plugin have taken {@link TURN_BUDGET_MS} of wall-
- * clock time since the event loop last turned, its further events wait,
- * in order, for the next turn (a `setImmediate`), when they run within
- * the same budget again. A connection with more than
+ * events of a poller's plugin have held the thread for
+ * {@link TURN_BUDGET_MS} of wall-clock time since the event loop last
+ * turned, its further events wait, in order, for the next turn (a
+ * `setImmediate`), when they run within the same budget again. A connection with more than
  * {@link MAX_WAITING_BYTES} waiting is paused until they have run, so that
  * the kernel holds what its peer sends meanwhile.
  *
@@ -13,10 +13,12 @@
  */
 import type { Conn } from '../conn.js';
 
-/** Wall-clock time a poller's plugin may run before the event loop turns. */
-export const TURN_BUDGET_MS = 2;
-/** Time spent after which the end of the turn is watched (a `setImmediate`; none for plugins that use less). */
+/** Wall-clock time a poller's plugin may hold the thread before the event loop turns. */
+export const TURN_BUDGET_MS = 4;
+/** Time after which the end of the turn is watched (a `setImmediate`; none for plugins that take less). */
 const WATCH_AFTER_MS = 0.5;
+/** A gap between two events of the plugin after which the second starts a turn of its own. */
+const IDLE_GAP_MS = 1;
 /** Bytes of data a connection may have waiting for the next turn before it is paused. */
 export const MAX_WAITING_BYTES = 64 * 1024;
 
@@ -68,40 +70,51 @@ export type WaitingEvent =
   | { kind: 'drain'; conn: Conn }
   | { kind: 'close'; conn: Conn; err: Error | undefined };
 
-/** The time a poller's plugin ran since the event loop last turned, and the events waiting for the next turn. */
+/**
+ * The time a poller's plugin has held the thread in this turn of the event
+ * loop, and the events waiting for the next turn. The time is read once
+ * per event, when it comes (the clock the event then runs by): the turn's
+ * time is from its first event of the plugin to the latest, the plugin's
+ * events and what the engine did around them. A plugin event after a gap
+ * of {@link IDLE_GAP_MS} starts a new turn: the loop did other things.
+ */
 export class TurnBudget {
-  readonly #deliver: (event: WaitingEvent) => void;
+  readonly #deliver: (event: WaitingEvent, now: number) => void;
   readonly #pauses: Pauses;
   readonly #queue: WaitingEvent[] = [];
   /** Events (closes not counted) and bytes waiting per connection. */
   readonly #perConn = new Map<Conn, { events: number; bytes: number }>();
-  #busy = 0;
+  /** When the turn's first event came (-1: none yet), and the latest. */
+  #turnStart = -1;
+  #lastEvent = 0;
   #watching = false;
   #stopped = false;
 
-  /** `deliver` runs a waiting event when its turn comes. */
-  constructor(deliver: (event: WaitingEvent) => void, pauses: Pauses) {
+  /** `deliver` runs a waiting event when its turn comes, `now` being the time it runs from. */
+  constructor(deliver: (event: WaitingEvent, now: number) => void, pauses: Pauses) {
     this.#deliver = deliver;
     this.#pauses = pauses;
   }
 
-  /** Whether a new event must wait: the turn's budget is used, or earlier events wait. */
-  get full(): boolean {
-    return this.#queue.length > 0 || this.#busy > TURN_BUDGET_MS;
+  /**
+   * Whether an event that comes at `now` (performance.now()) may run now:
+   * not while earlier events wait, nor once this turn has taken
+   * {@link TURN_BUDGET_MS}.
+   */
+  admits(now: number): boolean {
+    return this.#queue.length === 0 && this.#within(now, TURN_BUDGET_MS);
   }
 
-  /** Events waiting. */
-  get waiting(): number {
-    return this.#queue.length;
-  }
-
-  /** An event of the plugin took `ms`. */
-  spent(ms: number): void {
-    this.#busy += ms;
-    if (!this.#watching && !this.#stopped && this.#busy > WATCH_AFTER_MS) {
+  /** Counts an event at `now` in the turn; whether the turn is still within `budget`. */
+  #within(now: number, budget: number): boolean {
+    if (this.#turnStart < 0 || now - this.#lastEvent > IDLE_GAP_MS) this.#turnStart = now;
+    this.#lastEvent = now;
+    const used = now - this.#turnStart;
+    if (!this.#watching && !this.#stopped && used > WATCH_AFTER_MS) {
       this.#watching = true;
       setImmediate(() => this.#turned());
     }
+    return used <= budget;
   }
 
   /** Queues an event for the next turn (pausing its connection if it has too much data waiting). */
@@ -132,17 +145,19 @@ export class TurnBudget {
 
   #turned(): void {
     this.#watching = false;
-    this.#busy = 0;
+    this.#turnStart = -1;
     if (!this.#stopped) this.#run(TURN_BUDGET_MS);
   }
 
-  /** Runs waiting events in order until the queue is empty or `budget` ms are used. */
+  /** Runs waiting events in order until the queue is empty or the turn has taken `budget` ms. */
   #run(budget: number): void {
     const queue = this.#queue;
     let i = 0;
-    while (i < queue.length && this.#busy <= budget && !this.#stopped) {
+    while (i < queue.length && !this.#stopped) {
+      const now = performance.now();
+      if (!this.#within(now, budget)) break;
       const event = queue[i++];
-      this.#deliver(event);
+      this.#deliver(event, now);
       if (event.kind === 'close') continue;
       const waiting = this.#perConn.get(event.conn)!;
       if (event.kind === 'data') waiting.bytes -= event.data.length;
