@@ -49,6 +49,7 @@ function testHost(fuelPerEvent = 10_000_000) {
     owner: (conn) => owners.get(conn),
     pause: (conn) => conn.pause(),
     resume: (conn) => conn.resume(),
+    ranLong: () => {},
     failed: (_instance, err) => failures.push(err),
   };
   const give = (instance: PluginInstance, conn: Conn) => {

@@ -46,6 +46,7 @@ function instanceHost(owners) {
     owner: (conn) => owners.get(conn),
     pause: (conn) => conn.pause(),
     resume: (conn) => conn.resume(),
+    ranLong() {},
     failed: (_i, err) => {
       throw err;
     },

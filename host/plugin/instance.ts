@@ -30,6 +30,8 @@ export interface InstanceHost extends HostServices {
   readonly fuelPerEvent: number;
   /** Time limit of one event, in ms. */
   readonly timePerEvent: number;
+  /** An event used more than a slice of fuel, and ran `ms` milliseconds from the end of its first slice. */
+  ranLong(ms: number): void;
   /**
    * The instance failed: it trapped (ERR_NBIO_PLUGIN_TRAP) or hit a limit
    * (ERR_NBIO_PLUGIN_LIMIT), `err.cause` being what was thrown. Called once,
@@ -45,7 +47,7 @@ type Fn = (...args: number[]) => number;
  * the failure domain. The engine calls it through the methods below, one
  * call at a time; each call is an event, with the fuel of one event
  * (`fuelPerEvent`, handed out in slices of {@link FUEL_SLICE}, the event's
- * time limit `timePerEvent` checked between them, see {@link #refuel}). If the plugin
+ * time limit `timePerEvent` checked between them, see `#refuel`). If the plugin
  * traps, runs out of fuel or time, passes its memory or stack budget,
  * breaks the rules of its world, or anything throws inside a host
  * function it called, the instance is dead: nothing enters it again (the
@@ -70,14 +72,13 @@ export class PluginInstance {
   #running = false;
   #dead = false;
   /**
-   * Fuel of the event not handed out yet, slices it used, when it began,
-   * the time it had run and the thread's CPU at its first refuel, and
-   * what stopped it (if it was stopped).
+   * Fuel of the event not handed out yet, slices it used, the time and the
+   * thread's CPU time at the end of its first slice, and what stopped it
+   * (if it was stopped).
    */
   #reserve = 0;
   #slices = 0;
-  #began = 0;
-  #firstSliceMs = 0;
+  #wallAtFirstSlice = 0;
   #cpuAtFirstSlice = 0;
   /** The thread's CPU time (undefined where the system does not have it: the wall clock stands in). */
   #clock: ThreadClock | undefined = new ThreadClock();
@@ -159,12 +160,9 @@ export class PluginInstance {
     }
   }
 
-  /**
-   * Gives `conn` to the plugin (`on-open`). Like the other events, it runs
-   * from `began`, when it came (performance.now()), if the caller read it.
-   */
-  open(conn: Conn, began?: number): void {
-    if (!this.#enter(began)) return;
+  /** Gives `conn` to the plugin (`on-open`). */
+  open(conn: Conn): void {
+    if (!this.#enter()) return;
     try {
       const entry = this.#calls.add(conn);
       entry.key = this.#fn.onOpen(entry.handle) >>> 0;
@@ -175,9 +173,9 @@ export class PluginInstance {
   }
 
   /** Bytes arrived on `conn` (`on-data`): copied into the plugin's memory, where its `cabi_realloc` says. */
-  data(conn: Conn, bytes: Uint8Array, began?: number): void {
+  data(conn: Conn, bytes: Uint8Array): void {
     const entry = this.#calls.entryOf(conn);
-    if (entry === undefined || !this.#enter(began)) return;
+    if (entry === undefined || !this.#enter()) return;
     try {
       const ptr = this.#calls.lowerBytes(bytes);
       this.#fn.onData(entry.key, ptr, bytes.length);
@@ -188,9 +186,9 @@ export class PluginInstance {
   }
 
   /** `conn` drained (`on-drain`). */
-  drain(conn: Conn, began?: number): void {
+  drain(conn: Conn): void {
     const entry = this.#calls.entryOf(conn);
-    if (entry === undefined || !this.#enter(began)) return;
+    if (entry === undefined || !this.#enter()) return;
     try {
       this.#fn.onDrain(entry.key);
       this.#leave();
@@ -200,9 +198,9 @@ export class PluginInstance {
   }
 
   /** `conn` closed (`on-close`); its handle stays valid, doing nothing, until the plugin drops it. */
-  close(conn: Conn, reason: number, began?: number): void {
+  close(conn: Conn, reason: number): void {
     const entry: ConnEntry | undefined = this.#calls.closed(conn);
-    if (entry === undefined || !this.#enter(began)) return;
+    if (entry === undefined || !this.#enter()) return;
     try {
       this.#fn.onClose(entry.key, reason);
       this.#leave();
@@ -211,14 +209,13 @@ export class PluginInstance {
     }
   }
 
-  /** Starts a call at `began`: false if the instance is dead; throws on re-entry; hands out the first slice of fuel. */
-  #enter(began = performance.now()): boolean {
+  /** Starts a call: false if the instance is dead; throws on re-entry; hands out the first slice of fuel. */
+  #enter(): boolean {
     if (this.#dead) return false;
     if (this.#running) throw new Error('nbio-wasm: re-entrant call into a plugin instance refused');
     this.#running = true;
     this.#stopped = undefined;
     this.#slices = 0;
-    this.#began = began;
     const budget = this.#host.fuelPerEvent;
     const first = Math.min(budget, FUEL_SLICE);
     this.#reserve = budget - first;
@@ -234,9 +231,10 @@ export class PluginInstance {
    * "Run" is the event's time on the thread, not merely the time since it
    * began: the thread may not be running at all for a while (the system
    * runs other processes), and a plugin must not be stopped for that. The
-   * time is the wall-clock time of its first slice plus the CPU time the
-   * thread used since (thread-clock.ts); it is checked from the
-   * {@link TIMED_AFTER_SLICES}th slice on.
+   * time is the CPU time the thread used from the end of the event's first
+   * slice (thread-clock.ts); it is checked from the
+   * {@link TIMED_AFTER_SLICES}th slice on. (No clock is read for an event
+   * that uses less than a slice: most events.)
    */
   #refuel(): number {
     const fuel = this.#fuel.value as number;
@@ -249,14 +247,20 @@ export class PluginInstance {
     this.#fuel.value = fuel + take;
     const slices = ++this.#slices;
     if (slices === 1) {
-      this.#firstSliceMs = performance.now() - this.#began;
+      this.#wallAtFirstSlice = performance.now();
       if (this.#clock?.start() === false) this.#clock = undefined;
       this.#cpuAtFirstSlice = this.#cpuNow();
-    } else if (slices >= TIMED_AFTER_SLICES && this.#firstSliceMs + this.#cpuNow() - this.#cpuAtFirstSlice > this.#host.timePerEvent) {
+    } else if (slices >= TIMED_AFTER_SLICES && this.#cpuNow() - this.#cpuAtFirstSlice > this.#host.timePerEvent) {
       this.#stopped = 'time';
       return 0;
     }
     return 1;
+  }
+
+  /** An event that used more than a slice ended: the clock is closed, the host told how long it ran. */
+  #endLong(): void {
+    this.#clock?.stop();
+    this.#host.ranLong(performance.now() - this.#wallAtFirstSlice);
   }
 
   /** The thread's CPU time in ms, or the wall clock where the system does not tell it. */
@@ -267,7 +271,7 @@ export class PluginInstance {
   /** Ends a call that returned: does what the plugin asked for, accounts its fuel and time, checks the memory. */
   #leave(): void {
     this.#running = false;
-    if (this.#slices > 0) this.#clock?.stop();
+    if (this.#slices > 0) this.#endLong();
     this.fuelUsed += this.#host.fuelPerEvent - this.#reserve - (this.#fuel.value as number);
     this.events++;
     this.#calls.endOfEvent();
@@ -279,7 +283,7 @@ export class PluginInstance {
   #fail(where: string, thrown: unknown): void {
     this.#running = false;
     this.#dead = true;
-    this.#clock?.stop();
+    if (this.#slices > 0) this.#endLong();
     this.#calls.discardEvent();
     const fuel = this.#fuel.value as number;
     this.fuelUsed += this.#host.fuelPerEvent - this.#reserve - Math.max(fuel, 0);

@@ -84,7 +84,7 @@ export class PluginSupervisor {
     this.#plugin = plugin;
     this.#options = options;
     this.#events = events;
-    this.#turns = new TurnBudget((event, now) => this.#run(event, now), this.#pauses);
+    this.#turns = new TurnBudget((event) => this.#run(event), this.#pauses, () => this.#pastFuel + (this.#instance?.fuelUsed ?? 0));
     this.#host = {
       fuelPerEvent: options.fuelPerEvent,
       timePerEvent: options.timePerEvent,
@@ -92,6 +92,7 @@ export class PluginSupervisor {
       log: (level, message) => events.log(level, message),
       owner: (conn) => this.#owners.get(conn),
       pause: (conn) => this.#pauses.add(conn, PauseReason.Plugin),
+      ranLong: (ms) => this.#turns.ranLong(ms),
       resume: (conn) => this.#pauses.remove(conn, PauseReason.Plugin),
       failed: (instance, err) => this.#failed(instance, err),
     };
@@ -132,63 +133,59 @@ export class PluginSupervisor {
 
   /** A connection opened: given to the instance, or kept waiting, or refused. */
   open(conn: Conn): void {
-    const now = performance.now();
-    if (this.#turns.admits(now)) this.#open(conn, now);
+    if (this.#turns.admits()) this.#open(conn);
     else this.#turns.wait({ kind: 'open', conn });
   }
 
   data(conn: Conn, data: Uint8Array): void {
-    const now = performance.now();
-    if (this.#turns.admits(now)) this.#instance?.data(conn, data, now);
+    if (this.#turns.admits()) this.#instance?.data(conn, data);
     else this.#turns.wait({ kind: 'data', conn, data: data.slice() });
   }
 
   drain(conn: Conn): void {
-    const now = performance.now();
-    if (this.#turns.admits(now)) this.#instance?.drain(conn, now);
+    if (this.#turns.admits()) this.#instance?.drain(conn);
     else this.#turns.wait({ kind: 'drain', conn });
   }
 
   /** A connection closed, `err` being what its onClose receives. */
   closed(conn: Conn, err: Error | undefined): void {
     if (this.stopping) this.#turns.flush();
-    const now = performance.now();
-    if (this.#turns.admits(now)) this.#closed(conn, err, now);
+    if (this.#turns.admits()) this.#closed(conn, err);
     else this.#turns.wait({ kind: 'close', conn, err });
   }
 
-  /** An event whose turn came, at `now`. */
-  #run(event: WaitingEvent, now: number): void {
+  /** An event whose turn came. */
+  #run(event: WaitingEvent): void {
     switch (event.kind) {
       case 'open':
-        if (event.conn.state === ConnState.Open || event.conn.state === ConnState.Ending) this.#open(event.conn, now);
+        if (event.conn.state === ConnState.Open || event.conn.state === ConnState.Ending) this.#open(event.conn);
         break;
       case 'data':
-        this.#instance?.data(event.conn, event.data, now);
+        this.#instance?.data(event.conn, event.data);
         break;
       case 'drain':
-        this.#instance?.drain(event.conn, now);
+        this.#instance?.drain(event.conn);
         break;
       case 'close':
-        this.#closed(event.conn, event.err, now);
+        this.#closed(event.conn, event.err);
         break;
     }
   }
 
-  #open(conn: Conn, now?: number): void {
+  #open(conn: Conn): void {
     if (this.#disabled !== undefined) this.#closer!.fail(conn, this.#disabled);
-    else if (this.#instance !== undefined) this.#give(this.#instance, conn, now);
+    else if (this.#instance !== undefined) this.#give(this.#instance, conn);
     else if (this.#state === 'restarting') {
       this.#pauses.add(conn, PauseReason.Waiting);
       this.#waiting.add(conn);
     }
   }
 
-  #closed(conn: Conn, err: Error | undefined, now: number): void {
+  #closed(conn: Conn, err: Error | undefined): void {
     this.#waiting.delete(conn);
     this.#owners.delete(conn);
     this.#pauses.forget(conn);
-    this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : reasonOf(err), now);
+    this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : reasonOf(err));
   }
 
   /** Creates and initialises an instance; returns why that failed, or undefined. */
@@ -275,9 +272,9 @@ export class PluginSupervisor {
     }
   }
 
-  #give(instance: PluginInstance, conn: Conn, now?: number): void {
+  #give(instance: PluginInstance, conn: Conn): void {
     this.#owners.set(conn, instance);
-    instance.open(conn, now);
+    instance.open(conn);
   }
 
   /** Drops the current instance, keeping its counts (its memory is released by whoever retires it). */

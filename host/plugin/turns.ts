@@ -15,10 +15,9 @@ import type { Conn } from '../conn.js';
 
 /** Wall-clock time a poller's plugin may hold the thread before the event loop turns. */
 export const TURN_BUDGET_MS = 4;
-/** Time after which the end of the turn is watched (a `setImmediate`; none for plugins that take less). */
-const WATCH_AFTER_MS = 0.5;
-/** A gap between two events of the plugin after which the second starts a turn of its own. */
-const IDLE_GAP_MS = 1;
+/** The clock is read at least every so many events of the plugin, and every so much fuel it uses. */
+const CHECK_EVERY_EVENTS = 16;
+const CHECK_EVERY_FUEL = 1_000_000;
 /** Bytes of data a connection may have waiting for the next turn before it is paused. */
 export const MAX_WAITING_BYTES = 64 * 1024;
 
@@ -72,49 +71,61 @@ export type WaitingEvent =
 
 /**
  * The time a poller's plugin has held the thread in this turn of the event
- * loop, and the events waiting for the next turn. The time is read once
- * per event, when it comes (the clock the event then runs by): the turn's
- * time is from its first event of the plugin to the latest, the plugin's
- * events and what the engine did around them. A plugin event after a gap
- * of {@link IDLE_GAP_MS} starts a new turn: the loop did other things.
+ * loop, and the events waiting for the next turn. The clock is read only
+ * every {@link CHECK_EVERY_EVENTS} events, or once the plugin has used
+ * {@link CHECK_EVERY_FUEL} units of fuel since the last reading, or after an
+ * event that used more than a slice (which the instance reports with how
+ * long it ran): an event that used less than a slice took well under a
+ * millisecond, and reading the clock at every event cost the echo plugin
+ * a sixth of its CPU. The first reading of a turn starts it (and the
+ * `setImmediate` that ends it), so a turn never counts time from another.
  */
 export class TurnBudget {
-  readonly #deliver: (event: WaitingEvent, now: number) => void;
+  readonly #deliver: (event: WaitingEvent) => void;
   readonly #pauses: Pauses;
+  /** The fuel the plugin has used so far, all instances together. */
+  readonly #fuel: () => number;
   readonly #queue: WaitingEvent[] = [];
   /** Events (closes not counted) and bytes waiting per connection. */
   readonly #perConn = new Map<Conn, { events: number; bytes: number }>();
-  /** When the turn's first event came (-1: none yet), and the latest. */
+  /** Events and fuel since the clock was last read. */
+  #events = 0;
+  #fuelAtReading = 0;
+  /** When this turn started (-1: no reading yet), and whether it has taken its budget. */
   #turnStart = -1;
-  #lastEvent = 0;
-  #watching = false;
+  #spent = false;
   #stopped = false;
 
-  /** `deliver` runs a waiting event when its turn comes, `now` being the time it runs from. */
-  constructor(deliver: (event: WaitingEvent, now: number) => void, pauses: Pauses) {
+  /** `deliver` runs a waiting event when its turn comes; `fuel` tells the fuel the plugin used so far. */
+  constructor(deliver: (event: WaitingEvent) => void, pauses: Pauses, fuel: () => number) {
     this.#deliver = deliver;
     this.#pauses = pauses;
+    this.#fuel = fuel;
   }
 
-  /**
-   * Whether an event that comes at `now` (performance.now()) may run now:
-   * not while earlier events wait, nor once this turn has taken
-   * {@link TURN_BUDGET_MS}.
-   */
-  admits(now: number): boolean {
-    return this.#queue.length === 0 && this.#within(now, TURN_BUDGET_MS);
+  /** Whether an event may run now: not while earlier events wait, nor once this turn has taken {@link TURN_BUDGET_MS}. */
+  admits(): boolean {
+    if (this.#queue.length > 0) return false;
+    if (++this.#events < CHECK_EVERY_EVENTS && this.#fuel() - this.#fuelAtReading < CHECK_EVERY_FUEL) return !this.#spent;
+    return this.#read(0);
   }
 
-  /** Counts an event at `now` in the turn; whether the turn is still within `budget`. */
-  #within(now: number, budget: number): boolean {
-    if (this.#turnStart < 0 || now - this.#lastEvent > IDLE_GAP_MS) this.#turnStart = now;
-    this.#lastEvent = now;
-    const used = now - this.#turnStart;
-    if (!this.#watching && !this.#stopped && used > WATCH_AFTER_MS) {
-      this.#watching = true;
-      setImmediate(() => this.#turned());
+  /** An event ran `ms` past its first slice of fuel (more than the readings between events see). */
+  ranLong(ms: number): void {
+    this.#read(ms);
+  }
+
+  /** Reads the clock; `extra` ms ran before now that no reading saw. Whether the turn is within its budget. */
+  #read(extra: number): boolean {
+    const now = performance.now();
+    this.#events = 0;
+    this.#fuelAtReading = this.#fuel();
+    if (this.#turnStart < 0) {
+      this.#turnStart = now - extra;
+      if (!this.#stopped) setImmediate(() => this.#turned());
     }
-    return used <= budget;
+    this.#spent = now - this.#turnStart > TURN_BUDGET_MS;
+    return !this.#spent;
   }
 
   /** Queues an event for the next turn (pausing its connection if it has too much data waiting). */
@@ -133,7 +144,7 @@ export class TurnBudget {
 
   /** Runs every waiting event now, whatever the budget (the engine stops). */
   flush(): void {
-    this.#run(Infinity);
+    this.#run(true);
   }
 
   /** No more turns: waiting events are dropped. */
@@ -144,20 +155,20 @@ export class TurnBudget {
   }
 
   #turned(): void {
-    this.#watching = false;
     this.#turnStart = -1;
-    if (!this.#stopped) this.#run(TURN_BUDGET_MS);
+    this.#spent = false;
+    this.#events = 0;
+    if (!this.#stopped) this.#run(false);
   }
 
-  /** Runs waiting events in order until the queue is empty or the turn has taken `budget` ms. */
-  #run(budget: number): void {
+  /** Runs waiting events in order until the queue is empty or, unless `all`, the turn has taken its budget. */
+  #run(all: boolean): void {
     const queue = this.#queue;
     let i = 0;
     while (i < queue.length && !this.#stopped) {
-      const now = performance.now();
-      if (!this.#within(now, budget)) break;
+      if (!this.#read(0) && !all) break;
       const event = queue[i++];
-      this.#deliver(event, now);
+      this.#deliver(event);
       if (event.kind === 'close') continue;
       const waiting = this.#perConn.get(event.conn)!;
       if (event.kind === 'data') waiting.bytes -= event.data.length;
