@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { signal, split, useScope } from './helpers.js';
 import { hostilePlugin } from './hostile-fixtures.js';
-import { HostileRun, MiB, untilClosed } from './plugin-hostile-harness.js';
+import { HostileRun, untilClosed } from './plugin-hostile-harness.js';
 
 describe('hostile plugins: failures', () => {
   const scope = useScope();
@@ -58,7 +58,7 @@ describe('hostile plugins: failures', () => {
     console.log(`deepest recursion ${deepest}; failures ${run.engine.pluginStats!.failures} of ${opened} connections`);
     // Hundreds of instances re-created at once (restartDelay: 0): V8's
     // collections of their memories add to the bystander's silences.
-    await run.finish('host calls at the stack limit', 64 * MiB, 500);
+    await run.finish('host calls at the stack limit', { stall: 500 });
   });
 
   it('closes a connection the plugin dropped before trapping in the same event with the trap, like the others', async () => {
@@ -71,7 +71,7 @@ describe('hostile plugins: failures', () => {
     expect(await Promise.all(closed)).toEqual(['', '', '']);
     await run.until('every onClose ran', () => run.closes.length === 3);
     expect(run.closes.map((c) => c.code)).toEqual(Array(3).fill('ERR_NBIO_PLUGIN_TRAP'));
-    await run.finish('drop, then trap', 64 * MiB);
+    await run.finish('drop, then trap');
   });
 
   it('treats a connection the plugin closed as closed for the rest of the event, and one it ended as taking no writes', async () => {
@@ -87,7 +87,7 @@ describe('hostile plugins: failures', () => {
     closed.write('c');
     expect(await closedGot).toBe('');
     expect(lines).toEqual(['write 0 local 9 remote 9', 'write 0 local 0 remote 0']);
-    await run.finish('methods after close', 64 * MiB);
+    await run.finish('methods after close');
   });
 
   it('never lets a dropped handle name a later connection, past the wrap of the handle\'s generation', async () => {
@@ -116,7 +116,7 @@ describe('hostile plugins: failures', () => {
     expect(got).toBe('');
     expect(run.errors.map((e) => e.code)).toEqual(['ERR_NBIO_PLUGIN_TRAP']);
     expect(run.errors[0].message).toMatch(/handle 1048577 names no connection of this plugin instance/);
-    await run.finish('a handle past its generation wrap', 64 * MiB);
+    await run.finish('a handle past its generation wrap');
   });
 
   it('drops a datagram too large for UDP that the plugin writes, and keeps serving the peer', async () => {
@@ -133,6 +133,6 @@ describe('hostile plugins: failures', () => {
     expect(replies).toEqual(['one', 'two']);
     expect(run.errors).toEqual([]);
     client.close();
-    await run.finish('an oversize datagram', 64 * MiB);
+    await run.finish('an oversize datagram');
   });
 });

@@ -49,7 +49,7 @@ describe('hostile plugins: restart storms', () => {
         expect(failures).toBeGreaterThan(0);
         expect(run.closes.every((c) => (c as { code?: NbioError['code'] }).code === 'ERR_NBIO_PLUGIN_TRAP' || c.code === undefined)).toBe(true);
         if (restartDelay > 0) expect(cpuShare).toBeLessThan(0.3);
-        await run.finish(`restart storm, ${name}, restartDelay ${restartDelay}`, name === 'cheap' ? 96 * MiB : 256 * MiB);
+        await run.finish(`restart storm, ${name}, restartDelay ${restartDelay}`);
       });
     }
   }

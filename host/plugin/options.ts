@@ -27,11 +27,9 @@ export interface PluginOptions {
    * Time limit of one event, in milliseconds, whatever fuel is left: an
    * event that has run longer stops (ERR_NBIO_PLUGIN_LIMIT). Checked each
    * time the event has used another 1,000,000 units of fuel, from
-   * 3,000,000 on: an event that used less is never stopped by time. The
-   * time counted is the event's on the thread (the wall-clock time of its
-   * first million units, then the CPU time of the thread), so a stretch
-   * during which the system runs other processes does not stop it.
-   * Default 5.
+   * 3,000,000 on, it counts the CPU time of the thread from the end of the
+   * event's first 1,000,000 units, so a stretch during which the system
+   * runs other processes does not stop it. Default 5.
    */
   timePerEvent?: number;
   /** Bytes (or a string, as UTF-8) given to the plugin's `init`, copied at start(). Default: empty. */

@@ -133,28 +133,37 @@ export class PluginSupervisor {
 
   /** A connection opened: given to the instance, or kept waiting, or refused. */
   open(conn: Conn): void {
-    if (this.#turns.admits()) this.#open(conn);
+    if (this.#turns.admits()) this.#timed({ kind: 'open', conn });
     else this.#turns.wait({ kind: 'open', conn });
   }
 
   data(conn: Conn, data: Uint8Array): void {
-    if (this.#turns.admits()) this.#instance?.data(conn, data);
-    else this.#turns.wait({ kind: 'data', conn, data: data.slice() });
+    if (!this.#turns.admits()) this.#turns.wait({ kind: 'data', conn, data: data.slice() });
+    else if (!this.#turns.timing) this.#instance?.data(conn, data);
+    else this.#timed({ kind: 'data', conn, data });
   }
 
   drain(conn: Conn): void {
-    if (this.#turns.admits()) this.#instance?.drain(conn);
+    if (this.#turns.admits()) this.#timed({ kind: 'drain', conn });
     else this.#turns.wait({ kind: 'drain', conn });
   }
 
   /** A connection closed, `err` being what its onClose receives. */
   closed(conn: Conn, err: Error | undefined): void {
     if (this.stopping) this.#turns.flush();
-    if (this.#turns.admits()) this.#closed(conn, err);
+    if (this.#turns.admits()) this.#timed({ kind: 'close', conn, err });
     else this.#turns.wait({ kind: 'close', conn, err });
   }
 
-  /** An event whose turn came. */
+  /** Runs an event now, timed if the turn times its events. */
+  #timed(event: WaitingEvent): void {
+    if (!this.#turns.timing) return this.#run(event);
+    this.#turns.begin();
+    this.#run(event);
+    this.#turns.end();
+  }
+
+  /** Runs an event: given to the instance. */
   #run(event: WaitingEvent): void {
     switch (event.kind) {
       case 'open':

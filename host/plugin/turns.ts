@@ -14,10 +14,12 @@
 import type { Conn } from '../conn.js';
 
 /** Wall-clock time a poller's plugin may hold the thread before the event loop turns. */
-export const TURN_BUDGET_MS = 4;
+export const TURN_BUDGET_MS = 8;
 /** The clock is read at least every so many events of the plugin, and every so much fuel it uses. */
 const CHECK_EVERY_EVENTS = 16;
 const CHECK_EVERY_FUEL = 1_000_000;
+/** Time of a turn after which its every event is timed. */
+const TIMED_AFTER_MS = 2;
 /** Bytes of data a connection may have waiting for the next turn before it is paused. */
 export const MAX_WAITING_BYTES = 64 * 1024;
 
@@ -71,14 +73,20 @@ export type WaitingEvent =
 
 /**
  * The time a poller's plugin has held the thread in this turn of the event
- * loop, and the events waiting for the next turn. The clock is read only
- * every {@link CHECK_EVERY_EVENTS} events, or once the plugin has used
- * {@link CHECK_EVERY_FUEL} units of fuel since the last reading, or after an
- * event that used more than a slice (which the instance reports with how
+ * loop, and the events waiting for the next turn. Reading the clock at
+ * every event cost the echo plugin a sixth of its CPU, so the budget is
+ * kept in two ways. At first the clock is read only every
+ * {@link CHECK_EVERY_EVENTS} events, once the plugin has used
+ * {@link CHECK_EVERY_FUEL} units of fuel since the last reading, or after
+ * an event that used more than a slice (which the instance reports with how
  * long it ran): an event that used less than a slice took well under a
- * millisecond, and reading the clock at every event cost the echo plugin
- * a sixth of its CPU. The first reading of a turn starts it (and the
- * `setImmediate` that ends it), so a turn never counts time from another.
+ * millisecond. Those readings see the turn's wall-clock time, the engine's
+ * work around the events included. Once the turn has taken
+ * {@link TIMED_AFTER_MS}, the supervisor times every further event of the
+ * turn, and only the plugin's own time counts from then on (with all of the
+ * turn before): a busy engine serving a plugin that does little does not
+ * make its events wait. The first reading of a turn starts it (and the
+ * `setImmediate` that ends it), so a turn never counts another's time.
  */
 export class TurnBudget {
   readonly #deliver: (event: WaitingEvent) => void;
@@ -91,9 +99,12 @@ export class TurnBudget {
   /** Events and fuel since the clock was last read. */
   #events = 0;
   #fuelAtReading = 0;
-  /** When this turn started (-1: no reading yet), and whether it has taken its budget. */
+  /** When this turn started (-1: no reading yet). */
   #turnStart = -1;
-  #spent = false;
+  /** Whether every event is timed, the time counted so far, and when the event being timed began (-1: none). */
+  #timing = false;
+  #used = 0;
+  #eventStart = -1;
   #stopped = false;
 
   /** `deliver` runs a waiting event when its turn comes; `fuel` tells the fuel the plugin used so far. */
@@ -106,26 +117,48 @@ export class TurnBudget {
   /** Whether an event may run now: not while earlier events wait, nor once this turn has taken {@link TURN_BUDGET_MS}. */
   admits(): boolean {
     if (this.#queue.length > 0) return false;
-    if (++this.#events < CHECK_EVERY_EVENTS && this.#fuel() - this.#fuelAtReading < CHECK_EVERY_FUEL) return !this.#spent;
-    return this.#read(0);
+    if (this.#timing) return this.#used <= TURN_BUDGET_MS;
+    if (++this.#events >= CHECK_EVERY_EVENTS || this.#fuel() - this.#fuelAtReading >= CHECK_EVERY_FUEL) this.#read(0);
+    return true;
+  }
+
+  /** Whether the event about to run must be timed ({@link begin}, {@link end}). */
+  get timing(): boolean {
+    return this.#timing;
+  }
+
+  /** A timed event begins. */
+  begin(): void {
+    this.#eventStart = performance.now();
+  }
+
+  /** A timed event ended: its time counts. */
+  end(): void {
+    this.#used += performance.now() - this.#eventStart;
+    this.#eventStart = -1;
   }
 
   /** An event ran `ms` past its first slice of fuel (more than the readings between events see). */
   ranLong(ms: number): void {
-    this.#read(ms);
+    if (this.#eventStart < 0) this.#read(ms); // a timed event is counted whole by end()
   }
 
-  /** Reads the clock; `extra` ms ran before now that no reading saw. Whether the turn is within its budget. */
-  #read(extra: number): boolean {
+  /** Reads the clock; `extra` ms ran before now that no reading saw. Starts timing events once the turn has taken {@link TIMED_AFTER_MS}. */
+  #read(extra: number): void {
     const now = performance.now();
     this.#events = 0;
     this.#fuelAtReading = this.#fuel();
-    if (this.#turnStart < 0) {
-      this.#turnStart = now - extra;
-      if (!this.#stopped) setImmediate(() => this.#turned());
+    if (this.#turnStart < 0) this.#startTurn(now - extra);
+    if (now - this.#turnStart > TIMED_AFTER_MS) {
+      this.#timing = true;
+      this.#used = now - this.#turnStart;
     }
-    this.#spent = now - this.#turnStart > TURN_BUDGET_MS;
-    return !this.#spent;
+  }
+
+  /** A turn starts at `at`; the `setImmediate` that comes after this turn ends it. */
+  #startTurn(at: number): void {
+    this.#turnStart = at;
+    if (!this.#stopped) setImmediate(() => this.#turned());
   }
 
   /** Queues an event for the next turn (pausing its connection if it has too much data waiting). */
@@ -156,19 +189,27 @@ export class TurnBudget {
 
   #turned(): void {
     this.#turnStart = -1;
-    this.#spent = false;
+    this.#timing = false;
+    this.#used = 0;
     this.#events = 0;
-    if (!this.#stopped) this.#run(false);
+    if (!this.#stopped && this.#queue.length > 0) this.#run(false);
   }
 
-  /** Runs waiting events in order until the queue is empty or, unless `all`, the turn has taken its budget. */
+  /**
+   * Runs waiting events in order, each timed, until the queue is empty or,
+   * unless `all`, they have taken {@link TURN_BUDGET_MS} (then the rest
+   * waits for the turn after).
+   */
   #run(all: boolean): void {
     const queue = this.#queue;
+    this.#timing = true;
+    if (this.#turnStart < 0) this.#startTurn(performance.now());
     let i = 0;
-    while (i < queue.length && !this.#stopped) {
-      if (!this.#read(0) && !all) break;
+    while (i < queue.length && !this.#stopped && (all || this.#used <= TURN_BUDGET_MS)) {
       const event = queue[i++];
+      this.begin();
       this.#deliver(event);
+      this.end();
       if (event.kind === 'close') continue;
       const waiting = this.#perConn.get(event.conn)!;
       if (event.kind === 'data') waiting.bytes -= event.data.length;
