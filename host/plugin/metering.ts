@@ -64,8 +64,8 @@ export const MEMORY_LIMIT_HIT = 1;
 export const COST = {
   /** Each call of a host function, whatever it does (a system call, say). */
   hostCall: 20_000,
-  /** Each byte a bulk memory instruction moves, or a host function is given (`write`, `log`). */
-  byte: 1,
+  /** Each byte a bulk memory instruction moves, or a host function is given (`write`, `log`): about the time of a unit of a tight loop. */
+  byte: 2,
   /** Each page `memory.grow` adds (its first use costs the system a page fault per 4 KiB). */
   page: 16_384,
   /** Each element `table.grow` adds. */
