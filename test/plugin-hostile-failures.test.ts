@@ -135,4 +135,24 @@ describe('hostile plugins: failures', () => {
     client.close();
     await run.finish('an oversize datagram');
   });
+
+  it('reads at most 4,096 bytes of a log message, cut at a character, and traps on invalid UTF-8 in what it reads', async () => {
+    const lines: string[] = [];
+    const run = await HostileRun.create(scope, { module: await hostilePlugin('log'), restartDelay: 0, log: (_level, message) => lines.push(message) });
+    await run.start();
+    // 4,095 ASCII bytes, then a 2-byte character across the cut, then invalid UTF-8 after it: not read.
+    const long = Buffer.concat([Buffer.alloc(4095, 0x61), Buffer.from('é'), Buffer.from([0xff, 0xfe])]);
+    const answered = await run.connect();
+    const got = new Promise<string>((resolve) => answered.once('data', (d) => resolve(d.toString())));
+    answered.write(long);
+    expect(await got).toBe('k');
+    expect(lines).toEqual([`${'a'.repeat(4095)}…`]);
+    // Invalid UTF-8 within what is read traps.
+    const trapping = await run.connect();
+    const closed = untilClosed(trapping);
+    trapping.write(Buffer.from([0x61, 0xff, 0x61]));
+    expect(await closed).toBe('');
+    expect(run.errors.map((e) => e.message)).toEqual([expect.stringContaining('a string is not valid UTF-8')]);
+    await run.finish('log messages');
+  });
 });

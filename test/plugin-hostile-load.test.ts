@@ -89,6 +89,15 @@ describe('hostile plugins: loading', () => {
     await run.finish('a heap type V8 does not know');
   });
 
+  it('refuses tail calls, which its stack budget does not account for', async () => {
+    const tail = '(func $tail_a (param i32) (result i32) (return_call $tail_b (local.get 0))) (func $tail_b (param i32) (result i32) (local.get 0))';
+    const run = await HostileRun.create(scope, { module: await framedPlugin('echo', { EXTRA: tail }) });
+    const err = await refusal(run.engine.start());
+    expect(err.code).toBe('ERR_NBIO_PLUGIN_LOAD');
+    expect(err.message).toBe('plugin refused: it uses tail calls, which the engine\'s stack budget does not account for');
+    await run.finish('tail calls');
+  });
+
   it('cleans and cuts the error message init returns', async () => {
     const run = await HostileRun.create(scope, { module: await hostilePlugin('init-error') });
     const err = await refusal(run.engine.start());

@@ -1,3 +1,8 @@
+/**
+ * One instance of a plugin and the discipline of its calls (events): the
+ * fuel of an event handed out in slices, its time limit, and the one way
+ * every failure of the instance ends, wherever it happened.
+ */
 import type { Conn } from '../conn.js';
 import { NbioError, withoutStack } from '../errors.js';
 import { GuestMemory } from '../guest-memory.js';
@@ -12,7 +17,7 @@ import { ThreadClock } from './thread-clock.js';
 export { CloseReason } from '../generated/abi.js';
 export type { LogLevel } from './host-functions.js';
 
-/** Fuel handed to a running event at a time: the event's wall-clock limit is checked between slices. */
+/** Fuel handed to a running event at a time: the event's time limit is checked between slices. */
 export const FUEL_SLICE = 1_000_000;
 /**
  * Slices an event must have used before its time limit can stop it: a
@@ -47,8 +52,8 @@ type Fn = (...args: number[]) => number;
  * the failure domain. The engine calls it through the methods below, one
  * call at a time; each call is an event, with the fuel of one event
  * (`fuelPerEvent`, handed out in slices of {@link FUEL_SLICE}, the event's
- * time limit `timePerEvent` checked between them, see `#refuel`). If the plugin
- * traps, runs out of fuel or time, passes its memory or stack budget,
+ * time limit `timePerEvent` checked between them, see `#refuel`). If the
+ * plugin traps, runs out of fuel or time, passes its memory or stack budget,
  * breaks the rules of its world, or anything throws inside a host
  * function it called, the instance is dead: nothing enters it again (the
  * component model's "no re-entry after a trap"), nothing it asked for in

@@ -1,3 +1,9 @@
+/**
+ * A poller's plugin over time: one instance at a time serves its
+ * connections; failures are contained, reported and followed by a new
+ * instance (or the plugin is disabled); events are paced by the turn
+ * budget (turns.ts).
+ */
 import { ConnState, type Conn } from '../conn.js';
 import { NbioError, withoutStack } from '../errors.js';
 import { CloseReason, PluginInstance, type InstanceHost, type LogLevel } from './instance.js';
