@@ -1,8 +1,8 @@
 // Hostile plugins against the CPU budget: host calls and bulk memory
 // instructions are paid from the event's fuel, an event that runs too
-// long stops at the wall-clock backstop, and an instance that keeps the
-// thread busy across many events yields it; meanwhile another engine in
-// the process keeps answering.
+// long stops at its time limit, and an instance that keeps the thread
+// busy across many events yields it; meanwhile another engine in the
+// process keeps answering.
 import { describe, expect, it } from 'vitest';
 import { useScope } from './helpers.js';
 import { hostilePlugin } from './hostile-fixtures.js';
@@ -42,7 +42,7 @@ describe('hostile plugins: time', () => {
     await run.finish('bulk memory loops');
   });
 
-  it('stops an event at the wall-clock limit when its fuel would let it run on', async () => {
+  it('stops an event at its time limit when its fuel would let it run on', async () => {
     const run = await HostileRun.create(scope, { module: await hostilePlugin('spin'), fuelPerEvent: 2 ** 31 - 1 });
     await run.start();
     const socket = await run.connect();
@@ -51,7 +51,7 @@ describe('hostile plugins: time', () => {
     await closed;
     expect(run.closes.map((c) => c.code)).toEqual(['ERR_NBIO_PLUGIN_LIMIT']);
     expect(run.closes[0].message).toContain('ran longer than timePerEvent (5 ms)');
-    await run.finish('wall-clock limit');
+    await run.finish('time limit');
   });
 
   it('yields the thread when many connections\' events add up, each within its own limits', async () => {

@@ -168,7 +168,7 @@ export function meter(b: Binaryen, mod: Module, plan: MeterPlan): boolean {
      * instructions and, if the fuel went below zero, leaves the loop, to
      * refuel() (or trap) and enter it again from the top. The call stays
      * out of the loop's own code: a call there, even one that never runs,
-     * made V8 compile byte loops a sixth slower.
+     * made the line plugin's byte loop up to a sixth slower.
      */
     const meteredLoop = (loop: ExpressionRef, body: ExpressionRef, base: number): ExpressionRef => {
       const [out, done, retry] = ['out', 'done', 'retry'].map((what) => `__nbio_${what}_${labels++}`);

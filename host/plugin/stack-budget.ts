@@ -6,8 +6,9 @@
  * plugin that overflows it, but possibly inside the host, half-way
  * through a change of the engine's state.
  *
- * Every function of the module is given an estimate of its frame, from
- * its locals and parameters and the operand stack its code can build
+ * Every function of the module (small leaves excepted, see
+ * {@link SMALL_LEAF_FRAME}) is given an estimate of its frame, from its
+ * locals and parameters and the operand stack its code can build
  * ({@link frameBytes}); on entry it takes its estimate from a global that
  * starts at {@link STACK_BUDGET}, and gives it back when it returns. A
  * call that would take the global below zero traps instead, with
@@ -29,7 +30,7 @@ export const STACK_BUDGET = 256 * 1024;
  * most this many bytes is not instrumented: nothing but the engine's
  * `refuel` can run above it, and one such frame on top of the budget is
  * within the margin the budget leaves. (Small leaves are most of the calls
- * of byte loops: the check would cost them a fifth of their time.)
+ * made in byte loops, where the check would be a large share of the work.)
  */
 export const SMALL_LEAF_FRAME = 4096;
 /** `__nbio_limit` when a call would have passed the stack budget. */
