@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 // Builds the native shim for this platform as a prebuilt addon that travels
 // in the npm package (the prebuildify + node-gyp-build convention):
-//   host/native/prebuilds/<platform>-<arch>/node.uv1.glibc.node (Node-API: no ABI tag, any Node version)
+//   host/sys/native/prebuilds/<platform>-<arch>/node.uv1.glibc.node (Node-API: no ABI tag, any Node version)
 // node-gyp-build loads it on install and at run time, so users on this
-// platform need no C compiler. Runs in a scratch copy of host/native, so the
-// local build (host/native/build) that running processes load is never
+// platform need no C compiler. Runs in a scratch copy of host/sys/native, so the
+// local build (host/sys/native/build) that running processes load is never
 // touched. `npm pack` runs it (prepack).
 //
 // It compiles the shim's files that the package ships (package.json "files"
-// under host/native/), so the prebuilt addon and a compile-from-source
+// under host/sys/native/), so the prebuilt addon and a compile-from-source
 // install build the same sources, and a file missing from "files" fails here.
 //
-// Flags: --out DIR writes DIR/prebuilds/... instead (default host/native).
+// Flags: --out DIR writes DIR/prebuilds/... instead (default host/sys/native).
 // Offline machines need Node's headers: node-gyp takes them from the
 // `nodedir` npm setting (npm passes it as npm_config_nodedir).
 import { spawnSync } from 'node:child_process';
@@ -24,9 +24,9 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
 const outFlag = process.argv.indexOf('--out');
-const out = outFlag > 0 ? resolve(process.argv[outFlag + 1]) : join(root, 'host', 'native');
+const out = outFlag > 0 ? resolve(process.argv[outFlag + 1]) : join(root, 'host', 'sys', 'native');
 
-const nativeDir = 'host/native/';
+const nativeDir = 'host/sys/native/';
 const shipped = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
   .files.filter((f) => f.startsWith(nativeDir) && !f.endsWith('/'))
   .map((f) => f.slice(nativeDir.length));

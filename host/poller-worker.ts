@@ -5,15 +5,15 @@
  * engine's thread hands over: connections its acceptor accepted, and
  * sockets its `dial` and `addConn` placed here (reporting their opening
  * and closing back, as they happen, and acting on the operations their
- * stand-ins post: host/remote-conns.ts). It keeps its counters
- * (host/pollers.ts) current after every batch, and publishes its figures
- * (host/stats-board.ts) after every dispatch, every
+ * stand-ins post: host/pollers/remote-conns.ts). It keeps its counters
+ * (host/pollers/poller-group.ts) current after every batch, and publishes its figures
+ * (host/poller/stats-board.ts) after every dispatch, every
  * {@link STATS_REFRESH_MS} (for what was done between dispatches: writes
  * from timers, or posted by the engine's thread) and once its engine
  * stopped. It reports `started` (with its shared tables) or `failed` once;
  * on `stop` it stops its engine (gracefully if asked), says `stopped` and
  * lets the thread end. If its poller fails, it is contained here
- * (host/containment.ts), the failure is reported to the engine's thread
+ * (host/poller/containment.ts), the failure is reported to the engine's thread
  * (`poller-failed`) instead of to this thread's `onError`, and the thread
  * ends. Its plugin's failures (and log lines, when the engine has a `log`
  * handler) are posted too.
@@ -21,16 +21,16 @@
  * An exception nothing here catches (a handler's, which the engine
  * rethrows after its batch, or one from a timer of the application) does
  * not end the thread: it is posted to the engine's thread, which raises it
- * there (host/pollers.ts).
+ * there (host/pollers/poller-group.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Conn } from './conn.js';
-import { Engine, pollerOf } from './engine.js';
-import { describeError } from './errors.js';
-import { COUNTERS, type PollerData, type PollerMessage, type PollerRequest } from './pollers.js';
-import type { Poller } from './poller.js';
-import type { ConnOp } from './remote-conns.js';
-import { StatsBoard } from './stats-board.js';
+import type { Conn } from './api/conn.js';
+import { Engine, pollerOf } from './engine/engine.js';
+import { describeError } from './api/errors.js';
+import { COUNTERS, type PollerData, type PollerMessage, type PollerRequest } from './pollers/poller-group.js';
+import type { Poller } from './poller/poller.js';
+import type { ConnOp } from './pollers/remote-conns.js';
+import { StatsBoard } from './poller/stats-board.js';
 
 /**
  * How often the figures are published besides after dispatches: writes
@@ -76,7 +76,7 @@ try {
   };
   poller.reportFailure = (err) => {
     port.postMessage({ type: 'poller-failed', error: describeError(err) } satisfies PollerMessage);
-    // The engine stops by itself once its poller is contained (host/engine.ts): then the thread ends.
+    // The engine stops by itself once its poller is contained (host/engine/engine.ts): then the thread ends.
     queueMicrotask(() => void engine.stop().then(end));
   };
   port.postMessage({ type: 'started', fds: poller.fdTable, opened: poller.openedTable } satisfies PollerMessage);

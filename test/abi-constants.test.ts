@@ -10,13 +10,13 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { OUTPUTS, generateAbi, layoutOf, parseWit } from '../build/abi.mjs';
-import { closeError } from '../host/close-cause.js';
-import type { SystemError } from '../host/errors.js';
+import { closeError } from '../host/poller/close-cause.js';
+import type { SystemError } from '../host/api/errors.js';
 import {
   CloseReason, FD_MASK, GEN_MAX, Level, PEER_BIT, CloseCause as ReactorCloseCause, FailedCall,
 } from '../host/generated/abi.js';
-import { EPOLL } from '../host/native.js';
-import { CloseCause } from '../host/reactor.js';
+import { EPOLL } from '../host/sys/native.js';
+import { CloseCause } from '../host/guest/reactor.js';
 
 const source = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 

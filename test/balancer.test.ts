@@ -1,10 +1,10 @@
-// The balancer (host/balancer.ts) passes over a poller that failed, for
+// The balancer (host/pollers/balancer.ts) passes over a poller that failed, for
 // every rule: round-robin gives its turn to the next poller that works,
 // least-connections never picks it (a failed worker counts no load, which
 // would make it the least loaded), hash gives its share to the next one.
 import { describe, expect, it } from 'vitest';
-import { Balancer } from '../host/balancer.js';
-import type { LoadBalancing } from '../host/options.js';
+import { Balancer } from '../host/pollers/balancer.js';
+import type { LoadBalancing } from '../host/api/options.js';
 
 /** Four pollers, poller 2 failed; `loads` as each one counts. */
 function balancer(rule: LoadBalancing, loads = [3, 5, 0, 4]): Balancer {

@@ -1,10 +1,10 @@
-// The `data` views handed to onData (host/data-views.ts): a view is handed
+// The `data` views handed to onData (host/poller/data-views.ts): a view is handed
 // out again for the same bytes, so a message allocates nothing, but never
 // while it is one of the views delivered last (those are told apart when
 // a handler kept one and writes it), and never once the memory grew.
 import { describe, expect, it } from 'vitest';
-import { DataViews, RECENT_VIEWS } from '../host/data-views.js';
-import { GuestMemory } from '../host/guest-memory.js';
+import { DataViews, RECENT_VIEWS } from '../host/poller/data-views.js';
+import { GuestMemory } from '../host/guest/memory.js';
 
 function views(): { views: DataViews; memory: WebAssembly.Memory; mem: GuestMemory } {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });

@@ -2,7 +2,7 @@
 // libuv reports an error on the descriptor) stops the engine with an error
 // event instead of going silent: onError (ERR_NBIO_POLLER_FAILED, the
 // system error as cause), each connection's onClose with it, onStop, and
-// nothing left open. It is contained whole (host/containment.ts): a paused
+// nothing left open. It is contained whole (host/poller/containment.ts): a paused
 // connection whose close is held behind unread bytes gets its onClose too,
 // once, and stats() still adds up (the connections it closed count as
 // closed, none as open). And a listener paused by EMFILE is not re-armed
@@ -25,8 +25,8 @@ const inject = vi.hoisted(() => ({
   watcher: undefined as ((status?: number) => void) | undefined,
 }));
 
-vi.mock('../host/native.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../host/native.js')>();
+vi.mock('../host/sys/native.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../host/sys/native.js')>();
   const real = original.native;
   return {
     ...original,

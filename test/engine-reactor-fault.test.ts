@@ -16,8 +16,8 @@ import { openDescriptors, readBytes, signal, useScope } from './helpers.js';
 
 const build = vi.hoisted(() => ({ module: undefined as WebAssembly.Module | undefined }));
 
-vi.mock('../host/reactor.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../host/reactor.js')>();
+vi.mock('../host/poller/reactor-loader.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../host/poller/reactor-loader.js')>();
   return {
     ...original,
     instantiateReactor: (...[sys, memory, options]: Parameters<typeof original.instantiateReactor>) =>

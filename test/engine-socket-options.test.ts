@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';
-import { SOCKOPT, native } from '../host/native.js';
+import { SOCKOPT, native } from '../host/sys/native.js';
 import { signal, split, useScope } from './helpers.js';
 
 const { SOL_SOCKET, IPPROTO_TCP } = SOCKOPT;

@@ -3,7 +3,7 @@
 // timers: no timing is asserted).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Conn } from '../host/index.js';
-import { IdleTimers } from '../host/idle-timers.js';
+import { IdleTimers } from '../host/poller/idle-timers.js';
 import { signal, split, useScope } from './helpers.js';
 
 describe('UDP: idle peers', () => {

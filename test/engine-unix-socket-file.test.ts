@@ -4,7 +4,7 @@
 import { existsSync, lstatSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { native } from '../host/native.js';
+import { native } from '../host/sys/native.js';
 import { readBytes, useScope } from './helpers.js';
 
 describe('Unix sockets: the socket file', () => {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { ConnOrigin, FD_MASK } from '../host/generated/abi.js';
-import { readReactorStats } from '../host/stats.js';
+import { readReactorStats } from '../host/api/stats.js';
 import { readEvents, type ReactorEvent } from './reactor-events.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { Engine, type EngineOptions, type EngineStats } from '../host/index.js';
-import { native } from '../host/native.js';
+import { native } from '../host/sys/native.js';
 
 /**
  * What one test opened: engines, node:net servers and sockets. `cleanup()`

@@ -7,10 +7,10 @@
 import { fstatSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GuestMemory } from '../host/guest-memory.js';
-import { OwnedFds } from '../host/owned-fds.js';
+import { GuestMemory } from '../host/guest/memory.js';
+import { OwnedFds } from '../host/sys/owned-fds.js';
 import { FD_MASK } from '../host/generated/abi.js';
-import { instantiateReactor } from '../host/reactor.js';
+import { instantiateReactor } from '../host/poller/reactor-loader.js';
 import { linuxSys } from '../host/sys/linux.js';
 import { compileGuest } from './guest-compile.js';
 import { readBytes, split, useScope } from './helpers.js';

@@ -1,7 +1,7 @@
 // The shim's memory calls (discard, resident) and the watcher's error
 // report, against real pages and a real socket error.
 import { afterEach, describe, expect, it } from 'vitest';
-import { native, type WatchHandle } from '../host/native.js';
+import { native, type WatchHandle } from '../host/sys/native.js';
 
 const PAGE = 4096;
 const fds: number[] = [];

@@ -2,7 +2,7 @@
 // `ready` records it stores. Conventions in native-shim-fixtures.ts.
 import { describe, expect, it } from 'vitest';
 import { ReadyLayout } from '../host/generated/abi.js';
-import { EPOLL, ERRNO, native } from '../host/native.js';
+import { EPOLL, ERRNO, native } from '../host/sys/native.js';
 import { closeTrackedAfterEach, enc, SAFETY_MS, tcpPair, track, waitFor } from './native-shim-fixtures.js';
 
 closeTrackedAfterEach();

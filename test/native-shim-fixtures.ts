@@ -1,10 +1,10 @@
-// What the tests of the native shim (host/native/*.c, through its typed
-// loader host/native.ts) share. They make real syscalls on loopback only,
+// What the tests of the native shim (host/sys/native/*.c, through its typed
+// loader host/sys/native.ts) share. They make real syscalls on loopback only,
 // port 0 everywhere; every fd a test opens is tracked and closed in
 // afterEach (and the close must succeed). No timing assertions: waits are
 // event-driven, with a generous safety bound only to fail, not hang.
 import { afterEach, expect } from 'vitest';
-import { EPOLL, LISTEN, native, type SockAddr, type WatchHandle } from '../host/native.js';
+import { EPOLL, LISTEN, native, type SockAddr, type WatchHandle } from '../host/sys/native.js';
 
 export const SAFETY_MS = 10_000;
 

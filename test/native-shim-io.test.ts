@@ -3,7 +3,7 @@
 // Conventions in native-shim-fixtures.ts.
 import { describe, expect, it } from 'vitest';
 import { ListLayout } from '../host/generated/abi.js';
-import { EPOLL, ERRNO, native } from '../host/native.js';
+import { EPOLL, ERRNO, native } from '../host/sys/native.js';
 import { closeTrackedAfterEach, dec, enc, scratch, tcpPair, track, waitFor } from './native-shim-fixtures.js';
 
 closeTrackedAfterEach();

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { addonPath, EPOLL, native } from '../host/native.js';
+import { addonPath, EPOLL, native } from '../host/sys/native.js';
 import { closeTrackedAfterEach, enc, scratch, tcpPair, track, waitFor, withTimeout } from './native-shim-fixtures.js';
 
 const CHILD_TIMEOUT_MS = 30_000;

@@ -2,7 +2,7 @@
 // and IPv6, Unix, UDP), addresses, socket options, shutdown and close.
 // Conventions in native-shim-fixtures.ts.
 import { describe, expect, it } from 'vitest';
-import { EPOLL, ERRNO, LISTEN, SOCKOPT, native } from '../host/native.js';
+import { EPOLL, ERRNO, LISTEN, SOCKOPT, native } from '../host/sys/native.js';
 import { closeFd, closeTrackedAfterEach, dec, enc, scratch, sockAddr, tcpPair, track, waitFor } from './native-shim-fixtures.js';
 
 closeTrackedAfterEach();

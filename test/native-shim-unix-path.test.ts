@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ERRNO, native } from '../host/native.js';
+import { ERRNO, native } from '../host/sys/native.js';
 import { closeFd, closeTrackedAfterEach, track } from './native-shim-fixtures.js';
 
 closeTrackedAfterEach();

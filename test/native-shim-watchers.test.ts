@@ -2,7 +2,7 @@
 // watchStop, watchRef on an epoll fd. Conventions in native-shim-fixtures.ts.
 import { executionAsyncId } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
-import { EPOLL, native, type WatchHandle } from '../host/native.js';
+import { EPOLL, native, type WatchHandle } from '../host/sys/native.js';
 import { closeTrackedAfterEach, loopTurns, sockAddr, track, waitFor, watch, withTimeout } from './native-shim-fixtures.js';
 
 closeTrackedAfterEach();

@@ -48,7 +48,7 @@ beforeAll(() => {
   const listed = JSON.parse(run(process.execPath, [npmCli, 'pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root })) as
     { files: { path: string }[] }[];
   for (const { path } of listed[0].files) cpSync(join(root, path), join(staging, path));
-  run(process.execPath, [join(root, 'build', 'prebuild.mjs'), '--out', join(staging, 'host', 'native')], { cwd: root });
+  run(process.execPath, [join(root, 'build', 'prebuild.mjs'), '--out', join(staging, 'host', 'sys', 'native')], { cwd: root });
   const packed = JSON.parse(run(process.execPath, [npmCli, 'pack', '--json', '--ignore-scripts', '--pack-destination', scratch], { cwd: staging })) as
     { filename: string }[];
   tarball = join(scratch, packed[0].filename);
@@ -74,9 +74,9 @@ describe('the npm package', () => {
     const installed = join(project, 'node_modules', 'nbio-wasm');
     expect(existsSync(join(installed, 'dist', 'wasm', 'reactor.core.wasm'))).toBe(true);
     expect(existsSync(join(installed, 'dist', 'host', 'index.d.ts'))).toBe(true);
-    expect(readdirSync(join(installed, 'host', 'native', 'prebuilds', 'linux-x64'))).toEqual([expect.stringMatching(/\.node$/)]);
+    expect(readdirSync(join(installed, 'host', 'sys', 'native', 'prebuilds', 'linux-x64'))).toEqual([expect.stringMatching(/\.node$/)]);
     // Installed with no compiler on PATH: nothing was built from source.
-    expect(existsSync(join(installed, 'host', 'native', 'build'))).toBe(false);
+    expect(existsSync(join(installed, 'host', 'sys', 'native', 'build'))).toBe(false);
     const modules = readdirSync(join(project, 'node_modules'));
     for (const tool of ['assemblyscript', 'typescript', '@bytecodealliance', 'vitest', 'node-gyp', 'prebuildify']) {
       expect(modules).not.toContain(tool);

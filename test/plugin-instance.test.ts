@@ -3,11 +3,12 @@
 // written into the module.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Conn, ConnState, type ConnOwner } from '../host/conn.js';
-import type { NbioError } from '../host/errors.js';
+import { Conn, ConnState, type ConnOwner } from '../host/api/conn.js';
+import type { NbioError } from '../host/api/errors.js';
 import { HandleTable } from '../host/plugin/handles.js';
 import { PluginInstance, type InstanceHost } from '../host/plugin/instance.js';
-import { BYTES, capLimits, PAGE, planBudget } from '../host/plugin/memory-budget.js';
+import { PAGE } from '../host/guest/memory.js';
+import { BYTES, capLimits, planBudget } from '../host/plugin/memory-budget.js';
 import { preparePlugin, type PluginModule } from '../host/plugin/module.js';
 import { examplePlugin, fixturePlugin } from './plugin-fixtures.js';
 

@@ -7,9 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GuestMemory } from '../host/guest-memory.js';
-import { CORE_MODULE_PATH, instantiateReactor } from '../host/reactor.js';
-import { readReactorStats, type ReactorStats } from '../host/stats.js';
+import { GuestMemory } from '../host/guest/memory.js';
+import { CORE_MODULE_PATH, instantiateReactor } from '../host/poller/reactor-loader.js';
+import { readReactorStats, type ReactorStats } from '../host/api/stats.js';
 import { FakeKernel, type Peer } from './kernel/fake.js';
 import { lowerSys } from './kernel/lower.js';
 import { readEvents } from './reactor-events.js';
@@ -65,7 +65,7 @@ const KINDS = ['opened', 'data', 'closed', 'listener-paused', 'drained', 'releas
 export const text = new TextDecoder();
 export const bytes = (s: string) => new TextEncoder().encode(s);
 
-/** Fast path: the core module, `sys` lowered by lowerSys, events decoded as host/engine.ts does. */
+/** Fast path: the core module, `sys` lowered by lowerSys, events decoded as host/engine/engine.ts does. */
 function fastPath(kernel: FakeKernel): Driver {
   const mem = new GuestMemory();
   const r = instantiateReactor(lowerSys(kernel, mem), mem);

@@ -8,7 +8,7 @@
 // accept loop.
 import { describe, expect, it } from 'vitest';
 import { EventKind } from '../host/generated/abi.js';
-import { CloseCause } from '../host/reactor.js';
+import { CloseCause } from '../host/guest/reactor.js';
 import { FakeKernel } from './kernel/fake.js';
 import { oneConnection as accepted, reactorOverFake as reactor } from './kernel/reactor-over-fake.js';
 

@@ -5,9 +5,10 @@
 // others; freeing makes room again.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { GuestMemory } from '../host/guest-memory.js';
+import { GuestMemory } from '../host/guest/memory.js';
 import { EventKind } from '../host/generated/abi.js';
-import { CORE_MODULE_PATH, CloseCause, instantiateReactor } from '../host/reactor.js';
+import { CORE_MODULE_PATH, instantiateReactor } from '../host/poller/reactor-loader.js';
+import { CloseCause } from '../host/guest/reactor.js';
 import { readEvents } from './reactor-events.js';
 import { FakeKernel } from './kernel/fake.js';
 import { lowerSys } from './kernel/lower.js';

@@ -1,4 +1,4 @@
-// The stats board (host/stats-board.ts) between two threads: a worker
+// The stats board (host/poller/stats-board.ts) between two threads: a worker
 // publishes records as fast as it can, each one whole (every figure equal
 // to its number, its closed list as long as the number says, each entry
 // naming the number), while this thread reads; every read is one whole
@@ -8,8 +8,8 @@
 // that it holds under the JavaScript memory model on any machine.)
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { StatsBoard } from '../host/stats-board.js';
-import type { ReactorStats } from '../host/stats.js';
+import { StatsBoard } from '../host/poller/stats-board.js';
+import type { ReactorStats } from '../host/api/stats.js';
 
 const PUBLISHES = 100_000;
 
@@ -17,7 +17,7 @@ const PUBLISHES = 100_000;
 const WRITER = `
   const { workerData } = require('node:worker_threads');
   (async () => {
-    const { StatsBoard } = await import(${JSON.stringify(new URL('../dist/host/stats-board.js', import.meta.url).href)});
+    const { StatsBoard } = await import(${JSON.stringify(new URL('../dist/host/poller/stats-board.js', import.meta.url).href)});
     const { ReactorStatsLayout: R, ClosedCountLayout: C, ListLayout: L } =
       await import(${JSON.stringify(new URL('../dist/host/generated/abi.js', import.meta.url).href)});
     const board = new StatsBoard(workerData.board);

@@ -5,7 +5,7 @@
 // poll list, lingering closes, dials, addresses, error mapping, time-outs).
 import { describe, expect, it } from 'vitest';
 import { EventLayout, ListLayout } from '../host/generated/abi.js';
-import { readReactorStats } from '../host/stats.js';
+import { readReactorStats } from '../host/api/stats.js';
 import { ErrorCode, type Peer } from './wasi/fake-wasi.js';
 import { type Ev, Kind, WasiGuest, fdOf } from './wasi/guest.js';
 

@@ -12,7 +12,7 @@
  * checked as far as it is read.
  */
 import { REFUEL_IMPORT } from './metering.js';
-import type { GuestMemory } from '../guest-memory.js';
+import type { GuestMemory } from '../guest/memory.js';
 import type { ImportName } from './world.js';
 
 /** The plugin broke the rules of its world (a bad handle, a list out of bounds...): a trap. */

@@ -1,4 +1,4 @@
-import { Handlers, noop } from '../handlers.js';
+import { Handlers, noop } from '../api/handlers.js';
 import type { PluginSupervisor } from './supervisor.js';
 
 /**

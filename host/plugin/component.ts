@@ -9,7 +9,7 @@
  * engine does not need. The plugin's module is the one that exports the
  * handler functions.
  */
-import { NbioError } from '../errors.js';
+import { NbioError } from '../api/errors.js';
 import { COMPONENT_PREAMBLE, CORE_PREAMBLE, hasPreamble, Reader, sections } from './binary.js';
 import { exportName } from './world.js';
 

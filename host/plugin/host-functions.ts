@@ -15,15 +15,14 @@
  * the host is inside the plugin's `cabi_realloc` (lowering a value): such
  * a call traps.
  */
-import { formatAddress } from '../address.js';
-import { ConnState, type Conn } from '../conn.js';
+import { formatAddress } from '../api/address.js';
+import { ConnState, type Conn } from '../api/conn.js';
+import type { LogLevel } from '../api/plugin-options.js';
 import { Level } from '../generated/abi.js';
-import type { GuestMemory } from '../guest-memory.js';
+import type { GuestMemory } from '../guest/memory.js';
 import { checkRange, liftString, lowerString, PluginViolation, type LoweredImports } from './abi.js';
 import { HandleTable } from './handles.js';
 
-/** `host.level`, as the application's `log` receives it: the case's name in lower case. */
-export type LogLevel = Lowercase<keyof typeof Level>;
 /** The names of `host.level` cases, by their number. */
 const LEVELS: readonly LogLevel[] = Object.entries(Level).reduce<LogLevel[]>((names, [name, n]) => {
   names[n] = name.toLowerCase() as LogLevel;

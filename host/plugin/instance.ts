@@ -3,10 +3,10 @@
  * fuel of an event handed out in slices, its time limit, and the one way
  * every failure of the instance ends, wherever it happened.
  */
-import type { Conn } from '../conn.js';
-import { NbioError, withoutStack } from '../errors.js';
-import { GuestMemory } from '../guest-memory.js';
-import { native } from '../native.js';
+import type { Conn } from '../api/conn.js';
+import { NbioError, withoutStack } from '../api/errors.js';
+import { GuestMemory } from '../guest/memory.js';
+import { native } from '../sys/native.js';
 import { checkRange, importObject, liftString, PluginViolation } from './abi.js';
 import { HostFunctions, type ConnEntry, type HostServices } from './host-functions.js';
 import { FUEL_GLOBAL, LIMIT_GLOBAL, MEMORY_LIMIT_HIT, START_EXPORT } from './metering.js';
@@ -15,7 +15,6 @@ import { STACK_BUDGET, STACK_LIMIT_HIT } from './stack-budget.js';
 import { ThreadClock } from './thread-clock.js';
 
 export { CloseReason } from '../generated/abi.js';
-export type { LogLevel } from './host-functions.js';
 
 /** Fuel handed to a running event at a time: the event's time limit is checked between slices. */
 export const FUEL_SLICE = 1_000_000;

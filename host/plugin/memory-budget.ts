@@ -16,11 +16,10 @@
  * measured to allocate for them, so that the budget bounds what an
  * instance really holds.
  */
-import { NbioError } from '../errors.js';
+import { NbioError } from '../api/errors.js';
+import { PAGE } from '../guest/memory.js';
 import { leb, Reader, sections } from './binary.js';
 
-/** Bytes in a WebAssembly page. */
-export const PAGE = 65536;
 /** Most tables a plugin may declare. */
 export const MAX_TABLES = 8;
 /** Largest table V8 allows (its --wasm-max-table-size). */

@@ -42,9 +42,10 @@
  * refused, since its cost is not known here.
  */
 import type binaryenModule from 'binaryen';
-import { NbioError } from '../errors.js';
+import { NbioError } from '../api/errors.js';
 import { childrenOf, expressionKinds, infoOf, replaceChild, type Binaryen, type Slot } from './expressions.js';
-import { PAGE, type MemoryBudget } from './memory-budget.js';
+import { PAGE } from '../guest/memory.js';
+import type { MemoryBudget } from './memory-budget.js';
 import { budgetStack, frameBytes, SMALL_LEAF_FRAME, STACK_BUDGET, type StackNames } from './stack-budget.js';
 import type { ImportName } from './world.js';
 

@@ -10,13 +10,13 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { NbioError, type NbioErrorCode } from '../errors.js';
-import { packageRoot } from '../package-root.js';
+import { NbioError, type NbioErrorCode } from '../api/errors.js';
+import { packageRoot } from '../sys/package-root.js';
 import { MAX_COMPONENT_BYTES } from './component.js';
 import { tooLarge } from './source.js';
 import type { ExportMap } from './world.js';
 
-export { readPlugin, type PluginSource } from './source.js';
+export { readPlugin } from './source.js';
 
 /** A plugin ready to be instantiated. */
 export interface PluginModule {

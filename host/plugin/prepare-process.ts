@@ -7,7 +7,7 @@
  * needs binaryen, which no other part of the engine loads.
  */
 import binaryen from 'binaryen';
-import { NbioError } from '../errors.js';
+import { NbioError } from '../api/errors.js';
 import { pluginCoreModule } from './component.js';
 import { capLimits, declaredLimits, planBudget, type InstanceShape } from './memory-budget.js';
 import { allowedFeatures, meter } from './metering.js';

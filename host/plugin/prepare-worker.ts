@@ -23,8 +23,8 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
-import type { NbioErrorCode } from '../errors.js';
-import { packageRoot } from '../package-root.js';
+import type { NbioErrorCode } from '../api/errors.js';
+import { packageRoot } from '../sys/package-root.js';
 import { PREPARE_TIMEOUT_MS, type WorkerReply, type WorkerRequest } from './module.js';
 import type { ExportMap } from './world.js';
 

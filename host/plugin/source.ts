@@ -10,11 +10,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NbioError } from '../errors.js';
+import { NbioError } from '../api/errors.js';
+import type { PluginSource } from '../api/plugin-options.js';
 import { MAX_COMPONENT_BYTES } from './component.js';
-
-/** Where a plugin comes from: a path, a URL (file:, http:, https:, data:) or the bytes. */
-export type PluginSource = string | URL | Uint8Array;
 
 /** Bytes read per step. */
 const CHUNK = 1024 * 1024;

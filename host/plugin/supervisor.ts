@@ -4,11 +4,12 @@
  * instance (or the plugin is disabled); events are paced by the turn
  * budget (turns.ts).
  */
-import { ConnState, type Conn } from '../conn.js';
-import { NbioError, withoutStack } from '../errors.js';
-import { CloseReason, PluginInstance, type InstanceHost, type LogLevel } from './instance.js';
+import { ConnState, type Conn } from '../api/conn.js';
+import { NbioError, withoutStack } from '../api/errors.js';
+import type { LogLevel } from '../api/plugin-options.js';
+import { CloseReason, PluginInstance, type InstanceHost } from './instance.js';
 import type { PluginModule } from './module.js';
-import type { ResolvedPluginOptions } from './options.js';
+import type { ResolvedPluginOptions } from '../api/plugin-options.js';
 import { PauseReason, Pauses, TurnBudget, type WaitingEvent } from './turns.js';
 
 /** Longest pause between re-creations of a failing plugin. */

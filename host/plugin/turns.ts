@@ -11,7 +11,7 @@
  *
  * Also here: why a connection is paused, when several reasons may hold it.
  */
-import type { Conn } from '../conn.js';
+import type { Conn } from '../api/conn.js';
 
 /** Wall-clock time a poller's plugin may hold the thread before the event loop turns. */
 export const TURN_BUDGET_MS = 8;

@@ -11,7 +11,7 @@
  * ("cm32p2|nbio:plugin/conn@0.1", "connection_drop", "cm32p2|...|on-data",
  * "cm32p2_memory", "cm32p2_realloc"). Both are accepted.
  */
-import { NbioError } from '../errors.js';
+import { NbioError } from '../api/errors.js';
 
 /** The host functions a plugin may import, by canonical name. */
 export const IMPORTS = {

@@ -1,8 +1,8 @@
 import { ReadyLayout } from '../generated/abi.js';
-import { READ_RESULT, WAIT_RESULT, type GuestMemory } from '../guest-memory.js';
-import { ERRNO, native } from '../native.js';
-import { FdRole, type OwnedFds } from '../owned-fds.js';
-import type { LoweredSys } from '../reactor.js';
+import { READ_RESULT, WAIT_RESULT, type GuestMemory } from '../guest/memory.js';
+import { ERRNO, native } from './native.js';
+import { FdRole, type OwnedFds } from './owned-fds.js';
+import type { LoweredSys } from '../guest/reactor.js';
 
 const EBADF = -ERRNO.EBADF;
 
@@ -23,7 +23,7 @@ const EBADF = -ERRNO.EBADF;
  * touching the descriptor. `epoll-create` and `accept` record what they
  * open; `close` forgets the descriptor before closing it. The host records
  * the listeners, UDP sockets and dialed sockets it hands over (see
- * host/poller.ts).
+ * host/poller/poller.ts).
  */
 export function linuxSys(mem: GuestMemory, owned: OwnedFds): LoweredSys {
   const roles = owned.roles;

@@ -3,7 +3,7 @@
 // every connection closed once, with a cause the schedule explains, no
 // graceful close that resets, bytes intact both ways, nothing left in the
 // reactor.
-import { CloseCause, type Reactor } from '../../host/reactor.js';
+import { CloseCause, type Reactor } from '../../host/guest/reactor.js';
 import type { FakeKernel, Peer } from '../kernel/fake.js';
 
 /** A connection as the host sees it, with everything that went through it. */

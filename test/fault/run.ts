@@ -1,12 +1,13 @@
 // Executes a generated schedule (test/fault/schedule.ts): the reactor's
 // core module on the fast path (lowerSys) over the in-memory kernel, with
-// this file playing the host the way host/poller.ts does. Every event is
+// this file playing the host the way host/poller/poller.ts does. Every event is
 // checked as it is dispatched, and the end state after everything closed
 // (test/fault/end-state.ts). A broken invariant throws an Error saying
 // which and where.
 import { EventKind, FD_MASK } from '../../host/generated/abi.js';
-import { GuestMemory } from '../../host/guest-memory.js';
-import { CloseCause, instantiateReactor, type Reactor } from '../../host/reactor.js';
+import { GuestMemory } from '../../host/guest/memory.js';
+import { CloseCause, type Reactor } from '../../host/guest/reactor.js';
+import { instantiateReactor } from '../../host/poller/reactor-loader.js';
 import { readEvents } from '../reactor-events.js';
 import { EAGAIN, EINTR, ENOBUFS, EPOLLIN, EPOLLOUT, EPOLLPRI, FakeKernel } from '../kernel/fake.js';
 import { lowerSys } from '../kernel/lower.js';
@@ -129,7 +130,7 @@ class Host implements Round {
 
   /**
    * The host ended `conn`: once nothing is queued its FIN is out, and its
-   * linger timer runs (the `expire` step), as host/conn-ops.ts does after
+   * linger timer runs (the `expire` step), as host/poller/conn-ops.ts does after
    * `end` and at each `drained` (which may have been made before the end).
    */
   #lingerIfSent(conn: Conn): void {

@@ -1,6 +1,6 @@
 import { ListLayout, ReadyLayout } from '../../host/generated/abi.js';
-import { READ_RESULT, WAIT_RESULT, type GuestMemory } from '../../host/guest-memory.js';
-import type { LoweredSys } from '../../host/reactor.js';
+import { READ_RESULT, WAIT_RESULT, type GuestMemory } from '../../host/guest/memory.js';
+import type { LoweredSys } from '../../host/guest/reactor.js';
 
 const ENOMEM = 12;
 

@@ -3,9 +3,9 @@
 // what the tests that drive a reactor by hand over test/kernel/fake.ts
 // share.
 import { expect } from 'vitest';
-import { GuestMemory } from '../../host/guest-memory.js';
-import { instantiateReactor } from '../../host/reactor.js';
-import { readReactorStats } from '../../host/stats.js';
+import { GuestMemory } from '../../host/guest/memory.js';
+import { instantiateReactor } from '../../host/poller/reactor-loader.js';
+import { readReactorStats } from '../../host/api/stats.js';
 import { readEvents } from '../reactor-events.js';
 import { EventKind } from '../../host/generated/abi.js';
 import { FakeKernel } from './fake.js';

@@ -1,0 +1,359 @@
+import type { AddressInfo, Transport } from './address.js';
+import type { ConnStream, ConnStreamOptions } from './conn-stream.js';
+import { NbioError } from './errors.js';
+
+/** What `conn.write` accepts. */
+export type Chunk = Uint8Array | string;
+
+/** The socket options a connection can set (see `Conn.setNoDelay` and the rest). */
+export type SocketOption = 'noDelay' | 'keepAlive' | 'keepAliveDelay' | 'linger' | 'readBufferSize' | 'writeBufferSize';
+
+/** Lifecycle of a {@link Conn}, as the host sees it. */
+export const ConnState = {
+  /** A dialed connection whose connect has not completed; not visible to users yet. */
+  Connecting: 0,
+  /** Open: reads are delivered, writes go to the reactor. */
+  Open: 1,
+  /**
+   * The reactor closed it (a failed write, the peer ended the stream) and
+   * `onClose` is about to report why; writes are dropped silently.
+   */
+  Doomed: 2,
+  /** Closed by `conn.close()`, or `onClose` was delivered: writes throw ERR_NBIO_CLOSED. */
+  Closed: 3,
+  /**
+   * `conn.end()` was called (or the peer ended its side and the engine
+   * ended this one): queued bytes are still being sent, then this side's
+   * FIN, and it waits for the peer's end (at most `lingerTimeout`); data
+   * is still delivered, but writes throw ERR_NBIO_CLOSED.
+   */
+  Ending: 4,
+  /**
+   * `conn.closeWrite()` was called: queued bytes are still being sent,
+   * then this side is shut; data is delivered until the peer ends too.
+   * Writes throw ERR_NBIO_CLOSED; `end()` and `close()` still act.
+   */
+  WriteClosed: 5,
+} as const;
+export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+/** What a {@link Conn} needs from the engine that owns it. */
+export interface ConnOwner {
+  write(conn: Conn, data: Chunk): void;
+  writev(conn: Conn, chunks: readonly Chunk[]): void;
+  close(conn: Conn): void;
+  end(conn: Conn): void;
+  closeWrite(conn: Conn): void;
+  pause(conn: Conn): void;
+  resume(conn: Conn): void;
+  bufferedAmount(conn: Conn): number;
+  setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void;
+  setOption(conn: Conn, option: SocketOption, value: number): void;
+  address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
+  /** A stream over `conn` (see host/api/conn-stream.ts); throws if this owner cannot give one. */
+  stream(conn: Conn, options: ConnStreamOptions | undefined): ConnStream<Conn>;
+}
+
+/**
+ * One connection driven by an engine: accepted on one of its listeners,
+ * a UDP peer of one of its sockets, returned by `engine.dial` or adopted
+ * by `engine.addConn`. Every method must be called on the thread that owns
+ * the engine.
+ */
+export class Conn {
+  /** A slot for the application's own per-connection state; the engine never touches it. */
+  session: unknown = undefined;
+  /** @internal The reactor's handle of this connection (descriptor and generation, or a UDP peer's index). */
+  readonly handle: number;
+  /** @internal Where the connection is in its lifecycle; see {@link ConnState}. */
+  state: ConnState;
+  /** What it carries: a TCP stream, UDP datagrams, or a Unix stream. */
+  readonly transport: Transport;
+  /** @internal The stream its data, drains, end and close go to instead of the engine's handlers, once {@link toStream} made one. */
+  stream: ConnStream<Conn> | undefined = undefined;
+  readonly #owner: ConnOwner;
+  #paused = false;
+  #truncated = 0;
+  #local: AddressInfo | undefined;
+  #remote: AddressInfo | undefined;
+
+  /** Connections are created by an engine (accepted, or returned by `dial`), never by users. */
+  constructor(owner: ConnOwner, handle: number, state: ConnState, transport: Transport = 'tcp', remote?: AddressInfo) {
+    this.#owner = owner;
+    this.handle = handle;
+    this.state = state;
+    this.transport = transport;
+    this.#remote = remote;
+  }
+
+  /**
+   * Sends bytes (a string is sent as UTF-8). They go straight to the socket;
+   * whatever the kernel does not take now is copied into the connection's
+   * write buffer and sent, in order, as the peer reads. The caller may reuse
+   * `data` as soon as this returns. On a UDP connection `data` is one
+   * datagram (queued whole if the socket's send buffer is full).
+   *
+   * Throws ERR_NBIO_CLOSED if the connection was closed by `close()`,
+   * `end()` or `closeWrite()`, or its `onClose` already ran; on UDP, a
+   * system error EMSGSIZE for a datagram larger than UDP allows (nothing
+   * is sent; the connection stays open). If this write itself fails (the
+   * write buffer would exceed `maxWriteBufferSize`, or the socket failed),
+   * it does not throw: the connection is closed and `onClose` receives the
+   * cause. An empty write sends nothing.
+   */
+  write(data: Chunk): void {
+    if (this.state === ConnState.Open) this.#owner.write(this, data);
+    else if (this.state !== ConnState.Doomed) throw closedError();
+  }
+
+  /**
+   * Sends several chunks, in order, as one write (one system call when the
+   * kernel has room): the same as writing their concatenation (on UDP, one
+   * datagram). Same rules as {@link write}.
+   */
+  writev(chunks: readonly Chunk[]): void {
+    if (this.state === ConnState.Open) this.#owner.writev(this, chunks);
+    else if (this.state !== ConnState.Doomed) throw closedError();
+  }
+
+  /**
+   * Closes the connection now, discarding bytes still queued for the peer.
+   * `onClose` follows (asynchronously) with `err` undefined, unless the
+   * connection had already failed, in which case it receives that cause.
+   * Calling it again does nothing.
+   */
+  close(): void {
+    if (this.state !== ConnState.Closed) this.#owner.close(this);
+  }
+
+  /**
+   * Closes the connection gracefully: bytes already written (queued or not)
+   * are all sent first, then this side's end (a FIN); data that arrives
+   * meanwhile is still delivered, until the peer ends its side too, which
+   * closes the connection, or until the engine's `lingerTimeout` passes
+   * after the FIN, which closes it, what arrived unread being dropped
+   * rather than resetting the connection. `onClose` follows with `err`
+   * undefined (ERR_NBIO_EOF if the peer had ended its side first). Writes
+   * after `end()` throw ERR_NBIO_CLOSED. Calling `end()` again does
+   * nothing; `close()` afterwards closes at once, discarding what is still
+   * queued. With `setLinger(0)` it does not wait for the peer: it resets
+   * the connection once everything was handed to the kernel.
+   */
+  end(): void {
+    if (this.state === ConnState.Open || this.state === ConnState.WriteClosed) this.#owner.end(this);
+  }
+
+  /**
+   * Ends this side only (a half-close, `shutdown(SHUT_WR)`): bytes already
+   * written are sent first, then the peer reads the end of the stream,
+   * while this side goes on reading until the peer ends too; the
+   * connection then closes (`onClose` with `err` undefined). Writes
+   * afterwards throw ERR_NBIO_CLOSED. On a UDP connection, which has no
+   * direction to shut, it is `end()`. Calling it again, or after `end()`,
+   * does nothing.
+   */
+  closeWrite(): void {
+    if (this.state === ConnState.Open) this.#owner.closeWrite(this);
+  }
+
+  /**
+   * Stops reading: `onData` is not called for this connection until
+   * {@link resume}. What the peer sends meanwhile waits in the kernel (TCP
+   * flow control then slows the peer down); bytes already read when
+   * `pause()` was called are kept and delivered first after `resume()`, so
+   * nothing is lost. Writes go on as usual. The peer closing (or resetting)
+   * the connection meanwhile is reported by `onClose` only after the bytes
+   * before it, that is after `resume()` (or at once on `close()` or
+   * `engine.stop()`). A UDP peer cannot be slowed down: the datagrams it
+   * sends while paused are dropped. Calling it again, or on a closed
+   * connection, does nothing.
+   */
+  pause(): void {
+    if (this.#paused || !this.#live()) return;
+    this.#paused = true;
+    this.#owner.pause(this);
+  }
+
+  /**
+   * Resumes reading after {@link pause}: bytes kept while paused are
+   * delivered first (asynchronously, never from inside this call), then
+   * reading goes on. Calling it when not paused does nothing.
+   */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#owner.resume(this);
+  }
+
+  /**
+   * Turns the connection into a `stream.Duplex` (for `tls.TLSSocket`,
+   * `http.Server`'s `'connection'`, pipelines), with backpressure both
+   * ways; see host/api/conn-stream.ts for exactly how reads, writes, `end()`
+   * and closes map. From this call on, the connection's data, drains and
+   * close go to the stream, not to the engine's `onData`, `onDrain` and
+   * `onClose`; call it in `onOpen` to get every byte. The stream pauses and
+   * resumes the connection itself: do not call {@link pause} or
+   * {@link resume} on it. Calling it again returns the same stream.
+   *
+   * Throws ERR_NBIO_CLOSED if the connection is closed or ending,
+   * ERR_NBIO_NOT_SUPPORTED if a plugin serves it, ERR_NBIO_INVALID_OPTION
+   * for unknown or bad options.
+   */
+  toStream(options?: ConnStreamOptions): ConnStream<Conn> {
+    if (this.stream !== undefined) return this.stream;
+    if (this.state !== ConnState.Open) throw closedError();
+    this.stream = this.#owner.stream(this, options);
+    return this.stream;
+  }
+
+  /** True between {@link pause} and {@link resume}. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Sets (or, with undefined or 0, clears) the read deadline: a time (a
+   * `Date`, or milliseconds since the epoch as `Date.now()` counts) by which
+   * the application expects to be done reading. If it passes, the
+   * connection is closed and `onClose` receives ERR_NBIO_READ_TIMEOUT.
+   * Incoming data does not extend it: set it again (e.g. in `onData`) to
+   * keep an active connection alive. A time in the past closes it at once.
+   */
+  setReadDeadline(deadline: Date | number | undefined): void {
+    if (this.#live()) this.#owner.setDeadline(this, 'read', deadline);
+  }
+
+  /**
+   * Sets (or clears) the write deadline: if bytes written are still queued
+   * (not taken by the kernel) when it passes, the connection is closed and
+   * `onClose` receives ERR_NBIO_WRITE_TIMEOUT. Once everything written was
+   * sent, passing it does nothing.
+   */
+  setWriteDeadline(deadline: Date | number | undefined): void {
+    if (this.#live()) this.#owner.setDeadline(this, 'write', deadline);
+  }
+
+  /** Sets (or clears) both deadlines. */
+  setDeadline(deadline: Date | number | undefined): void {
+    this.setReadDeadline(deadline);
+    this.setWriteDeadline(deadline);
+  }
+
+  /**
+   * Turns Nagle's algorithm off (`noDelay` true, TCP_NODELAY, the engine's
+   * default) or on. Only TCP has it: on other connections it does nothing.
+   * Throws a system error if the socket refuses.
+   */
+  setNoDelay(noDelay = true): this {
+    return this.#set('noDelay', flag(noDelay, 'noDelay'));
+  }
+
+  /**
+   * Turns TCP keep-alive on or off (SO_KEEPALIVE); `initialDelay` (ms,
+   * rounded up to whole seconds; 0 keeps the system's, 2 hours by default)
+   * is how long the connection stays idle before the first probe
+   * (TCP_KEEPIDLE). Only TCP has it: on other connections it does nothing.
+   */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    const on = flag(enable, 'enable');
+    const delay = count(initialDelay, 'initialDelay');
+    this.#set('keepAlive', on);
+    return on && delay > 0 ? this.#set('keepAliveDelay', Math.ceil(delay / 1000)) : this;
+  }
+
+  /**
+   * Sets SO_LINGER: with `seconds` 0, closing the connection (`close()`,
+   * or `end()` once flushed, without waiting for the peer's end) resets it
+   * (RST) and drops what the kernel still holds for the peer; with more, a
+   * close waits up to that long for the kernel to send it; `null` turns
+   * it off (the default). (Not the engine's `lingerTimeout`, which is how
+   * long an ended connection waits for the peer's end.)
+   */
+  setLinger(seconds: number | null): this {
+    return this.#set('linger', seconds === null ? -1 : count(seconds, 'seconds'));
+  }
+
+  /**
+   * Sets the socket's receive buffer size (SO_RCVBUF; the kernel doubles
+   * it for its bookkeeping). On a UDP peer it is the shared socket's.
+   */
+  setReadBufferSize(bytes: number): this {
+    return this.#set('readBufferSize', count(bytes, 'bytes'));
+  }
+
+  /** Sets the socket's send buffer size (SO_SNDBUF), as {@link setReadBufferSize}. */
+  setWriteBufferSize(bytes: number): this {
+    return this.#set('writeBufferSize', count(bytes, 'bytes'));
+  }
+
+  /**
+   * UDP: how many datagrams arrived larger than `readBufferSize` and were
+   * cut to it (their `onData` got the first `readBufferSize` bytes). 0 on
+   * stream connections.
+   */
+  get truncated(): number {
+    return this.#truncated;
+  }
+
+  /** @internal A datagram of this connection was cut. */
+  countTruncated(): void {
+    this.#truncated++;
+  }
+
+  /** True once writes are no longer accepted: closed, ended, write side closed, or closing because it failed. */
+  get closed(): boolean {
+    return this.state !== ConnState.Open;
+  }
+
+  /** Bytes written but not yet taken by the kernel (queued in the write buffer). */
+  get bufferedAmount(): number {
+    return this.#live() ? this.#owner.bufferedAmount(this) : 0;
+  }
+
+  /**
+   * This side's address (for a Unix socket, `address` is its path). Looked
+   * up on first use and remembered; undefined if first asked for after the
+   * connection closed.
+   */
+  get localAddr(): AddressInfo | undefined {
+    this.#local ??= this.#lookUp('local');
+    return this.#local;
+  }
+
+  /** The peer's address; same rules as {@link localAddr}. */
+  get remoteAddr(): AddressInfo | undefined {
+    this.#remote ??= this.#lookUp('remote');
+    return this.#remote;
+  }
+
+  #live(): boolean {
+    const s = this.state;
+    return s === ConnState.Open || s === ConnState.Ending || s === ConnState.WriteClosed;
+  }
+
+  #set(option: SocketOption, value: number): this {
+    if (this.#live()) this.#owner.setOption(this, option, value);
+    return this;
+  }
+
+  #lookUp(side: 'local' | 'remote'): AddressInfo | undefined {
+    return this.#live() ? this.#owner.address(this, side) : undefined;
+  }
+}
+
+/** The error for using a connection that is closed. */
+function closedError(): NbioError {
+  return new NbioError('ERR_NBIO_CLOSED', 'the connection is closed');
+}
+
+function flag(value: unknown, name: string): number {
+  if (typeof value !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be a boolean, got ${typeof value}`);
+  return value ? 1 : 0;
+}
+
+function count(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+    throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be an integer from 0 to 2147483647, got ${String(value)}`);
+  }
+  return value;
+}

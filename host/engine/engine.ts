@@ -1,0 +1,495 @@
+import type { Socket } from 'node:net';
+import { formatAddress, parseAddress, parseNetwork, resolveEndpoint, transportOf, type Network } from '../api/address.js';
+import { Balancer } from '../pollers/balancer.js';
+import { dialTimeout, stopOptions, type DialOptions, type StopOptions } from '../api/call-options.js';
+import type { Conn } from '../api/conn.js';
+import { NbioError, systemError } from '../api/errors.js';
+import { Handlers, noop } from '../api/handlers.js';
+import { ERRNO, native } from '../sys/native.js';
+import { checkHandler, loadHandlers, resolveOptions, workerOptions, type ResolvedOptions } from '../api/resolve-options.js';
+import { type AcceptErrorHandler, type CloseHandler, type DataHandler, type DrainHandler, type EndHandler, type EngineOptions, type ErrorHandler, type HandlerModule, type OpenHandler, type StopHandler } from '../api/options.js';
+import { PluginDispatch } from '../plugin/adapter.js';
+import { preparePlugin, readPlugin } from '../plugin/module.js';
+import { PluginSupervisor, type PluginStats } from '../plugin/supervisor.js';
+import { Poller, type Adoption } from '../poller/poller.js';
+import { PollerGroup } from '../pollers/poller-group.js';
+import { connect, detach, listen, removeSocketFile, sockAddress, whenSent, type Listening } from '../sys/sockets.js';
+import { NO_STATS, engineStats, perPollerOption, type EngineStats, type StatsOptions } from '../api/stats.js';
+
+/** Most bytes a plugin's connection may have queued when `maxWriteBufferSize` is 0 (no limit for JavaScript writes). */
+const PLUGIN_WRITE_QUEUE = 1024 * 1024;
+
+/** Called when a plugin instance fails or the plugin is disabled. */
+export type PluginErrorHandler = (err: NbioError) => void;
+
+/**
+ * This thread's poller of an engine, for host/poller-worker.ts (which runs
+ * a worker poller as an engine of its own); not part of the public API.
+ */
+export let pollerOf: (engine: Engine) => Poller | undefined;
+
+const enum State {
+  Created,
+  Starting,
+  Running,
+  Stopping,
+  Stopped,
+}
+
+/**
+ * A non-blocking network engine: listeners and connections driven by one
+ * reactor (Wasm) on the thread that created it, inside Node's event loop
+ * (see {@link Poller}), plus, with `pollers` > 1, more reactors in worker
+ * threads.
+ *
+ * Handlers run on that thread, one at a time, never re-entered: `onOpen`
+ * before a connection's first `onData`, `onClose` exactly once after its
+ * last. An exception thrown by a handler does not disturb the engine; the
+ * first one of a batch is rethrown afterwards as an uncaught exception.
+ *
+ * If this thread's poller fails (its reactor traps, its epoll descriptor
+ * fails), the engine stops by itself: `onError`, each connection's
+ * `onClose` with the error, `onStop`; from then on `dial` and `start`
+ * refuse with the error's code. A worker poller that fails or dies only
+ * takes its own connections with it (see host/pollers/poller-group.ts).
+ */
+export class Engine {
+  readonly #options: ResolvedOptions;
+  #addrs: string[];
+  #state = State.Created;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  /** This thread's poller, once started. */
+  #poller: Poller | undefined;
+  /** The pollers in worker threads, with `pollers` > 1. */
+  #pollers: PollerGroup | undefined;
+  /** Which poller a new connection goes to, with `pollers` > 1. */
+  #balancer: Balancer | undefined;
+  /** The sockets this engine listens on. */
+  #listening: Listening[] = [];
+  /** A plain `stop()` came during a graceful one: close what is left at once. */
+  #cutShort = false;
+  /** Ends the wait of a graceful stop (set while it waits). */
+  #endWait: (() => void) | undefined;
+  readonly #handlers = new Handlers();
+  #onPluginError: PluginErrorHandler = noop;
+  /** This thread's poller's plugin, with the `plugin` option. */
+  #supervisor: PluginSupervisor | undefined;
+  /** Why the engine stopped by itself, if it did. */
+  #failure: NbioError | undefined;
+
+  static {
+    pollerOf = (engine) => engine.#poller;
+  }
+
+  /**
+   * Validates `options` (throwing ERR_NBIO_INVALID_OPTION or
+   * ERR_NBIO_INVALID_ADDRESS); opens nothing until {@link start}.
+   */
+  constructor(options: EngineOptions = {}) {
+    this.#options = resolveOptions(options);
+    this.#addrs = (options.addrs ?? []).slice();
+    this.#handlers.install(options);
+  }
+
+  /** Sets the handler called when a connection opens (replacing the previous one). */
+  onOpen(handler: OpenHandler): this {
+    return this.#setHandler('onOpen', handler);
+  }
+
+  /** Sets the handler called with arriving bytes (replacing the previous one). */
+  onData(handler: DataHandler): this {
+    return this.#setHandler('onData', handler);
+  }
+
+  /** Sets the handler called when a connection closes (replacing the previous one). */
+  onClose(handler: CloseHandler): this {
+    return this.#setHandler('onClose', handler);
+  }
+
+  /** Sets the handler called when the peer ends its side of a connection (replacing the previous one). */
+  onEnd(handler: EndHandler): this {
+    return this.#setHandler('onEnd', handler);
+  }
+
+  /** Sets the handler called when a connection's write buffer empties (replacing the previous one). */
+  onDrain(handler: DrainHandler): this {
+    return this.#setHandler('onDrain', handler);
+  }
+
+  /** Sets the handler called once the engine stopped (replacing the previous one). */
+  onStop(handler: StopHandler): this {
+    return this.#setHandler('onStop', handler);
+  }
+
+  /** Sets the handler called when accepting fails (replacing the previous one). */
+  onAcceptError(handler: AcceptErrorHandler): this {
+    return this.#setHandler('onAcceptError', handler);
+  }
+
+  /** Sets the handler called when a poller of the engine fails (replacing the previous one). */
+  onError(handler: ErrorHandler): this {
+    return this.#setHandler('onError', handler);
+  }
+
+  /**
+   * Sets the handler called when a plugin instance fails (the error is
+   * ERR_NBIO_PLUGIN_TRAP or ERR_NBIO_PLUGIN_LIMIT, its `cause` what was
+   * thrown; the instance's connections were closed with it), when
+   * re-creating one fails, and once when the plugin is disabled
+   * (ERR_NBIO_PLUGIN_DISABLED). With `pollers` > 1, failures in every
+   * poller are reported here.
+   */
+  onPluginError(handler: PluginErrorHandler): this {
+    this.#onPluginError = checkHandler('onPluginError', handler);
+    return this;
+  }
+
+  /** What the plugin did in this thread's poller only (not the worker pollers'); undefined without a plugin or before `start()`. */
+  get pluginStats(): PluginStats | undefined {
+    return this.#supervisor?.stats;
+  }
+
+  #setHandler<K extends keyof HandlerModule>(name: K, handler: HandlerModule[K]): this {
+    if (name === 'onData' && this.#options.plugin !== undefined) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', 'onData cannot be set with a plugin: the plugin handles the data');
+    }
+    if (this.#options.handlers !== undefined) {
+      throw new NbioError('ERR_NBIO_INVALID_OPTION', `this engine takes its handlers from ${this.#options.handlers}; ${name} cannot be set`);
+    }
+    this.#handlers.set(name, handler);
+    return this;
+  }
+
+  /**
+   * The listen addresses: as configured before {@link start}, then as bound
+   * ('127.0.0.1:0' becomes '127.0.0.1:40123'; Unix paths stay as given).
+   */
+  get addrs(): string[] {
+    return this.#addrs.slice();
+  }
+
+  /**
+   * Number of live connections (open, dials in progress, UDP peers) of all
+   * pollers. With `pollers` > 1 the figures of worker pollers are as of
+   * their last batch.
+   */
+  get connCount(): number {
+    if (this.#poller === undefined || this.#state !== State.Running) return 0;
+    return this.#poller.connCount + (this.#pollers?.connCount ?? 0);
+  }
+
+  /**
+   * `stats().reactorMemory`: bytes of every poller's WebAssembly memory
+   * (connection tables, read batches, write buffers). It never shrinks
+   * (freed buffers are reused): also the high-water mark. 0 before `start()`.
+   */
+  get reactorMemory(): number {
+    return this.stats().reactorMemory;
+  }
+
+  /**
+   * `stats().reactorMemoryInUse`: bytes of {@link reactorMemory} in use,
+   * over every poller. The rest is free, mostly given back to the system.
+   * With the same connections open and nothing queued, it comes back to
+   * the same figure. 0 before `start()`.
+   */
+  get reactorMemoryInUse(): number {
+    return this.stats().reactorMemoryInUse;
+  }
+
+  /**
+   * What the engine's pollers have done so far, summed (each one's with
+   * `{ perPoller: true }`): connections open, accepted, dialed, closed (by
+   * cause), bytes read and written, bytes queued, reactor memory. Costs
+   * well under a microsecond with a few pollers, however many connections;
+   * worker pollers' figures are as they last published them (README, "Stats").
+   */
+  stats(options?: StatsOptions): EngineStats {
+    const perPoller = perPollerOption(options);
+    const own = this.#poller?.stats ?? { reactor: NO_STATS };
+    return engineStats(this.#pollers === undefined ? [own] : [own, ...this.#pollers.stats()], perPoller);
+  }
+
+  /**
+   * Opens every listen address and starts serving. Rejects (having closed
+   * whatever it opened) if an address cannot be resolved or bound, with
+   * Node-style system errors (EADDRINUSE, ENOTFOUND…). An engine starts once.
+   */
+  start(): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failed());
+    if (this.#state !== State.Created) {
+      return Promise.reject(
+        this.#state === State.Stopping || this.#state === State.Stopped
+          ? new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine was stopped; create a new one')
+          : new NbioError('ERR_NBIO_ALREADY_STARTED', 'the engine was already started'),
+      );
+    }
+    this.#state = State.Starting;
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const o = this.#options;
+    const transport = transportOf(o.network);
+    // Several pollers and a rule other than 'reuseport': this thread accepts
+    // and hands connections over (UDP sockets are always shared instead).
+    const handOver = o.pollers > 1 && o.loadBalancing !== 'reuseport' && transport !== 'udp';
+    let poller: Poller | undefined;
+    try {
+      const endpoints = await Promise.all(o.addrs.map((ep) => resolveEndpoint(o.network, ep, 'listen')));
+      const supervisor = o.plugin === undefined ? undefined : await this.#loadPlugin(o);
+      const handlers = supervisor === undefined ? this.#handlers : new PluginDispatch(this.#handlers, supervisor);
+      poller = Poller.create({ ...o, transport }, handlers);
+      poller.onFailure = (err) => this.#pollerFailed(err);
+      const bound: string[] = [];
+      for (const ep of endpoints) {
+        const l = listen(transport, ep, o.backlog, o.reusePort);
+        try {
+          if (handOver) poller.addAcceptor(l.fd);
+          else poller.addListener(l.fd, transport);
+        } catch (err) {
+          native.close(l.fd);
+          throw err;
+        } finally {
+          this.#listening.push(l);
+        }
+        const local = sockAddress(l.fd, 'local');
+        if (local === undefined) throw systemError(-ERRNO.ENOTSOCK, 'getsockname');
+        // An abstract name comes back as given; a path relative to the working directory too.
+        bound.push('path' in ep ? ep.path : formatAddress(local));
+      }
+      this.#addrs = bound;
+      if (o.handlers !== undefined) {
+        const mod = await loadHandlers(o.handlers);
+        if (o.plugin !== undefined && mod.onData !== undefined) {
+          throw new NbioError('ERR_NBIO_INVALID_OPTION', `${o.handlers} exports onData, which cannot be used with a plugin`);
+        }
+        this.#handlers.install(mod);
+      }
+      supervisor?.start(poller);
+      this.#supervisor = supervisor;
+      if (o.pollers > 1) {
+        this.#pollers = await this.#startWorkers(o, handOver ? [] : bound);
+        const workers = this.#pollers;
+        const own = poller;
+        this.#balancer = new Balancer(
+          o.loadBalancing, o.pollers,
+          (i) => (i === 0 ? own.connCount : workers.load(i - 1)),
+          (i) => i === 0 || workers.alive(i - 1),
+        );
+        poller.onAccepted = (fd) => this.#place(fd, undefined);
+      }
+      poller.start();
+      this.#poller = poller;
+      this.#state = State.Running;
+    } catch (err) {
+      this.#supervisor?.stop();
+      this.#supervisor = undefined;
+      // Closes the listeners the reactor took over and its epoll instance.
+      poller?.abandon();
+      this.#closeListening();
+      this.#state = State.Stopped;
+      throw err;
+    }
+  }
+
+  /** Starts the worker pollers, listening on `addrs` (none: they serve what this thread hands over). */
+  #startWorkers(o: ResolvedOptions, addrs: string[]): Promise<PollerGroup> {
+    const pluginLog = o.plugin?.log;
+    return PollerGroup.start(o.pollers - 1, workerOptions(o, addrs), this.#handlers, {
+      pluginError: (err) => this.#reportPluginError(err),
+      pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
+    });
+  }
+
+  /**
+   * Places a connection on a poller by the `loadBalancing` rule: an
+   * accepted one (`how` undefined: opened there, nothing to return) or a
+   * dialed or added one, resolving with its `Conn` (a stand-in when it
+   * lands on a worker poller: see README, "Pollers").
+   */
+  #place(fd: number, how: Adoption): Promise<Conn>;
+  #place(fd: number, how: undefined): void;
+  #place(fd: number, how: Adoption | undefined): Promise<Conn> | void {
+    const poller = this.#poller!;
+    const workers = this.#pollers;
+    const i = this.#balancer?.pick(fd) ?? 0; // never a worker that failed
+    if (how === undefined) {
+      if (i === 0) return poller.adoptAccepted(fd);
+      poller.disown(fd); // accepted by this thread's reactor, served by the worker's
+      return workers!.accepted(i - 1, fd);
+    }
+    return i === 0 ? poller.adopt(fd, how) : workers!.adopt(i - 1, fd, how);
+  }
+
+  /**
+   * Stops the engine: closes the listeners (removing Unix socket files)
+   * and every connection (discarding queued bytes), calls each open
+   * connection's `onClose` once (err undefined), rejects pending dials with
+   * ERR_NBIO_NOT_RUNNING, then calls `onStop`. With `{ graceful: true }`
+   * it first closes the listeners, ends every connection (`conn.end()`:
+   * queued bytes are still sent; data still arrives) and waits until all
+   * have closed or `timeout` ms passed, then closes the rest. Once it
+   * resolves nothing of the engine is left open and it no longer keeps the
+   * process alive. Calling it again returns the same promise; a plain
+   * `stop()` during a graceful one closes what is left at once.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    const { graceful, timeout } = stopOptions(options);
+    if (this.#stopping !== undefined) {
+      if (!graceful) {
+        this.#cutShort = true;
+        this.#endWait?.();
+      }
+      return this.#stopping;
+    }
+    this.#stopping = this.#stop(graceful, timeout);
+    return this.#stopping;
+  }
+
+  async #stop(graceful: boolean, timeout: number): Promise<void> {
+    // Never tear down in the middle of a dispatch: let the current batch finish.
+    await undefined;
+    if (this.#starting) await this.#starting.catch(noop);
+    const wasRunning = this.#state === State.Running;
+    this.#state = State.Stopping;
+    if (wasRunning) {
+      const workers = this.#pollers?.stop(graceful, timeout);
+      if (graceful) await this.#endGracefully(timeout);
+      const supervisor = this.#supervisor;
+      if (supervisor !== undefined) supervisor.stopping = true;
+      this.#poller!.stop();
+      this.#closeListening();
+      supervisor?.stop();
+      await workers;
+    }
+    this.#state = State.Stopped;
+    const handlers = this.#handlers;
+    if (wasRunning) handlers.call(() => handlers.onStop());
+    handlers.rethrow();
+  }
+
+  /**
+   * The graceful part of a stop on this thread: no more listening, every
+   * connection ended; resolves once all have closed, after `timeout` ms
+   * (0: no limit), or when a plain `stop()` cuts it short.
+   */
+  async #endGracefully(timeout: number): Promise<void> {
+    const poller = this.#poller!;
+    for (const l of this.#listening) poller.removeListener(l.fd);
+    this.#closeListening();
+    const wait = poller.endGracefully(timeout);
+    this.#endWait = () => {
+      this.#pollers?.stopNow();
+      wait.cut();
+    };
+    if (this.#cutShort) this.#endWait();
+    await wait.closed;
+    this.#endWait = undefined;
+  }
+
+  /**
+   * This thread's poller failed and closed everything (host/poller/poller.ts):
+   * the engine stops by itself (the other pollers too), then `onStop`.
+   */
+  #pollerFailed(err: NbioError): void {
+    this.#failure ??= err;
+    if (this.#state !== State.Running) return; // already stopping: stop() finishes
+    this.#state = State.Stopping;
+    this.#endWait?.();
+    this.#stopping ??= (async () => {
+      await this.#pollers?.stop();
+      this.#closeListening();
+      this.#state = State.Stopped;
+      const handlers = this.#handlers;
+      handlers.call(() => handlers.onStop());
+      handlers.rethrow();
+    })();
+  }
+
+  /** The error calls are refused with once the engine failed: the failure's code, and the failure as cause. */
+  #failed(): NbioError {
+    const f = this.#failure!;
+    return new NbioError(f.code, `the engine failed and stopped: ${f.message}`, { cause: f });
+  }
+
+  /** Forgets the listening sockets (the reactor closed them), removing Unix socket files. */
+  #closeListening(): void {
+    for (const l of this.#listening) if (l.file !== undefined) removeSocketFile(l.file);
+    this.#listening = [];
+  }
+
+  /**
+   * Connects to `address` over `network` ('host:port' for TCP and UDP, a
+   * path or '@name' for 'unix') and resolves with the connection once it
+   * is open (after its `onOpen`); it is driven by this engine like an
+   * accepted one. A UDP connection is a connected socket: it exchanges
+   * datagrams with that peer only. With `pollers` > 1 the connection lands
+   * on a poller by the `loadBalancing` rule. Rejects with Node-style
+   * system errors (ECONNREFUSED…), ERR_NBIO_DIAL_TIMEOUT, or
+   * ERR_NBIO_NOT_RUNNING when the engine is not running; with
+   * ERR_NBIO_INVALID_ADDRESS or ERR_NBIO_INVALID_OPTION (an unknown
+   * option) for bad arguments.
+   */
+  async dial(network: Network, address: string, options: DialOptions = {}): Promise<Conn> {
+    const net = parseNetwork(network);
+    const endpoint = parseAddress(net, address, 'dial');
+    const timeout = dialTimeout(options);
+    this.#checkRunning();
+    const target = await resolveEndpoint(net, endpoint, 'dial');
+    this.#checkRunning();
+    const transport = transportOf(net);
+    const fd = connect(transport, target);
+    return this.#place(fd, { transport, connecting: transport === 'tcp', timeout, target });
+  }
+
+  /**
+   * Takes over a connected `node:net` socket (TCP or Unix, as nbio's
+   * AddConn does): its descriptor is detached from libuv and served by
+   * this engine (by a poller chosen by `loadBalancing` with `pollers` > 1);
+   * resolves with the connection once it is open (after its `onOpen`).
+   * Bytes Node had already received and not delivered come first in
+   * `onData`; bytes it still had to send are sent before the socket is
+   * taken over. The `net.Socket` is destroyed (without closing the
+   * connection) and must not be used afterwards. Rejects with
+   * ERR_NBIO_INVALID_ARG for anything else (not connected, a TLS socket…)
+   * and ERR_NBIO_NOT_RUNNING when the engine is not running.
+   */
+  async addConn(socket: Socket): Promise<Conn> {
+    this.#checkRunning();
+    const sending = whenSent(socket);
+    if (sending !== undefined) await sending;
+    this.#checkRunning();
+    const { fd, transport, buffered } = detach(socket);
+    return this.#place(fd, { transport, connecting: false, timeout: 0, target: undefined, buffered });
+  }
+
+  /** Loads and checks the plugin (ERR_NBIO_PLUGIN_LOAD if refused) and makes this poller's supervisor. */
+  async #loadPlugin(o: ResolvedOptions): Promise<PluginSupervisor> {
+    const options = o.plugin!;
+    const plugin = await preparePlugin(await readPlugin(options.module), options.maxMemory);
+    const log = options.log;
+    return new PluginSupervisor(plugin, options, o.maxWriteBufferSize || PLUGIN_WRITE_QUEUE, {
+      error: (err) => this.#reportPluginError(err),
+      log: (level, message) => {
+        if (log !== undefined) this.#handlers.call(() => log(level, message));
+      },
+    });
+  }
+
+  #reportPluginError(err: NbioError): void {
+    const handler = this.#onPluginError;
+    if (handler !== noop) this.#handlers.call(() => handler(err));
+  }
+
+  #checkRunning(): void {
+    if (this.#failure !== undefined) throw this.#failed();
+    if (this.#state !== State.Running) {
+      throw new NbioError('ERR_NBIO_NOT_RUNNING', this.#state === State.Created || this.#state === State.Starting
+        ? 'the engine is not started; await engine.start() first'
+        : 'the engine was stopped');
+    }
+  }
+}
