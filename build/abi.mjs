@@ -360,6 +360,9 @@ function assemblyOf(defs) {
         out += docLine(`${f.type.kind === "list" ? "list" : f.type.name}${f.doc ? `: ${f.doc}` : ""}`);
         out += `export const ${P}_${upperSnake(f.name)}_OFFSET: usize = ${def.layout.offsets[i]};\n`;
       });
+      for (const { field, max } of listBounds(def)) {
+        out += `/** Most entries of \`${field}\` (its WIT doc's bound). */\nexport const ${P}_${upperSnake(field)}_MAX: i32 = ${max};\n`;
+      }
     } else {
       out += `export const ${P}_PAYLOAD_OFFSET: usize = ${def.layout.payload};\n`;
       def.items.forEach((c, i) => {
@@ -416,8 +419,24 @@ function hostOf(defs) {
       });
     }
     out += "} as const;\n";
+    const bounds = def.kind === "record" ? listBounds(def) : [];
+    if (bounds.length > 0) {
+      out += `/** Most entries of the lists of ${def.iface}.${def.name} (their WIT docs' bounds). */\n`;
+      out += `export const ${N}Bounds = { ${bounds.map((b) => `${camel(b.field)}: ${b.max}`).join(", ")} } as const;\n`;
+    }
   }
   return out;
+}
+
+/**
+ * The bounds of a record's list fields whose WIT doc says "at most N
+ * entries": the one place both sides take the number from.
+ */
+function listBounds(def) {
+  return def.items
+    .map((f) => ({ field: f.name, bound: f.type.kind === "list" ? /\bat most (\d+) entries\b/.exec(f.doc ?? "") : null }))
+    .filter((f) => f.bound !== null)
+    .map((f) => ({ field: f.field, max: Number(f.bound[1]) }));
 }
 
 const hex = (n) => `0x${n.toString(16)}`;

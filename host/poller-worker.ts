@@ -5,9 +5,10 @@
  * engine's thread hands over: connections its acceptor accepted, and
  * sockets its `dial` and `addConn` placed here (reporting their opening
  * and closing back, as they happen, and acting on the operations their
- * stand-ins post: host/pollers/remote-conns.ts). It keeps its counters
- * (host/pollers/poller-group.ts) current after every batch, and publishes its figures
- * (host/poller/stats-board.ts) after every dispatch, every
+ * stand-ins post: host/pollers/remote-conns.ts). It keeps its load on
+ * the stats board (host/poller/stats-board.ts) current after every batch
+ * and as it takes descriptors over, and publishes its figures there after
+ * every dispatch, every
  * {@link STATS_REFRESH_MS} (for what was done between dispatches: writes
  * from timers, or posted by the engine's thread) and once its engine
  * stopped. It reports `started` (with its shared tables) or `failed` once;
@@ -27,7 +28,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Conn } from './api/conn.js';
 import { Engine, pollerOf } from './engine/engine.js';
 import { describeError } from './api/errors.js';
-import { COUNTERS, type PollerData, type PollerMessage, type PollerRequest } from './pollers/poller-group.js';
+import type { PollerData, PollerMessage, PollerRequest } from './pollers/poller-group.js';
 import type { Poller } from './poller/poller.js';
 import type { ConnOp } from './pollers/remote-conns.js';
 import { StatsBoard } from './poller/stats-board.js';
@@ -42,8 +43,7 @@ const port = parentPort!;
 process.on('uncaughtException', (error) => {
   port.postMessage({ type: 'uncaught', error: describeError(error) } satisfies PollerMessage);
 });
-const { options, forwardPluginLog, counters: shared, stats, index } = workerData as PollerData;
-const counters = new Int32Array(shared);
+const { options, forwardPluginLog, stats, index } = workerData as PollerData;
 const board = new StatsBoard(stats);
 if (options.plugin !== undefined && forwardPluginLog) {
   options.plugin.log = (level, message) => port.postMessage({ type: 'plugin-log', level, message } satisfies PollerMessage);
@@ -63,7 +63,7 @@ try {
   await engine.start();
   const poller = pollerOf(engine)!;
   poller.onSettled = () => {
-    Atomics.store(counters, 2 * index + COUNTERS.LIVE, poller.connCount);
+    board.setLive(index, poller.connCount);
     publish(poller);
   };
   refresh = setInterval(() => publish(poller), STATS_REFRESH_MS).unref();
@@ -100,11 +100,11 @@ function serve(poller: Poller, request: PollerRequest): void {
       void engine.stop();
       break;
     case 'accepted':
-      Atomics.add(counters, 2 * index + COUNTERS.ADOPTED, 1);
+      board.countAdopted(index);
       poller.adoptAccepted(request.fd);
       break;
     case 'adopt': {
-      Atomics.add(counters, 2 * index + COUNTERS.ADOPTED, 1);
+      board.countAdopted(index);
       const { id } = request;
       // Told as it happens (not a promise's turn later): a connection that
       // opens and closes in one dispatch is known here when it closes.

@@ -13,7 +13,7 @@ import { OUTPUTS, generateAbi, layoutOf, parseWit } from '../build/abi.mjs';
 import { closeError } from '../host/poller/close-cause.js';
 import type { SystemError } from '../host/api/errors.js';
 import {
-  CloseReason, FD_MASK, GEN_MAX, Level, PEER_BIT, CloseCause as ReactorCloseCause, FailedCall,
+  CloseReason, FD_MASK, GEN_MAX, Level, PEER_BIT, CloseCause as ReactorCloseCause, FailedCall, ReactorStatsBounds,
 } from '../host/generated/abi.js';
 import { EPOLL } from '../host/sys/native.js';
 import { CloseCause } from '../host/guest/reactor.js';
@@ -71,6 +71,17 @@ describe('the layout shared by the reactor and the host', () => {
     const engineWit = source('wit/nbio-engine.wit');
     const read = (file: string) => (file === 'wit/nbio-engine.wit' ? engineWit.replaceAll('low 20 bits', 'low 24 bits') : source(file));
     expect(() => generateAbi(read)).toThrow(/handle layout .* 'low 20 bits'/);
+  });
+
+  it('takes the bound of the stats closed list from the WIT\'s words, for both sides', () => {
+    const engineWit = source('wit/nbio-engine.wit');
+    expect(engineWit).toContain('at most 256 entries');
+    const read = (file: string) => (file === 'wit/nbio-engine.wit' ? engineWit.replace('at most 256 entries', 'at most 300 entries') : source(file));
+    const { assembly, host } = generateAbi(read) as { assembly: string; host: string };
+    expect(assembly).toContain('export const REACTOR_STATS_CLOSED_MAX: i32 = 300;');
+    expect(host).toContain('export const ReactorStatsBounds = { closed: 300 } as const;');
+    expect(ReactorStatsBounds.closed).toBe(256);
+    expect(source('assembly/stats.ts')).toMatch(/const CLOSED_MAX: i32 = REACTOR_STATS_CLOSED_MAX;/);
   });
 
   it('host-defined close causes are >= 16, as the WIT reserves, and the reactor\'s come from the WIT', () => {

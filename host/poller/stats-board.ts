@@ -1,8 +1,8 @@
-import { ClosedCountLayout, ListLayout, ReactorStatsLayout } from '../generated/abi.js';
+import { ClosedCountLayout, ListLayout, ReactorStatsBounds, ReactorStatsLayout } from '../generated/abi.js';
 import { readReactorStats, type ReactorStats } from '../api/stats.js';
 
 /** Most entries of a `reactor-stats` record's `closed` list (the bound wit/nbio-engine.wit gives). */
-const CLOSED_MAX = 256;
+const CLOSED_MAX = ReactorStatsBounds.closed;
 
 /**
  * One copy of a poller's figures: a `reactor-stats` record in its
@@ -19,13 +19,18 @@ const RECORD_WORDS = ReactorStatsLayout.size / 4;
 const ENTRY_WORDS = ClosedCountLayout.size / 4;
 
 /**
- * A poller's slot starts with three Int32 words (padded to keep the
- * records 8-byte aligned): the generation published last, then one
- * sequence number per copy (odd while that copy is being written).
+ * A poller's slot starts with five Int32 words (padded to keep the
+ * records 8-byte aligned): the generation published last, one sequence
+ * number per copy (odd while that copy is being written), then the two
+ * load counters (see {@link StatsBoard.setLive}).
  */
-const HEADER_BYTES = 16;
+const HEADER_BYTES = 24;
 const GENERATION = 0;
 const SEQUENCE = 1;
+/** The poller's live connections after its last dispatch. */
+const LIVE = 3;
+/** Descriptors it took over so far (a running total). */
+const ADOPTED = 4;
 
 const SLOT_BYTES = HEADER_BYTES + 2 * COPY_BYTES;
 
@@ -93,6 +98,32 @@ export class StatsBoard {
     Atomics.store(words, to + LIST_LEN_WORD, listLen);
     Atomics.add(words, sequence, 1);
     Atomics.store(words, header + GENERATION, generation + 1);
+  }
+
+  /**
+   * Records that the poller of slot `slot` serves `count` connections
+   * (after each dispatch). With {@link countAdopted} it tells the
+   * engine's thread a worker's load at once, without waiting for the next
+   * publish: connections handed to it and not taken over yet are the
+   * engine's thread's own count minus {@link adopted}.
+   */
+  setLive(slot: number, count: number): void {
+    Atomics.store(this.#words, (slot * SLOT_BYTES) / 4 + LIVE, count);
+  }
+
+  /** Counts one more descriptor taken over by the poller of slot `slot`, as it takes it. */
+  countAdopted(slot: number): void {
+    Atomics.add(this.#words, (slot * SLOT_BYTES) / 4 + ADOPTED, 1);
+  }
+
+  /** The last count {@link setLive} gave for slot `slot`. */
+  live(slot: number): number {
+    return Atomics.load(this.#words, (slot * SLOT_BYTES) / 4 + LIVE);
+  }
+
+  /** How many descriptors the poller of slot `slot` took over so far. */
+  adopted(slot: number): number {
+    return Atomics.load(this.#words, (slot * SLOT_BYTES) / 4 + ADOPTED);
   }
 
   /** The figures last published in slot `slot` (all zero before the first: a zeroed copy reads so). */

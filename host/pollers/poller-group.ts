@@ -38,25 +38,12 @@ export type PollerMessage =
   /** About a connection the engine's thread placed there (host/pollers/remote-conns.ts). */
   | RemoteReport;
 
-/**
- * Per worker, two counters the worker keeps in shared memory for the
- * engine's thread (Int32Array, slots 2i and 2i + 1 of worker i).
- */
-export const COUNTERS = {
-  /** Its live connections, after its last dispatch. */
-  LIVE: 0,
-  /** Descriptors it took over so far (a running total). */
-  ADOPTED: 1,
-} as const;
-
 /** What a poller worker is started with. */
 export interface PollerData {
   options: EngineOptions;
   /** Post the plugin's log lines (`plugin-log`): the engine that started it has a `log` handler. */
   forwardPluginLog: boolean;
-  /** The counters of every worker (see {@link COUNTERS}). */
-  counters: SharedArrayBuffer;
-  /** Where every worker publishes its figures (host/poller/stats-board.ts). */
+  /** Where every worker publishes its figures and its load (host/poller/stats-board.ts). */
   stats: SharedArrayBuffer;
   /** This worker's place among them (and its slot on the board). */
   index: number;
@@ -204,12 +191,10 @@ class Member implements WorkerParts {
  */
 export class PollerGroup {
   readonly #members: Member[];
-  readonly #counters: Int32Array;
   readonly #board: StatsBoard;
 
-  private constructor(members: Member[], counters: Int32Array, board: StatsBoard) {
+  private constructor(members: Member[], board: StatsBoard) {
     this.#members = members;
-    this.#counters = counters;
     this.#board = board;
   }
 
@@ -226,16 +211,15 @@ export class PollerGroup {
     // Otherwise they inherit the flags as usual.
     const inputType = (arg: string) => arg.startsWith('--input-type');
     const execArgv = process.execArgv.some(inputType) ? process.execArgv.filter((arg) => !inputType(arg)) : undefined;
-    const counters = new SharedArrayBuffer(count * 2 * Int32Array.BYTES_PER_ELEMENT);
     const board = new StatsBoard(count);
     const members = Array.from({ length: count }, (_, index): Member => {
-      const workerData: PollerData = { options, forwardPluginLog: events.pluginLog !== undefined, counters, stats: board.buffer, index };
+      const workerData: PollerData = { options, forwardPluginLog: events.pluginLog !== undefined, stats: board.buffer, index };
       const m = new Member(new Worker(WORKER_SCRIPT, { workerData, execArgv }), index + 1, handlers);
       // From the start: a plugin logs from its init, before the worker reports it started.
       m.worker.on('message', (message: PollerMessage) => relay(message, m, events));
       return m;
     });
-    const group = new PollerGroup(members, new Int32Array(counters), board);
+    const group = new PollerGroup(members, board);
     const started = await Promise.allSettled(members.map((m) => startedOrFailed(m)));
     const failure = started.find((r) => r.status === 'rejected');
     if (failure !== undefined) {
@@ -255,8 +239,7 @@ export class PollerGroup {
   load(i: number): number {
     const m = this.#members[i];
     if (m.detached) return 0;
-    const c = this.#counters;
-    return Atomics.load(c, 2 * i + COUNTERS.LIVE) + m.handed - Atomics.load(c, 2 * i + COUNTERS.ADOPTED);
+    return this.#board.live(i) + m.handed - this.#board.adopted(i);
   }
 
   /** Live connections over all workers. */
