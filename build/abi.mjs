@@ -9,16 +9,18 @@
 // stats) and variant (the results of `read`, `epoll-wait`, ...). The one
 // thing the WIT can only say in words, how a connection handle packs its
 // descriptor and generation, is defined here ({@link HANDLE}) and checked
-// against the WIT's words. This script writes two modules, before anything
-// is compiled (build/build.mjs runs it first):
+// against the WIT's words. This script writes three modules, before
+// anything is compiled (build/build.mjs runs it first):
 //
 //   assembly/generated/abi.ts   AssemblyScript constants (EVENT_KIND_DATA,
 //                                EVENT_SIZE, EVENT_CONN_OFFSET, ...)
 //   host/generated/abi.ts       TypeScript objects (EventKind.Data,
 //                                EventLayout.conn, ...)
+//   host/generated/plugin.ts    the plugin world's calls at the core-module
+//                                level (build/abi-plugin.mjs)
 //
-// Both are generated (not committed): a change to the WIT changes both at
-// the next build, so they cannot drift apart. Naming:
+// All are generated (not committed): a change to the WIT changes every side
+// at the next build, so they cannot drift apart. Naming:
 //
 //   enum E { a-b, ... }         AS: E_A_B (u8, or wider for long enums)
 //                                TS: E = { AB: 0, ... }
@@ -35,6 +37,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PLUGIN_WIT, pluginModule } from "./abi-plugin.mjs";
+import { defLayout } from "./canonical-abi.mjs";
+import { camel, parseWit, pascal, upperSnake } from "./wit-parser.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -60,215 +65,10 @@ export const HANDLE = { fdBits: 20, generationBits: 11, peerBit: 31 };
 export const OUTPUTS = {
   assembly: join(root, "assembly", "generated", "abi.ts"),
   host: join(root, "host", "generated", "abi.ts"),
+  plugin: join(root, "host", "generated", "plugin.ts"),
 };
-
-// ---- parsing (the subset of WIT the project uses) ----
-
-/** Splits WIT source into tokens; `///` doc comments are kept as {doc} tokens. */
-function tokenize(src, file) {
-  const tokens = [];
-  const re = /\s+|\/\/\/([^\n]*)|\/\/[^\n]*|\/\*[\s\S]*?\*\/|(->|[{}()<>,:;=@/.*])|([A-Za-z0-9_%][A-Za-z0-9_%-]*)/y;
-  let m;
-  while (re.lastIndex < src.length) {
-    const at = re.lastIndex;
-    m = re.exec(src);
-    if (m === null) throw new Error(`${file}: cannot read WIT at offset ${at}: ${JSON.stringify(src.slice(at, at + 20))}`);
-    if (m[1] !== undefined) tokens.push({ doc: m[1].trim() });
-    else if (m[2] !== undefined || m[3] !== undefined) tokens.push({ t: m[2] ?? m[3] });
-  }
-  return tokens;
-}
-
-class Parser {
-  constructor(tokens, file) {
-    this.tokens = tokens;
-    this.file = file;
-    this.i = 0;
-    this.docs = [];
-  }
-  /** The next token's text, collecting doc comments before it. */
-  peek() {
-    while (this.i < this.tokens.length && this.tokens[this.i].doc !== undefined) this.docs.push(this.tokens[this.i++].doc);
-    return this.tokens[this.i]?.t;
-  }
-  next() {
-    const t = this.peek();
-    if (t === undefined) throw new Error(`${this.file}: unexpected end of WIT`);
-    this.i++;
-    return t;
-  }
-  expect(t) {
-    const got = this.next();
-    if (got !== t) throw new Error(`${this.file}: expected '${t}', found '${got}'`);
-  }
-  takeDocs() {
-    this.peek();
-    const d = this.docs.join(" ");
-    this.docs = [];
-    return d;
-  }
-  /** Skips a balanced {...} block (the opening brace is next). */
-  skipBlock() {
-    this.expect("{");
-    for (let depth = 1; depth > 0; ) {
-      const t = this.next();
-      if (t === "{") depth++;
-      else if (t === "}") depth--;
-    }
-  }
-  /** A type expression: a name, or list<T>. */
-  type() {
-    const name = this.next();
-    if (name === "list") {
-      this.expect("<");
-      const of = this.type();
-      this.expect(">");
-      return { kind: "list", of };
-    }
-    if (["option", "result", "tuple", "borrow", "own", "future", "stream"].includes(name)) {
-      throw new Error(`${this.file}: build/abi.mjs does not support ${name}<...> yet`);
-    }
-    return { kind: "name", name };
-  }
-}
-
-/** Parses one WIT file into its interfaces: { name -> { types: Map(name -> def) } }. */
-export function parseWit(src, file) {
-  const p = new Parser(tokenize(src, file), file);
-  const interfaces = new Map();
-  while (p.peek() !== undefined) {
-    p.takeDocs();
-    const kw = p.next();
-    if (kw === "package") {
-      while (p.next() !== ";");
-    } else if (kw === "world") {
-      p.next();
-      p.skipBlock();
-    } else if (kw === "interface") {
-      const name = p.next();
-      interfaces.set(name, parseInterface(p));
-    } else {
-      throw new Error(`${file}: unexpected '${kw}' at the top level`);
-    }
-  }
-  return interfaces;
-}
-
-function parseInterface(p) {
-  const types = new Map();
-  p.expect("{");
-  while (p.peek() !== "}") {
-    const doc = p.takeDocs();
-    const kw = p.next();
-    if (kw === "record" || kw === "variant" || kw === "enum") {
-      const name = p.next();
-      const items = [];
-      p.expect("{");
-      while (p.peek() !== "}") {
-        const itemDoc = p.takeDocs();
-        const item = { name: p.next(), doc: itemDoc };
-        if (kw === "record") {
-          p.expect(":");
-          item.type = p.type();
-        } else if (kw === "variant" && p.peek() === "(") {
-          p.next();
-          item.type = p.type();
-          p.expect(")");
-        }
-        items.push(item);
-        if (p.peek() === ",") p.next();
-      }
-      p.expect("}");
-      types.set(name, { kind: kw, name, doc, items });
-    } else if (kw === "resource") {
-      // A resource's methods declare no types: nothing to lay out.
-      p.next();
-      p.skipBlock();
-    } else if (kw === "use") {
-      // `use other.{name}`: a type of another interface (here, a resource
-      // handle for function parameters); a record using it would stop the
-      // build as an unknown type.
-      while (p.next() !== ";");
-    } else if (kw === "type" || kw === "flags") {
-      throw new Error(`${p.file}: build/abi.mjs does not support '${kw}' in an interface yet`);
-    } else {
-      // A function: `name: func(...) -> ...;`
-      while (p.next() !== ";");
-    }
-  }
-  p.expect("}");
-  return { types };
-}
-
-// ---- canonical ABI: size and alignment ----
-
-const PRIMITIVES = {
-  bool: [1, 1], u8: [1, 1], s8: [1, 1], u16: [2, 2], s16: [2, 2],
-  u32: [4, 4], s32: [4, 4], f32: [4, 4], char: [4, 4],
-  u64: [8, 8], s64: [8, 8], f64: [8, 8],
-  string: [8, 4],
-};
-
-const alignTo = (n, a) => Math.ceil(n / a) * a;
-
-/** Bytes of the discriminant of an enum or variant with `n` cases. */
-function discriminantSize(n) {
-  return n <= 0x100 ? 1 : n <= 0x10000 ? 2 : 4;
-}
-
-/** The canonical-ABI { size, align } of a type, resolving names in `types`. */
-export function layoutOf(type, types) {
-  if (type.kind === "list") return { size: 8, align: 4 };
-  if (PRIMITIVES[type.name]) {
-    const [size, align] = PRIMITIVES[type.name];
-    return { size, align };
-  }
-  const def = types.get(type.name);
-  if (def === undefined) throw new Error(`build/abi.mjs: unknown type '${type.name}'`);
-  return defLayout(def, types).whole;
-}
-
-/** Size, alignment and member offsets of a record, variant or enum. */
-function defLayout(def, types) {
-  if (def.kind === "enum") {
-    const d = discriminantSize(def.items.length);
-    return { whole: { size: d, align: d } };
-  }
-  if (def.kind === "record") {
-    let at = 0;
-    let align = 1;
-    const offsets = def.items.map((f) => {
-      const l = layoutOf(f.type, types);
-      at = alignTo(at, l.align);
-      const offset = at;
-      at += l.size;
-      align = Math.max(align, l.align);
-      return offset;
-    });
-    return { whole: { size: alignTo(at, align), align }, offsets };
-  }
-  const d = discriminantSize(def.items.length);
-  let caseAlign = 1;
-  let caseSize = 0;
-  for (const c of def.items) {
-    if (c.type === undefined) continue;
-    const l = layoutOf(c.type, types);
-    caseAlign = Math.max(caseAlign, l.align);
-    caseSize = Math.max(caseSize, l.size);
-  }
-  const payload = alignTo(d, caseAlign);
-  const align = Math.max(d, caseAlign);
-  return { whole: { size: alignTo(payload + caseSize, align), align }, payload, discriminant: d };
-}
 
 // ---- the model both outputs are written from ----
-
-const upperSnake = (wit) => wit.replace(/-/g, "_").toUpperCase();
-const pascal = (wit) => wit.split("-").map((w) => w[0].toUpperCase() + w.slice(1)).join("");
-const camel = (wit) => {
-  const p = pascal(wit);
-  return p[0].toLowerCase() + p.slice(1);
-};
 
 /** The WIT's engine interface must describe handles as {@link HANDLE} does. */
 function checkHandleWords(src, file) {
@@ -449,13 +249,13 @@ function describe(def) {
 const HEADER = `// Generated by build/abi.mjs from ${SOURCES.map((s) => s.file).join(" and ")}: do not edit.
 // The numbers and canonical-ABI layouts the reactor and the host share.`;
 
-/** The text of both generated modules. */
-export function generateAbi(readSource) {
+/** The text of the generated modules: the shared layout for both sides, and the plugin world's calls for the host. */
+export function generateAbi(readSource = (file) => readFileSync(join(root, file), "utf8")) {
   const defs = abiModel(readSource);
-  return { assembly: assemblyOf(defs), host: hostOf(defs) };
+  return { assembly: assemblyOf(defs), host: hostOf(defs), plugin: pluginModule(readSource(PLUGIN_WIT)) };
 }
 
-/** Writes both generated modules (only when their text changed, so that nothing rebuilds for nothing). */
+/** Writes the generated modules (only when their text changed, so that nothing rebuilds for nothing). */
 export function writeAbi() {
   const generated = generateAbi();
   for (const [side, path] of Object.entries(OUTPUTS)) {

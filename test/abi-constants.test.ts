@@ -9,12 +9,16 @@
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { OUTPUTS, generateAbi, layoutOf, parseWit } from '../build/abi.mjs';
+import { OUTPUTS, generateAbi } from '../build/abi.mjs';
+import { pluginModel } from '../build/abi-plugin.mjs';
+import { layoutOf } from '../build/canonical-abi.mjs';
+import { parseWit } from '../build/wit-parser.mjs';
 import { closeError } from '../host/poller/close-cause.js';
 import type { SystemError } from '../host/api/errors.js';
 import {
   CloseReason, FD_MASK, GEN_MAX, Level, PEER_BIT, CloseCause as ReactorCloseCause, FailedCall, ReactorStatsBounds,
 } from '../host/generated/abi.js';
+import { PluginImports } from '../host/generated/plugin.js';
 import { EPOLL } from '../host/sys/native.js';
 import { CloseCause } from '../host/guest/reactor.js';
 
@@ -29,6 +33,16 @@ function guestConstants(path: string): Map<string, number> {
   return found;
 }
 
+interface PluginCall {
+  modules?: string[];
+  names: string[];
+  postReturn?: string[];
+  params: number;
+  results: number;
+  returnArea?: Record<string, number>;
+}
+type PluginModel = { imports: Record<string, PluginCall>; exports: Record<string, PluginCall> };
+
 interface Layout {
   size: number;
   align: number;
@@ -41,9 +55,10 @@ const layout = (wit: string, name: string): Layout => {
 
 describe('the layout shared by the reactor and the host', () => {
   it('the generated modules are what build/abi.mjs makes of the WIT as it is now', () => {
-    const fresh = generateAbi() as { assembly: string; host: string };
+    const fresh = generateAbi() as { assembly: string; host: string; plugin: string };
     expect(readFileSync(OUTPUTS.assembly, 'utf8')).toBe(fresh.assembly);
     expect(readFileSync(OUTPUTS.host, 'utf8')).toBe(fresh.host);
+    expect(readFileSync(OUTPUTS.plugin, 'utf8')).toBe(fresh.plugin);
   });
 
   it('lays records and variants out as the canonical ABI does', () => {
@@ -82,6 +97,22 @@ describe('the layout shared by the reactor and the host', () => {
     expect(host).toContain('export const ReactorStatsBounds = { closed: 300 } as const;');
     expect(ReactorStatsBounds.closed).toBe(256);
     expect(source('assembly/stats.ts')).toMatch(/const CLOSED_MAX: i32 = REACTOR_STATS_CLOSED_MAX;/);
+  });
+
+  it('takes the plugin world\'s core names, lowered signatures and return areas from the WIT', () => {
+    const pluginWit = source('wit/nbio-plugin.wit');
+    const { imports, exports } = pluginModel(pluginWit) as PluginModel;
+    expect(imports.write).toMatchObject({ modules: ['nbio:plugin/conn@0.1.0', 'cm32p2|nbio:plugin/conn@0.1'], names: ['[method]connection.write', '[method]connection.write'], params: 3, results: 1 });
+    expect(imports.drop.names).toEqual(['[resource-drop]connection', 'connection_drop']);
+    expect(imports.localAddress).toMatchObject({ params: 2, results: 0, returnArea: { size: 8, align: 4, ptr: 0, len: 4 } });
+    expect(exports.init).toMatchObject({ params: 2, results: 1, returnArea: { size: 12, align: 4, error: 1, errorPtr: 4, errorLen: 8 } });
+    expect(exports.init.postReturn).toEqual(['cabi_post_nbio:plugin/handler@0.1.0#init', 'cm32p2|nbio:plugin/handler@0.1|init_post']);
+    expect(PluginImports.log.params).toBe(imports.log.params);
+    const changed = pluginModel(
+      pluginWit.replace('write: func(data: list<u8>) -> u32;', 'write: func(data: list<u8>, flags: u32) -> string;')
+        .replace('package nbio:plugin@0.1.0;', 'package nbio:plugin@0.2.0;'),
+    ) as PluginModel;
+    expect(changed.imports.write).toMatchObject({ modules: ['nbio:plugin/conn@0.2.0', 'cm32p2|nbio:plugin/conn@0.2'], params: 5, results: 0 });
   });
 
   it('host-defined close causes are >= 16, as the WIT reserves, and the reactor\'s come from the WIT', () => {

@@ -11,6 +11,7 @@
  * A string the host reads only the start of (see {@link liftString}) is
  * checked as far as it is read.
  */
+import { PluginImports } from '../generated/plugin.js';
 import { REFUEL_IMPORT } from './metering.js';
 import type { GuestMemory } from '../guest/memory.js';
 import type { ImportName } from './world.js';
@@ -31,23 +32,15 @@ export type LoweredImports = Record<ImportName, (...args: number[]) => number | 
  * names, and the engine's own import the metering added (`refuel`).
  */
 export function importObject(fns: LoweredImports, refuel: () => number): WebAssembly.Imports {
-  const conn = {
-    '[method]connection.write': fns.write,
-    '[method]connection.end': fns.end,
-    '[method]connection.close': fns.close,
-    '[method]connection.pause': fns.pause,
-    '[method]connection.resume': fns.resume,
-    '[method]connection.local-address': fns.localAddress,
-    '[method]connection.remote-address': fns.remoteAddress,
-  };
-  const host = { log: fns.log };
-  return {
-    'nbio:plugin/conn@0.1.0': { ...conn, '[resource-drop]connection': fns.drop },
-    'cm32p2|nbio:plugin/conn@0.1': { ...conn, connection_drop: fns.drop },
-    'nbio:plugin/host@0.1.0': host,
-    'cm32p2|nbio:plugin/host@0.1': host,
-    [REFUEL_IMPORT.module]: { [REFUEL_IMPORT.name]: refuel },
-  };
+  const imports: Record<string, Record<string, (...args: number[]) => number | void>> = {};
+  for (const name of Object.keys(PluginImports) as ImportName[]) {
+    const { modules, names } = PluginImports[name];
+    modules.forEach((module, i) => {
+      imports[module] ??= {};
+      imports[module][names[i]] = fns[name];
+    });
+  }
+  return { ...imports, [REFUEL_IMPORT.module]: { [REFUEL_IMPORT.name]: refuel } };
 }
 
 /** Checks that [ptr, ptr + len) lies in the plugin's memory (traps otherwise). */
@@ -84,18 +77,26 @@ export function liftString(mem: GuestMemory, ptr: number, len: number, maxBytes:
   return end === ptr + len ? text : `${text}…`;
 }
 
+/** Where a string result's {ptr, len} go in its return area (host/generated/plugin.ts). */
+export interface StringReturnArea {
+  readonly size: number;
+  readonly align: number;
+  readonly ptr: number;
+  readonly len: number;
+}
+
 /**
  * Returns a string to the plugin: its bytes go where the plugin's
- * `cabi_realloc` says, and {ptr, len} into the return area at `ret`.
+ * `cabi_realloc` says, and {ptr, len} into the return area at `ret`, laid
+ * out as `area`.
  */
-export function lowerString(mem: GuestMemory, text: string, ret: number): void {
-  checkRange(mem, ret, 8, 'a return area');
-  if (ret % 4 !== 0) throw new PluginViolation(`the return area ${ret} is not aligned to 4 bytes`);
+export function lowerString(mem: GuestMemory, text: string, ret: number, area: StringReturnArea): void {
+  checkRange(mem, ret, area.size, 'a return area');
+  if (ret % area.align !== 0) throw new PluginViolation(`the return area ${ret} is not aligned to ${area.align} bytes`);
   const bytes = encoder.encode(text);
   const ptr = mem.alloc(1, bytes.length);
   checkRange(mem, ptr, bytes.length, 'memory from cabi_realloc');
   mem.u8.set(bytes, ptr);
-  const w = ret >>> 2;
-  mem.i32[w] = ptr;
-  mem.i32[w + 1] = bytes.length;
+  mem.i32[(ret + area.ptr) >>> 2] = ptr;
+  mem.i32[(ret + area.len) >>> 2] = bytes.length;
 }

@@ -19,6 +19,7 @@ import { formatAddress } from '../api/address.js';
 import { ConnState, type Conn } from '../api/conn.js';
 import type { LogLevel } from '../api/plugin-options.js';
 import { Level } from '../generated/abi.js';
+import { PluginImports } from '../generated/plugin.js';
 import type { GuestMemory } from '../guest/memory.js';
 import { checkRange, liftString, lowerString, PluginViolation, type LoweredImports } from './abi.js';
 import { HandleTable } from './handles.js';
@@ -253,7 +254,8 @@ export class HostFunctions {
     const entry = this.#entry(handle);
     const info = !this.#live(entry) ? undefined : side === 'local' ? entry.conn.localAddr : entry.conn.remoteAddr;
     this.#lowering = true;
-    lowerString(this.#mem, info === undefined ? '' : formatAddress(info), ret);
+    const { returnArea } = PluginImports[side === 'local' ? 'localAddress' : 'remoteAddress'];
+    lowerString(this.#mem, info === undefined ? '' : formatAddress(info), ret, returnArea);
     this.#lowering = false;
   }
 

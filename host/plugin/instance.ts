@@ -5,6 +5,7 @@
  */
 import type { Conn } from '../api/conn.js';
 import { NbioError, withoutStack } from '../api/errors.js';
+import { PluginExports } from '../generated/plugin.js';
 import { GuestMemory } from '../guest/memory.js';
 import { native } from '../sys/native.js';
 import { checkRange, importObject, liftString, PluginViolation } from './abi.js';
@@ -149,12 +150,14 @@ export class PluginInstance {
       this.#optional.initialize?.();
       const ptr = this.#calls.lowerBytes(config);
       const ret = this.#fn.init(ptr, config.length);
-      checkRange(this.#mem, ret, 12, 'the result of init');
-      if (ret % 4 !== 0) throw new PluginViolation(`the result of init at ${ret} is not aligned to 4 bytes`);
-      const tag = this.#mem.u8[ret];
-      if (tag > 1) throw new PluginViolation(`init returned an invalid result tag ${tag}`);
-      const w = ret >>> 2;
-      const error = tag === 1 ? liftString(this.#mem, this.#mem.i32[w + 1], this.#mem.i32[w + 2], 4 * MAX_INIT_ERROR) : undefined;
+      const area = PluginExports.init.returnArea;
+      checkRange(this.#mem, ret, area.size, 'the result of init');
+      if (ret % area.align !== 0) throw new PluginViolation(`the result of init at ${ret} is not aligned to ${area.align} bytes`);
+      const tag = this.#mem.u8[ret + area.discriminant];
+      if (tag > area.error) throw new PluginViolation(`init returned an invalid result tag ${tag}`);
+      const error = tag === area.error
+        ? liftString(this.#mem, this.#mem.i32[(ret + area.errorPtr) >>> 2], this.#mem.i32[(ret + area.errorLen) >>> 2], 4 * MAX_INIT_ERROR)
+        : undefined;
       this.#optional.initPost?.(ret);
       this.#leave();
       return error === undefined ? undefined : printable(error);

@@ -12,78 +12,56 @@
  * "cm32p2_memory", "cm32p2_realloc"). Both are accepted.
  */
 import { NbioError } from '../api/errors.js';
+import { PluginExports, PluginImports, type PluginImportName } from '../generated/plugin.js';
 
-/** The host functions a plugin may import, by canonical name. */
-export const IMPORTS = {
-  write: { params: 3, results: 1 },
-  end: { params: 1, results: 0 },
-  close: { params: 1, results: 0 },
-  pause: { params: 1, results: 0 },
-  resume: { params: 1, results: 0 },
-  localAddress: { params: 2, results: 0 },
-  remoteAddress: { params: 2, results: 0 },
-  drop: { params: 1, results: 0 },
-  log: { params: 3, results: 0 },
-} as const;
-export type ImportName = keyof typeof IMPORTS;
+/** The host functions a plugin may import, by canonical name (their names and signatures: host/generated/plugin.ts). */
+export type ImportName = PluginImportName;
 
-/** The functions a plugin exports, by canonical name; `required` ones must be there. */
+/**
+ * The functions a plugin exports, by canonical name; `required` ones must
+ * be there. The world's come from the WIT; the canonical ABI adds
+ * `cabi_realloc`, the post-return of `init` and the optional start
+ * function.
+ */
 export const EXPORTS = {
-  init: { params: 2, results: 1, required: true },
-  onOpen: { params: 1, results: 1, required: true },
-  onData: { params: 3, results: 0, required: true },
-  onDrain: { params: 1, results: 0, required: true },
-  onClose: { params: 2, results: 0, required: true },
-  realloc: { params: 4, results: 1, required: true },
-  initPost: { params: 1, results: 0, required: false },
-  initialize: { params: 0, results: 0, required: false },
+  init: { ...PluginExports.init, required: true },
+  onOpen: { ...PluginExports.onOpen, required: true },
+  onData: { ...PluginExports.onData, required: true },
+  onDrain: { ...PluginExports.onDrain, required: true },
+  onClose: { ...PluginExports.onClose, required: true },
+  realloc: { names: ['cabi_realloc', 'cm32p2_realloc'], params: 4, results: 1, required: true },
+  initPost: { names: PluginExports.init.postReturn, params: 1, results: 0, required: false },
+  initialize: { names: ['_initialize', 'cm32p2_initialize'], params: 0, results: 0, required: false },
 } as const;
 export type ExportName = keyof typeof EXPORTS;
 
-const CONN_METHODS: Record<string, ImportName> = {
-  '[method]connection.write': 'write',
-  '[method]connection.end': 'end',
-  '[method]connection.close': 'close',
-  '[method]connection.pause': 'pause',
-  '[method]connection.resume': 'resume',
-  '[method]connection.local-address': 'localAddress',
-  '[method]connection.remote-address': 'remoteAddress',
-};
+/**
+ * Every spelling of an import, `module` and `name` joined by a newline, ->
+ * its canonical name. Either spelling of the module goes with either
+ * spelling of the name.
+ */
+const IMPORT_NAMES = new Map<string, ImportName>(
+  (Object.keys(PluginImports) as ImportName[]).flatMap((name) => {
+    const { modules, names } = PluginImports[name];
+    return modules.flatMap((module) => names.map((n): [string, ImportName] => [`${module}\n${n}`, name]));
+  }),
+);
+
+/** Every spelling of an export's name -> its canonical name (the memory is `memory`). */
+const EXPORT_NAMES = new Map<string, ExportName | 'memory'>([
+  ['memory', 'memory'],
+  ['cm32p2_memory', 'memory'],
+  ...(Object.keys(EXPORTS) as ExportName[]).flatMap((name) => EXPORTS[name].names.map((n): [string, ExportName] => [n, name])),
+]);
 
 /** Import (module, name) -> canonical name. */
 export function importName(module: string, name: string): ImportName | undefined {
-  if (module === 'nbio:plugin/conn@0.1.0' || module === 'cm32p2|nbio:plugin/conn@0.1') {
-    if (name === '[resource-drop]connection' || name === 'connection_drop') return 'drop';
-    return CONN_METHODS[name];
-  }
-  if ((module === 'nbio:plugin/host@0.1.0' || module === 'cm32p2|nbio:plugin/host@0.1') && name === 'log') return 'log';
-  return undefined;
+  return IMPORT_NAMES.get(`${module}\n${name}`);
 }
-
-const HANDLER_FUNCS: Record<string, ExportName> = {
-  init: 'init', 'on-open': 'onOpen', 'on-data': 'onData', 'on-drain': 'onDrain', 'on-close': 'onClose',
-};
 
 /** Export name -> canonical name (the memory is `memory`), or undefined for any other export. */
 export function exportName(name: string): ExportName | 'memory' | undefined {
-  switch (name) {
-    case 'memory':
-    case 'cm32p2_memory':
-      return 'memory';
-    case 'cabi_realloc':
-    case 'cm32p2_realloc':
-      return 'realloc';
-    case 'cabi_post_nbio:plugin/handler@0.1.0#init':
-    case 'cm32p2|nbio:plugin/handler@0.1|init_post':
-      return 'initPost';
-    case '_initialize':
-    case 'cm32p2_initialize':
-      return 'initialize';
-  }
-  const legacy = /^nbio:plugin\/handler@0\.1\.0#([a-z-]+)$/.exec(name);
-  const current = /^cm32p2\|nbio:plugin\/handler@0\.1\|([a-z-]+)$/.exec(name);
-  const fn = (legacy ?? current)?.[1];
-  return fn === undefined ? undefined : HANDLER_FUNCS[fn];
+  return EXPORT_NAMES.get(name);
 }
 
 /** What the check learned: the actual export name of each canonical export present. */
@@ -134,7 +112,7 @@ export function checkWorld(shape: ModuleShape): ExportMap {
     throw loadError(`it imports ${names}; a plugin may import only nbio:plugin/conn and nbio:plugin/host (no WASI or other interfaces are granted)`);
   }
   for (const i of shape.functionImports) {
-    const want = IMPORTS[importName(i.module, i.name)!];
+    const want = PluginImports[importName(i.module, i.name)!];
     if (!isI32s(i.shape, want.params, want.results)) {
       throw loadError(`import ${i.module}#${i.name} has the wrong signature; expected ${describe(want)}`);
     }
