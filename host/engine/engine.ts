@@ -1,23 +1,27 @@
+/**
+ * `Engine`, the public entry of the package: its options and handlers, its
+ * lifecycle (start, graceful or immediate stop, failure), and its dials and
+ * sockets handed over; it puts the layers below it together.
+ */
 import type { Socket } from 'node:net';
-import { formatAddress, parseAddress, parseNetwork, resolveEndpoint, transportOf, type Network } from '../api/address.js';
-import { Balancer } from '../pollers/balancer.js';
+import { parseAddress, parseNetwork, resolveEndpoint, transportOf, type Network } from '../api/address.js';
 import { dialTimeout, stopOptions, type DialOptions, type StopOptions } from '../api/call-options.js';
 import type { Conn } from '../api/conn.js';
-import { NbioError, systemError } from '../api/errors.js';
+import { NbioError } from '../api/errors.js';
 import { Handlers, noop } from '../api/handlers.js';
-import { ERRNO, native } from '../sys/native.js';
-import { checkHandler, loadHandlers, resolveOptions, workerOptions, type ResolvedOptions } from '../api/resolve-options.js';
-import { type AcceptErrorHandler, type CloseHandler, type DataHandler, type DrainHandler, type EndHandler, type EngineOptions, type ErrorHandler, type HandlerModule, type OpenHandler, type StopHandler } from '../api/options.js';
-import { PluginDispatch } from '../plugin/adapter.js';
-import { preparePlugin, readPlugin } from '../plugin/module.js';
-import { PluginSupervisor, type PluginStats } from '../plugin/supervisor.js';
-import { Poller, type Adoption } from '../poller/poller.js';
-import { PollerGroup } from '../pollers/poller-group.js';
-import { connect, detach, listen, removeSocketFile, sockAddress, whenSent, type Listening } from '../sys/sockets.js';
+import type {
+  AcceptErrorHandler, CloseHandler, DataHandler, DrainHandler, EndHandler, EngineOptions, ErrorHandler, HandlerModule, OpenHandler,
+  StopHandler,
+} from '../api/options.js';
+import { checkHandler, resolveOptions, type ResolvedOptions } from '../api/resolve-options.js';
 import { NO_STATS, engineStats, perPollerOption, type EngineStats, type StatsOptions } from '../api/stats.js';
-
-/** Most bytes a plugin's connection may have queued when `maxWriteBufferSize` is 0 (no limit for JavaScript writes). */
-const PLUGIN_WRITE_QUEUE = 1024 * 1024;
+import type { PluginStats, PluginSupervisor } from '../plugin/supervisor.js';
+import type { Poller } from '../poller/poller.js';
+import type { PollerGroup } from '../pollers/poller-group.js';
+import { connect, detach, whenSent } from '../sys/sockets.js';
+import { Listeners } from './listeners.js';
+import type { Placement } from './placement.js';
+import { startServing } from './start.js';
 
 /** Called when a plugin instance fails or the plugin is disabled. */
 export type PluginErrorHandler = (err: NbioError) => void;
@@ -63,10 +67,10 @@ export class Engine {
   #poller: Poller | undefined;
   /** The pollers in worker threads, with `pollers` > 1. */
   #pollers: PollerGroup | undefined;
-  /** Which poller a new connection goes to, with `pollers` > 1. */
-  #balancer: Balancer | undefined;
+  /** Which poller a new connection goes to, once started. */
+  #placement: Placement | undefined;
   /** The sockets this engine listens on. */
-  #listening: Listening[] = [];
+  readonly #listeners = new Listeners();
   /** A plain `stop()` came during a graceful one: close what is left at once. */
   #cutShort = false;
   /** Ends the wait of a graceful stop (set while it waits). */
@@ -231,97 +235,29 @@ export class Engine {
   }
 
   async #start(): Promise<void> {
-    const o = this.#options;
-    const transport = transportOf(o.network);
-    // Several pollers and a rule other than 'reuseport': this thread accepts
-    // and hands connections over (UDP sockets are always shared instead).
-    const handOver = o.pollers > 1 && o.loadBalancing !== 'reuseport' && transport !== 'udp';
-    let poller: Poller | undefined;
     try {
-      const endpoints = await Promise.all(o.addrs.map((ep) => resolveEndpoint(o.network, ep, 'listen')));
-      const supervisor = o.plugin === undefined ? undefined : await this.#loadPlugin(o);
-      const handlers = supervisor === undefined ? this.#handlers : new PluginDispatch(this.#handlers, supervisor);
-      poller = Poller.create({ ...o, transport }, handlers);
-      poller.onFailure = (err) => this.#pollerFailed(err);
-      const bound: string[] = [];
-      for (const ep of endpoints) {
-        const l = listen(transport, ep, o.backlog, o.reusePort);
-        try {
-          if (handOver) poller.addAcceptor(l.fd);
-          else poller.addListener(l.fd, transport);
-        } catch (err) {
-          native.close(l.fd);
-          throw err;
-        } finally {
-          this.#listening.push(l);
-        }
-        const local = sockAddress(l.fd, 'local');
-        if (local === undefined) throw systemError(-ERRNO.ENOTSOCK, 'getsockname');
-        // An abstract name comes back as given; a path relative to the working directory too.
-        bound.push('path' in ep ? ep.path : formatAddress(local));
-      }
-      this.#addrs = bound;
-      if (o.handlers !== undefined) {
-        const mod = await loadHandlers(o.handlers);
-        if (o.plugin !== undefined && mod.onData !== undefined) {
-          throw new NbioError('ERR_NBIO_INVALID_OPTION', `${o.handlers} exports onData, which cannot be used with a plugin`);
-        }
-        this.#handlers.install(mod);
-      }
-      supervisor?.start(poller);
-      this.#supervisor = supervisor;
-      if (o.pollers > 1) {
-        this.#pollers = await this.#startWorkers(o, handOver ? [] : bound);
-        const workers = this.#pollers;
-        const own = poller;
-        this.#balancer = new Balancer(
-          o.loadBalancing, o.pollers,
-          (i) => (i === 0 ? own.connCount : workers.load(i - 1)),
-          (i) => i === 0 || workers.alive(i - 1),
-        );
-        poller.onAccepted = (fd) => this.#place(fd, undefined);
-      }
-      poller.start();
-      this.#poller = poller;
+      const log = this.#options.plugin?.log;
+      const serving = await startServing(this.#options, this.#handlers, this.#listeners, {
+        bound: (addrs) => {
+          this.#addrs = addrs;
+        },
+        pollerFailed: (err) => this.#pollerFailed(err),
+        plugin: {
+          error: (err) => this.#reportPluginError(err),
+          log: (level, message) => {
+            if (log !== undefined) this.#handlers.call(() => log(level, message));
+          },
+        },
+      });
+      this.#supervisor = serving.supervisor;
+      this.#pollers = serving.pollers;
+      this.#placement = serving.placement;
+      this.#poller = serving.poller;
       this.#state = State.Running;
     } catch (err) {
-      this.#supervisor?.stop();
-      this.#supervisor = undefined;
-      // Closes the listeners the reactor took over and its epoll instance.
-      poller?.abandon();
-      this.#closeListening();
       this.#state = State.Stopped;
       throw err;
     }
-  }
-
-  /** Starts the worker pollers, listening on `addrs` (none: they serve what this thread hands over). */
-  #startWorkers(o: ResolvedOptions, addrs: string[]): Promise<PollerGroup> {
-    const pluginLog = o.plugin?.log;
-    return PollerGroup.start(o.pollers - 1, workerOptions(o, addrs), this.#handlers, {
-      pluginError: (err) => this.#reportPluginError(err),
-      pluginLog: pluginLog === undefined ? undefined : (level, message) => this.#handlers.call(() => pluginLog(level, message)),
-    });
-  }
-
-  /**
-   * Places a connection on a poller by the `loadBalancing` rule: an
-   * accepted one (`how` undefined: opened there, nothing to return) or a
-   * dialed or added one, resolving with its `Conn` (a stand-in when it
-   * lands on a worker poller: see README, "Pollers").
-   */
-  #place(fd: number, how: Adoption): Promise<Conn>;
-  #place(fd: number, how: undefined): void;
-  #place(fd: number, how: Adoption | undefined): Promise<Conn> | void {
-    const poller = this.#poller!;
-    const workers = this.#pollers;
-    const i = this.#balancer?.pick(fd) ?? 0; // never a worker that failed
-    if (how === undefined) {
-      if (i === 0) return poller.adoptAccepted(fd);
-      poller.disown(fd); // accepted by this thread's reactor, served by the worker's
-      return workers!.accepted(i - 1, fd);
-    }
-    return i === 0 ? poller.adopt(fd, how) : workers!.adopt(i - 1, fd, how);
   }
 
   /**
@@ -361,7 +297,7 @@ export class Engine {
       const supervisor = this.#supervisor;
       if (supervisor !== undefined) supervisor.stopping = true;
       this.#poller!.stop();
-      this.#closeListening();
+      this.#listeners.close();
       supervisor?.stop();
       await workers;
     }
@@ -378,8 +314,8 @@ export class Engine {
    */
   async #endGracefully(timeout: number): Promise<void> {
     const poller = this.#poller!;
-    for (const l of this.#listening) poller.removeListener(l.fd);
-    this.#closeListening();
+    this.#listeners.removeFrom(poller);
+    this.#listeners.close();
     const wait = poller.endGracefully(timeout);
     this.#endWait = () => {
       this.#pollers?.stopNow();
@@ -401,7 +337,7 @@ export class Engine {
     this.#endWait?.();
     this.#stopping ??= (async () => {
       await this.#pollers?.stop();
-      this.#closeListening();
+      this.#listeners.close();
       this.#state = State.Stopped;
       const handlers = this.#handlers;
       handlers.call(() => handlers.onStop());
@@ -413,12 +349,6 @@ export class Engine {
   #failed(): NbioError {
     const f = this.#failure!;
     return new NbioError(f.code, `the engine failed and stopped: ${f.message}`, { cause: f });
-  }
-
-  /** Forgets the listening sockets (the reactor closed them), removing Unix socket files. */
-  #closeListening(): void {
-    for (const l of this.#listening) if (l.file !== undefined) removeSocketFile(l.file);
-    this.#listening = [];
   }
 
   /**
@@ -442,7 +372,7 @@ export class Engine {
     this.#checkRunning();
     const transport = transportOf(net);
     const fd = connect(transport, target);
-    return this.#place(fd, { transport, connecting: transport === 'tcp', timeout, target });
+    return this.#placement!.place(fd, { transport, connecting: transport === 'tcp', timeout, target });
   }
 
   /**
@@ -463,20 +393,7 @@ export class Engine {
     if (sending !== undefined) await sending;
     this.#checkRunning();
     const { fd, transport, buffered } = detach(socket);
-    return this.#place(fd, { transport, connecting: false, timeout: 0, target: undefined, buffered });
-  }
-
-  /** Loads and checks the plugin (ERR_NBIO_PLUGIN_LOAD if refused) and makes this poller's supervisor. */
-  async #loadPlugin(o: ResolvedOptions): Promise<PluginSupervisor> {
-    const options = o.plugin!;
-    const plugin = await preparePlugin(await readPlugin(options.module), options.maxMemory);
-    const log = options.log;
-    return new PluginSupervisor(plugin, options, o.maxWriteBufferSize || PLUGIN_WRITE_QUEUE, {
-      error: (err) => this.#reportPluginError(err),
-      log: (level, message) => {
-        if (log !== undefined) this.#handlers.call(() => log(level, message));
-      },
-    });
+    return this.#placement!.place(fd, { transport, connecting: false, timeout: 0, target: undefined, buffered });
   }
 
   #reportPluginError(err: NbioError): void {
