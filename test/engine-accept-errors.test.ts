@@ -1,3 +1,5 @@
+// Accept failures: a listener whose accept fails with EMFILE pauses, and
+// serves the connections waiting in its backlog once descriptors free up.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';

@@ -1,3 +1,5 @@
+// Closing and stopping: a peer's reset or end, end() and close() on this side,
+// stop(), and each connection's onClose exactly once with its cause.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';

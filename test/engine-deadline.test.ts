@@ -1,3 +1,5 @@
+// Read and write deadlines: a connection idle past its read deadline, or with
+// bytes queued past its write deadline, closes with the matching error.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';

@@ -1,3 +1,5 @@
+// Dialing: refused and timed-out connects, host names resolved, onOpen before
+// the dial resolves, and dials before start.
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { signal, useScope } from './helpers.js';

@@ -1,3 +1,5 @@
+// Exceptions thrown by handlers: they do not disturb the engine and surface as
+// uncaught exceptions after their batch.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 

@@ -1,3 +1,5 @@
+// Listening: several addresses and their bound ports, tcp4 addresses,
+// EADDRINUSE with everything closed again, reusePort, and starting twice.
 import type { Engine } from '../host/index.js';
 import { describe, expect, it } from 'vitest';
 import { readBytes, split, useScope } from './helpers.js';

@@ -1,3 +1,5 @@
+// The engine's options and the arguments of its calls: what validation
+// refuses, naming the field.
 import { describe, expect, it } from 'vitest';
 import { Engine, type EngineOptions } from '../host/index.js';
 

@@ -1,3 +1,5 @@
+// Two pollers (this thread's and a worker's) serving and stopping, handlers as
+// functions or from a module, and an invalid handlers module.
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../host/index.js';

@@ -1,3 +1,5 @@
+// Writes: large ones queued past the socket buffer, the write buffer's limit,
+// the delivered view written back, onDrain, writev, and refused writes.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Conn } from '../host/index.js';

@@ -1,3 +1,5 @@
+// The examples (npm start, npm run example:client) run as a user runs them: an
+// echo round trip, a bad address, nothing listening.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';

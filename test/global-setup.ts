@@ -1,3 +1,5 @@
+// What runs once before the tests: the build, and the python venv the wasmtime
+// tests use.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';

@@ -1,3 +1,6 @@
+// What the tests share: a scope that closes what a test opened, signals,
+// collectors of handler calls, byte readers, the process's open descriptors,
+// and a wait for an engine's stats to reach given figures.
 import dgram from 'node:dgram';
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';

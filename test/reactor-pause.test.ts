@@ -4,7 +4,8 @@
 // then its close once resumed.
 import { describe, expect, it } from 'vitest';
 import { EventKind } from '../host/generated/abi.js';
-import { EPOLLIN, EPOLLOUT, type FakeKernel } from './kernel/fake.js';
+import { EPOLLIN, EPOLLOUT } from './kernel/linux-numbers.js';
+import { type FakeKernel } from './kernel/fake.js';
 import { oneConnection as setup } from './kernel/reactor-over-fake.js';
 
 const reads = (kernel: FakeKernel) => kernel.calls.filter((c) => c.startsWith('read(')).length;

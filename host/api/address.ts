@@ -1,3 +1,8 @@
+/**
+ * Addresses as the API takes and gives them: networks, parsing 'host:port',
+ * Unix paths and abstract names, resolving names, and socket addresses
+ * decoded from the kernel's form.
+ */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { NbioError } from './errors.js';

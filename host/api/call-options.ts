@@ -1,3 +1,7 @@
+/**
+ * The options of `engine.dial` and `engine.stop`, checked
+ * (ERR_NBIO_INVALID_OPTION) and with their defaults.
+ */
 import { NbioError } from './errors.js';
 import { checkKnownKeys } from './known-keys.js';
 

@@ -1,3 +1,7 @@
+/**
+ * A connection as a `stream.Duplex` (`conn.toStream()`), for `tls`, `http`
+ * and pipelines: how reads, writes, ends and closes map onto the connection.
+ */
 import { Duplex } from 'node:stream';
 import type { AddressInfo } from './address.js';
 import { NbioError, type EngineError } from './errors.js';

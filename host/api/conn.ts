@@ -1,3 +1,8 @@
+/**
+ * `Conn`, one connection as the application holds it: its methods, state and
+ * addresses. What the methods do is its owner's (`ConnOwner`): the poller
+ * serving it, or a worker's stand-in.
+ */
 import type { AddressInfo, Transport } from './address.js';
 import type { ConnStream, ConnStreamOptions } from './conn-stream.js';
 import { NbioError } from './errors.js';

@@ -1,3 +1,7 @@
+/**
+ * The errors nbio-wasm raises: `NbioError` with its stable `ERR_NBIO_...`
+ * codes, system errors in Node's form, and errors passed between threads.
+ */
 import { getSystemErrorName } from 'node:util';
 
 /**

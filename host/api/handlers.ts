@@ -1,3 +1,8 @@
+/**
+ * The engine's handlers as pollers call them: the current function of each,
+ * and what happens to an exception a handler throws (kept, rethrown after
+ * its batch).
+ */
 import { checkHandler } from './resolve-options.js';
 import { type AcceptErrorHandler, type CloseHandler, type DataHandler, type DrainHandler, type EndHandler, type ErrorHandler, type HandlerModule, type OpenHandler, type StopHandler } from './options.js';
 

@@ -1,3 +1,7 @@
+/**
+ * The `plugin` option of an engine: what it takes (the component, its
+ * limits, its log), checked, with its defaults.
+ */
 import { NbioError } from './errors.js';
 import type { Level } from '../generated/abi.js';
 import { PAGE } from '../guest/memory.js';

@@ -1,3 +1,8 @@
+/**
+ * `engine.stats()`: the records the reactors count, decoded through the
+ * generated layout and summed over pollers, and the diagnostics channels of
+ * opens and closes.
+ */
 import { channel } from 'node:diagnostics_channel';
 import { getSystemErrorName } from 'node:util';
 import type { Conn } from './conn.js';

@@ -6,7 +6,8 @@
  */
 import type { Conn } from '../api/conn.js';
 import type { LoadBalancing } from '../api/options.js';
-import type { Adoption, Poller } from '../poller/poller.js';
+import type { Poller } from '../poller/poller.js';
+import type { Adoption } from '../poller/settings.js';
 import { Balancer } from '../pollers/balancer.js';
 import type { PollerGroup } from '../pollers/poller-group.js';
 

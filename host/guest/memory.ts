@@ -1,3 +1,8 @@
+/**
+ * A WebAssembly guest's linear memory as the host reads and writes it: typed
+ * views kept current across growth, and the result records of `sys` calls
+ * written in their generated layout.
+ */
 import { DatagramLayout, ListLayout, ReadResultLayout, RecvResultLayout, WaitResultLayout } from '../generated/abi.js';
 
 /** Bytes in a WebAssembly page. */

@@ -1,3 +1,8 @@
+/**
+ * The handlers a poller calls when a plugin serves its connections: they
+ * route events to the plugin's supervisor and still tell the application's
+ * handlers of opens, closes and drains.
+ */
 import { Handlers, noop } from '../api/handlers.js';
 import type { PluginSupervisor } from './supervisor.js';
 

@@ -1,3 +1,8 @@
+/**
+ * Reading one batch of events out of reactor memory and handing each to the
+ * poller's delivery, in order, with the reactor's syscall failures turned
+ * into a poller failure.
+ */
 import type { ConnIndex } from './conn-index.js';
 import { ConnState } from '../api/conn.js';
 import type { NbioError } from '../api/errors.js';

@@ -1,3 +1,8 @@
+/**
+ * The errors a `closed` event's status becomes in `onClose` (and a failed
+ * dial's rejection): errno values as system errors naming their call, the
+ * reactor's and the host's causes as `NbioError`s.
+ */
 import { NbioError, systemError, withoutStack, type EngineError } from '../api/errors.js';
 import { describeEndpoint, type ResolvedEndpoint } from '../api/address.js';
 import { FailedCall } from '../generated/abi.js';

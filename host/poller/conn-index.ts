@@ -1,3 +1,7 @@
+/**
+ * The `Conn`s one poller serves, looked up by the handles its reactor names
+ * them by.
+ */
 import type { Conn } from '../api/conn.js';
 import { FD_MASK, PEER_BIT } from '../generated/abi.js';
 

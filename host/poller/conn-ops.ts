@@ -1,3 +1,7 @@
+/**
+ * What a `Conn`'s methods do on the poller that serves it: writes, ends,
+ * closes, pauses, deadlines, socket options, streams.
+ */
 import type { AddressInfo } from '../api/address.js';
 import { ConnState, type Chunk, type Conn, type ConnOwner, type SocketOption } from '../api/conn.js';
 import { ConnStream, type ConnStreamOptions } from '../api/conn-stream.js';

@@ -1,3 +1,8 @@
+/**
+ * The one path every poller failure takes (this thread's poller or a
+ * worker's, a trap, a failed epoll, a dead thread, or a stop's last step):
+ * everything the poller owned closed, each connection told once.
+ */
 import type { ConnIndex } from './conn-index.js';
 import { Conn, ConnState, type ConnOwner } from '../api/conn.js';
 import type { PendingDials } from './dials.js';

@@ -1,3 +1,7 @@
+/**
+ * The `data` views handlers receive (windows on reactor memory, valid during
+ * the handler), and recognising a stale one written back later.
+ */
 import type { GuestMemory } from '../guest/memory.js';
 
 /** How many of the last delivered `data` views are recognised as stale by identity. */

@@ -1,3 +1,7 @@
+/**
+ * Read, write and linger deadlines of a poller's connections, on one timer
+ * each, and the errors they close connections with.
+ */
 import { NbioError } from '../api/errors.js';
 
 /**

@@ -1,3 +1,7 @@
+/**
+ * Connections handed to a poller that have not opened yet (dials, adopted
+ * sockets), and who waits for each to open.
+ */
 import type { ResolvedEndpoint } from '../api/address.js';
 import type { Conn } from '../api/conn.js';
 

@@ -1,3 +1,7 @@
+/**
+ * When a poller runs its reactor and dispatches: on the epoll descriptor's
+ * readiness, until its backlog is done, never inside a dispatch.
+ */
 import type { BatchDispatch } from './batch-dispatch.js';
 import type { EventDelivery } from './event-delivery.js';
 import type { Handlers } from '../api/handlers.js';

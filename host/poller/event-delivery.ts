@@ -1,3 +1,8 @@
+/**
+ * What each event of a batch does: opening, data, drains, ends and closes
+ * delivered to handlers (or to a connection's stream), dials settled,
+ * diagnostics published.
+ */
 import { decodeSockaddr } from '../api/address.js';
 import { closeError, dialError } from './close-cause.js';
 import type { ConnIndex } from './conn-index.js';

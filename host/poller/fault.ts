@@ -1,3 +1,8 @@
+/**
+ * Guest faults and poller failures as errors: the barrier around the
+ * reactor's exports that contains a trap, and the errors a failed poller
+ * reports.
+ */
 import { NbioError, systemError } from '../api/errors.js';
 
 /**

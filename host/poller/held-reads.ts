@@ -1,3 +1,7 @@
+/**
+ * The bytes (and a close behind them) a paused connection had already read
+ * when it paused, kept until it resumes.
+ */
 import type { Conn } from '../api/conn.js';
 
 /** A close that came behind held bytes: the `closed` event's status and failed call. */

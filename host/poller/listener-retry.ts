@@ -1,3 +1,7 @@
+/**
+ * Listeners paused by a failed accept (EMFILE and the like): reported to
+ * `onAcceptError`, re-armed after a pause.
+ */
 import { systemError, withoutStack } from '../api/errors.js';
 import { noop, type Handlers } from '../api/handlers.js';
 import { ERRNO } from '../sys/native.js';

@@ -1,3 +1,8 @@
+/**
+ * The connections of a poller whose `onOpen` ran, counted by descriptor in
+ * memory another thread can read, so that a failed poller's connections each
+ * get one `onClose`.
+ */
 import type { Conn } from '../api/conn.js';
 import { FD_MASK, PEER_BIT } from '../generated/abi.js';
 import { MAX_FDS } from '../sys/owned-fds.js';

@@ -1,3 +1,8 @@
+/**
+ * What one poller tells `engine.stats()`: its reactor's counters while it
+ * works, the last ones read once it failed, and their publication on the
+ * stats board.
+ */
 import type { GuestMemory } from '../guest/memory.js';
 import type { Reactor } from '../guest/reactor.js';
 import type { StatsBoard } from './stats-board.js';

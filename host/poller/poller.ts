@@ -1,4 +1,8 @@
-import type { ResolvedEndpoint, Transport } from '../api/address.js';
+/**
+ * One poller: a reactor instance driven in this thread's event loop, and the
+ * connections it serves; it puts the parts of this folder together.
+ */
+import type { Transport } from '../api/address.js';
 import { BatchDispatch } from './batch-dispatch.js';
 import { ConnIndex } from './conn-index.js';
 import { ConnOps } from './conn-ops.js';
@@ -17,7 +21,7 @@ import { IdleTimers } from './idle-timers.js';
 import { ListenerRetries } from './listener-retry.js';
 import { ERRNO, native, type WatchHandle } from '../sys/native.js';
 import { OpenedConns } from './opened-conns.js';
-import type { PollerSettings } from './settings.js';
+import type { Adoption, PollerSettings } from './settings.js';
 import { FdRole, OwnedFds } from '../sys/owned-fds.js';
 import { PluginDispatch } from '../plugin/adapter.js';
 import { CloseCause, type Reactor } from '../guest/reactor.js';
@@ -27,19 +31,6 @@ import type { PollerStats } from '../api/stats.js';
 import type { StatsBoard } from './stats-board.js';
 import { linuxSys } from '../sys/linux.js';
 import { WritePath } from './write-path.js';
-
-/** How a descriptor handed to {@link Poller.adopt} is connected. */
-export interface Adoption {
-  transport: Transport;
-  /** A TCP connect still in progress: opened once it completes. */
-  connecting: boolean;
-  /** With `connecting`: ms before the dial gives up (ERR_NBIO_DIAL_TIMEOUT); 0: no limit. */
-  timeout: number;
-  /** Where it was dialed (for error messages; a dial counts in `dialed`); undefined for an adopted socket (`added`). */
-  target: ResolvedEndpoint | undefined;
-  /** Bytes the socket had received before it was handed over, delivered first. */
-  buffered?: Uint8Array[];
-}
 
 /**
  * One poller: a reactor instance (its own Wasm memory and epoll instance)

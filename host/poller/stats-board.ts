@@ -1,3 +1,7 @@
+/**
+ * The figures and load of an engine's worker pollers in shared memory,
+ * written by each worker and read without locks by the engine's thread.
+ */
 import { ClosedCountLayout, ListLayout, ReactorStatsBounds, ReactorStatsLayout } from '../generated/abi.js';
 import { readReactorStats, type ReactorStats } from '../api/stats.js';
 

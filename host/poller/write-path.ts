@@ -1,3 +1,8 @@
+/**
+ * The write path: bytes a handler writes staged into reactor memory and
+ * queued by the reactor, with strings encoded in place and views written
+ * back without a copy.
+ */
 import type { Chunk } from '../api/conn.js';
 import { DataViews } from './data-views.js';
 import { NbioError } from '../api/errors.js';

@@ -1,3 +1,6 @@
+/**
+ * The `loadBalancing` rule: which poller a new connection goes to.
+ */
 import type { LoadBalancing } from '../api/options.js';
 
 /**

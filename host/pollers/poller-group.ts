@@ -1,3 +1,8 @@
+/**
+ * The worker pollers of an engine with `pollers` > 1: started, handed
+ * connections, stopped, and settled when one fails; the messages between
+ * them and the engine's thread.
+ */
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Containment, WorkerRemains, type WorkerParts } from '../poller/containment.js';

@@ -1,3 +1,8 @@
+/**
+ * Stand-in `Conn`s, on the engine's thread, for connections it placed on a
+ * worker poller: their operations posted to the worker, their opening and
+ * closing reported back.
+ */
 import type { AddressInfo, ResolvedEndpoint, Transport } from '../api/address.js';
 import { Conn, ConnState, type Chunk, type ConnOwner, type SocketOption } from '../api/conn.js';
 import { NbioError, reviveError, type ErrorMessage } from '../api/errors.js';

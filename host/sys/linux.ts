@@ -1,3 +1,7 @@
+/**
+ * The reactor's `sys` interface implemented over Linux through the native
+ * shim, reading and writing reactor memory in place.
+ */
 import { ReadyLayout } from '../generated/abi.js';
 import { READ_RESULT, WAIT_RESULT, type GuestMemory } from '../guest/memory.js';
 import { ERRNO, native } from './native.js';

@@ -1,3 +1,7 @@
+/**
+ * The descriptors a reactor owns, by role, in memory another thread can
+ * read: what containment closes when the poller fails.
+ */
 import { native } from './native.js';
 
 /** What a descriptor is to the reactor that owns it. */

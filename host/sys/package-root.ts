@@ -1,3 +1,7 @@
+/**
+ * Where the package's files are on disk: the directory that holds its
+ * package.json and the native shim's sources.
+ */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,3 +1,8 @@
+/**
+ * Sockets made and taken over outside the reactor: listening (TCP, UDP,
+ * Unix), connecting, detaching a `net.Socket` from libuv, and their
+ * addresses.
+ */
 import { lstatSync, unlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { type AddressInfo, type ResolvedEndpoint, type ResolvedIp, type Transport } from '../api/address.js';

@@ -1,3 +1,7 @@
+/**
+ * Socket options a connection can set (`setNoDelay`, keep-alive, linger,
+ * buffer sizes), through the native shim.
+ */
 import type { Transport } from '../api/address.js';
 import type { SocketOption } from '../api/conn.js';
 import { systemError } from '../api/errors.js';

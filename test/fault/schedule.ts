@@ -1,10 +1,7 @@
 // What a generated schedule is made of, and the fast-check arbitraries that
 // generate (and shrink) them. test/fault/run.ts executes a schedule.
 import fc from 'fast-check';
-import {
-  EAGAIN, ECONNABORTED, ECONNRESET, EHOSTUNREACH, EINTR, EMFILE, ENFILE, EPIPE, ETIMEDOUT,
-  EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, EINVAL, EBADF,
-} from '../kernel/fake.js';
+import { EAGAIN, ECONNABORTED, ECONNRESET, EHOSTUNREACH, EINTR, EMFILE, ENFILE, EPIPE, ETIMEDOUT, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, EINVAL, EBADF } from '../kernel/linux-numbers.js';
 
 /** Reactor settings of one schedule. */
 export interface Config {

@@ -1,4 +1,6 @@
-import { ECONNREFUSED, ECONNRESET } from './fake.js';
+// One socket of the in-memory kernel (kernel/fake.ts): its queues, state and
+// readiness.
+import { ECONNREFUSED, ECONNRESET } from './linux-numbers.js';
 
 /**
  * One connected (or connecting) socket of the in-memory kernel

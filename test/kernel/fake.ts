@@ -1,33 +1,14 @@
+// An in-memory kernel for the reactor: epoll, sockets and their failures,
+// driven by the fault-injection tests instead of Linux.
 import { Peer, newSocket, resetNow, type FakeSocket } from './fake-socket.js';
+import type { Fault } from './fault.js';
+import {
+  EAGAIN, EBADF, ECONNABORTED, ECONNRESET, EEXIST, EINVAL, ENOENT, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPIPE, EPOLLERR,
+  EPOLLET, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, SHUT_RDWR, SHUT_WR,
+} from './linux-numbers.js';
 import type { HighLevelSys, ReadResult, Ready, RecvResult, WaitResult } from './lower.js';
 
 export { Peer } from './fake-socket.js';
-
-/**
- * A fault the in-memory kernel injects into one future `sys` call (see
- * {@link FakeKernel.inject}): the next call of kind `call` (on descriptor
- * `fd`, if given) fails with `errno` or, with `limit`, transfers at most
- * `limit` bytes (a short read or write; at least 1). Faults are one-shot and
- * taken in the order they were injected.
- *
- * What each fault does to the socket, as on Linux:
- * - read/write `-EAGAIN`, `-EINTR`; accept `-EAGAIN`, `-EINTR`, `-EMFILE`,
- *   `-ENFILE`: nothing changes, the call just fails this time. (A read of
- *   a socket shut both ways takes no fault: Linux gives the bytes left,
- *   then the end.)
- * - read `-ECONNRESET`, write `-ECONNRESET` or `-EPIPE`: the connection is
- *   reset at that moment (bytes the peer had not read yet stay sent; bytes
- *   the engine had not read are lost).
- * - accept `-ECONNABORTED`: the first waiting connection is dropped (its
- *   peer is {@link Peer.aborted}).
- * - epoll-wait: any errno (a host would retry EINTR; others are fatal).
- */
-export interface Fault {
-  call: 'read' | 'write' | 'accept' | 'epoll-wait';
-  fd?: number;
-  errno?: number;
-  limit?: number;
-}
 
 /**
  * An in-memory, Linux-ish kernel implementing `sys` (wit/nbio-engine.wit)
@@ -407,37 +388,3 @@ function readiness(f: FakeFile): number {
 }
 
 const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
-
-// ---- numbers (Linux x86-64) ----
-
-export const EPOLLIN = 0x1;
-export const EPOLLPRI = 0x2;
-export const EPOLLOUT = 0x4;
-export const EPOLLERR = 0x8;
-export const EPOLLHUP = 0x10;
-export const EPOLLRDHUP = 0x2000;
-export const EPOLLET = 0x80000000;
-export const EPOLL_CTL_ADD = 1;
-export const EPOLL_CTL_DEL = 2;
-export const EPOLL_CTL_MOD = 3;
-
-export const ENOENT = 2;
-export const EINTR = 4;
-export const EBADF = 9;
-export const EAGAIN = 11;
-export const EEXIST = 17;
-export const EINVAL = 22;
-export const ENFILE = 23;
-export const EMFILE = 24;
-export const EPIPE = 32;
-export const ENOTSOCK = 88;
-export const ECONNABORTED = 103;
-export const EOPNOTSUPP = 95;
-export const ENOTCONN = 107;
-export const SHUT_WR = 1;
-export const SHUT_RDWR = 2;
-export const ECONNRESET = 104;
-export const ENOBUFS = 105;
-export const ETIMEDOUT = 110;
-export const ECONNREFUSED = 111;
-export const EHOSTUNREACH = 113;

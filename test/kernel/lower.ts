@@ -1,3 +1,5 @@
+// The in-memory kernel (kernel/fake.ts) as a lowered `sys` the reactor can be
+// instantiated with.
 import { ListLayout, ReadyLayout } from '../../host/generated/abi.js';
 import { READ_RESULT, WAIT_RESULT, type GuestMemory } from '../../host/guest/memory.js';
 import type { LoweredSys } from '../../host/guest/reactor.js';
