@@ -83,7 +83,11 @@ describe('plugins and the engine', () => {
       addrs: ['127.0.0.1:0'],
       maxWriteBufferSize: 256 * 1024,
       // More than the kernel's socket buffers on both sides can hold.
-      plugin: { module: await fixturePlugin('flood'), maxMemory: 64 * MiB, log: (_level, message) => lines.push(message) },
+      // Filling 24 MiB in one event takes more than the default limits of an event.
+      plugin: {
+        module: await fixturePlugin('flood'), maxMemory: 64 * MiB, fuelPerEvent: 2 ** 31 - 1, timePerEvent: 1000,
+        log: (_level, message) => lines.push(message),
+      },
     });
     await server.start();
     const socket = await scope.connect(server.addrs[0]);

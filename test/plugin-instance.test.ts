@@ -7,7 +7,7 @@ import { Conn, ConnState, type ConnOwner } from '../host/conn.js';
 import type { NbioError } from '../host/errors.js';
 import { HandleTable } from '../host/plugin/handles.js';
 import { PluginInstance, type InstanceHost } from '../host/plugin/instance.js';
-import { capMemory, PAGE } from '../host/plugin/memory-cap.js';
+import { BYTES, capLimits, PAGE, planBudget } from '../host/plugin/memory-budget.js';
 import { preparePlugin, type PluginModule } from '../host/plugin/module.js';
 import { examplePlugin, fixturePlugin } from './plugin-fixtures.js';
 
@@ -40,12 +40,16 @@ function testHost(fuelPerEvent = 10_000_000) {
   const lines: string[] = [];
   const host: InstanceHost & { onLog?: () => void } = {
     fuelPerEvent,
+    timePerEvent: 60_000,
     writeQueueLimit: 1 << 20,
     log: (_level, message) => {
       lines.push(message);
       host.onLog?.();
     },
     owner: (conn) => owners.get(conn),
+    pause: (conn) => conn.pause(),
+    resume: (conn) => conn.resume(),
+    ranLong: () => {},
     failed: (_instance, err) => failures.push(err),
   };
   const give = (instance: PluginInstance, conn: Conn) => {
@@ -165,9 +169,25 @@ describe('the resource table', () => {
     expect(table.get(b + 1)).toBeUndefined();
     expect(table.size).toBe(1);
   });
+
+  it('retires a slot whose generations are spent: no handle is ever given twice', () => {
+    const table = new HandleTable<number>();
+    const seen = new Set<number>();
+    for (let i = 0; i < 5000; i++) {
+      const handle = table.insert(i);
+      expect(seen.has(handle)).toBe(false);
+      seen.add(handle);
+      table.remove(handle);
+    }
+    const first = 0x100001; // slot 1, generation 1
+    expect(seen.has(first)).toBe(true);
+    expect(table.get(first)).toBeUndefined();
+    // 2,047 generations of slot 1, then of slot 2...
+    expect([...seen].filter((h) => (h & 0xfffff) === 1)).toHaveLength(2047);
+  });
 });
 
-describe('the memory cap', () => {
+describe('the memory budget', () => {
   /** (module (memory (export "m") min max?)) */
   const memoryModule = (min: number, max?: number) => {
     const limits = max === undefined ? [0, min] : [1, min, max];
@@ -175,19 +195,22 @@ describe('the memory cap', () => {
   };
   const memoryOf = (module: Uint8Array) =>
     new WebAssembly.Instance(new WebAssembly.Module(module as Uint8Array<ArrayBuffer>)).exports.m as WebAssembly.Memory;
+  /** A budget of `pages` pages for the memory besides what the instance itself is charged. */
+  const budgetFor = (min: number, max: number | undefined, pages: number) => planBudget(
+    { memories: [{ min, max }], tables: [], globals: 0, exports: 0, functions: 0, elementEntries: 0 }, BYTES.instance + pages * PAGE);
 
   it('becomes the maximum of a memory that has none, or a larger one: growing past it fails', () => {
-    for (const module of [memoryModule(1), memoryModule(1, 100)]) {
-      const memory = memoryOf(capMemory(module, 4));
+    for (const [min, max] of [[1, undefined], [1, 100]]) {
+      const memory = memoryOf(capLimits(memoryModule(min!, max), budgetFor(min!, max, 4)));
       expect(memory.grow(3)).toBe(1);
       expect(() => memory.grow(1)).toThrow(RangeError);
       expect(memory.buffer.byteLength).toBe(4 * PAGE);
     }
-    const smaller = memoryOf(capMemory(memoryModule(1, 2), 4)); // a smaller maximum stays
+    const smaller = memoryOf(capLimits(memoryModule(1, 2), budgetFor(1, 2, 4))); // a smaller maximum stays
     expect(() => smaller.grow(2)).toThrow(RangeError);
   });
 
-  it('refuses a memory that starts above the cap', () => {
-    expect(() => capMemory(memoryModule(5), 4)).toThrow(/starts at 5, above the cap of 4/);
+  it('refuses a module whose declared minimums need more than the budget, saying what they need', () => {
+    expect(() => budgetFor(5, undefined, 4)).toThrow(/needs at least \d+ bytes \(memory 327680, tables 0, .*more than maxMemory/);
   });
 });

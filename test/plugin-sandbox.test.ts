@@ -52,7 +52,7 @@ describe('hostile plugins', () => {
 
   it('an endless loop in on-data is stopped by the fuel limit, while another engine keeps answering', async () => {
     const spin = await pluginEngine(scope, {
-      module: await fixturePlugin('spin'), fuelPerEvent: 50_000_000, restartDelay: 1, maxRestarts: 100,
+      module: await fixturePlugin('spin'), fuelPerEvent: 50_000_000, timePerEvent: 1000, restartDelay: 1, maxRestarts: 100,
     });
     const echo = scope.engine({ addrs: ['127.0.0.1:0'], plugin: { module: examplePlugin('echo') } });
     await echo.start();
@@ -91,7 +91,7 @@ describe('hostile plugins', () => {
 
   it('unbounded memory growth stops at maxMemory, with the process RSS bounded', async () => {
     const maxMemory = 32 * MiB;
-    const hog = await pluginEngine(scope, { module: await fixturePlugin('hog'), maxMemory });
+    const hog = await pluginEngine(scope, { module: await fixturePlugin('hog'), maxMemory, timePerEvent: 1000 });
     // RSS at its peak: read while the failed instance's memory is still alive.
     let rssAtLimit = 0;
     hog.engine.onPluginError(() => (rssAtLimit = process.memoryUsage().rss));
@@ -103,7 +103,7 @@ describe('hostile plugins', () => {
     const rssGrowth = rssAtLimit - rssBefore;
     expect(hog.closes).toHaveLength(1);
     expect(hog.closes[0].code).toBe('ERR_NBIO_PLUGIN_LIMIT');
-    expect(hog.closes[0].message).toContain(`its memory would grow past maxMemory (${maxMemory} bytes)`);
+    expect(hog.closes[0].message).toContain(`its memory and tables would grow past maxMemory (${maxMemory} bytes)`);
     // Without the cap the hog would touch gigabytes: the process stays within the cap and some slack.
     expect(rssGrowth).toBeLessThan(maxMemory + 48 * MiB);
     console.log(`hog: RSS grew ${(rssGrowth / MiB).toFixed(1)} MiB for a ${maxMemory / MiB} MiB cap`);
@@ -196,8 +196,8 @@ describe('hostile plugins', () => {
     expect(other.errors).toEqual([]);
   });
 
-  it('deep recursion is a trap (stack overflow), whatever the fuel', async () => {
-    const recurse = await pluginEngine(scope, { module: await fixturePlugin('recurse'), fuelPerEvent: 2 ** 31 - 1, restartDelay: 1 });
+  it('deep recursion is a trap (stack overflow) at the stack budget, whatever the fuel', async () => {
+    const recurse = await pluginEngine(scope, { module: await fixturePlugin('recurse'), fuelPerEvent: 2 ** 31 - 1, timePerEvent: 1000, restartDelay: 1 });
     const socket = await scope.connect(recurse.engine.addrs[0]);
     const closed = untilClosed(socket);
     socket.write('recurse');
@@ -205,14 +205,15 @@ describe('hostile plugins', () => {
     expect(recurse.errors).toHaveLength(1);
     expect(recurse.errors[0].code).toBe('ERR_NBIO_PLUGIN_TRAP');
     expect(recurse.errors[0].message).toContain('stack overflow');
-    expect(recurse.errors[0].cause).toBeInstanceOf(RangeError);
+    expect(recurse.errors[0].message).toContain('passed the stack budget');
+    expect(recurse.errors[0].cause).toBeInstanceOf(WebAssembly.RuntimeError);
     while (recurse.engine.pluginStats!.state !== 'running') await tick();
     await echoes(scope, recurse.engine, 'after the overflow');
   });
 
   it('uses identical fuel for identical input', async () => {
     const fuelOf = async (module: Uint8Array | string, input: string) => {
-      const { engine } = await pluginEngine(scope, { module, fuelPerEvent: 50_000_000 });
+      const { engine } = await pluginEngine(scope, { module, fuelPerEvent: 50_000_000, timePerEvent: 1000 });
       const socket = await scope.connect(engine.addrs[0]);
       const closed = untilClosed(socket);
       socket.end(input);

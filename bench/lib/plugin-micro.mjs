@@ -40,9 +40,13 @@ function sinkConn() {
 function instanceHost(owners) {
   return {
     fuelPerEvent: 50_000_000,
+    timePerEvent: 5,
     writeQueueLimit: 1 << 20,
     log() {},
     owner: (conn) => owners.get(conn),
+    pause: (conn) => conn.pause(),
+    resume: (conn) => conn.resume(),
+    ranLong() {},
     failed: (_i, err) => {
       throw err;
     },
@@ -92,7 +96,7 @@ async function meteringOverhead({ samples, calls }) {
   const input = Buffer.alloc(64 * 1024, 'a'.charCodeAt(0));
   input[input.length - 1] = 10; // one line: the loop runs over every byte, then one write
   const run = (module, isMetered) => {
-    const x = new WebAssembly.Instance(module, importObject(stub)).exports;
+    const x = new WebAssembly.Instance(module, importObject(stub, () => 0)).exports;
     const fuel = x[FUEL_GLOBAL];
     if (isMetered) {
       fuel.value = 2 ** 31 - 1;

@@ -8,7 +8,10 @@
  * list or return area outside its memory, a misaligned return area, an
  * invalid enum value or UTF-8 string traps the plugin (a
  * {@link PluginViolation} thrown from the host function ends the call).
+ * A string the host reads only the start of (see {@link liftString}) is
+ * checked as far as it is read.
  */
+import { REFUEL_IMPORT } from './metering.js';
 import type { GuestMemory } from '../guest-memory.js';
 import type { ImportName } from './world.js';
 
@@ -23,8 +26,11 @@ export class PluginViolation extends Error {
 /** The host functions, by canonical name, in lowered (all-i32) form. */
 export type LoweredImports = Record<ImportName, (...args: number[]) => number | void>;
 
-/** The import object: the lowered functions under both spellings of their names. */
-export function importObject(fns: LoweredImports): WebAssembly.Imports {
+/**
+ * The import object: the lowered functions under both spellings of their
+ * names, and the engine's own import the metering added (`refuel`).
+ */
+export function importObject(fns: LoweredImports, refuel: () => number): WebAssembly.Imports {
   const conn = {
     '[method]connection.write': fns.write,
     '[method]connection.end': fns.end,
@@ -40,6 +46,7 @@ export function importObject(fns: LoweredImports): WebAssembly.Imports {
     'cm32p2|nbio:plugin/conn@0.1': { ...conn, connection_drop: fns.drop },
     'nbio:plugin/host@0.1.0': host,
     'cm32p2|nbio:plugin/host@0.1': host,
+    [REFUEL_IMPORT.module]: { [REFUEL_IMPORT.name]: refuel },
   };
 }
 
@@ -52,18 +59,29 @@ export function checkRange(mem: GuestMemory, ptr: number, len: number, what: str
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const utf8Lossy = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
 
-/** A string the plugin passed; invalid UTF-8 traps. Longer than `maxBytes`: cut there, marked with '…'. */
+/**
+ * A string the plugin passed, of which the host reads at most `maxBytes`:
+ * a longer one is cut there (at the start of the character that crosses
+ * that point) and marked with '…'; what is not read is not checked. The
+ * whole string must lie in memory; invalid UTF-8 in what is read traps.
+ */
 export function liftString(mem: GuestMemory, ptr: number, len: number, maxBytes: number): string {
   checkRange(mem, ptr, len, 'a string');
-  if (len > maxBytes) return `${utf8Lossy.decode(mem.u8.subarray(ptr, ptr + maxBytes))}…`;
+  let end = ptr + len;
+  if (len > maxBytes) {
+    end = ptr + maxBytes;
+    // Back to the first byte of a character cut in two (at most 3 continuation bytes).
+    for (let i = 0; i < 3 && (mem.u8[end] & 0xc0) === 0x80; i++) end--;
+  }
+  let text: string;
   try {
-    return utf8.decode(mem.u8.subarray(ptr, ptr + len));
+    text = utf8.decode(mem.u8.subarray(ptr, end));
   } catch {
     throw new PluginViolation('a string is not valid UTF-8');
   }
+  return end === ptr + len ? text : `${text}…`;
 }
 
 /**

@@ -4,12 +4,16 @@
  * A handle is what the plugin holds (an i32): a slot number in the low 20
  * bits and the slot's generation above them, so a handle that was dropped
  * (or never given) does not name a slot's later occupant: looking it up
- * fails, and the host traps the plugin. Slot 0 is never used (0 is never a
- * handle).
+ * fails, and the host traps the plugin. A slot whose generation reached
+ * the last one is retired rather than reused, so no handle ever names two
+ * values in the life of a table; the table is full once every slot is
+ * retired or in use (some two billion handles given). Slot 0 is never used
+ * (0 is never a handle).
  */
 
 const SLOT_BITS = 20;
 const SLOT_MASK = (1 << SLOT_BITS) - 1;
+/** Generations run from 1 to GEN_MAX: the handle of the last is below 2^31. */
 const GEN_MAX = (1 << 11) - 1;
 
 /** Most handles one instance can hold at once. */
@@ -58,9 +62,13 @@ export class HandleTable<T> {
     if (value === undefined) return undefined;
     const slot = handle & SLOT_MASK;
     this.#values[slot] = undefined;
-    this.#gens[slot] = this.#gens[slot] === GEN_MAX ? 1 : this.#gens[slot] + 1;
-    this.#free.push(slot);
     this.#size--;
+    if (this.#gens[slot] === GEN_MAX) {
+      this.#gens[slot] = 0; // retired: no handle names it again
+    } else {
+      this.#gens[slot]++;
+      this.#free.push(slot);
+    }
     return value;
   }
 }

@@ -1,38 +1,42 @@
-import { formatAddress } from '../address.js';
-import { ConnState, type Conn } from '../conn.js';
+/**
+ * One instance of a plugin and the discipline of its calls (events): the
+ * fuel of an event handed out in slices, its time limit, and the one way
+ * every failure of the instance ends, wherever it happened.
+ */
+import type { Conn } from '../conn.js';
 import { NbioError, withoutStack } from '../errors.js';
-import { CloseReason, Level } from '../generated/abi.js';
 import { GuestMemory } from '../guest-memory.js';
-import { checkRange, importObject, liftString, lowerString, PluginViolation, type LoweredImports } from './abi.js';
-import { HandleTable } from './handles.js';
-import { FUEL_GLOBAL, LIMIT_GLOBAL, START_EXPORT } from './metering.js';
+import { native } from '../native.js';
+import { checkRange, importObject, liftString, PluginViolation } from './abi.js';
+import { HostFunctions, type ConnEntry, type HostServices } from './host-functions.js';
+import { FUEL_GLOBAL, LIMIT_GLOBAL, MEMORY_LIMIT_HIT, START_EXPORT } from './metering.js';
 import type { PluginModule } from './module.js';
+import { STACK_BUDGET, STACK_LIMIT_HIT } from './stack-budget.js';
+import { ThreadClock } from './thread-clock.js';
 
 export { CloseReason } from '../generated/abi.js';
+export type { LogLevel } from './host-functions.js';
 
-/** `host.level`, as the application's `log` receives it: the case's name in lower case. */
-export type LogLevel = Lowercase<keyof typeof Level>;
-/** The names of `host.level` cases, by their number. */
-const LEVELS: readonly LogLevel[] = Object.entries(Level).reduce<LogLevel[]>((names, [name, n]) => {
-  names[n] = name.toLowerCase() as LogLevel;
-  return names;
-}, []);
-/** Longest log message passed on, in bytes; longer ones are cut. */
-const MAX_LOG_BYTES = 4096;
+/** Fuel handed to a running event at a time: the event's time limit is checked between slices. */
+export const FUEL_SLICE = 1_000_000;
+/**
+ * Slices an event must have used before its time limit can stop it: a
+ * pause that is not the plugin's doing (a garbage collection, say) uses no
+ * fuel, so it cannot stop an event that does little on its own.
+ */
+export const TIMED_AFTER_SLICES = 3;
+
+/** Longest error message of `init` passed on, in characters. */
+const MAX_INIT_ERROR = 200;
 
 /** What an instance needs from the engine. */
-export interface InstanceHost {
+export interface InstanceHost extends HostServices {
   /** Fuel for one event (one call into the plugin, with the host calls it makes). */
   readonly fuelPerEvent: number;
-  /** Most bytes a connection may have queued: `write` takes no more. */
-  readonly writeQueueLimit: number;
-  log(level: LogLevel, message: string): void;
-  /**
-   * The instance the engine gave `conn` to: the owner check every host
-   * function makes, on the engine's own record rather than the instance's
-   * table (defence in depth against a bug in the table).
-   */
-  owner(conn: Conn): PluginInstance | undefined;
+  /** Time limit of one event, in ms. */
+  readonly timePerEvent: number;
+  /** An event used more than a slice of fuel, and ran `ms` milliseconds from the end of its first slice. */
+  ranLong(ms: number): void;
   /**
    * The instance failed: it trapped (ERR_NBIO_PLUGIN_TRAP) or hit a limit
    * (ERR_NBIO_PLUGIN_LIMIT), `err.cause` being what was thrown. Called once,
@@ -43,16 +47,19 @@ export interface InstanceHost {
 
 type Fn = (...args: number[]) => number;
 
-/** A handle whose connection closed: still valid (until dropped), its methods do nothing. */
-const CLOSED = 'closed';
-
 /**
  * One instance of a plugin: its own memory, globals and resource table,
  * the failure domain. The engine calls it through the methods below, one
- * call at a time; each call gets the fuel of one event and, if the plugin
- * traps, runs out of fuel or breaks the rules of its world, the instance is
- * dead: nothing enters it again (the component model's "no re-entry after a
- * trap"), and {@link InstanceHost.failed} is told.
+ * call at a time; each call is an event, with the fuel of one event
+ * (`fuelPerEvent`, handed out in slices of {@link FUEL_SLICE}, the event's
+ * time limit `timePerEvent` checked between them, see `#refuel`). If the
+ * plugin traps, runs out of fuel or time, passes its memory or stack budget,
+ * breaks the rules of its world, or anything throws inside a host
+ * function it called, the instance is dead: nothing enters it again (the
+ * component model's "no re-entry after a trap"), nothing it asked for in
+ * that event is done (closes, ends), and {@link InstanceHost.failed} is
+ * told, from where the call returned: with the engine's stack, whatever
+ * depth the plugin had reached.
  *
  * Calls for connections the instance was not given, and calls to a dead
  * instance, do nothing. A call made while another one runs (re-entry) is
@@ -66,11 +73,21 @@ export class PluginInstance {
   readonly #maxMemory: number;
   readonly #fn: Record<'init' | 'onOpen' | 'onData' | 'onDrain' | 'onClose', Fn>;
   readonly #optional: { initPost?: Fn; initialize?: Fn; start?: Fn };
-  readonly #handles = new HandleTable<Conn | typeof CLOSED>();
-  /** The open connections given to this instance: the plugin's key and handle for each. */
-  readonly #open = new Map<Conn, { key: number; handle: number }>();
+  readonly #calls: HostFunctions;
   #running = false;
   #dead = false;
+  /**
+   * Fuel of the event not handed out yet, slices it used, the time and the
+   * thread's CPU time at the end of its first slice, and what stopped it
+   * (if it was stopped).
+   */
+  #reserve = 0;
+  #slices = 0;
+  #wallAtFirstSlice = 0;
+  #cpuAtFirstSlice = 0;
+  /** The thread's CPU time (undefined where the system does not have it: the wall clock stands in). */
+  #clock: ThreadClock | undefined = new ThreadClock();
+  #stopped: 'fuel' | 'time' | undefined;
   /** Fuel used by all calls so far, and the number of calls. */
   fuelUsed = 0;
   events = 0;
@@ -79,7 +96,8 @@ export class PluginInstance {
   constructor(plugin: PluginModule, host: InstanceHost) {
     this.#host = host;
     this.#maxMemory = plugin.maxMemory;
-    const instance = new WebAssembly.Instance(plugin.module, importObject(this.#imports()));
+    this.#calls = new HostFunctions(this.#mem, host, this);
+    const instance = new WebAssembly.Instance(plugin.module, importObject(this.#calls.lowered(), () => this.#refuel()));
     const x = instance.exports as Record<string, unknown>;
     const ex = plugin.exports;
     const fn = (name: string | undefined) => (name === undefined ? undefined : (x[name] as Fn));
@@ -97,37 +115,50 @@ export class PluginInstance {
     return this.#dead;
   }
 
+  /**
+   * The engine is done with the instance (it failed, or was dropped): its
+   * memory's pages go back to the system now, rather than when V8 collects
+   * the instance, which may be long after many more were created. Nothing
+   * enters the instance again.
+   */
+  release(): void {
+    this.#dead = true;
+    this.#mem.sync();
+    native.discard(this.#mem.buffer, 0, this.#mem.buffer.byteLength);
+  }
+
   /** The open connections given to this instance. */
   connections(): Conn[] {
-    return [...this.#open.keys()];
+    return this.#calls.connections();
   }
 
   /** Whether `conn` was given to this instance and is open. */
   has(conn: Conn): boolean {
-    return this.#open.has(conn);
+    return this.#calls.entryOf(conn) !== undefined;
   }
 
   /**
    * Runs the module's start function and `_initialize` (if any), then
    * `init(config)`, all on one event's fuel. Returns the error message the
-   * plugin returned, or undefined; if it trapped, the instance is dead.
+   * plugin returned (control characters replaced, cut to a couple of
+   * hundred characters), or undefined; if it trapped, the instance is dead.
    */
   init(config: Uint8Array): string | undefined {
     if (!this.#enter()) return undefined;
     try {
       this.#optional.start?.();
       this.#optional.initialize?.();
-      const ptr = this.#lowerBytes(config);
+      const ptr = this.#calls.lowerBytes(config);
       const ret = this.#fn.init(ptr, config.length);
       checkRange(this.#mem, ret, 12, 'the result of init');
       if (ret % 4 !== 0) throw new PluginViolation(`the result of init at ${ret} is not aligned to 4 bytes`);
       const tag = this.#mem.u8[ret];
       if (tag > 1) throw new PluginViolation(`init returned an invalid result tag ${tag}`);
       const w = ret >>> 2;
-      const error = tag === 1 ? liftString(this.#mem, this.#mem.i32[w + 1], this.#mem.i32[w + 2], MAX_LOG_BYTES) : undefined;
+      const error = tag === 1 ? liftString(this.#mem, this.#mem.i32[w + 1], this.#mem.i32[w + 2], 4 * MAX_INIT_ERROR) : undefined;
       this.#optional.initPost?.(ret);
       this.#leave();
-      return error;
+      return error === undefined ? undefined : printable(error);
     } catch (err) {
       this.#fail('init', err);
       return undefined;
@@ -138,11 +169,8 @@ export class PluginInstance {
   open(conn: Conn): void {
     if (!this.#enter()) return;
     try {
-      const handle = this.#handles.insert(conn);
-      if (handle === 0) throw new PluginViolation('its table is full: it does not drop the handles of closed connections');
-      const entry = { key: 0, handle };
-      this.#open.set(conn, entry);
-      entry.key = this.#fn.onOpen(handle) >>> 0;
+      const entry = this.#calls.add(conn);
+      entry.key = this.#fn.onOpen(entry.handle) >>> 0;
       this.#leave();
     } catch (err) {
       this.#fail('on-open', err);
@@ -151,10 +179,10 @@ export class PluginInstance {
 
   /** Bytes arrived on `conn` (`on-data`): copied into the plugin's memory, where its `cabi_realloc` says. */
   data(conn: Conn, bytes: Uint8Array): void {
-    const entry = this.#open.get(conn);
+    const entry = this.#calls.entryOf(conn);
     if (entry === undefined || !this.#enter()) return;
     try {
-      const ptr = this.#lowerBytes(bytes);
+      const ptr = this.#calls.lowerBytes(bytes);
       this.#fn.onData(entry.key, ptr, bytes.length);
       this.#leave();
     } catch (err) {
@@ -164,7 +192,7 @@ export class PluginInstance {
 
   /** `conn` drained (`on-drain`). */
   drain(conn: Conn): void {
-    const entry = this.#open.get(conn);
+    const entry = this.#calls.entryOf(conn);
     if (entry === undefined || !this.#enter()) return;
     try {
       this.#fn.onDrain(entry.key);
@@ -175,12 +203,9 @@ export class PluginInstance {
   }
 
   /** `conn` closed (`on-close`); its handle stays valid, doing nothing, until the plugin drops it. */
-  close(conn: Conn, reason: CloseReason): void {
-    const entry = this.#open.get(conn);
-    if (entry === undefined) return;
-    this.#open.delete(conn);
-    this.#handles.set(entry.handle, CLOSED);
-    if (!this.#enter()) return;
+  close(conn: Conn, reason: number): void {
+    const entry: ConnEntry | undefined = this.#calls.closed(conn);
+    if (entry === undefined || !this.#enter()) return;
     try {
       this.#fn.onClose(entry.key, reason);
       this.#leave();
@@ -189,20 +214,72 @@ export class PluginInstance {
     }
   }
 
-  /** Starts a call: false if the instance is dead; throws on re-entry; sets the fuel. */
+  /** Starts a call: false if the instance is dead; throws on re-entry; hands out the first slice of fuel. */
   #enter(): boolean {
     if (this.#dead) return false;
     if (this.#running) throw new Error('nbio-wasm: re-entrant call into a plugin instance refused');
     this.#running = true;
-    this.#fuel.value = this.#host.fuelPerEvent;
+    this.#stopped = undefined;
+    this.#slices = 0;
+    const budget = this.#host.fuelPerEvent;
+    const first = Math.min(budget, FUEL_SLICE);
+    this.#reserve = budget - first;
+    this.#fuel.value = first;
     return true;
   }
 
-  /** Ends a call that returned: accounts its fuel, checks the memory cap. */
+  /**
+   * The module spent its slice of fuel (`__nbio.refuel`): hands out the
+   * next one, or returns 0 (the module then traps) when the event's fuel is
+   * used up, or it has run longer than `timePerEvent`.
+   *
+   * "Run" is the event's time on the thread, not merely the time since it
+   * began: the thread may not be running at all for a while (the system
+   * runs other processes), and a plugin must not be stopped for that. The
+   * time is the CPU time the thread used from the end of the event's first
+   * slice (thread-clock.ts); it is checked from the
+   * {@link TIMED_AFTER_SLICES}th slice on. (No clock is read for an event
+   * that uses less than a slice: most events.)
+   */
+  #refuel(): number {
+    const fuel = this.#fuel.value as number;
+    if (-fuel > this.#reserve) {
+      this.#stopped = 'fuel';
+      return 0;
+    }
+    const take = Math.min(this.#reserve, FUEL_SLICE - fuel);
+    this.#reserve -= take;
+    this.#fuel.value = fuel + take;
+    const slices = ++this.#slices;
+    if (slices === 1) {
+      this.#wallAtFirstSlice = performance.now();
+      if (this.#clock?.start() === false) this.#clock = undefined;
+      this.#cpuAtFirstSlice = this.#cpuNow();
+    } else if (slices >= TIMED_AFTER_SLICES && this.#cpuNow() - this.#cpuAtFirstSlice > this.#host.timePerEvent) {
+      this.#stopped = 'time';
+      return 0;
+    }
+    return 1;
+  }
+
+  /** An event that used more than a slice ended: the clock is closed, the host told how long it ran. */
+  #endLong(): void {
+    this.#clock?.stop();
+    this.#host.ranLong(performance.now() - this.#wallAtFirstSlice);
+  }
+
+  /** The thread's CPU time in ms, or the wall clock where the system does not tell it. */
+  #cpuNow(): number {
+    return this.#clock === undefined ? performance.now() : this.#clock.now();
+  }
+
+  /** Ends a call that returned: does what the plugin asked for, accounts its fuel and time, checks the memory. */
   #leave(): void {
     this.#running = false;
-    this.fuelUsed += this.#host.fuelPerEvent - (this.#fuel.value as number);
+    if (this.#slices > 0) this.#endLong();
+    this.fuelUsed += this.#host.fuelPerEvent - this.#reserve - (this.#fuel.value as number);
     this.events++;
+    this.#calls.endOfEvent();
     this.#mem.sync();
     if (this.#mem.u8.length > this.#maxMemory) this.#fail('a call', new PluginViolation('its memory is larger than maxMemory'));
   }
@@ -211,100 +288,43 @@ export class PluginInstance {
   #fail(where: string, thrown: unknown): void {
     this.#running = false;
     this.#dead = true;
+    if (this.#slices > 0) this.#endLong();
+    this.#calls.discardEvent();
     const fuel = this.#fuel.value as number;
-    this.fuelUsed += this.#host.fuelPerEvent - Math.max(fuel, 0);
+    this.fuelUsed += this.#host.fuelPerEvent - this.#reserve - Math.max(fuel, 0);
     this.events++;
-    let code: 'ERR_NBIO_PLUGIN_TRAP' | 'ERR_NBIO_PLUGIN_LIMIT' = 'ERR_NBIO_PLUGIN_TRAP';
-    let why: string;
-    if (this.#limit.value === 1) {
-      code = 'ERR_NBIO_PLUGIN_LIMIT';
-      why = `its memory would grow past maxMemory (${this.#maxMemory} bytes)`;
-    } else if (fuel < 0) {
-      code = 'ERR_NBIO_PLUGIN_LIMIT';
-      why = `it ran out of fuel (fuelPerEvent: ${this.#host.fuelPerEvent})`;
-    } else if (thrown instanceof PluginViolation) {
-      why = thrown.message;
-      if (thrown.message.includes('maxMemory')) code = 'ERR_NBIO_PLUGIN_LIMIT';
-    } else if (thrown instanceof RangeError) {
-      why = `stack overflow (${thrown.message})`;
-    } else {
-      why = `it trapped: ${(thrown as Error)?.message ?? String(thrown)}`;
-    }
+    const { code, why } = this.#why(thrown);
     const err = withoutStack(() => new NbioError(code, `plugin instance failed in ${where}: ${why}`));
     err.cause = thrown;
     this.#host.failed(this, err);
   }
 
-  /** Copies bytes into memory from the plugin's `cabi_realloc`; returns where. */
-  #lowerBytes(bytes: Uint8Array): number {
-    const mem = this.#mem;
-    const ptr = mem.alloc(1, bytes.length);
-    checkRange(mem, ptr, bytes.length, 'memory from cabi_realloc');
-    mem.u8.set(bytes, ptr);
-    return ptr;
-  }
-
-  /**
-   * The open connection `handle` names, or undefined if it closed. A handle
-   * that names nothing in this instance's table (dropped, forged), or a
-   * connection this instance was not given, traps.
-   */
-  #conn(handle: number): Conn | undefined {
-    const value = this.#handles.get(handle);
-    if (value === undefined) throw new PluginViolation(`handle ${handle >>> 0} names no connection of this plugin instance (dropped, or never given)`);
-    if (value === CLOSED) return undefined;
-    if (this.#host.owner(value) !== this) throw new PluginViolation(`handle ${handle >>> 0} names a connection that was not given to this plugin instance`);
-    return value;
-  }
-
-  /** The lowered host functions (contracts in wit/nbio-plugin.wit). */
-  #imports(): LoweredImports {
-    return {
-      write: (self, ptr, len) => this.#write(self, ptr >>> 0, len >>> 0),
-      end: (self) => this.#conn(self)?.end(),
-      close: (self) => this.#conn(self)?.close(),
-      pause: (self) => this.#conn(self)?.pause(),
-      resume: (self) => this.#conn(self)?.resume(),
-      localAddress: (self, ret) => this.#address(self, ret >>> 0, 'local'),
-      remoteAddress: (self, ret) => this.#address(self, ret >>> 0, 'remote'),
-      drop: (self) => this.#drop(self),
-      log: (level, ptr, len) => this.#log(level, ptr >>> 0, len >>> 0),
-    };
-  }
-
-  /** `write`: takes what fits in the connection's queue (up to writeQueueLimit bytes queued). */
-  #write(handle: number, ptr: number, len: number): number {
-    checkRange(this.#mem, ptr, len, 'the data to write');
-    const conn = this.#conn(handle);
-    if (conn === undefined || conn.state !== ConnState.Open) return 0;
-    const limit = this.#host.writeQueueLimit;
-    let taken = 0;
-    while (taken < len && conn.state === ConnState.Open) {
-      const room = limit - conn.bufferedAmount;
-      if (room <= 0) break;
-      const n = Math.min(len - taken, room);
-      this.#mem.sync();
-      conn.write(this.#mem.u8.subarray(ptr + taken, ptr + taken + n));
-      taken += n;
+  /** What made a call fail, from what it threw and what the instrumentation and {@link #refuel} noted. */
+  #why(thrown: unknown): { code: 'ERR_NBIO_PLUGIN_TRAP' | 'ERR_NBIO_PLUGIN_LIMIT'; why: string } {
+    const limit = this.#limit.value as number;
+    if (limit === MEMORY_LIMIT_HIT) {
+      return { code: 'ERR_NBIO_PLUGIN_LIMIT', why: `its memory and tables would grow past maxMemory (${this.#maxMemory} bytes)` };
     }
-    return taken | 0;
+    if (limit === STACK_LIMIT_HIT) {
+      return { code: 'ERR_NBIO_PLUGIN_TRAP', why: `stack overflow (its calls passed the stack budget of ${STACK_BUDGET} bytes)` };
+    }
+    if (this.#stopped === 'fuel') return { code: 'ERR_NBIO_PLUGIN_LIMIT', why: `it ran out of fuel (fuelPerEvent: ${this.#host.fuelPerEvent})` };
+    if (this.#stopped === 'time') {
+      return { code: 'ERR_NBIO_PLUGIN_LIMIT', why: `it ran longer than timePerEvent (${this.#host.timePerEvent} ms)` };
+    }
+    if (thrown instanceof PluginViolation) {
+      return { code: thrown.message.includes('maxMemory') ? 'ERR_NBIO_PLUGIN_LIMIT' : 'ERR_NBIO_PLUGIN_TRAP', why: thrown.message };
+    }
+    if (thrown instanceof RangeError) return { code: 'ERR_NBIO_PLUGIN_TRAP', why: `stack overflow (${thrown.message})` };
+    if (thrown instanceof WebAssembly.RuntimeError) return { code: 'ERR_NBIO_PLUGIN_TRAP', why: `it trapped: ${thrown.message}` };
+    const what = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
+    return { code: 'ERR_NBIO_PLUGIN_TRAP', why: `a host function it called failed (${what})` };
   }
+}
 
-  #address(handle: number, ret: number, side: 'local' | 'remote'): void {
-    const conn = this.#conn(handle);
-    const info = conn === undefined ? undefined : side === 'local' ? conn.localAddr : conn.remoteAddr;
-    lowerString(this.#mem, info === undefined ? '' : formatAddress(info), ret);
-  }
-
-  /** `[resource-drop]connection`: the handle is gone; an open connection closes. */
-  #drop(handle: number): void {
-    const conn = this.#conn(handle);
-    this.#handles.remove(handle);
-    conn?.close();
-  }
-
-  #log(level: number, ptr: number, len: number): void {
-    if (level < 0 || level >= LEVELS.length) throw new PluginViolation(`log level ${level} is not a host.level`);
-    this.#host.log(LEVELS[level], liftString(this.#mem, ptr, len, MAX_LOG_BYTES));
-  }
+/** `text` without control characters (each becomes U+FFFD), cut to {@link MAX_INIT_ERROR} characters. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd');
+  return clean.length > MAX_INIT_ERROR ? `${clean.slice(0, MAX_INIT_ERROR)}…` : clean;
 }

@@ -1,19 +1,22 @@
 /**
  * From a plugin's bytes to a compiled module the engine can instantiate:
  * the component's core module is taken out (component.ts), checked against
- * the plugin world (world.ts), metered (metering.ts) and capped
- * (memory-cap.ts) in a child process (prepare-process.ts), then compiled. Every
- * instance of a plugin comes from one such module.
+ * the plugin world (world.ts) and its memory budget (memory-budget.ts),
+ * metered (metering.ts) and capped in a child process
+ * (prepare-process.ts), then compiled in a worker thread
+ * (prepare-worker.ts). Every instance of a plugin comes from one such
+ * module.
  */
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { NbioError, type NbioErrorCode } from '../errors.js';
 import { packageRoot } from '../package-root.js';
-import { PAGE } from './memory-cap.js';
+import { MAX_COMPONENT_BYTES } from './component.js';
+import { tooLarge } from './source.js';
 import type { ExportMap } from './world.js';
+
+export { readPlugin, type PluginSource } from './source.js';
 
 /** A plugin ready to be instantiated. */
 export interface PluginModule {
@@ -23,12 +26,24 @@ export interface PluginModule {
   exports: ExportMap;
   /** Whether it has a start function (exported as `__nbio_start`, run by init). */
   hasStart: boolean;
-  /** The memory cap, in bytes (a whole number of pages). */
+  /** The memory budget of an instance, in bytes (`maxMemory`). */
   maxMemory: number;
 }
 
-/** Where a plugin comes from: a path, a URL (file:, http:, https:, data:) or the bytes. */
-export type PluginSource = string | URL | Uint8Array;
+/** What the worker is sent: the component in chunks, then the budget. */
+export type WorkerRequest = { type: 'chunk'; bytes: Uint8Array } | { type: 'prepare'; maxBytes: number };
+
+/** What the worker answers, once. */
+export type WorkerReply =
+  | { ok: true; module: WebAssembly.Module; exports: ExportMap; hasStart: boolean }
+  | { ok: false; code: NbioErrorCode; message: string };
+
+/** The worker that prepares a plugin (compiled from prepare-worker.ts). */
+const PREPARE_WORKER = join(packageRoot, 'dist', 'host', 'plugin', 'prepare-worker.js');
+/** How long preparing one plugin may take, checking, metering and compiling it. */
+export const PREPARE_TIMEOUT_MS = 120_000;
+/** Bytes hashed and sent per step. */
+const CHUNK = 1024 * 1024;
 
 function loadError(message: string, cause?: unknown): NbioError {
   const err = new NbioError('ERR_NBIO_PLUGIN_LOAD', message);
@@ -36,55 +51,46 @@ function loadError(message: string, cause?: unknown): NbioError {
   return err;
 }
 
-/** Reads a plugin's bytes. Throws ERR_NBIO_PLUGIN_LOAD if they cannot be had. */
-export async function readPlugin(source: PluginSource): Promise<Uint8Array> {
-  if (source instanceof Uint8Array) return source;
-  const where = String(source);
-  try {
-    const url = source instanceof URL ? source : !isAbsolute(source) && URL.canParse(source) ? new URL(source) : undefined;
-    if (url === undefined) return await readFile(resolve(where));
-    if (url.protocol === 'file:') return await readFile(fileURLToPath(url));
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
-  } catch (err) {
-    throw loadError(`cannot read the plugin ${where}: ${(err as Error).message}`, err);
+/** Cuts `bytes` into views of at most {@link CHUNK} bytes. */
+function chunked(bytes: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const chunk of bytes instanceof Uint8Array ? [bytes] : bytes) {
+    for (let at = 0; at < chunk.length; at += CHUNK) out.push(chunk.subarray(at, at + CHUNK));
   }
+  return out;
 }
 
-/** The process that checks and meters a plugin (compiled from prepare-process.ts). */
-const PREPARE_PROCESS = join(packageRoot, 'dist', 'host', 'plugin', 'prepare-process.js');
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** What the prepare process is sent. */
-export interface PrepareRequest {
-  component: Uint8Array;
-  maxPages: number;
+/** The SHA-256 of the chunks, one chunk per turn of the event loop. */
+async function hashOf(chunks: readonly Uint8Array[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const chunk of chunks) {
+    hash.update(chunk);
+    await nextTurn();
+  }
+  return hash.digest('hex');
 }
-
-/** What the prepare process sends back. */
-export type PrepareResult =
-  | { ok: true; bytes: Uint8Array; exports: ExportMap; hasStart: boolean }
-  | { ok: false; code: string; message: string };
 
 /**
- * Prepares a plugin component (see the file comment) with a memory cap of
- * `maxMemory` bytes (rounded down to whole pages). Rejects with
- * ERR_NBIO_PLUGIN_LOAD, saying why, for anything the engine refuses. The
- * same bytes with the same cap are prepared once per process.
+ * Prepares a plugin component (see the file comment) within a memory
+ * budget of `maxMemory` bytes per instance (memory-budget.ts). Rejects
+ * with ERR_NBIO_PLUGIN_LOAD, saying why, for anything the engine refuses.
+ * The same bytes with the same budget are prepared once per process.
  *
- * Checking and metering run in a child process: binaryen takes a few
- * hundred milliseconds to load and instrumenting a large module takes
- * more, which must not stall the engines serving on this thread; the
- * memory binaryen uses (some 90 MB) goes back to the system when the
- * process ends, which a worker thread's does not; and a module that trips
- * an assertion inside binaryen ruins only that process.
+ * This thread only hashes the bytes (a chunk per turn of the event loop)
+ * and hands them over, a chunk per message: checking and metering run in
+ * a child process, compiling in a worker thread (prepare-worker.ts says
+ * why), so that loading even the largest plugin accepted holds this
+ * thread only for short steps.
  */
-export function preparePlugin(component: Uint8Array, maxMemory: number): Promise<PluginModule> {
-  const maxPages = Math.floor(maxMemory / PAGE);
-  const key = `${maxPages}:${createHash('sha256').update(component).digest('hex')}`;
+export async function preparePlugin(component: Uint8Array | readonly Uint8Array[], maxMemory: number): Promise<PluginModule> {
+  const chunks = chunked(component);
+  if (chunks.reduce((n, c) => n + c.length, 0) > MAX_COMPONENT_BYTES) throw tooLarge('the plugin');
+  const key = `${maxMemory}:${await hashOf(chunks)}`;
   let prepared = cache.get(key);
   if (prepared === undefined) {
-    prepared = prepare(component, maxPages);
+    prepared = prepare(chunks, maxMemory);
     cache.set(key, prepared);
     prepared.catch(() => cache.delete(key));
     if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
@@ -92,21 +98,32 @@ export function preparePlugin(component: Uint8Array, maxMemory: number): Promise
   return prepared;
 }
 
-/** Prepared plugins by cap and content: the same plugin is checked and compiled once per process. */
+/** Prepared plugins by budget and content: the same plugin is checked and compiled once per process. */
 const cache = new Map<string, Promise<PluginModule>>();
 const CACHE_SIZE = 16;
 
-async function prepare(component: Uint8Array, maxPages: number): Promise<PluginModule> {
-  const child = fork(PREPARE_PROCESS, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const result = await new Promise<PrepareResult>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as PrepareResult));
-    child.once('error', (err) => reject(loadError(`plugin refused: checking it failed (${err.message})`, err)));
-    child.once('exit', (code, signal) => reject(loadError(`plugin refused: checking it failed (exit ${code ?? signal}) ${stderr.trim()}`)));
-    child.send({ component, maxPages } satisfies PrepareRequest);
-  }).finally(() => child.kill());
-  if (!result.ok) throw new NbioError(result.code as NbioErrorCode, result.message);
-  const module = await WebAssembly.compile(result.bytes as Uint8Array<ArrayBuffer>);
-  return { module, exports: result.exports, hasStart: result.hasStart, maxMemory: maxPages * PAGE };
+async function prepare(chunks: readonly Uint8Array[], maxBytes: number): Promise<PluginModule> {
+  const worker = new Worker(PREPARE_WORKER);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      timer = setTimeout(() => reject(loadError(`plugin refused: preparing it took longer than ${PREPARE_TIMEOUT_MS / 1000} s`)), PREPARE_TIMEOUT_MS);
+      worker.once('message', resolve);
+      worker.once('error', (err) => reject(loadError(`plugin refused: preparing it failed (${err.message})`, err)));
+      worker.once('exit', (code) => reject(loadError(`plugin refused: preparing it failed (the worker exited with ${code})`)));
+      void (async () => {
+        for (const bytes of chunks) {
+          worker.postMessage({ type: 'chunk', bytes } satisfies WorkerRequest);
+          await nextTurn();
+        }
+        worker.postMessage({ type: 'prepare', maxBytes } satisfies WorkerRequest);
+      })();
+    });
+    if (!reply.ok) throw new NbioError(reply.code, reply.message);
+    return { module: reply.module, exports: reply.exports, hasStart: reply.hasStart, maxMemory: maxBytes };
+  } finally {
+    clearTimeout(timer);
+    worker.removeAllListeners();
+    void worker.terminate();
+  }
 }

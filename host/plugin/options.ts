@@ -1,6 +1,6 @@
 import { NbioError } from '../errors.js';
 import type { LogLevel } from './instance.js';
-import { PAGE } from './memory-cap.js';
+import { PAGE } from './memory-budget.js';
 import type { PluginSource } from './module.js';
 
 /** The `plugin` option of `new Engine(options)`. */
@@ -8,26 +8,42 @@ export interface PluginOptions {
   /** The plugin component: a path, a URL (file:, http:, https:) or its bytes. */
   module: PluginSource;
   /**
-   * Most bytes of linear memory one instance may have (rounded down to
-   * 64 KiB pages). A module declaring more as its initial size is refused;
-   * growing past it traps (ERR_NBIO_PLUGIN_LIMIT). Default 16 MiB.
+   * Most bytes one instance may hold: its linear memory, all its tables,
+   * and what instantiating it allocates besides (globals, exports,
+   * functions; see README, "Plugins"). A module whose declared minimums
+   * need more is refused at start(); a `memory.grow` or `table.grow` past
+   * it stops the event (ERR_NBIO_PLUGIN_LIMIT). Default 16 MiB.
    */
   maxMemory?: number;
   /**
    * CPU budget of one event (one call into the plugin), in fuel units: about
-   * one per WebAssembly instruction executed (see README, "Plugins").
+   * one per WebAssembly instruction executed, with host calls and bulk
+   * memory instructions charged for their work (see README, "Plugins").
    * Running out stops the call (ERR_NBIO_PLUGIN_LIMIT). Default 50,000,000
    * (a few milliseconds of CPU).
    */
   fuelPerEvent?: number;
-  /** Bytes (or a string, as UTF-8) given to the plugin's `init`. Default: empty. */
+  /**
+   * Time limit of one event, in milliseconds, whatever fuel is left: an
+   * event that has run longer stops (ERR_NBIO_PLUGIN_LIMIT). Checked each
+   * time the event has used another 1,000,000 units of fuel, from
+   * 3,000,000 on, it counts the CPU time of the thread from the end of the
+   * event's first 1,000,000 units, so a stretch during which the system
+   * runs other processes does not stop it. Default 5.
+   */
+  timePerEvent?: number;
+  /** Bytes (or a string, as UTF-8) given to the plugin's `init`, copied at start(). Default: empty. */
   config?: string | Uint8Array;
   /**
    * Instances re-created after failures (traps, limits) before the plugin
    * is disabled (ERR_NBIO_PLUGIN_DISABLED). Default 5.
    */
   maxRestarts?: number;
-  /** Milliseconds before the first re-creation; doubled for each further one, up to 30 s. Default 100. */
+  /**
+   * Milliseconds before the first re-creation; doubled for each further
+   * one, up to 30 s. Default 100. 0 means no delay and no backoff at all:
+   * every failure is followed by a new instance at once.
+   */
   restartDelay?: number;
   /** Receives the plugin's log lines (`host.log`). Default: they are dropped. */
   log?: (level: LogLevel, message: string) => void;
@@ -38,19 +54,20 @@ export interface ResolvedPluginOptions {
   module: PluginSource;
   maxMemory: number;
   fuelPerEvent: number;
+  timePerEvent: number;
   config: Uint8Array;
   maxRestarts: number;
   restartDelay: number;
   log: ((level: LogLevel, message: string) => void) | undefined;
 }
 
-const KNOWN = new Set(['module', 'maxMemory', 'fuelPerEvent', 'config', 'maxRestarts', 'restartDelay', 'log']);
+const KNOWN = new Set(['module', 'maxMemory', 'fuelPerEvent', 'timePerEvent', 'config', 'maxRestarts', 'restartDelay', 'log']);
 
 function invalid(message: string): NbioError {
   return new NbioError('ERR_NBIO_INVALID_OPTION', `plugin.${message}`);
 }
 
-function integer(options: PluginOptions, key: 'maxMemory' | 'fuelPerEvent' | 'maxRestarts' | 'restartDelay',
+function integer(options: PluginOptions, key: 'maxMemory' | 'fuelPerEvent' | 'timePerEvent' | 'maxRestarts' | 'restartDelay',
   fallback: number, min: number, max: number): number {
   const value = options[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -76,7 +93,9 @@ export function resolvePluginOptions(options: unknown): ResolvedPluginOptions {
     module,
     maxMemory: integer(o, 'maxMemory', 16 * 1024 * 1024, PAGE, 4 * 1024 * 1024 * 1024 - PAGE),
     fuelPerEvent: integer(o, 'fuelPerEvent', 50_000_000, 1, 2 ** 31 - 1),
-    config: typeof config === 'string' ? new TextEncoder().encode(config) : (config ?? new Uint8Array(0)),
+    timePerEvent: integer(o, 'timePerEvent', 5, 1, 60_000),
+    // A copy: an instance re-created later gets what start() was given, whatever the caller does to its array.
+    config: typeof config === 'string' ? new TextEncoder().encode(config) : Uint8Array.from(config ?? []),
     maxRestarts: integer(o, 'maxRestarts', 5, 0, 1_000_000),
     restartDelay: integer(o, 'restartDelay', 100, 0, 60_000),
     log,

@@ -1,8 +1,15 @@
+/**
+ * A poller's plugin over time: one instance at a time serves its
+ * connections; failures are contained, reported and followed by a new
+ * instance (or the plugin is disabled); events are paced by the turn
+ * budget (turns.ts).
+ */
 import { ConnState, type Conn } from '../conn.js';
 import { NbioError, withoutStack } from '../errors.js';
 import { CloseReason, PluginInstance, type InstanceHost, type LogLevel } from './instance.js';
 import type { PluginModule } from './module.js';
 import type { ResolvedPluginOptions } from './options.js';
+import { PauseReason, Pauses, TurnBudget, type WaitingEvent } from './turns.js';
 
 /** Longest pause between re-creations of a failing plugin. */
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -41,10 +48,15 @@ export interface PluginStats {
  * close (each onClose gets the failure, ERR_NBIO_PLUGIN_TRAP or
  * ERR_NBIO_PLUGIN_LIMIT, with the cause attached), the failure is
  * reported, and a new instance is created after a delay that doubles with
- * each failure (`restartDelay`, up to 30 s). Connections that open
- * meanwhile wait, paused, and go to the new instance. After more than
- * `maxRestarts` failures the plugin is disabled: waiting and new
- * connections are closed with ERR_NBIO_PLUGIN_DISABLED.
+ * each failure (`restartDelay`, up to 30 s; none at all with 0).
+ * Connections that open meanwhile wait, paused, and go to the new
+ * instance. After more than `maxRestarts` failures the plugin is
+ * disabled: waiting and new connections are closed with
+ * ERR_NBIO_PLUGIN_DISABLED.
+ *
+ * Events beyond the plugin's budget for one turn of the event loop wait
+ * for the next turn (turns.ts); a connection's close reaches the plugin
+ * after its events that wait.
  */
 export class PluginSupervisor {
   readonly #plugin: PluginModule;
@@ -58,7 +70,10 @@ export class PluginSupervisor {
   #spawnFailure: NbioError | undefined;
   #state: PluginStats['state'] = 'running';
   #disabled: NbioError | undefined;
+  /** Connections that opened while no instance could take them. */
   readonly #waiting = new Set<Conn>();
+  readonly #pauses = new Pauses();
+  readonly #turns: TurnBudget;
   /** The instance each open connection was given to. */
   readonly #owners = new Map<Conn, PluginInstance>();
   #timer: NodeJS.Timeout | undefined;
@@ -75,11 +90,16 @@ export class PluginSupervisor {
     this.#plugin = plugin;
     this.#options = options;
     this.#events = events;
+    this.#turns = new TurnBudget((event) => this.#run(event), this.#pauses, () => this.#pastFuel + (this.#instance?.fuelUsed ?? 0));
     this.#host = {
       fuelPerEvent: options.fuelPerEvent,
+      timePerEvent: options.timePerEvent,
       writeQueueLimit,
       log: (level, message) => events.log(level, message),
       owner: (conn) => this.#owners.get(conn),
+      pause: (conn) => this.#pauses.add(conn, PauseReason.Plugin),
+      ranLong: (ms) => this.#turns.ranLong(ms),
+      resume: (conn) => this.#pauses.remove(conn, PauseReason.Plugin),
       failed: (instance, err) => this.#failed(instance, err),
     };
   }
@@ -99,7 +119,10 @@ export class PluginSupervisor {
   stop(): void {
     this.#state = 'stopped';
     clearTimeout(this.#timer);
+    this.#turns.stop();
+    const instance = this.#instance;
     this.#retire();
+    instance?.release();
   }
 
   get stats(): PluginStats {
@@ -116,26 +139,67 @@ export class PluginSupervisor {
 
   /** A connection opened: given to the instance, or kept waiting, or refused. */
   open(conn: Conn): void {
-    if (this.#disabled !== undefined) this.#closer!.fail(conn, this.#disabled);
-    else if (this.#instance !== undefined) this.#give(this.#instance, conn);
-    else if (this.#state === 'restarting') {
-      conn.pause();
-      this.#waiting.add(conn);
-    }
+    if (this.#turns.admits()) this.#timed({ kind: 'open', conn });
+    else this.#turns.wait({ kind: 'open', conn });
   }
 
   data(conn: Conn, data: Uint8Array): void {
-    this.#instance?.data(conn, data);
+    if (!this.#turns.admits()) this.#turns.wait({ kind: 'data', conn, data: data.slice() });
+    else if (!this.#turns.timing) this.#instance?.data(conn, data);
+    else this.#timed({ kind: 'data', conn, data });
   }
 
   drain(conn: Conn): void {
-    this.#instance?.drain(conn);
+    if (this.#turns.admits()) this.#timed({ kind: 'drain', conn });
+    else this.#turns.wait({ kind: 'drain', conn });
   }
 
   /** A connection closed, `err` being what its onClose receives. */
   closed(conn: Conn, err: Error | undefined): void {
+    if (this.stopping) this.#turns.flush();
+    if (this.#turns.admits()) this.#timed({ kind: 'close', conn, err });
+    else this.#turns.wait({ kind: 'close', conn, err });
+  }
+
+  /** Runs an event now, timed if the turn times its events. */
+  #timed(event: WaitingEvent): void {
+    if (!this.#turns.timing) return this.#run(event);
+    this.#turns.begin();
+    this.#run(event);
+    this.#turns.end();
+  }
+
+  /** Runs an event: given to the instance. */
+  #run(event: WaitingEvent): void {
+    switch (event.kind) {
+      case 'open':
+        if (event.conn.state === ConnState.Open || event.conn.state === ConnState.Ending) this.#open(event.conn);
+        break;
+      case 'data':
+        this.#instance?.data(event.conn, event.data);
+        break;
+      case 'drain':
+        this.#instance?.drain(event.conn);
+        break;
+      case 'close':
+        this.#closed(event.conn, event.err);
+        break;
+    }
+  }
+
+  #open(conn: Conn): void {
+    if (this.#disabled !== undefined) this.#closer!.fail(conn, this.#disabled);
+    else if (this.#instance !== undefined) this.#give(this.#instance, conn);
+    else if (this.#state === 'restarting') {
+      this.#pauses.add(conn, PauseReason.Waiting);
+      this.#waiting.add(conn);
+    }
+  }
+
+  #closed(conn: Conn, err: Error | undefined): void {
     this.#waiting.delete(conn);
     this.#owners.delete(conn);
+    this.#pauses.forget(conn);
     this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : reasonOf(err));
   }
 
@@ -156,9 +220,13 @@ export class PluginSupervisor {
     if (this.#spawnFailure !== undefined) {
       this.#pastEvents += instance.events;
       this.#pastFuel += instance.fuelUsed;
+      instance.release();
       return this.#spawnFailure;
     }
-    if (refused !== undefined) return new NbioError('ERR_NBIO_PLUGIN_LOAD', `the plugin's init refused its config: ${refused}`);
+    if (refused !== undefined) {
+      instance.release();
+      return new NbioError('ERR_NBIO_PLUGIN_LOAD', `the plugin's init refused its config: ${refused}`);
+    }
     this.#instance = instance;
     this.#state = 'running';
     return undefined;
@@ -176,6 +244,7 @@ export class PluginSupervisor {
     for (const conn of instance.connections()) this.#closer!.fail(conn, err);
     this.#events.error(err);
     this.#afterFailure(err);
+    instance.release();
   }
 
   /** After a failure: re-create later, or disable. */
@@ -214,7 +283,7 @@ export class PluginSupervisor {
       if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) continue;
       this.#give(instance, conn);
       if (instance.dead) return; // its failure closed what it had and decided what next
-      conn.resume();
+      this.#pauses.remove(conn, PauseReason.Waiting);
     }
   }
 
@@ -223,7 +292,7 @@ export class PluginSupervisor {
     instance.open(conn);
   }
 
-  /** Drops the current instance, keeping its counts. */
+  /** Drops the current instance, keeping its counts (its memory is released by whoever retires it). */
   #retire(): void {
     const instance = this.#instance;
     if (instance === undefined) return;
