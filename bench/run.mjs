@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Echo benchmark harness: nbio-wasm (JavaScript handler and echo plugin) vs
 // node:net vs C epoll and io_uring servers, then in-process plugin host measurements.
+// Writes results/latest.{md,json} and the README's chart, results/chart.svg.
 // See bench/README.md. Usage:
 //   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,nbio-et,net,c,c-uring,wasi-wasmtime,wasi-jco]
 //                      [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR] [--compare DIR]
@@ -12,6 +13,7 @@ import { BENCH_DIR, buildNative } from './lib/build.mjs';
 import { SCENARIOS, SERVER_SCENARIOS, measureIdle, measureThroughput, serverCommands } from './lib/measure.mjs';
 import { measurePlugins, pluginMarkdown } from './lib/plugin-micro.mjs';
 import { prepareWasmtime } from '../test/wasmtime/venv.mjs';
+import { chartSvg } from './lib/chart.mjs';
 import { machineInfo, markdown, summarize } from './lib/report.mjs';
 
 const IDLE_BASE = 100;
@@ -147,5 +149,6 @@ const outDir = opt.out ?? join(BENCH_DIR, 'results');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'latest.md'), md);
 writeFileSync(join(outDir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+writeFileSync(join(outDir, 'chart.svg'), chartSvg(json));
 process.stdout.write(md);
-console.error(`bench: wrote ${join(outDir, 'latest.md')} and latest.json`);
+console.error(`bench: wrote ${join(outDir, 'latest.md')}, latest.json and chart.svg`);
