@@ -1,7 +1,7 @@
 /**
  * Per-connection write queue: the bytes the kernel has not taken yet, in
  * order. A pure data structure over heap.ts: no syscalls, so
- * test/assembly/write-buffer-harness.ts exercises it on its own.
+ * test/reactor/assembly/write-buffer-harness.ts exercises it on its own.
  *
  * Queue descriptor (12 bytes, embedded in a conn-table slot):
  *

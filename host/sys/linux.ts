@@ -48,7 +48,7 @@ export function linuxSys(mem: GuestMemory, owned: OwnedFds): LoweredSys {
     },
     'epoll-wait': (epfd, maxEvents, timeoutMs, ret) => {
       if (roles[epfd] !== FdRole.Epoll) return mem.storeListResult(ret, WAIT_RESULT, 0, EBADF);
-      // The shim stores `ready` records (test/native-shim-epoll.test.ts holds it to the generated layout).
+      // The shim stores `ready` records (test/sys/native-shim-epoll.test.ts holds it to the generated layout).
       const list = mem.alloc(ReadyLayout.align, maxEvents * ReadyLayout.size);
       const n = list === 0 ? -ERRNO.ENOMEM : native.epollWait(epfd, mem.buffer, list, maxEvents, timeoutMs);
       mem.storeListResult(ret, WAIT_RESULT, list, n);

@@ -1,17 +1,18 @@
 #!/usr/bin/env node
-// npm run soak -- [--minutes N | --seconds N] [--concurrency C] [--seed S]
+// The soak: an engine (test/soak/engine.mjs, in a child process) under
+// loopback load for minutes. Connections open and close all the time,
+// `concurrency` at once, half of them dialed by the engine itself (to a
+// listener here), the other half accepted by it. Over each, this side sends
+// messages of mixed sizes (up to 1 MiB) and checks that every echoed byte
+// comes back once and in order; some peers read slowly (the engine queues),
+// some reset, some drop the connection early. After a warm-up, with
+// everything closed, the engine's descriptors, RSS and reactor memory are
+// taken as the baseline; at the end, everything closed again, they must be
+// back within the tolerances below. Prints a table, and a last line "SOAK
+// <json>"; exits non-zero on any wrong byte, unexpected error or figure out
+// of tolerance.
 //
-// Soaks an engine (test/soak/engine.mjs, in a child process) on loopback:
-// connections open and close all the time, `concurrency` at once, half of
-// them dialed by the engine itself (to a listener here), the other half
-// accepted by it. Over each, this side sends messages of mixed sizes (up to
-// 1 MiB) and checks that every echoed byte comes back once and in order;
-// some peers read slowly (the engine queues), some reset, some drop the
-// connection early. After a warm-up, with everything closed, the engine's
-// descriptors, RSS and reactor memory are taken as the baseline; at the end,
-// everything closed again, they must be back within the tolerances below.
-// Prints a table, and a last line "SOAK <json>"; exits non-zero on any
-// wrong byte, unexpected error or figure out of tolerance.
+//   npm run soak -- [--minutes N | --seconds N] [--concurrency C] [--seed S]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AddressResultLayout, EventKind, FD_MASK, ListLayout } from '../../host/generated/abi.js';
-import { readEvents, type ReactorEvent } from '../reactor-events.js';
+import { readEvents, type ReactorEvent } from '../reactor/reactor-events.js';
 import { root } from './commands.js';
 import { FakeWasi } from './fake-wasi.js';
 
