@@ -289,3 +289,14 @@ describe('harness measurement', () => {
     );
   });
 });
+
+describe('in-process plugin measurements', () => {
+  it('run against the built host: per-event cost, metering and instantiation of every example plugin', async () => {
+    const { measurePlugins } = await import('../../bench/lib/plugin-micro.mjs');
+    const r = await measurePlugins({ quick: true });
+    expect(r.per_event.map((e: { size: number }) => e.size)).toEqual([64, 1024]);
+    for (const e of r.per_event) expect(e.plugin_us).toBeGreaterThan(0);
+    expect(r.metering.bytes).toBe(65536);
+    expect(r.instantiation.map((i: { plugin: string }) => i.plugin)).toEqual(['echo', 'upper-lines', 'http-hello']);
+  });
+});
