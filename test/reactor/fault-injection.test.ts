@@ -3,8 +3,10 @@
 // calls (writes, closes, ends, dials, polls) over the in-memory kernel, with
 // one-shot faults (short reads and writes, EAGAIN, EINTR, ECONNRESET, EPIPE,
 // accept and epoll-wait failures, stale and spurious readiness reports).
-// Whatever the schedule, the invariants of test/reactor/fault/run.ts hold. A failure
-// is shrunk to a minimal schedule and printed with the command replaying it.
+// Whatever the schedule, the invariants checked by test/reactor/fault/
+// (host.ts as each event is dispatched, end-state.ts once a round settled)
+// hold. A failure is shrunk to a minimal schedule and printed with the
+// command replaying it.
 //
 //   NBIO_SEED=<seed>:<path> npx vitest run test/reactor/fault-injection.test.ts   replays one failure
 //   NBIO_RUNS=<n>                                                          more (or fewer) schedules

@@ -1,4 +1,4 @@
-// What the fault-injection host (test/reactor/fault/run.ts) knows of each
+// What the fault-injection host (test/reactor/fault/host.ts) knows of each
 // connection, and what must hold once a round of a schedule has settled:
 // every connection closed once, with a cause the schedule explains, no
 // graceful close that resets, bytes intact both ways, nothing left in the
