@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 const dist = new URL('../../dist/', import.meta.url);
-const { Conn, ConnState } = await import(new URL('host/conn.js', dist));
+const { Conn, ConnState } = await import(new URL('host/api/conn.js', dist));
 const { PluginInstance } = await import(new URL('host/plugin/instance.js', dist));
 const { preparePlugin } = await import(new URL('host/plugin/module.js', dist));
 const { pluginCoreModule } = await import(new URL('host/plugin/component.js', dist));
