@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { BENCH_DIR, buildNative } from './lib/build.mjs';
 import { SCENARIOS, SERVER_SCENARIOS, measureIdle, measureThroughput, serverCommands } from './lib/measure.mjs';
 import { pollCountingUnavailable } from './lib/poll-count.mjs';
+import { fileMarkdown, measureFileSends } from './lib/file-send.mjs';
 import { measurePlugins, pluginMarkdown } from './lib/plugin-micro.mjs';
 import { prepareWasmtime } from '../test/wasmtime/venv.mjs';
 import { chartSvg } from './lib/chart.mjs';
@@ -106,6 +107,7 @@ const runs = [];
 const pollRuns = [];
 for (const scenarioName of config.scenarios) {
   const scenario = SCENARIOS[scenarioName];
+  if (scenario.file) continue; // not an echo: below
   for (let rep = 0; rep < config.reps; rep++) {
     // Rotate the server order every repetition so slow drifts hit everyone.
     // A scenario may run a variant of the engine in place of `nbio` (the
@@ -162,14 +164,23 @@ for (const scenarioName of config.scenarios) {
   }
 }
 
+let fileRuns = [];
+if (config.scenarios.includes('file')) {
+  fileRuns = await measureFileSends({
+    pin, reps: config.reps,
+    log: (r) => process.stderr.write(`bench: file ${r.mode} rep ${r.rep + 1}/${config.reps}: ${r.cpu_us_per_mib.toFixed(0)} µs CPU/MiB, other ${r.other_cpu_pct.toFixed(0)}%\n`),
+  }).catch((err) => fail(err.message));
+}
+
 process.stderr.write('bench: plugin host, in process ... ');
 const plugins = await measurePlugins({ quick: config.quick });
 process.stderr.write('done\n');
 
 const elapsedS = (Date.now() - startedAt.getTime()) / 1000;
 const summary = summarize(runs, pollRuns);
-const md = markdown({ machine, config, summary, startedAt: startedAt.toISOString(), elapsedS }) + '\n' + pluginMarkdown(plugins);
-const json = { started_at: startedAt.toISOString(), elapsed_s: elapsedS, machine, config, summary, runs, poll_runs: pollRuns, plugins };
+const md = markdown({ machine, config, summary, startedAt: startedAt.toISOString(), elapsedS }) + '\n' +
+  (fileRuns.length ? fileMarkdown(fileRuns) + '\n' : '') + pluginMarkdown(plugins);
+const json = { started_at: startedAt.toISOString(), elapsed_s: elapsedS, machine, config, summary, runs, poll_runs: pollRuns, file_runs: fileRuns, plugins };
 
 const outDir = opt.out ?? join(BENCH_DIR, 'results');
 mkdirSync(outDir, { recursive: true });

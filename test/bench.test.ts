@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNative } from '../bench/lib/build.mjs';
 import { measureIdle, measureThroughput, SCENARIOS, serverCommands } from '../bench/lib/measure.mjs';
+import { fileMarkdown, measureFileSends } from '../bench/lib/file-send.mjs';
 import { pollCountingUnavailable } from '../bench/lib/poll-count.mjs';
 import { runLoadgen, startServer } from '../bench/lib/procs.mjs';
 import { markdown, summarize } from '../bench/lib/report.mjs';
@@ -263,6 +264,17 @@ describe('harness measurement', () => {
     expect(m.loadgen.round_trips).toBeGreaterThan(0);
     expect(m.polls_per_rt).toBeGreaterThanOrEqual(0.9);
     expect(m.polls_per_rt).toBeLessThan(3);
+  });
+
+  it('sends a file three ways (sendFile, a piped read stream, read and write) to clients that each check its length', async () => {
+    const runs = await measureFileSends({ pin: null, reps: 1, size: 3 * 2 ** 20 + 5, conns: 3 });
+    // measureFileSends throws unless every client read exactly the file's length.
+    expect(runs.map((r) => r.mode).sort()).toEqual(['pipe', 'sendfile', 'write']);
+    for (const r of runs) {
+      expect(r.cpu_us_per_mib).toBeGreaterThanOrEqual(0);
+      expect(r.mib_per_s).toBeGreaterThan(0);
+    }
+    expect(fileMarkdown(runs, { size: 3 * 2 ** 20 + 5, conns: 3 })).toContain('conn.sendFile(path)');
   });
 
   it('measures idle memory against the nbio server', async () => {

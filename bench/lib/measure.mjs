@@ -73,7 +73,8 @@ export const SERVER_SCENARIOS = {
  * connection, 4 MiB messages. `http` is HTTP/1.1 keep-alive, autocannon
  * (lib/http-load.mjs) against `http.Server` on nbio-wasm (`http-nbio`, in
  * place of `nbio`) and plain `http.createServer` (`http-node`, in place of
- * `net`); no other server runs it.
+ * `net`); no other server runs it. `file` is not an echo: a 64 MiB file
+ * sent to 10 clients three ways (lib/file-send.mjs), run after the others.
  */
 export const SCENARIOS = {
   '50x64': { args: ['-c', '50', '-s', '64'], unit: 'rt/s' },
@@ -85,6 +86,7 @@ export const SCENARIOS = {
   '1x4m': { args: ['-c', '1', '-s', String(4 << 20)], unit: 'rt/s' },
   http: { args: ['-c', '50'], unit: 'req/s', http: true, only: { nbio: 'http-nbio', net: 'http-node' } },
   idle: { idle: true, unit: 'bytes/conn' },
+  file: { file: true, unit: 'µs CPU/MiB' },
 };
 
 function sample(pids) {
@@ -108,7 +110,8 @@ function sample(pids) {
  * echoes, connection errors) or the server dies.
  *
  * @param {{ serverName: string, serverArgv: string[], loadgen: string, scenario: { args: string[] },
- *   warmup: number, secs: number, pin: { server: number, loadgen: number } | null, nofile?: number | null }} options
+ *   warmup: number, secs: number, pin: { server: number, loadgen: number } | null, nofile?: number | null,
+ *   polls?: boolean }} options
  */
 export async function measureThroughput({ serverName, serverArgv, loadgen, scenario, warmup, secs, pin, nofile = null, polls = false }) {
   const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null, nofile });
