@@ -43,6 +43,7 @@ import {
 import {
   chunkLen, chunkPtr, wbAppend, wbAppendAdopted, wbBytes, wbConsume, wbGather, wbHead, wbIsEmpty,
 } from "./write-buffer";
+import { closeQueuedFiles, sendFileChunk } from "./file-sends";
 import { evPush } from "./events";
 import { countClosed, countRead, countWritten } from "./stats";
 import { adoptLarge } from "./abi";
@@ -84,6 +85,7 @@ export function closeConn(fd: i32, status: i32, detail: u32): void {
   const unread = (slotFlags(s) & (FLAG_PEER_ENDED | FLAG_DATAGRAM)) == 0;
   if (graceful && unread && st == STATE_OPEN && wbIsEmpty(slotQueue(s))) discardInput(fd);
   const h = ctHandle(fd);
+  closeQueuedFiles(slotQueue(s));
   ctRelease(fd);
   if (graceful) sysCloseGraceful(fd);
   else sysClose(fd);
@@ -170,8 +172,9 @@ export let tcpRefused = false;
 
 /**
  * Sends what is queued until the queue is empty or the kernel is full: a
- * stream gathers chunks into one writev; a datagram connection sends one
- * record per call. Returns 1 when the queue is empty, 0 when the kernel
+ * stream gathers chunks into one writev (up to a file chunk, which the
+ * kernel sends from its file); a datagram connection sends one record per
+ * call. Returns 1 when the queue is empty, 0 when the kernel
  * took less, -1 when the connection was closed (a write failed).
  */
 function sendQueued(fd: i32, s: usize): i32 {
@@ -181,7 +184,16 @@ function sendQueued(fd: i32, s: usize): i32 {
     let n: i32;
     let total: u32;
     const cnt = datagram ? 1 : wbGather(q, IOV, MAX_IOV);
-    if (cnt == 1) {
+    if (cnt == 0) {
+      // A file chunk at the head: the kernel sends it (file-writes.ts).
+      const c = wbHead(q);
+      total = chunkLen(c);
+      const sent = sendFileChunk(fd, c);
+      if (sent < 0) { closeConn(fd, <i32>sent, FAILED_CALL_WRITE); return -1; }
+      wbConsume(q, <u32>sent);
+      if (<u32>sent < total) return 0;
+      continue;
+    } else if (cnt == 1) {
       const c = wbHead(q);
       total = chunkLen(c);
       n = sysWrite(fd, chunkPtr(c), total);

@@ -12,6 +12,7 @@
 export const ENOENT: i32 = 2;
 export const EINTR: i32 = 4;
 export const EBADF: i32 = 9;
+export const EIO: i32 = 5;
 export const EAGAIN: i32 = 11;
 export const ENOMEM: i32 = 12;
 export const EEXIST: i32 = 17;

@@ -17,6 +17,7 @@
  *   backlog         ()              -> u32
  *   take-events     ()              -> ptr to {u32 ptr, u32 len}
  *   write           (conn, ptr, len)-> bytes | -errno
+ *   write-file      (conn, fileFd, offset i64, len) -> len | -errno
  *   buffered-amount (conn)          -> u32
  *   close           (conn, cause)   -> 0 | -errno
  *   end             (conn)          -> 0 | -errno
@@ -38,7 +39,7 @@ import {
   reactorAddAcceptor, reactorAddConn, reactorAddDatagram, reactorAddListener, reactorBacklog,
   reactorBufferedAmount, reactorClose, reactorConnCount, reactorEnd, reactorInit,
   reactorMemoryInUse, reactorPauseReading, reactorRemoveListener, reactorResumeListener, reactorResumeReading,
-  reactorRunOnce, reactorShutdown, reactorStats, reactorTakeEvents, reactorWrite,
+  reactorRunOnce, reactorShutdown, reactorStats, reactorTakeEvents, reactorWrite, reactorWriteFile,
 } from "./reactor";
 
 export { cabi_realloc } from "./abi";
@@ -75,6 +76,9 @@ export function engine$take_events(): usize {
 }
 export function engine$write(conn: u32, ptr: usize, len: u32): i32 {
   beginCall(); const r = reactorWrite(conn, ptr, len); endCall(); return r;
+}
+export function engine$write_file(conn: u32, fileFd: i32, offset: u64, len: u32): i32 {
+  beginCall(); const r = reactorWriteFile(conn, fileFd, offset, len); endCall(); return r;
 }
 export function engine$buffered_amount(conn: u32): u32 {
   beginCall(); const r = reactorBufferedAmount(conn); endCall(); return r;

@@ -57,6 +57,7 @@ import {
   slotFlags, slotQueue, slotSetFlags, slotState,
 } from "./conn-table";
 import { wbBytes } from "./write-buffer";
+import { connWriteFile } from "./file-writes";
 import { evCompact, evPending, evPush, evReturn } from "./events";
 import { countAccepted, countAdded, countDialed, statsRecord } from "./stats";
 import { heapAlloc, heapInUse, heapSetLimit } from "./heap";
@@ -303,6 +304,12 @@ export function reactorWrite(conn: u32, ptr: usize, len: u32): i32 {
   if (s == 0) return (conn & PEER_BIT) != 0 ? peerWrite(conn, ptr, len) : -EBADF;
   if ((slotFlags(s) & FLAG_DATAGRAM) != 0) return dgramConnWrite(conn, s, ptr, len);
   return connWrite(conn, s, ptr, len);
+}
+
+export function reactorWriteFile(conn: u32, fileFd: i32, offset: u64, len: u32): i32 {
+  const s = connSlot(conn);
+  if (s == 0) { sysClose(fileFd); return -EBADF; }
+  return connWriteFile(conn, s, fileFd, offset, len);
 }
 
 export function reactorBufferedAmount(conn: u32): u32 {

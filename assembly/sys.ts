@@ -59,6 +59,15 @@ import * as wasi from "./sys/wasi";
   return host.sysWritev(fd, iov, count);
 }
 
+/** Sends at most `count` bytes of the file `fileFd` from `offset` to the
+ *  socket `fd`: bytes sent (0: the file ended) or -errno (-EOPNOTSUPP on
+ *  the WASI build). */
+// @ts-ignore: decorator
+@inline export function sysSendFile(fd: i32, fileFd: i32, offset: u64, count: u32): i32 {
+  if (isDefined(NBIO_WASI)) return wasi.sysSendFile(fd, fileFd, offset, count);
+  return host.sysSendFile(fd, fileFd, offset, count);
+}
+
 // @ts-ignore: decorator
 @inline export function sysClose(fd: i32): i32 {
   if (isDefined(NBIO_WASI)) return wasi.sysClose(fd);

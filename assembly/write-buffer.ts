@@ -22,6 +22,20 @@
  *           unsent bytes: [data+start, data+end)
  *           cap: bytes available at data (appends fill [end, cap))
  *
+ * A file chunk stands for bytes of a file the kernel sends itself
+ * (`write-file`): its data field is 0, its start and end count the bytes
+ * sent and to send, its cap equals its end (nothing is appended to it),
+ * and after the header come the file's descriptor and the file offset of
+ * its byte 0:
+ *
+ *   c+0   +4    +8     +12   +16   +20   +24
+ *   +-----+-----+------+-----+-----+-----+-----------+
+ *   |next |  0  |start |end  |end  |fd   |offset u64 |
+ *   +-----+-----+------+-----+-----+-----+-----------+
+ *
+ * `wbGather` stops at a file chunk; the caller sends it and closes its
+ * descriptor (the queue never does: it makes no system calls).
+ *
  * Appends fill the tail chunk's spare room first, then start a chunk of at
  * least the rest, and at least min(max(queued, one page), 1 MiB), so small
  * writes coalesce and a deep queue uses few, large chunks (which the heap
@@ -43,6 +57,9 @@ export const ADOPT_ROOM: usize = 32;
 const MIN_CHUNK: u32 = <u32>HEAP_PAGE - <u32>HEAP_OVERHEAD - <u32>CHUNK_HEADER;
 const MAX_COALESCE: u32 = 256 * <u32>HEAP_PAGE - <u32>HEAP_OVERHEAD - <u32>CHUNK_HEADER;
 
+/** Bytes of a file chunk: the header, the file's descriptor, its offset. */
+const FILE_CHUNK: usize = CHUNK_HEADER + 12;
+
 /** Size in bytes of a queue descriptor. */
 export const WB_SIZE: usize = 12;
 
@@ -53,6 +70,13 @@ export const WB_SIZE: usize = 12;
 @inline export function chunkNext(c: usize): usize { return <usize>load<u32>(c); }
 @inline export function chunkPtr(c: usize): usize { return <usize>load<u32>(c, 4) + <usize>load<u32>(c, 8); }
 @inline export function chunkLen(c: usize): u32 { return load<u32>(c, 12) - load<u32>(c, 8); }
+
+/** Whether `c` is a file chunk (its bytes are in a file, not in memory). */
+@inline export function chunkIsFile(c: usize): bool { return load<u32>(c, 4) == 0; }
+/** A file chunk's descriptor. */
+@inline export function chunkFileFd(c: usize): i32 { return load<i32>(c, 20); }
+/** Where a file chunk's first unsent byte is in its file. */
+@inline export function chunkFileOffset(c: usize): u64 { return load<u64>(c, 24) + <u64>load<u32>(c, 8); }
 
 /** Makes `q` an empty queue (does not free: use `wbClear` for a live one). */
 export function wbInit(q: usize): void {
@@ -153,12 +177,35 @@ export function wbAppendAdopted(q: usize, ptr: usize, len: u32, block: usize, bl
   countQueued(len);
 }
 
+/**
+ * Appends a file chunk: `len` bytes of the file `fd` from `offset`. The
+ * queue keeps `fd` until the caller consumes the chunk or clears the
+ * queue; closing it is the caller's. Returns false, having queued
+ * nothing, when the memory for it cannot be had.
+ */
+export function wbAppendFile(q: usize, fd: i32, offset: u64, len: u32): bool {
+  const c = heapAlloc(FILE_CHUNK);
+  if (c == 0) return false;
+  store<u32>(c, 0);
+  store<u32>(c, 0, 4);
+  store<u32>(c, 0, 8);
+  store<u32>(c, len, 12);
+  store<u32>(c, len, 16);
+  store<i32>(c, fd, 20);
+  store<u64>(c, offset, 24);
+  link(q, c);
+  store<u32>(q, load<u32>(q, 8) + len, 8);
+  countQueued(len);
+  return true;
+}
+
 /** Writes up to `maxRecords` list<u8> records ({ptr, len}) for the queued
- *  chunks, in order, at `iov`. Returns the record count. */
+ *  chunks, in order, at `iov`, up to the first file chunk. Returns the
+ *  record count. */
 export function wbGather(q: usize, iov: usize, maxRecords: i32): i32 {
   let n = 0;
   let c = <usize>load<u32>(q);
-  while (c != 0 && n < maxRecords) {
+  while (c != 0 && n < maxRecords && !chunkIsFile(c)) {
     store<u32>(iov, <u32>chunkPtr(c), LIST_PTR_OFFSET);
     store<u32>(iov, chunkLen(c), LIST_LEN_OFFSET);
     iov += LIST_SIZE; n++;

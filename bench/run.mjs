@@ -4,13 +4,15 @@
 // Writes results/latest.{md,json} and the README's chart, results/chart.svg.
 // See bench/README.md. Usage:
 //   node bench/run.mjs [--quick] [--scenarios 50x64,churn] [--servers nbio,nbio-et,net,c,c-uring,wasi-wasmtime,wasi-jco]
-//                      [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR] [--compare DIR]
+//                      [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--poll-secs S] [--out DIR] [--compare DIR]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, buildNative } from './lib/build.mjs';
 import { SCENARIOS, SERVER_SCENARIOS, measureIdle, measureThroughput, serverCommands } from './lib/measure.mjs';
+import { pollCountingUnavailable } from './lib/poll-count.mjs';
+import { fileMarkdown, measureFileSends } from './lib/file-send.mjs';
 import { measurePlugins, pluginMarkdown } from './lib/plugin-micro.mjs';
 import { prepareWasmtime } from '../test/wasmtime/venv.mjs';
 import { chartSvg } from './lib/chart.mjs';
@@ -45,6 +47,7 @@ const { values: opt } = parseArgs({
     secs: { type: 'string' },
     warmup: { type: 'string' },
     'idle-conns': { type: 'string' },
+    'poll-secs': { type: 'string' },
     out: { type: 'string' },
     compare: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -52,7 +55,7 @@ const { values: opt } = parseArgs({
 });
 if (opt.help) {
   console.log(
-    'node bench/run.mjs [--quick] [--scenarios a,b] [--servers nbio,nbio-et,net,c,c-uring,wasi-wasmtime,wasi-jco] [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--out DIR] [--compare DIR]',
+    'node bench/run.mjs [--quick] [--scenarios a,b] [--servers nbio,nbio-et,net,c,c-uring,wasi-wasmtime,wasi-jco] [--reps N] [--secs S] [--warmup S] [--idle-conns N] [--poll-secs S] [--out DIR] [--compare DIR]',
   );
   process.exit(0);
 }
@@ -82,6 +85,7 @@ const config = {
   reps: opt.reps ? Math.round(positive(opt.reps, 'reps')) : opt.quick ? 1 : 3,
   warmup: opt.warmup ? positive(opt.warmup, 'warmup') : opt.quick ? 0.5 : 1,
   secs: opt.secs ? positive(opt.secs, 'secs') : opt.quick ? 1.5 : 5,
+  poll_secs: opt['poll-secs'] ? positive(opt['poll-secs'], 'poll-secs') : opt.quick ? 1 : 2,
   idle_conns: opt['idle-conns'] ? Math.round(positive(opt['idle-conns'], 'idle-conns')) : opt.quick ? 2000 : 15000,
   units: Object.fromEntries(Object.entries(SCENARIOS).map(([k, v]) => [k, v.unit])),
   compare: opt.compare ?? null,
@@ -94,10 +98,16 @@ const pin = pinned ? { server: 0, loadgen: 1 } : null;
 const machine = machineInfo({ pinned });
 if (!pinned) console.error('bench: fewer than 2 CPUs: server and loadgen run unpinned (noted in the report)');
 
+const pollsSkip = pollCountingUnavailable();
+if (pollsSkip) console.error(`bench: polls per message not counted: ${pollsSkip}`);
+config.polls_skip = pollsSkip;
+
 const startedAt = new Date();
 const runs = [];
+const pollRuns = [];
 for (const scenarioName of config.scenarios) {
   const scenario = SCENARIOS[scenarioName];
+  if (scenario.file) continue; // not an echo: below
   for (let rep = 0; rep < config.reps; rep++) {
     // Rotate the server order every repetition so slow drifts hit everyone.
     // A scenario may run a variant of the engine in place of `nbio` (the
@@ -134,6 +144,32 @@ for (const scenarioName of config.scenarios) {
       runs.push({ scenario: scenarioName, server, rep, position, ...r });
     }
   }
+  // Polls per message: one counted run per server after the timed ones
+  // (perf's tracepoints slow syscalls, so its times are not used).
+  if (scenario.idle || pollsSkip) continue;
+  for (const server of new Set(runs.filter((r) => r.scenario === scenarioName).map((r) => r.server))) {
+    process.stderr.write(`bench: ${scenarioName} polls ${server} ... `);
+    let r;
+    try {
+      r = await measureThroughput({
+        serverName: server, serverArgv: commands[server], loadgen: bins.loadgen, pin,
+        scenario, warmup: config.warmup, secs: config.poll_secs, polls: true,
+      });
+    } catch (err) {
+      process.stderr.write('FAILED\n');
+      fail(err.message);
+    }
+    process.stderr.write(`${r.polls_per_rt?.toFixed(3)} polls/op\n`);
+    pollRuns.push({ scenario: scenarioName, server, polls_per_rt: r.polls_per_rt });
+  }
+}
+
+let fileRuns = [];
+if (config.scenarios.includes('file')) {
+  fileRuns = await measureFileSends({
+    pin, reps: config.reps,
+    log: (r) => process.stderr.write(`bench: file ${r.mode} rep ${r.rep + 1}/${config.reps}: ${r.cpu_us_per_mib.toFixed(0)} µs CPU/MiB, other ${r.other_cpu_pct.toFixed(0)}%\n`),
+  }).catch((err) => fail(err.message));
 }
 
 process.stderr.write('bench: plugin host, in process ... ');
@@ -141,9 +177,10 @@ const plugins = await measurePlugins({ quick: config.quick });
 process.stderr.write('done\n');
 
 const elapsedS = (Date.now() - startedAt.getTime()) / 1000;
-const summary = summarize(runs);
-const md = markdown({ machine, config, summary, startedAt: startedAt.toISOString(), elapsedS }) + '\n' + pluginMarkdown(plugins);
-const json = { started_at: startedAt.toISOString(), elapsed_s: elapsedS, machine, config, summary, runs, plugins };
+const summary = summarize(runs, pollRuns);
+const md = markdown({ machine, config, summary, startedAt: startedAt.toISOString(), elapsedS }) + '\n' +
+  (fileRuns.length ? fileMarkdown(fileRuns) + '\n' : '') + pluginMarkdown(plugins);
+const json = { started_at: startedAt.toISOString(), elapsed_s: elapsedS, machine, config, summary, runs, poll_runs: pollRuns, file_runs: fileRuns, plugins };
 
 const outDir = opt.out ?? join(BENCH_DIR, 'results');
 mkdirSync(outDir, { recursive: true });

@@ -4,7 +4,7 @@
  * turn every outcome into one i32: a value >= 0, or a negated errno. The
  * host (host/sys/linux.ts) implements them over the Linux shim.
  *
- * Lowered signatures (all i32):
+ * Lowered signatures (all i32 but send-file's offset):
  *
  *   epoll-create ()                               -> i32
  *   epoll-ctl    (epfd, op, fd, events, token)    -> i32
@@ -13,6 +13,7 @@
  *   read         (fd, maxLen, retptr)             -> ()
  *   write        (fd, ptr, len)                   -> i32
  *   writev       (fd, iovPtr, count)              -> i32
+ *   send-file    (fd, fileFd, offset i64, count)  -> i32
  *   close        (fd)                             -> i32
  *   socket-error (fd)                             -> i32
  *   set-no-delay (fd, on)                         -> i32
@@ -85,6 +86,9 @@ declare function _shutdown(fd: i32, how: i32): i32;
 @external("nbio:engine/sys@0.1.0", "recv-from")
 declare function _recvFrom(fd: i32, maxLen: u32, ret: usize): void;
 // @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "send-file")
+declare function _sendFile(fd: i32, fileFd: i32, offset: u64, count: u32): i32;
+
 @external("nbio:engine/sys@0.1.0", "send-to")
 declare function _sendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32;
 
@@ -181,5 +185,12 @@ export function sysRecvFrom(fd: i32, dest: usize, maxLen: u32, source: usize, so
 export function sysSendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32 {
   let r: i32;
   do r = _sendTo(fd, ptr, len, addr, addrLen); while (r == -EINTR);
+  return r;
+}
+
+/** Bytes of a file sent to a socket by the kernel; EINTR retried. */
+export function sysSendFile(fd: i32, fileFd: i32, offset: u64, count: u32): i32 {
+  let r: i32;
+  do r = _sendFile(fd, fileFd, offset, count); while (r == -EINTR);
   return r;
 }

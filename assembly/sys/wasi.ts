@@ -294,3 +294,8 @@ export function sysRecvFrom(fd: i32, dest: usize, maxLen: u32, source: usize, so
 export function sysSendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32 {
   return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
 }
+
+/** Not on the WASI build (wasi:sockets has no sendfile): -EOPNOTSUPP. */
+export function sysSendFile(fd: i32, fileFd: i32, offset: u64, count: u32): i32 {
+  return fdSlot(fd) == 0 ? -EBADF : -EOPNOTSUPP;
+}

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wasmtimeCommand } from '../../test/wasmtime/venv.mjs';
+import { countPolls } from './poll-count.mjs';
 import { CLK_TCK, cpuTicks, cpuTimes, holdIdle, rssBytes, runLoadgen, sleep, startServer, systemTicks } from './procs.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -72,7 +73,8 @@ export const SERVER_SCENARIOS = {
  * connection, 4 MiB messages. `http` is HTTP/1.1 keep-alive, autocannon
  * (lib/http-load.mjs) against `http.Server` on nbio-wasm (`http-nbio`, in
  * place of `nbio`) and plain `http.createServer` (`http-node`, in place of
- * `net`); no other server runs it.
+ * `net`); no other server runs it. `file` is not an echo: a 64 MiB file
+ * sent to 10 clients three ways (lib/file-send.mjs), run after the others.
  */
 export const SCENARIOS = {
   '50x64': { args: ['-c', '50', '-s', '64'], unit: 'rt/s' },
@@ -84,6 +86,7 @@ export const SCENARIOS = {
   '1x4m': { args: ['-c', '1', '-s', String(4 << 20)], unit: 'rt/s' },
   http: { args: ['-c', '50'], unit: 'req/s', http: true, only: { nbio: 'http-nbio', net: 'http-node' } },
   idle: { idle: true, unit: 'bytes/conn' },
+  file: { file: true, unit: 'µs CPU/MiB' },
 };
 
 function sample(pids) {
@@ -98,15 +101,21 @@ function sample(pids) {
 
 /**
  * Runs one throughput measurement. `pin` is { server, loadgen } CPU numbers or
- * null; `nofile` (optional) raises the server's descriptor limit. Throws if
+ * null; `nofile` (optional) raises the server's descriptor limit. With
+ * `polls`, the run is a counted one (its times are not to be used: perf's
+ * tracepoints slow every syscall): the result's `polls_per_rt` is the
+ * server's epoll_wait/epoll_pwait calls in the measured window per round
+ * trip (lib/poll-count.mjs), null if perf failed. Throws if
  * the server fails to start, the load generator fails (non-zero exit: wrong
  * echoes, connection errors) or the server dies.
  *
  * @param {{ serverName: string, serverArgv: string[], loadgen: string, scenario: { args: string[] },
- *   warmup: number, secs: number, pin: { server: number, loadgen: number } | null, nofile?: number | null }} options
+ *   warmup: number, secs: number, pin: { server: number, loadgen: number } | null, nofile?: number | null,
+ *   polls?: boolean }} options
  */
-export async function measureThroughput({ serverName, serverArgv, loadgen, scenario, warmup, secs, pin, nofile = null }) {
+export async function measureThroughput({ serverName, serverArgv, loadgen, scenario, warmup, secs, pin, nofile = null, polls = false }) {
   const server = await startServer(serverName, serverArgv, { cpu: pin?.server ?? null, nofile });
+  const pollCounter = polls ? countPolls(server.pid) : null;
   // Only the Node servers report their heap (bench/servers/heap-report.mjs).
   const heap = serverArgv[0] === process.execPath ? server.heap : () => null;
   try {
@@ -122,11 +131,13 @@ export async function measureThroughput({ serverName, serverArgv, loadgen, scena
         cpu: pin?.loadgen ?? null,
         on: {
           MEASURE_START: (_, pid) => {
+            pollCounter?.enable();
             s0 = sample([server.pid, pid]);
             heap0 = heap();
           },
           MEASURE_END: (_, pid) => {
             s1 = sample([server.pid, pid]);
+            pollCounter?.disable();
             heap1 = heap();
           },
         },
@@ -152,7 +163,9 @@ export async function measureThroughput({ serverName, serverArgv, loadgen, scena
     const lg = r.result;
     const perRt = (ticks) => (lg.round_trips > 0 ? (ticks * 1e6) / CLK_TCK / lg.round_trips : null);
     const [h0, h1] = await Promise.all([heap0, heap1]);
+    const pollCount = pollCounter ? await pollCounter.stop() : null;
     return {
+      polls_per_rt: pollCount !== null && lg.round_trips > 0 ? pollCount / lg.round_trips : null,
       loadgen: lg,
       rate: lg.rt_per_s,
       server_cpu_pct: pct(serverTicks),
@@ -168,6 +181,7 @@ export async function measureThroughput({ serverName, serverArgv, loadgen, scena
       server_heap_growth: h0 && h1 ? h1.heap_used - h0.heap_used : null,
     };
   } finally {
+    await pollCounter?.stop();
     await server.stop();
   }
 }

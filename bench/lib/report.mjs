@@ -21,8 +21,12 @@ export function machineInfo({ pinned }) {
   };
 }
 
-/** Per scenario and server: medians and ranges over the repetitions. */
-export function summarize(runs) {
+/**
+ * Per scenario and server: medians and ranges over the repetitions, and
+ * the polls per message of the counted run (`pollRuns`: { scenario, server,
+ * polls_per_rt }), where there was one.
+ */
+export function summarize(runs, pollRuns = []) {
   const groups = new Map();
   for (const r of runs) {
     const key = `${r.scenario}\u0000${r.server}`;
@@ -61,6 +65,7 @@ export function summarize(runs) {
       s.loadgen_cpu_pct = median(rs.map((r) => r.loadgen_cpu_pct));
       s.other_cpu_pct = median(rs.map((r) => r.other_cpu_pct));
       s.other_cpu_pct_max = Math.max(...rs.map((r) => r.other_cpu_pct));
+      s.polls_per_rt = pollRuns.find((p) => p.scenario === scenario && p.server === server)?.polls_per_rt ?? null;
     } else {
       s.rss_before = median(rs.map((r) => r.rss_before));
       s.rss_base = median(rs.map((r) => r.rss_base));
@@ -112,16 +117,16 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
   if (thr.length) {
     lines.push('## Throughput and latency', '');
     lines.push(
-      '| scenario | server | runs | rate median | rate min–max | per conn min / mean / max | starved | p50 µs | p99 µs | p99.9 µs | server CPU µs/op | user µs/op | sys µs/op | GCs | heap Δ MB | rate ÷ net | rate ÷ c | rate ÷ nbio | CPU/op ÷ net | CPU/op ÷ c | CPU/op ÷ nbio | other CPU % (max) |',
+      '| scenario | server | runs | rate median | rate min–max | per conn min / mean / max | starved | p50 µs | p99 µs | p99.9 µs | server CPU µs/op | user µs/op | sys µs/op | polls/op | GCs | heap Δ MB | rate ÷ net | rate ÷ c | rate ÷ nbio | CPU/op ÷ net | CPU/op ÷ c | CPU/op ÷ nbio | other CPU % (max) |',
     );
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const s of thr) {
       const unit = config.units[s.scenario];
       lines.push(
         `| ${s.scenario} | ${s.server} | ${s.runs} | ${int(s.median)} ${unit} | ${int(s.min)}–${int(s.max)} | ` +
           `${int(s.per_conn_min)} / ${int(s.per_conn_mean)} / ${int(s.per_conn_max)} | ${int(s.starved)} | ` +
           `${fix(s.p50_us)} | ${fix(s.p99_us)} | ${fix(s.p999_us)} | ${fix(s.cpu_us_per_rt, 2)} | ` +
-          `${fix(s.user_us_per_rt, 2)} | ${fix(s.sys_us_per_rt, 2)} | ${fix(s.gcs, 0)} | ${s.heap_growth === null ? '–' : fix(s.heap_growth / 1048576, 2)} | ` +
+          `${fix(s.user_us_per_rt, 2)} | ${fix(s.sys_us_per_rt, 2)} | ${fix(s.polls_per_rt, 3)} | ${fix(s.gcs, 0)} | ${s.heap_growth === null ? '–' : fix(s.heap_growth / 1048576, 2)} | ` +
           `${times(s.rate_vs_net)} | ${times(s.rate_vs_c)} | ${times(s.rate_vs_nbio)} | ${times(s.cpu_vs_net)} | ${times(s.cpu_vs_c)} | ${times(s.cpu_vs_nbio)} | ` +
           `${fix(s.other_cpu_pct, 0)} (${fix(s.other_cpu_pct_max, 0)}) |`,
       );
@@ -176,6 +181,9 @@ export function markdown({ machine, config, summary, startedAt, elapsedS }) {
       'Latency percentiles are medians over the runs. Server CPU/op is the server process’s utime+stime ' +
       '(/proc/PID/stat, 10 ms ticks) between the load generator’s MEASURE_START and MEASURE_END markers, ' +
       'divided by the round trips it measured in that window; user and sys µs/op split it into utime and stime. ' +
+      'Polls/op: the server’s epoll_wait/epoll_pwait/epoll_pwait2 calls (all threads) per round trip in the measured ' +
+      'window of one extra counted run per scenario and server, counted by perf’s syscall tracepoints (lib/poll-count.mjs; ' +
+      (config.polls_skip ? `not counted in this run: ${config.polls_skip}` : 'the counted run’s times are not used') + '). ' +
       'GCs and heap Δ (Node servers only) are the garbage collections (perf_hooks gc entries) and the change of ' +
       'V8’s used heap within the same window; heap Δ can be negative when a collection ran. Kernel softirq time for loopback traffic is ' +
       'not charged to either process and is not in CPU/op. “Other CPU %” is the busy time of every other ' +

@@ -10,6 +10,17 @@ import { NbioError } from './errors.js';
 /** What `conn.write` accepts. */
 export type Chunk = Uint8Array | string;
 
+/** A file `sendFile` sends bytes of: a descriptor, a `FileHandle` (node:fs/promises), or a path. */
+export type FileSource = number | string | { readonly fd: number };
+
+/** Which bytes of the file `sendFile` sends. */
+export interface SendFileOptions {
+  /** The first byte's position in the file. Default 0. */
+  offset?: number;
+  /** How many bytes. Default: the rest of the file from `offset`. */
+  length?: number;
+}
+
 /** The socket options a connection can set (see `Conn.setNoDelay` and the rest). */
 export type SocketOption = 'noDelay' | 'keepAlive' | 'keepAliveDelay' | 'linger' | 'readBufferSize' | 'writeBufferSize';
 
@@ -46,6 +57,7 @@ export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 export interface ConnOwner {
   write(conn: Conn, data: Chunk): void;
   writev(conn: Conn, chunks: readonly Chunk[]): void;
+  sendFile(conn: Conn, file: FileSource, options: SendFileOptions | undefined): void;
   close(conn: Conn): void;
   end(conn: Conn): void;
   closeWrite(conn: Conn): void;
@@ -118,6 +130,36 @@ export class Conn {
    */
   writev(chunks: readonly Chunk[]): void {
     if (this.state === ConnState.Open) this.#owner.writev(this, chunks);
+    else if (this.state !== ConnState.Doomed) throw closedError();
+  }
+
+  /**
+   * Sends bytes of a file without copying them through JavaScript or the
+   * engine's memory: the kernel sends them from the page cache
+   * (`sendfile(2)`). They are sent in order with writes: after every byte
+   * written before, before every byte written after; what the socket does
+   * not take now is sent as the peer reads, and counts in
+   * `bufferedAmount` (and against `maxWriteBufferSize`: at most 4 GiB
+   * queued at a time).
+   *
+   * `file` is a file descriptor, a `FileHandle` or a path. The connection
+   * gets a descriptor of its own (a duplicate, or the path opened
+   * read-only), closed once the bytes are sent or the connection closes:
+   * the caller may close its own descriptor as soon as this returns. The
+   * bytes are read when they are sent: a file changed meanwhile sends
+   * what it holds then. `offset` (default 0) and `length` (default: the
+   * rest of the file) must lie inside the file as it is now.
+   *
+   * Throws ERR_NBIO_INVALID_ARG for anything but a regular file or a range
+   * outside it, ERR_NBIO_NOT_SUPPORTED on a UDP connection, on a
+   * connection a worker poller serves for another thread, and where the
+   * engine cannot send files (a plugin's connection); ERR_NBIO_CLOSED as
+   * `write`. Failures while sending are those of a write: the connection
+   * is closed and `onClose` receives the cause (EIO when the file turned
+   * out shorter than the range).
+   */
+  sendFile(file: FileSource, options?: SendFileOptions): void {
+    if (this.state === ConnState.Open) this.#owner.sendFile(this, file, options);
     else if (this.state !== ConnState.Doomed) throw closedError();
   }
 

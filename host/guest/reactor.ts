@@ -20,6 +20,8 @@ export interface LoweredSys {
   read(fd: number, maxLen: number, ret: number): void;
   write(fd: number, ptr: number, len: number): number;
   writev(fd: number, ptr: number, count: number): number;
+  /** `offset` is a u64, so a BigInt. */
+  'send-file'(fd: number, fileFd: number, offset: bigint, count: number): number;
   close(fd: number): number;
   'socket-error'(fd: number): number;
   'set-no-delay'(fd: number, on: number): number;
@@ -48,6 +50,8 @@ export interface Reactor {
   backlog(): number;
   takeEvents(): number;
   write(conn: number, ptr: number, len: number): number;
+  /** `offset` is a u64, so a BigInt. */
+  writeFile(conn: number, fileFd: number, offset: bigint, len: number): number;
   bufferedAmount(conn: number): number;
   close(conn: number, cause: number): number;
   end(conn: number): number;

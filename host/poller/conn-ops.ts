@@ -3,17 +3,19 @@
  * closes, pauses, deadlines, socket options, streams.
  */
 import type { AddressInfo } from '../api/address.js';
-import { ConnState, type Chunk, type Conn, type ConnOwner, type SocketOption } from '../api/conn.js';
+import { ConnState, type Chunk, type Conn, type ConnOwner, type FileSource, type SendFileOptions, type SocketOption } from '../api/conn.js';
 import { ConnStream, type ConnStreamOptions } from '../api/conn-stream.js';
 import type { ConnIndex } from './conn-index.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
 import { NbioError, systemError } from '../api/errors.js';
 import type { HeldReads } from './held-reads.js';
-import { ERRNO } from '../sys/native.js';
+import { ERRNO, native } from '../sys/native.js';
 import { CloseCause, type Reactor } from '../guest/reactor.js';
 import { sockAddress } from '../sys/sockets.js';
 import { setSocketOption } from '../sys/sockopts.js';
 import type { WritePath } from './write-path.js';
+import { filePieces } from './file-pieces.js';
+import { FdRole, type OwnedFds } from '../sys/owned-fds.js';
 
 /** What {@link ConnOps} acts on: the parts of its poller. */
 export interface ConnOpsContext {
@@ -21,6 +23,8 @@ export interface ConnOpsContext {
   writer: WritePath;
   index: ConnIndex;
   held: HeldReads;
+  /** The descriptors the reactor owns: files handed to it are recorded there. */
+  owned: OwnedFds;
   /** Whether a plugin serves the connections (they cannot be turned into streams). */
   pluginServed: boolean;
   /** Most ms an ended connection waits for the peer's end once its FIN is out (the engine's `lingerTimeout`). */
@@ -54,6 +58,25 @@ export class ConnOps implements ConnOwner {
 
   writev(conn: Conn, chunks: readonly Chunk[]): void {
     this.#afterCall(conn, this.#c.writer.writev(this.#handleOf(conn), chunks));
+  }
+
+  /** Hands the file's bytes to the reactor, one `write-file` per piece; each piece's descriptor is the reactor's from then on. */
+  sendFile(conn: Conn, file: FileSource, options: SendFileOptions | undefined): void {
+    if (conn.transport === 'udp') {
+      throw new NbioError('ERR_NBIO_NOT_SUPPORTED', 'sendFile() sends a byte stream: a UDP connection carries datagrams; write them');
+    }
+    if (this.#c.pluginServed) throw new NbioError('ERR_NBIO_NOT_SUPPORTED', 'a plugin serves this connection: the host cannot send files on it');
+    const pieces = filePieces(file, options);
+    const { reactor, owned } = this.#c;
+    const handle = this.#handleOf(conn);
+    for (const [i, piece] of pieces.entries()) {
+      owned.add(piece.fd, FdRole.File);
+      const rc = reactor.writeFile(handle, piece.fd, BigInt(piece.offset), piece.length);
+      if (rc >= 0) continue;
+      // The reactor closed this piece's descriptor; the rest were never handed over.
+      for (const rest of pieces.slice(i + 1)) native.close(rest.fd);
+      return this.#afterCall(conn, rc);
+    }
   }
 
   close(conn: Conn): void {

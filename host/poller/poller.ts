@@ -107,7 +107,7 @@ export class Poller {
     this.#epfd = epfd;
     this.reportFailure = (err) => handlers.reportError(err);
     this.#ops = new ConnOps({
-      reactor, writer: this.#writer, index: this.#conns, held: this.#held, pluginServed: handlers instanceof PluginDispatch,
+      reactor, writer: this.#writer, index: this.#conns, held: this.#held, owned, pluginServed: handlers instanceof PluginDispatch,
       lingerTimeout: settings.lingerTimeout, scheduleDrain: () => this.#loop.schedule(),
     });
     if (settings.udpReadTimeout > 0) {

@@ -72,6 +72,7 @@ export function instantiateReactor(sys: LoweredSys, memory: GuestMemory, options
     backlog: fn('backlog'),
     takeEvents: fn('take-events'),
     write: fn('write'),
+    writeFile: fn('write-file') as unknown as Reactor['writeFile'],
     bufferedAmount: unsigned(fn('buffered-amount')),
     close: fn('close'),
     end: fn('end'),

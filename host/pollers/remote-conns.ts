@@ -58,6 +58,10 @@ export class RemoteConns {
   readonly #owner: ConnOwner = {
     write: (conn, data) => this.#op(conn, { op: 'write', data: copyOf(data) }),
     writev: (conn, chunks) => this.#op(conn, { op: 'write', data: Buffer.concat(chunks.map(copyOf)) }),
+    sendFile: () => {
+      throw new NbioError('ERR_NBIO_NOT_SUPPORTED',
+        'sendFile() on a connection a worker poller serves for this thread is not supported: send from its handler there, or write the bytes');
+    },
     close: (conn) => {
       conn.state = ConnState.Closed;
       this.#op(conn, { op: 'close' });

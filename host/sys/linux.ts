@@ -24,7 +24,8 @@ const EBADF = -ERRNO.EBADF;
  * connections, `recv-from` and `send-to` only on its connections and UDP
  * sockets, `epoll-ctl` only on its epoll instance for one of its sockets,
  * `close` on any of them; anything else is answered with -EBADF without
- * touching the descriptor. `epoll-create` and `accept` record what they
+ * touching the descriptor. `send-file` only from a file handed over with
+ * `write-file` (role File) to one of its connections. `epoll-create` and `accept` record what they
  * open; `close` forgets the descriptor before closing it. The host records
  * the listeners, UDP sockets and dialed sockets it hands over (see
  * host/poller/poller.ts).
@@ -74,6 +75,8 @@ export function linuxSys(mem: GuestMemory, owned: OwnedFds): LoweredSys {
       mem.sync();
       return native.writev(fd, mem.buffer, ptr, count);
     },
+    'send-file': (fd, fileFd, offset, count) =>
+      conn(fd) && roles[fileFd] === FdRole.File ? native.sendFile(fd, fileFd, Number(offset), count) : EBADF,
     close: (fd) => {
       if (roles[fd] === undefined || roles[fd] === FdRole.None) return EBADF;
       owned.remove(fd);

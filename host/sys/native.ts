@@ -119,6 +119,19 @@ export interface NativeShim {
   writev(fd: number, buf: ByteSource, iovOffset: number, iovCount: number): number;
 
   /**
+   * `sendfile(outFd, inFd, &offset, count)`: at most `count` bytes of the
+   * file `inFd` from byte `offset`, straight from the page cache to the
+   * socket `outFd`, not through user space. The file's own position is
+   * neither used nor moved. A reset peer gives -EPIPE (Node ignores
+   * SIGPIPE).
+   * @param offset an integer, 0 <= offset < 2^53; negative gives -EINVAL.
+   * @returns bytes sent (fewer than `count` when the socket buffer filled),
+   *   0 when the file ends at `offset`, or -errno (-EAGAIN: the send buffer
+   *   is full).
+   */
+  sendFile(outFd: number, inFd: number, offset: number, count: number): number;
+
+  /**
    * Receives one datagram: `recvfrom(fd, buf + offset, len, MSG_TRUNC)`.
    * At `buf + sourceOffset` it stores the sender's address: a u32 length,
    * then the bytes of the `sockaddr` (at most 28; 32 bytes must fit).

@@ -22,6 +22,11 @@ export const FdRole = {
    * it is closed with the table if the poller ends before taking it.
    */
   Handed: 5,
+  /**
+   * A file whose bytes the reactor sends on a connection (`write-file`):
+   * only `send-file` reads it, and the reactor closes it once they are sent.
+   */
+  File: 6,
 } as const;
 export type FdRole = (typeof FdRole)[keyof typeof FdRole];
 

@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNative } from '../../bench/lib/build.mjs';
 import { measureIdle, measureThroughput, SCENARIOS, serverCommands } from '../../bench/lib/measure.mjs';
+import { fileMarkdown, measureFileSends } from '../../bench/lib/file-send.mjs';
+import { pollCountingUnavailable } from '../../bench/lib/poll-count.mjs';
 import { runLoadgen, startServer } from '../../bench/lib/procs.mjs';
 import { markdown, summarize } from '../../bench/lib/report.mjs';
 
@@ -241,6 +243,38 @@ describe('harness measurement', () => {
     expect(m.rate).toBeGreaterThan(0);
     expect(m.server_cpu_pct).toBeGreaterThanOrEqual(0);
     expect(m.other_cpu_pct).toBeGreaterThanOrEqual(0);
+  });
+
+  it('counts the polls of a counted run: at least one epoll_wait per round trip for one connection to the C server', async (ctx) => {
+    const why = pollCountingUnavailable();
+    if (why) return ctx.skip();
+    const cmds = serverCommands(bins);
+    const m = await measureThroughput({
+      serverName: 'c',
+      serverArgv: cmds.c,
+      loadgen: bins.loadgen,
+      scenario: SCENARIOS['1x64'],
+      warmup: 0.2,
+      secs: 0.5,
+      pin: null,
+      polls: true,
+    });
+    // One connection, closed loop: the C server waits for every message,
+    // so it polls at least once per round trip, and not many more times.
+    expect(m.loadgen.round_trips).toBeGreaterThan(0);
+    expect(m.polls_per_rt).toBeGreaterThanOrEqual(0.9);
+    expect(m.polls_per_rt).toBeLessThan(3);
+  });
+
+  it('sends a file three ways (sendFile, a piped read stream, read and write) to clients that each check its length', async () => {
+    const runs = await measureFileSends({ pin: null, reps: 1, size: 3 * 2 ** 20 + 5, conns: 3 });
+    // measureFileSends throws unless every client read exactly the file's length.
+    expect(runs.map((r) => r.mode).sort()).toEqual(['pipe', 'sendfile', 'write']);
+    for (const r of runs) {
+      expect(r.cpu_us_per_mib).toBeGreaterThanOrEqual(0);
+      expect(r.mib_per_s).toBeGreaterThan(0);
+    }
+    expect(fileMarkdown(runs, { size: 3 * 2 ** 20 + 5, conns: 3 })).toContain('conn.sendFile(path)');
   });
 
   it('measures idle memory against the nbio server', async () => {

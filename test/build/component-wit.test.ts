@@ -29,10 +29,10 @@ function witFuncs(src: string, iface: string): string[] {
 }
 
 const SYS_FUNCS = ['accept', 'close', 'epoll-create', 'epoll-ctl', 'epoll-wait', 'read', 'recv-from',
-  'send-to', 'set-no-delay', 'shutdown', 'socket-error', 'write', 'writev'];
+  'send-file', 'send-to', 'set-no-delay', 'shutdown', 'socket-error', 'write', 'writev'];
 const ENGINE_FUNCS = ['add-acceptor', 'add-conn', 'add-datagram', 'add-listener', 'backlog', 'buffered-amount',
   'close', 'close-write', 'conn-count', 'end', 'init', 'memory-in-use', 'pause-reading', 'remove-listener',
-  'resume-listener', 'resume-reading', 'run-once', 'shutdown', 'stats', 'take-events', 'write'];
+  'resume-listener', 'resume-reading', 'run-once', 'shutdown', 'stats', 'take-events', 'write', 'write-file'];
 
 describe('built artifacts', () => {
   it('exist (run node build/build.mjs first)', () => {

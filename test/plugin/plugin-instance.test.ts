@@ -18,6 +18,7 @@ function fakeConn(handle: number): { conn: Conn; written: string[] } {
   const owner: ConnOwner = {
     write: (_c, data) => written.push(Buffer.from(data as Uint8Array).toString()),
     writev: () => {},
+    sendFile: () => {},
     close: (c) => (c.state = ConnState.Closed),
     end: (c) => (c.state = ConnState.Closed),
     pause: () => {},

@@ -94,6 +94,7 @@ class Kernel {
         shutdown: (fd: number, how: number) => { k.calls.push(`shutdown ${fd} ${how}`); return 0; },
         'recv-from': (_fd: number, _max: number, ret: number) => { k.dv().setUint8(ret, 1); k.dv().setInt32(ret + 4, -95, true); },
         'send-to': () => -95,
+        'send-file': () => -95,
       },
     };
   }

@@ -100,7 +100,7 @@ function fastPath(kernel: FakeKernel): Driver {
 
 const SYS_FUNCS = [
   'epollCreate', 'epollCtl', 'epollWait', 'accept', 'read', 'write', 'writev', 'close', 'socketError', 'setNoDelay',
-  'shutdown', 'recvFrom', 'sendTo',
+  'shutdown', 'recvFrom', 'sendTo', 'sendFile',
 ] as const;
 
 /**

@@ -20,6 +20,7 @@ static const napi_property_descriptor kExports[] = {
     FN("read", js_read),
     FN("write", js_write),
     FN("writev", js_writev),
+    FN("sendFile", js_send_file),
     FN("close", js_close),
     FN("shutdown", js_shutdown),
     FN("socketError", js_socket_error),

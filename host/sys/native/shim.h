@@ -8,7 +8,7 @@
  *
  *   epoll.c           epollCreate, epollCtl, epollWait
  *   socket_io.c       I/O and options on a socket: accept, read, write,
- *                     writev, recvFrom, sendTo, close, shutdown,
+ *                     writev, sendFile, recvFrom, sendTo, close, shutdown,
  *                     socketError, setNoDelay, setLinger, setSockOpt,
  *                     getSockOpt, dup
  *   memory.c          discard, resident
@@ -206,6 +206,7 @@ napi_value js_accept(napi_env env, napi_callback_info info);
 napi_value js_read(napi_env env, napi_callback_info info);
 napi_value js_write(napi_env env, napi_callback_info info);
 napi_value js_writev(napi_env env, napi_callback_info info);
+napi_value js_send_file(napi_env env, napi_callback_info info);
 napi_value js_recv_from(napi_env env, napi_callback_info info);
 napi_value js_send_to(napi_env env, napi_callback_info info);
 napi_value js_close(napi_env env, napi_callback_info info);

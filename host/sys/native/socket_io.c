@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -82,6 +83,31 @@ napi_value js_writev(napi_env env, napi_callback_info info) {
   }
   struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)count};
   return ret_i32(env, sys_result(sendmsg(fd, &msg, MSG_NOSIGNAL)));
+}
+
+/*
+ * sendFile(outFd, inFd, offset, count): bytes sent | -errno. sendfile(2)
+ * of at most count bytes of the file inFd, from byte `offset` (a
+ * non-negative integer below 2^53; the file's own position is neither used
+ * nor moved), to the socket outFd. 0 when the file ends at `offset`.
+ * sendfile has no MSG_NOSIGNAL: a reset peer gives -EPIPE only because
+ * Node ignores SIGPIPE.
+ */
+napi_value js_send_file(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int32_t out_fd, in_fd;
+  int64_t offset;
+  uint32_t count;
+  if (!get_args(env, info, 4, argv) ||
+      !arg_i32(env, argv[0], "outFd must be a number", &out_fd) ||
+      !arg_i32(env, argv[1], "inFd must be a number", &in_fd) ||
+      !arg_u32(env, argv[3], "count must be a number", &count))
+    return NULL;
+  if (napi_get_value_int64(env, argv[2], &offset) != napi_ok)
+    return type_error(env, "offset must be a number"), NULL;
+  if (offset < 0) return ret_i32(env, -EINVAL);
+  off_t at = (off_t)offset;
+  return ret_i32(env, sys_result(sendfile(out_fd, in_fd, &at, count)));
 }
 
 /*

@@ -9,7 +9,7 @@
 
 import {
   sysAccept as accept, sysClose as close, sysEpollCreate as epollCreate, sysEpollCtl as epollCtl,
-  sysEpollWait as epollWait, sysRead as read, sysRecvFrom as recvFrom, sysSendTo as sendTo,
+  sysEpollWait as epollWait, sysRead as read, sysRecvFrom as recvFrom, sysSendFile as sendFile, sysSendTo as sendTo,
   sysSetNoDelay as setNoDelay, sysShutdown as shutdown, sysSocketError as socketError,
   sysWrite as write, sysWritev as writev,
 } from "../../../assembly/sys";
@@ -43,6 +43,7 @@ export function engine$init(victim: i32, _a: u32, _b: u32, _c: bool, _d: u32, _e
   refused(shutdown(victim, 2));
   refused(recvFrom(victim, BYTES, 16, SCRATCH, SCRATCH + 64));
   refused(sendTo(victim, BYTES, 1, 0, 0));
+  refused(sendFile(victim, victim, 0, 1));
   refused(accept(victim));
   refused(epollWait(victim, READY, 8, 0));
   const own = epollCreate();
@@ -65,6 +66,7 @@ export function engine$run_once(_timeout: i32): usize { store<u32>(RET, 0); stor
 export function engine$backlog(): u32 { return 0; }
 export function engine$take_events(): usize { store<u32>(RET, 0); store<u32>(RET, 0, 4); return RET; }
 export function engine$write(_conn: u32, _ptr: usize, _len: u32): i32 { return EBADF; }
+export function engine$write_file(_conn: u32, _fileFd: i32, _offset: u64, _len: u32): i32 { return EBADF; }
 export function engine$buffered_amount(_conn: u32): u32 { return 0; }
 export function engine$close(_conn: u32, _cause: i32): i32 { return EBADF; }
 export function engine$end(_conn: u32): i32 { return EBADF; }

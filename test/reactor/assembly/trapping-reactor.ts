@@ -6,7 +6,7 @@ export {
   cabi_realloc, engine$add_acceptor, engine$add_conn, engine$add_datagram, engine$add_listener, engine$backlog,
   engine$buffered_amount, engine$close, engine$close_write, engine$conn_count, engine$end, engine$init,
   engine$memory_in_use, engine$pause_reading, engine$remove_listener, engine$resume_listener, engine$resume_reading,
-  engine$shutdown, engine$stats, engine$take_events,
+  engine$shutdown, engine$stats, engine$take_events, engine$write_file,
 } from "../../../assembly/index";
 import { engine$run_once as runOnce, engine$write as write } from "../../../assembly/index";
 

@@ -45,7 +45,8 @@ export { Peer } from './fake-socket.js';
  * connection, as Linux does ({@link Peer.resetByEngine}).
  *
  * Deliberate limits: EPOLLET is refused (-EINVAL) rather than faked; there
- * are no UDP sockets (`recv-from` and `send-to` give -EOPNOTSUPP).
+ * are no UDP sockets (`recv-from` and `send-to` give -EOPNOTSUPP) and no
+ * files (`send-file` gives -EOPNOTSUPP).
  *
  * All methods are bound (jco destructures the import object). With `log`
  * (the default), every `sys` call is appended to {@link calls} as
@@ -217,6 +218,9 @@ export class FakeKernel implements HighLevelSys {
 
   sendTo = (fd: number, data: Uint8Array, _destination: Uint8Array): number =>
     this.#logged('sendTo', [fd, `${data.length}B`], this.#fds.has(fd) ? -EOPNOTSUPP : -EBADF);
+
+  sendFile = (fd: number, fileFd: number, offset: bigint, count: number): number =>
+    this.#logged('sendFile', [fd, fileFd, offset, count], this.#fds.has(fd) ? -EOPNOTSUPP : -EBADF);
 
   // ---- internals ----
 

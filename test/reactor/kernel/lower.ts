@@ -47,6 +47,7 @@ export interface HighLevelSys {
   read(fd: number, maxLen: number): ReadResult;
   write(fd: number, data: Uint8Array): number;
   writev(fd: number, chunks: Uint8Array[]): number;
+  sendFile(fd: number, fileFd: number, offset: bigint, count: number): number;
   close(fd: number): number;
   socketError(fd: number): number;
   setNoDelay(fd: number, on: boolean): number;
@@ -143,5 +144,6 @@ export function lowerSys(sys: HighLevelSys, mem: GuestMemory): LoweredSys {
       mem.storeDatagramResult(ret, dataAt, data.length, sourceAt, source.length, fullSize);
     },
     'send-to': (fd, ptr, len, addrPtr, addrLen) => sys.sendTo(fd, bytesAt(ptr, len), bytesAt(addrPtr, addrLen)),
+    'send-file': (fd, fileFd, offset, count) => sys.sendFile(fd, fileFd, offset, count >>> 0),
   };
 }
