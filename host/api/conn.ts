@@ -13,6 +13,17 @@ export type Chunk = Uint8Array | string;
 /** The socket options a connection can set (see `Conn.setNoDelay` and the rest). */
 export type SocketOption = 'noDelay' | 'keepAlive' | 'keepAliveDelay' | 'linger' | 'readBufferSize' | 'writeBufferSize';
 
+/**
+ * Why a connection closed, as `conn.closeReason` says once it has: `local`
+ * (this side closed it: `close()`, `end()` or `closeWrite()` before the
+ * peer ended, `engine.stop()`), `peer` (the peer ended its side first: an
+ * orderly close), `timeout` (a read or write deadline passed), `error` (a
+ * reset or another system error, the write buffer overflowing, the engine
+ * or a plugin failing). Only `timeout` and `error` come with an `err` in
+ * `onClose`.
+ */
+export type CloseReason = 'local' | 'peer' | 'timeout' | 'error';
+
 /** Lifecycle of a {@link Conn}, as the host sees it. */
 export const ConnState = {
   /** A dialed connection whose connect has not completed; not visible to users yet. */
@@ -79,6 +90,7 @@ export class Conn {
   readonly #owner: ConnOwner;
   #paused = false;
   #truncated = 0;
+  #closeReason: CloseReason | undefined;
   #local: AddressInfo | undefined;
   #remote: AddressInfo | undefined;
 
@@ -138,7 +150,7 @@ export class Conn {
    * closes the connection, or until the engine's `lingerTimeout` passes
    * after the FIN, which closes it, what arrived unread being dropped
    * rather than resetting the connection. `onClose` follows with `err`
-   * undefined (ERR_NBIO_EOF if the peer had ended its side first). Writes
+   * undefined (`closeReason` `'peer'` if the peer had ended its side first). Writes
    * after `end()` throw ERR_NBIO_CLOSED. Calling `end()` again does
    * nothing; `close()` afterwards closes at once, discarding what is still
    * queued. With `setLinger(0)` it does not wait for the peer: it resets
@@ -303,6 +315,21 @@ export class Conn {
   /** @internal A datagram of this connection was cut. */
   countTruncated(): void {
     this.#truncated++;
+  }
+
+  /**
+   * Why the connection closed (see {@link CloseReason}); undefined until it
+   * has. Set before its `onClose` runs, so `onClose` can tell an orderly
+   * close by the peer (`'peer'`) from one by this side (`'local'`): both
+   * come with `err` undefined.
+   */
+  get closeReason(): CloseReason | undefined {
+    return this.#closeReason;
+  }
+
+  /** @internal The connection closed for `reason` (the first one given stays). */
+  setCloseReason(reason: CloseReason): void {
+    this.#closeReason ??= reason;
   }
 
   /** True once writes are no longer accepted: closed, ended, write side closed, or closing because it failed. */

@@ -13,7 +13,11 @@ export type NbioErrorCode =
   | 'ERR_NBIO_CLOSED'
   /** Queuing a write would exceed `maxWriteBufferSize`; the connection was closed. */
   | 'ERR_NBIO_WRITE_OVERFLOW'
-  /** The peer ended the stream (it closed or shut down its side). */
+  /**
+   * A `conn.toStream()` stream only: the peer closed the connection before
+   * taking what the stream wrote. (`onClose` reports an orderly close by
+   * the peer with `err` undefined and `conn.closeReason` `'peer'`.)
+   */
   | 'ERR_NBIO_EOF'
   /** `dial` did not connect within its `timeout`. */
   | 'ERR_NBIO_DIAL_TIMEOUT'

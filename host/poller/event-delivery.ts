@@ -4,7 +4,7 @@
  * diagnostics published.
  */
 import { decodeSockaddr } from '../api/address.js';
-import { closeError, dialError } from './close-cause.js';
+import { closeError, closeReasonOf, dialError } from './close-cause.js';
 import type { ConnIndex } from './conn-index.js';
 import type { ConnOps } from './conn-ops.js';
 import { Conn, ConnState } from '../api/conn.js';
@@ -163,6 +163,7 @@ export class EventDelivery {
     conn.state = ConnState.Closed;
     const failure = this.#failures.get(conn);
     if (failure !== undefined) this.#failures.delete(conn);
+    conn.setCloseReason(failure !== undefined ? 'error' : closeReasonOf(status));
     const dial = this.#c.dials.take(conn);
     if (dial !== undefined) {
       const err = dialError(status, detail, dial.target, this.#c.running());
@@ -184,6 +185,7 @@ export class EventDelivery {
    */
   lost(conn: Conn, err: EngineError): void {
     conn.state = ConnState.Closed;
+    conn.setCloseReason('error');
     const dial = this.#c.dials.take(conn);
     if (dial !== undefined) {
       dial.reject(err);

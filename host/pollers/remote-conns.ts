@@ -4,7 +4,7 @@
  * closing reported back.
  */
 import type { AddressInfo, ResolvedEndpoint, Transport } from '../api/address.js';
-import { Conn, ConnState, type Chunk, type ConnOwner, type SocketOption } from '../api/conn.js';
+import { Conn, ConnState, type Chunk, type CloseReason, type ConnOwner, type SocketOption } from '../api/conn.js';
 import { NbioError, reviveError, type ErrorMessage } from '../api/errors.js';
 
 /** What a descriptor handed to a worker poller is: as `Adoption` in host/poller/poller.ts, as plain data. */
@@ -26,7 +26,7 @@ export type ConnOp =
 /** What a worker poller reports about a connection it serves for the engine's thread. */
 export type RemoteReport =
   | { type: 'conn-opened'; id: number; local: AddressInfo | undefined; remote: AddressInfo | undefined }
-  | { type: 'conn-closed'; id: number; error?: ErrorMessage };
+  | { type: 'conn-closed'; id: number; reason: CloseReason; error?: ErrorMessage };
 
 /** What the engine's thread asks of a worker about such a connection. */
 export type RemoteRequest =
@@ -124,6 +124,7 @@ export class RemoteConns {
     this.#remotes.delete(message.id);
     const wasConnecting = r.conn.state === ConnState.Connecting;
     r.conn.state = ConnState.Closed;
+    r.conn.setCloseReason(message.reason);
     if (wasConnecting) {
       r.reject(message.error === undefined ? new NbioError('ERR_NBIO_CLOSED', 'the connection closed before it opened') : reviveError(message.error));
     }
@@ -135,6 +136,7 @@ export class RemoteConns {
       if (r.conn.state !== ConnState.Connecting) continue;
       this.#remotes.delete(id);
       r.conn.state = ConnState.Closed;
+      r.conn.setCloseReason('error');
       r.reject(err);
     }
   }
@@ -145,6 +147,7 @@ export class RemoteConns {
       if (r.fd !== fd || r.conn.state === ConnState.Connecting) continue;
       this.#remotes.delete(id);
       r.conn.state = ConnState.Closed;
+      r.conn.setCloseReason('error');
       return r.conn;
     }
     return undefined;
