@@ -151,6 +151,7 @@ function apply(conn: Conn, op: ConnOp): void {
         if (op.kind === 'read') conn.setReadDeadline(op.deadline);
         else conn.setWriteDeadline(op.deadline);
         break;
+      case 'readTimeout': conn.setReadTimeout(op.ms); break;
       case 'option': applyOption(conn, op.option, op.value); break;
     }
   } catch {

@@ -63,7 +63,10 @@ export interface ConnOwner {
   pause(conn: Conn): void;
   resume(conn: Conn): void;
   bufferedAmount(conn: Conn): number;
-  setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void;
+  /** Sets a deadline: `at` ms since the epoch (checked), 0 to clear it. */
+  setDeadline(conn: Conn, kind: 'read' | 'write', at: number): void;
+  /** Sets the read time-out: `ms` (checked) without a read closes the connection; 0 clears it. */
+  setReadTimeout(conn: Conn, ms: number): void;
   setOption(conn: Conn, option: SocketOption, value: number): void;
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
   /** A stream over `conn` (see host/api/conn-stream.ts); throws if this owner cannot give one. */
@@ -229,25 +232,46 @@ export class Conn {
   }
 
   /**
-   * Sets (or, with undefined or 0, clears) the read deadline: a time (a
-   * `Date`, or milliseconds since the epoch as `Date.now()` counts) by which
-   * the application expects to be done reading. If it passes, the
+   * Sets (or, with undefined or 0, clears) the read deadline: a point in
+   * time (a `Date`, or milliseconds since the epoch as `Date.now()` counts)
+   * by which the application expects to be done reading. If it passes, the
    * connection is closed and `onClose` receives ERR_NBIO_READ_TIMEOUT.
-   * Incoming data does not extend it: set it again (e.g. in `onData`) to
-   * keep an active connection alive. A time in the past closes it at once.
+   * Incoming data does not extend it: set it again (e.g. in `onData`), or
+   * use {@link setReadTimeout}, which data does extend. A recent time in
+   * the past closes it at once; a time before 2001-09-09 (1e12 ms) is
+   * refused with ERR_NBIO_INVALID_ARG, since it is a duration mistaken for
+   * a time (`setReadDeadline(5000)`), as is anything but a finite time.
    */
   setReadDeadline(deadline: Date | number | undefined): void {
-    if (this.#live()) this.#owner.setDeadline(this, 'read', deadline);
+    const at = deadlineTime(deadline, 'setReadDeadline');
+    if (this.#live()) this.#owner.setDeadline(this, 'read', at);
   }
 
   /**
    * Sets (or clears) the write deadline: if bytes written are still queued
    * (not taken by the kernel) when it passes, the connection is closed and
    * `onClose` receives ERR_NBIO_WRITE_TIMEOUT. Once everything written was
-   * sent, passing it does nothing.
+   * sent, passing it does nothing. Refused as {@link setReadDeadline}.
    */
   setWriteDeadline(deadline: Date | number | undefined): void {
-    if (this.#live()) this.#owner.setDeadline(this, 'write', deadline);
+    const at = deadlineTime(deadline, 'setWriteDeadline');
+    if (this.#live()) this.#owner.setDeadline(this, 'write', at);
+  }
+
+  /**
+   * A relative read time-out, as `net.Socket#setTimeout` counts it: once
+   * `ms` pass with nothing read from the peer, the connection is closed
+   * and `onClose` receives ERR_NBIO_READ_TIMEOUT (unlike Node, which only
+   * emits `'timeout'`). Every read starts the count again, bytes kept
+   * while paused included; a paused connection the peer is silent on does
+   * time out. 0 turns it off. It is independent of the read deadline:
+   * whichever passes first closes. Throws ERR_NBIO_INVALID_ARG unless `ms`
+   * is an integer from 0 to 2147483647.
+   */
+  setReadTimeout(ms: number): this {
+    const timeout = count(ms, 'ms');
+    if (this.#live()) this.#owner.setReadTimeout(this, timeout);
+    return this;
   }
 
   /** Sets (or clears) both deadlines. */
@@ -371,6 +395,29 @@ export class Conn {
   #lookUp(side: 'local' | 'remote'): AddressInfo | undefined {
     return this.#live() ? this.#owner.address(this, side) : undefined;
   }
+}
+
+/**
+ * Times before this (2001-09-09T01:46:40Z, 1e12 ms since the epoch) are
+ * not deadlines an application means: they are durations (`5000`) or
+ * seconds (`Date.now() / 1000`) passed where a time belongs.
+ */
+const EARLIEST_DEADLINE = 1e12;
+
+/** A deadline as ms since the epoch (0: none); throws ERR_NBIO_INVALID_ARG for what cannot be one. */
+function deadlineTime(deadline: Date | number | undefined, method: string): number {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline ?? 0;
+  if (typeof at !== 'number' || !Number.isFinite(at)) {
+    throw new NbioError('ERR_NBIO_INVALID_ARG', `${method}() takes a Date, a time in ms since the epoch or undefined, got ${String(deadline)}`);
+  }
+  if (at !== 0 && at < EARLIEST_DEADLINE) {
+    throw new NbioError(
+      'ERR_NBIO_INVALID_ARG',
+      `${method}(${String(deadline instanceof Date ? deadline.toISOString() : deadline)}) is a point in time, not a duration: ` +
+        `${new Date(at).toISOString()} is long past. Pass Date.now() + ms, or use setReadTimeout(ms) for a time-out that counts from the last read`,
+    );
+  }
+  return at;
 }
 
 /** The error for using a connection that is closed. */

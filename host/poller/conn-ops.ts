@@ -128,8 +128,12 @@ export class ConnOps implements ConnOwner {
     return this.#c.reactor.bufferedAmount(this.#handleOf(conn));
   }
 
-  setDeadline(conn: Conn, kind: DeadlineKind, deadline: Date | number | undefined): void {
-    this.deadlines.set(conn, kind, deadline);
+  setDeadline(conn: Conn, kind: DeadlineKind, at: number): void {
+    this.deadlines.set(conn, kind, at);
+  }
+
+  setReadTimeout(conn: Conn, ms: number): void {
+    this.deadlines.setReadTimeout(conn, ms);
   }
 
   setOption(conn: Conn, option: SocketOption, value: number): void {

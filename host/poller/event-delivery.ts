@@ -97,6 +97,7 @@ export class EventDelivery {
     const conn = conns.get(handle);
     if (conn === undefined || conn.state === ConnState.Closed) return;
     if (this.#c.idle !== undefined && handle >= PEER_BIT) this.#c.idle.touch(conn);
+    this.#c.ops.deadlines.read(conn);
     mem.sync();
     if (conn.paused || held.has(conn)) {
       held.hold(conn, mem.u8.subarray(ptr, ptr + len));

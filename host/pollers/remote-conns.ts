@@ -21,6 +21,7 @@ export type ConnOp =
   | { op: 'write'; data: Uint8Array }
   | { op: 'close' | 'end' | 'closeWrite' | 'pause' | 'resume' }
   | { op: 'deadline'; kind: 'read' | 'write'; deadline: number }
+  | { op: 'readTimeout'; ms: number }
   | { op: 'option'; option: SocketOption; value: number };
 
 /** What a worker poller reports about a connection it serves for the engine's thread. */
@@ -73,13 +74,8 @@ export class RemoteConns {
     pause: (conn) => this.#op(conn, { op: 'pause' }),
     resume: (conn) => this.#op(conn, { op: 'resume' }),
     bufferedAmount: () => 0,
-    setDeadline: (conn, kind, deadline) => {
-      const at = deadline instanceof Date ? deadline.getTime() : deadline ?? 0;
-      if (typeof at !== 'number' || !Number.isFinite(at)) {
-        throw new NbioError('ERR_NBIO_INVALID_ARG', `a deadline must be a Date, a time in ms or undefined, got ${String(deadline)}`);
-      }
-      this.#op(conn, { op: 'deadline', kind, deadline: at });
-    },
+    setDeadline: (conn, kind, at) => this.#op(conn, { op: 'deadline', kind, deadline: at }),
+    setReadTimeout: (conn, ms) => this.#op(conn, { op: 'readTimeout', ms }),
     setOption: (conn, option, value) => this.#op(conn, { op: 'option', option, value }),
     stream: () => {
       throw new NbioError(
