@@ -81,6 +81,8 @@ export class Engine {
   #supervisor: PluginSupervisor | undefined;
   /** Why the engine stopped by itself, if it did. */
   #failure: NbioError | undefined;
+  /** Whether a started engine keeps the process alive ({@link ref}, {@link unref}). */
+  #ref = true;
 
   static {
     pollerOf = (engine) => engine.#poller;
@@ -254,10 +256,41 @@ export class Engine {
       this.#placement = serving.placement;
       this.#poller = serving.poller;
       this.#state = State.Running;
+      if (!this.#ref) this.#applyRef();
     } catch (err) {
       this.#state = State.Stopped;
       throw err;
     }
+  }
+
+  /**
+   * Lets the process exit while the engine runs, as `net.Server#unref()`
+   * does: when nothing else keeps Node's event loop alive, the process
+   * exits even with listeners and connections open (they are not closed
+   * first: no `onClose`, no `onStop`). Unlike `net.Server`, whose open
+   * sockets still hold the process, the engine's connections are served
+   * by the same watcher as its listeners, so they do not hold it either;
+   * its worker pollers neither. Timers the engine set for deadlines, read
+   * time-outs and lingering closes still hold it until they pass. May be
+   * called before `start()`; calling it again does nothing. Returns the
+   * engine.
+   */
+  unref(): this {
+    this.#ref = false;
+    this.#applyRef();
+    return this;
+  }
+
+  /** Undoes {@link unref}: a started engine keeps the process alive again until it is stopped (the default). */
+  ref(): this {
+    this.#ref = true;
+    this.#applyRef();
+    return this;
+  }
+
+  #applyRef(): void {
+    this.#poller?.setRef(this.#ref);
+    this.#pollers?.setRef(this.#ref);
   }
 
   /**

@@ -232,6 +232,15 @@ export class Poller {
   }
 
   /**
+   * Whether watching the epoll descriptor keeps this thread's event loop
+   * (and so the process) alive; it is served either way. Does nothing
+   * before {@link start} or once stopped.
+   */
+  setRef(ref: boolean): void {
+    if (this.#watcher !== undefined) native.watchRef(this.#watcher, ref);
+  }
+
+  /**
    * Closes everything the reactor owns (listeners, epoll instance) without
    * delivering events: setting up failed. A fault from then on is ignored
    * (it fails start() instead).
