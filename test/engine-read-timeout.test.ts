@@ -106,7 +106,6 @@ describe('read time-outs', () => {
       expect(() => conn.setReadDeadline(5000)).toThrow(/not a duration/);
       conn.setReadTimeout(100);
     }
-    await bothClosed.promise; // each client connection timed out, in its own poller
-    expect(client.connCount).toBe(0);
+    await bothClosed.promise; // nothing else closes them: each timed out, in its own poller
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { AddressInfo, Transport } from './address.js';
 import type { ConnStream, ConnStreamOptions } from './conn-stream.js';
-import { NbioError } from './errors.js';
+import { closedError, count, deadlineTime, extraArgument, flag } from './conn-args.js';
 
 /** What `conn.write` accepts. */
 export type Chunk = Uint8Array | string;
@@ -120,8 +120,14 @@ export class Conn {
    * write buffer would exceed `maxWriteBufferSize`, or the socket failed),
    * it does not throw: the connection is closed and `onClose` receives the
    * cause. An empty write sends nothing.
+   *
+   * It takes one argument: a second (a callback or an encoding, as
+   * `net.Socket#write` takes) throws ERR_NBIO_INVALID_ARG rather than
+   * being ignored. For when the bytes are sent, see `bufferedAmount` and
+   * `onDrain`; for another encoding, `Buffer.from(s, encoding)`.
    */
   write(data: Chunk): void {
+    if (arguments.length > 1) throw extraArgument('write', arguments[1]);
     if (this.state === ConnState.Open) this.#owner.write(this, data);
     else if (this.state !== ConnState.Doomed) throw closedError();
   }
@@ -129,9 +135,10 @@ export class Conn {
   /**
    * Sends several chunks, in order, as one write (one system call when the
    * kernel has room): the same as writing their concatenation (on UDP, one
-   * datagram). Same rules as {@link write}.
+   * datagram). Same rules as {@link write}, one argument too.
    */
   writev(chunks: readonly Chunk[]): void {
+    if (arguments.length > 1) throw extraArgument('writev', arguments[1]);
     if (this.state === ConnState.Open) this.#owner.writev(this, chunks);
     else if (this.state !== ConnState.Doomed) throw closedError();
   }
@@ -395,44 +402,4 @@ export class Conn {
   #lookUp(side: 'local' | 'remote'): AddressInfo | undefined {
     return this.#live() ? this.#owner.address(this, side) : undefined;
   }
-}
-
-/**
- * Times before this (2001-09-09T01:46:40Z, 1e12 ms since the epoch) are
- * not deadlines an application means: they are durations (`5000`) or
- * seconds (`Date.now() / 1000`) passed where a time belongs.
- */
-const EARLIEST_DEADLINE = 1e12;
-
-/** A deadline as ms since the epoch (0: none); throws ERR_NBIO_INVALID_ARG for what cannot be one. */
-function deadlineTime(deadline: Date | number | undefined, method: string): number {
-  const at = deadline instanceof Date ? deadline.getTime() : deadline ?? 0;
-  if (typeof at !== 'number' || !Number.isFinite(at)) {
-    throw new NbioError('ERR_NBIO_INVALID_ARG', `${method}() takes a Date, a time in ms since the epoch or undefined, got ${String(deadline)}`);
-  }
-  if (at !== 0 && at < EARLIEST_DEADLINE) {
-    throw new NbioError(
-      'ERR_NBIO_INVALID_ARG',
-      `${method}(${String(deadline instanceof Date ? deadline.toISOString() : deadline)}) is a point in time, not a duration: ` +
-        `${new Date(at).toISOString()} is long past. Pass Date.now() + ms, or use setReadTimeout(ms) for a time-out that counts from the last read`,
-    );
-  }
-  return at;
-}
-
-/** The error for using a connection that is closed. */
-function closedError(): NbioError {
-  return new NbioError('ERR_NBIO_CLOSED', 'the connection is closed');
-}
-
-function flag(value: unknown, name: string): number {
-  if (typeof value !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be a boolean, got ${typeof value}`);
-  return value ? 1 : 0;
-}
-
-function count(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
-    throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be an integer from 0 to 2147483647, got ${String(value)}`);
-  }
-  return value;
 }

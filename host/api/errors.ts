@@ -158,3 +158,10 @@ function errnoName(negatedErrno: number): string {
     return `Unknown system error ${negatedErrno}`;
   }
 }
+
+/** An error in a few words, for a message about it: its code (unless its message has it) and message. */
+export function summarizeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}

@@ -99,7 +99,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   if (pollers > 1 && handlers === undefined && plugin === undefined) {
     throw new NbioError('ERR_NBIO_INVALID_OPTION', 'pollers > 1 needs a handlers module: functions cannot be shared between threads');
   }
-  const network = parseNetwork(options.network ?? 'tcp');
+  const network = parseNetwork(options.network ?? 'tcp', 'ERR_NBIO_INVALID_OPTION', 'the network option');
   const addrs = options.addrs ?? [];
   if (!Array.isArray(addrs)) throw new NbioError('ERR_NBIO_INVALID_OPTION', 'addrs must be an array of strings');
   const noDelay = boolean(options, 'noDelay', true);
