@@ -66,9 +66,8 @@ function fileName(block: Block): string {
 
 /** Starts a block (or the block saved as a file) as a process. */
 function start(block: Block, extra: Record<string, string>, stdin = false): Child {
-  const cwd = block.marker.cwd === 'checkout' ? root : dir;
   const [cmd, args] = block.lang === 'js' ? [process.execPath, [join(dir, fileName(block))]] : ['bash', ['-e', '-c', block.code]];
-  const child = new Child(cmd, args, { cwd, env: env({ PATH: ncPath(), ...extra }), stdin });
+  const child = new Child(cmd, args, { cwd: dir, env: env({ PATH: ncPath(), ...extra }), stdin });
   started.push(child);
   return child;
 }
