@@ -191,8 +191,9 @@ export class Conn {
    * nothing is lost. Writes go on as usual. The peer closing (or resetting)
    * the connection meanwhile is reported by `onClose` only after the bytes
    * before it, that is after `resume()` (or at once on `close()` or
-   * `engine.stop()`). A UDP peer cannot be slowed down: the datagrams it
-   * sends while paused are dropped. Calling it again, or on a closed
+   * `engine.stop()`). One still paused `pausedHangUpTimeout` after its peer
+   * reset it is closed (ERR_NBIO_PAUSED_TIMEOUT). A UDP peer cannot be
+   * slowed down: the datagrams it sends while paused are dropped. Calling it again, or on a closed
    * connection, does nothing.
    */
   pause(): void {

@@ -25,6 +25,8 @@ export type NbioErrorCode =
   | 'ERR_NBIO_READ_TIMEOUT'
   /** The connection's write deadline passed with bytes still queued; it was closed. */
   | 'ERR_NBIO_WRITE_TIMEOUT'
+  /** The connection stayed paused `pausedHangUpTimeout` after its peer hung up; it was closed. */
+  | 'ERR_NBIO_PAUSED_TIMEOUT'
   /** An engine option, a dial option or a handlers module is invalid. */
   | 'ERR_NBIO_INVALID_OPTION'
   /** A call got an argument of the wrong kind or size (e.g. `conn.write(undefined)`). */

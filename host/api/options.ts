@@ -141,6 +141,16 @@ export interface EngineOptions extends HandlerModule {
    * (nginx's `lingering_timeout`; see README, "Closing").
    */
   lingerTimeout?: number;
+  /**
+   * Most ms a paused connection (`conn.pause()`, or paused by a plugin)
+   * keeps its descriptor once its peer has hung up or it failed: if it is
+   * still paused then, the engine closes it, dropping what the kernel
+   * still holds unread, and `onClose` receives ERR_NBIO_PAUSED_TIMEOUT
+   * (after the bytes already read, once it is resumed, as any close of a
+   * paused connection). Resuming before then delivers everything and the
+   * close as usual. 0: at once. Default 30000.
+   */
+  pausedHangUpTimeout?: number;
   /** Turn TCP keep-alive on for every connection (`conn.setKeepAlive`). Default false. */
   keepAlive?: boolean;
   /** With `keepAlive`: ms of idleness before the first probe (0: the system's). Default 0. */

@@ -149,6 +149,8 @@ function closeName(status: number): string {
       return 'ERR_NBIO_READ_TIMEOUT';
     case CloseCause.WriteTimeout:
       return 'ERR_NBIO_WRITE_TIMEOUT';
+    case CloseCause.PausedHangUp:
+      return 'ERR_NBIO_PAUSED_TIMEOUT';
     default:
       if (status >= 0) return `status ${status}`;
       try {

@@ -40,6 +40,11 @@ export function closeError(status: number, detail: number): EngineError | undefi
       return withoutStack(() => new NbioError('ERR_NBIO_READ_TIMEOUT', 'the read deadline passed'));
     case CloseCause.WriteTimeout:
       return withoutStack(() => new NbioError('ERR_NBIO_WRITE_TIMEOUT', 'the write deadline passed with bytes still queued'));
+    case CloseCause.PausedHangUp:
+      return withoutStack(() => new NbioError(
+        'ERR_NBIO_PAUSED_TIMEOUT',
+        'the peer hung up while the connection was paused, and it stayed paused for pausedHangUpTimeout: closed, what the kernel held unread dropped',
+      ));
     default:
       return status < 0 ? withoutStack(() => systemError(status, FAILED_CALL[detail] || 'close')) : undefined;
   }
@@ -52,6 +57,7 @@ export function closeReasonOf(status: number): CloseReason {
       return 'peer';
     case CloseCause.ReadTimeout:
     case CloseCause.WriteTimeout:
+    case CloseCause.PausedHangUp:
       return 'timeout';
     default:
       return status < 0 || status === CloseCause.WriteOverflow ? 'error' : 'local';

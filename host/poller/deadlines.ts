@@ -5,14 +5,15 @@
 /**
  * Which deadline of a connection: the application's read and write
  * deadlines, its read time-out (`conn.setReadTimeout`: expires as `read`),
- * and the linger time-out of a connection that ended (its FIN sent, it
- * waits for the peer's end; host/poller/conn-ops.ts).
+ * the linger time-out of a connection that ended (its FIN sent, it
+ * waits for the peer's end), and how long a paused connection whose peer
+ * hung up keeps its descriptor (host/poller/conn-ops.ts).
  */
-export type DeadlineKind = 'read' | 'write' | 'linger';
+export type DeadlineKind = 'read' | 'write' | 'linger' | 'hangUp';
 
 type TimerKind = DeadlineKind | 'readIdle';
 
-const KINDS: readonly TimerKind[] = ['read', 'write', 'linger', 'readIdle'];
+const KINDS: readonly TimerKind[] = ['read', 'write', 'linger', 'hangUp', 'readIdle'];
 
 /** The timers of one key; a kind is absent when that deadline is not set. */
 type Timers = { [kind in TimerKind]?: NodeJS.Timeout };

@@ -114,6 +114,12 @@ export class EventDelivery {
     views.done();
   }
 
+  /** A paused connection's peer hung up (the reactor parked it): its time to be resumed is bounded. */
+  parked(handle: number): void {
+    const conn = this.#c.conns.get(handle);
+    if (conn !== undefined && conn.state !== ConnState.Closed) this.#c.ops.parked(conn);
+  }
+
   /** A connection's queue emptied: onDrain; for one that is ending, its FIN went out too: it lingers. */
   drained(handle: number): void {
     const conn = this.#c.conns.get(handle);

@@ -108,7 +108,7 @@ export class Poller {
     this.reportFailure = (err) => handlers.reportError(err);
     this.#ops = new ConnOps({
       reactor, writer: this.#writer, index: this.#conns, held: this.#held, pluginServed: handlers instanceof PluginDispatch,
-      lingerTimeout: settings.lingerTimeout, scheduleDrain: () => this.#loop.schedule(),
+      lingerTimeout: settings.lingerTimeout, pausedHangUpTimeout: settings.pausedHangUpTimeout, scheduleDrain: () => this.#loop.schedule(),
     });
     if (settings.udpReadTimeout > 0) {
       this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#ops.closeWith(conn, CloseCause.ReadTimeout));
