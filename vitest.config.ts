@@ -7,5 +7,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 30_000,
+    reporters: ['default', './test/skip-reasons-reporter.ts'],
   },
 });

@@ -31,7 +31,7 @@
 import { EAGAIN, EBADF, ENOBUFS, EOPNOTSUPP, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLLRDHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, INTEREST_READ, MAX_IOV, SHUT_WR } from "./constants";
 import {
   CLOSE_CAUSE_LOCAL, CLOSE_CAUSE_PEER_ENDED, CLOSE_CAUSE_WRITE_OVERFLOW, EVENT_KIND_CLOSED, EVENT_KIND_DATA,
-  EVENT_KIND_DRAINED, EVENT_KIND_ENDED, EVENT_KIND_OPENED, FAILED_CALL_CONNECT, FAILED_CALL_EPOLL_CTL,
+  EVENT_KIND_DRAINED, EVENT_KIND_ENDED, EVENT_KIND_OPENED, EVENT_KIND_PARKED, FAILED_CALL_CONNECT, FAILED_CALL_EPOLL_CTL,
   FAILED_CALL_NONE, FAILED_CALL_READ, FAILED_CALL_SHUTDOWN, FAILED_CALL_WRITE, FD_MASK, LIST_ALIGN,
   LIST_LEN_OFFSET, LIST_SIZE,
 } from "./generated/abi";
@@ -132,11 +132,13 @@ function disarmOut(fd: i32, s: usize): bool {
   return setConnFlags(fd, s, slotFlags(s) & ~FLAG_OUT) >= 0;
 }
 
-/** A paused connection reported ERR or HUP: leaves the epoll set until resumed. */
-export function park(fd: i32, s: usize): void {
+/** A paused connection reported ERR or HUP: leaves the epoll set until
+ *  resumed, and the host is told (a `parked` event; the caller made room). */
+export function park(fd: i32, s: usize, conn: u32): void {
   const r = sysEpollCtl(epollFd(), EPOLL_CTL_DEL, fd, 0, 0);
   if (r < 0) { closeConn(fd, r, FAILED_CALL_EPOLL_CTL); return; }
   slotSetFlags(s, slotFlags(s) | FLAG_PARKED);
+  evPush(EVENT_KIND_PARKED, conn, 0, 0, 0, 0);
 }
 
 /** Registers a freshly accepted or added descriptor as a connection in

@@ -35,7 +35,8 @@
  * RDHUP (OUT stays while bytes are queued), so nothing is read. ERR and HUP
  * are reported whatever the interest and, level-triggered, would come back
  * at every poll: a paused connection that reports one is "parked", taken
- * out of the epoll set, and put back by `resume-reading`, whose level-
+ * out of the epoll set (a `parked` event tells the host, which bounds how
+ * long it stays so), and put back by `resume-reading`, whose level-
  * triggered registration then reports the bytes still unread and the
  * hang-up, in that order, through the read loop.
  *
@@ -171,7 +172,10 @@ function processReport(token: u32, events: u32): bool {
   }
   const f = slotFlags(s);
   if ((f & FLAG_READ_PAUSED) != 0) {
-    if ((events & (EPOLLERR | EPOLLHUP)) != 0) park(fd, s);
+    if ((events & (EPOLLERR | EPOLLHUP)) == 0) return true;
+    // Room for the `parked` event (or the `closed` one if parking fails).
+    if (!room(1)) return false;
+    park(fd, s, token);
     return true;
   }
   if ((f & FLAG_PEER_ENDED) != 0) {

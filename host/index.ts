@@ -8,7 +8,7 @@ import type { ConnStream as StreamOf } from './api/conn-stream.js';
 
 export type { DialOptions, StopOptions } from './api/call-options.js';
 export { Engine, type PluginErrorHandler } from './engine/engine.js';
-export { Conn, type FileSource, type SendFileOptions } from './api/conn.js';
+export { Conn, type CloseReason, type FileSource, type SendFileOptions } from './api/conn.js';
 export type { ConnStreamOptions } from './api/conn-stream.js';
 /** A connection as a `stream.Duplex`: what `conn.toStream()` returns (host/api/conn-stream.ts). */
 export type ConnStream = StreamOf<Conn>;

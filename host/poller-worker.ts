@@ -72,7 +72,7 @@ try {
     if (id === undefined) return;
     ids.delete(conn);
     remotes.delete(id);
-    port.postMessage({ type: 'conn-closed', id, error: err === undefined ? undefined : describeError(err) } satisfies PollerMessage);
+    port.postMessage({ type: 'conn-closed', id, reason: conn.closeReason ?? 'local', error: err === undefined ? undefined : describeError(err) } satisfies PollerMessage);
   };
   poller.reportFailure = (err) => {
     port.postMessage({ type: 'poller-failed', error: describeError(err) } satisfies PollerMessage);
@@ -114,7 +114,7 @@ function serve(poller: Poller, request: PollerRequest): void {
           ids.set(conn, id);
           port.postMessage({ type: 'conn-opened', id, local: conn.localAddr, remote: conn.remoteAddr } satisfies PollerMessage);
         },
-        reject: (err) => port.postMessage({ type: 'conn-closed', id, error: describeError(err) } satisfies PollerMessage),
+        reject: (err) => port.postMessage({ type: 'conn-closed', id, reason: 'error', error: describeError(err) } satisfies PollerMessage),
       });
       break;
     }
@@ -151,6 +151,7 @@ function apply(conn: Conn, op: ConnOp): void {
         if (op.kind === 'read') conn.setReadDeadline(op.deadline);
         else conn.setWriteDeadline(op.deadline);
         break;
+      case 'readTimeout': conn.setReadTimeout(op.ms); break;
       case 'option': applyOption(conn, op.option, op.value); break;
     }
   } catch {

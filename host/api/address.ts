@@ -58,13 +58,16 @@ export type ResolvedEndpoint = ResolvedIp | PathEndpoint;
 /** Longest Unix socket path, in bytes (sun_path less its terminating NUL). */
 const MAX_PATH_BYTES = 107;
 
-/** Checks a network name; throws ERR_NBIO_INVALID_ADDRESS for anything else. */
-export function parseNetwork(value: unknown): Network {
+/**
+ * Checks a network name; throws for anything else, with `code`:
+ * ERR_NBIO_INVALID_OPTION for the engine's `network` option,
+ * ERR_NBIO_INVALID_ADDRESS for `dial`'s first argument.
+ */
+export function parseNetwork(value: unknown, code: 'ERR_NBIO_INVALID_OPTION' | 'ERR_NBIO_INVALID_ADDRESS', what: string): Network {
   if (typeof value === 'string' && NETWORKS.includes(value)) return value as Network;
-  throw new NbioError(
-    'ERR_NBIO_INVALID_ADDRESS',
-    `unsupported network ${JSON.stringify(value)}: expected one of ${NETWORKS.join(', ')}`,
-  );
+  const lower = typeof value === 'string' ? value.toLowerCase() : '';
+  const hint = NETWORKS.includes(lower) ? ` (network names are lower case: ${JSON.stringify(lower)})` : '';
+  throw new NbioError(code, `${what} ${JSON.stringify(value)} is not a network${hint}: expected one of ${NETWORKS.join(', ')}`);
 }
 
 /** The transport of a network. */
@@ -149,7 +152,8 @@ function checkFamily(network: Network, endpoint: IpEndpoint): void {
   const literal = isIP(endpoint.host);
   const wanted = familyOf(network);
   if (literal !== 0 && wanted !== 0 && literal !== wanted) {
-    throw invalid(`${endpoint.host}:${endpoint.port}`, `an IPv${literal} address cannot be used with network ${network}`);
+    const given = literal === 6 ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
+    throw invalid(given, `an IPv${literal} address cannot be used with network ${network}`);
   }
 }
 

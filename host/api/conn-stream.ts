@@ -32,6 +32,8 @@ const OPTIONS: ReadonlySet<string> = new Set(['readableHighWaterMark', 'writable
  * module, which depends on it.
  */
 export interface StreamedConn {
+  /** Why it closed, once it has (a `Conn`'s `closeReason`): `'peer'` for an orderly close by the peer. */
+  readonly closeReason: string | undefined;
   readonly remoteAddr: AddressInfo | undefined;
   readonly localAddr: AddressInfo | undefined;
   readonly closed: boolean;
@@ -173,16 +175,16 @@ export class ConnStream<C extends StreamedConn = StreamedConn> extends Duplex {
   }
 
   /** @internal The connection closed: end or destroy the stream, as the class doc says. */
-  onClose(_conn: C, err: EngineError | undefined): void {
+  onClose(conn: C, err: EngineError | undefined): void {
     const write = this.#pendingWrite;
     const final = this.#pendingFinal;
     this.#pendingWrite = undefined;
     this.#pendingFinal = undefined;
     if (this.destroyed) return;
-    const eof = err?.code === 'ERR_NBIO_EOF';
-    const graceful = (err === undefined && final !== undefined) || (eof && (write === undefined || this.#peerEnded));
+    const byPeer = err === undefined && conn.closeReason === 'peer';
+    const graceful = (err === undefined && final !== undefined) || (byPeer && (write === undefined || this.#peerEnded));
     if (!graceful) {
-      this.destroy(err ?? undefined);
+      this.destroy(err ?? (byPeer ? hungUp() : undefined));
       return;
     }
     write?.();
@@ -255,4 +257,9 @@ function highWaterMark(options: ConnStreamOptions, key: keyof ConnStreamOptions)
     throw new NbioError('ERR_NBIO_INVALID_OPTION', `${key} must be a whole number of bytes >= 1, got ${String(value)}`);
   }
   return value;
+}
+
+/** The error a stream is destroyed with when the peer hung up before taking what the stream wrote. */
+function hungUp(): NbioError {
+  return new NbioError('ERR_NBIO_EOF', 'the peer closed the connection before the stream\'s writes were sent');
 }

@@ -5,7 +5,7 @@
  */
 import type { AddressInfo, Transport } from './address.js';
 import type { ConnStream, ConnStreamOptions } from './conn-stream.js';
-import { NbioError } from './errors.js';
+import { closedError, count, deadlineTime, extraArgument, flag } from './conn-args.js';
 
 /** What `conn.write` accepts. */
 export type Chunk = Uint8Array | string;
@@ -23,6 +23,17 @@ export interface SendFileOptions {
 
 /** The socket options a connection can set (see `Conn.setNoDelay` and the rest). */
 export type SocketOption = 'noDelay' | 'keepAlive' | 'keepAliveDelay' | 'linger' | 'readBufferSize' | 'writeBufferSize';
+
+/**
+ * Why a connection closed, as `conn.closeReason` says once it has: `local`
+ * (this side closed it: `close()`, `end()` or `closeWrite()` before the
+ * peer ended, `engine.stop()`), `peer` (the peer ended its side first: an
+ * orderly close), `timeout` (a read or write deadline passed), `error` (a
+ * reset or another system error, the write buffer overflowing, the engine
+ * or a plugin failing). Only `timeout` and `error` come with an `err` in
+ * `onClose`.
+ */
+export type CloseReason = 'local' | 'peer' | 'timeout' | 'error';
 
 /** Lifecycle of a {@link Conn}, as the host sees it. */
 export const ConnState = {
@@ -64,7 +75,10 @@ export interface ConnOwner {
   pause(conn: Conn): void;
   resume(conn: Conn): void;
   bufferedAmount(conn: Conn): number;
-  setDeadline(conn: Conn, kind: 'read' | 'write', deadline: Date | number | undefined): void;
+  /** Sets a deadline: `at` ms since the epoch (checked), 0 to clear it. */
+  setDeadline(conn: Conn, kind: 'read' | 'write', at: number): void;
+  /** Sets the read time-out: `ms` (checked) without a read closes the connection; 0 clears it. */
+  setReadTimeout(conn: Conn, ms: number): void;
   setOption(conn: Conn, option: SocketOption, value: number): void;
   address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
   /** A stream over `conn` (see host/api/conn-stream.ts); throws if this owner cannot give one. */
@@ -91,6 +105,7 @@ export class Conn {
   readonly #owner: ConnOwner;
   #paused = false;
   #truncated = 0;
+  #closeReason: CloseReason | undefined;
   #local: AddressInfo | undefined;
   #remote: AddressInfo | undefined;
 
@@ -117,8 +132,14 @@ export class Conn {
    * write buffer would exceed `maxWriteBufferSize`, or the socket failed),
    * it does not throw: the connection is closed and `onClose` receives the
    * cause. An empty write sends nothing.
+   *
+   * It takes one argument: a second (a callback or an encoding, as
+   * `net.Socket#write` takes) throws ERR_NBIO_INVALID_ARG rather than
+   * being ignored. For when the bytes are sent, see `bufferedAmount` and
+   * `onDrain`; for another encoding, `Buffer.from(s, encoding)`.
    */
   write(data: Chunk): void {
+    if (arguments.length > 1) throw extraArgument('write', arguments[1]);
     if (this.state === ConnState.Open) this.#owner.write(this, data);
     else if (this.state !== ConnState.Doomed) throw closedError();
   }
@@ -126,9 +147,10 @@ export class Conn {
   /**
    * Sends several chunks, in order, as one write (one system call when the
    * kernel has room): the same as writing their concatenation (on UDP, one
-   * datagram). Same rules as {@link write}.
+   * datagram). Same rules as {@link write}, one argument too.
    */
   writev(chunks: readonly Chunk[]): void {
+    if (arguments.length > 1) throw extraArgument('writev', arguments[1]);
     if (this.state === ConnState.Open) this.#owner.writev(this, chunks);
     else if (this.state !== ConnState.Doomed) throw closedError();
   }
@@ -180,7 +202,7 @@ export class Conn {
    * closes the connection, or until the engine's `lingerTimeout` passes
    * after the FIN, which closes it, what arrived unread being dropped
    * rather than resetting the connection. `onClose` follows with `err`
-   * undefined (ERR_NBIO_EOF if the peer had ended its side first). Writes
+   * undefined (`closeReason` `'peer'` if the peer had ended its side first). Writes
    * after `end()` throw ERR_NBIO_CLOSED. Calling `end()` again does
    * nothing; `close()` afterwards closes at once, discarding what is still
    * queued. With `setLinger(0)` it does not wait for the peer: it resets
@@ -211,8 +233,9 @@ export class Conn {
    * nothing is lost. Writes go on as usual. The peer closing (or resetting)
    * the connection meanwhile is reported by `onClose` only after the bytes
    * before it, that is after `resume()` (or at once on `close()` or
-   * `engine.stop()`). A UDP peer cannot be slowed down: the datagrams it
-   * sends while paused are dropped. Calling it again, or on a closed
+   * `engine.stop()`). One still paused `pausedHangUpTimeout` after its peer
+   * reset it is closed (ERR_NBIO_PAUSED_TIMEOUT). A UDP peer cannot be
+   * slowed down: the datagrams it sends while paused are dropped. Calling it again, or on a closed
    * connection, does nothing.
    */
   pause(): void {
@@ -259,25 +282,46 @@ export class Conn {
   }
 
   /**
-   * Sets (or, with undefined or 0, clears) the read deadline: a time (a
-   * `Date`, or milliseconds since the epoch as `Date.now()` counts) by which
-   * the application expects to be done reading. If it passes, the
+   * Sets (or, with undefined or 0, clears) the read deadline: a point in
+   * time (a `Date`, or milliseconds since the epoch as `Date.now()` counts)
+   * by which the application expects to be done reading. If it passes, the
    * connection is closed and `onClose` receives ERR_NBIO_READ_TIMEOUT.
-   * Incoming data does not extend it: set it again (e.g. in `onData`) to
-   * keep an active connection alive. A time in the past closes it at once.
+   * Incoming data does not extend it: set it again (e.g. in `onData`), or
+   * use {@link setReadTimeout}, which data does extend. A recent time in
+   * the past closes it at once; a time before 2001-09-09 (1e12 ms) is
+   * refused with ERR_NBIO_INVALID_ARG, since it is a duration mistaken for
+   * a time (`setReadDeadline(5000)`), as is anything but a finite time.
    */
   setReadDeadline(deadline: Date | number | undefined): void {
-    if (this.#live()) this.#owner.setDeadline(this, 'read', deadline);
+    const at = deadlineTime(deadline, 'setReadDeadline');
+    if (this.#live()) this.#owner.setDeadline(this, 'read', at);
   }
 
   /**
    * Sets (or clears) the write deadline: if bytes written are still queued
    * (not taken by the kernel) when it passes, the connection is closed and
    * `onClose` receives ERR_NBIO_WRITE_TIMEOUT. Once everything written was
-   * sent, passing it does nothing.
+   * sent, passing it does nothing. Refused as {@link setReadDeadline}.
    */
   setWriteDeadline(deadline: Date | number | undefined): void {
-    if (this.#live()) this.#owner.setDeadline(this, 'write', deadline);
+    const at = deadlineTime(deadline, 'setWriteDeadline');
+    if (this.#live()) this.#owner.setDeadline(this, 'write', at);
+  }
+
+  /**
+   * A relative read time-out, as `net.Socket#setTimeout` counts it: once
+   * `ms` pass with nothing read from the peer, the connection is closed
+   * and `onClose` receives ERR_NBIO_READ_TIMEOUT (unlike Node, which only
+   * emits `'timeout'`). Every read starts the count again, bytes kept
+   * while paused included; a paused connection the peer is silent on does
+   * time out. 0 turns it off. It is independent of the read deadline:
+   * whichever passes first closes. Throws ERR_NBIO_INVALID_ARG unless `ms`
+   * is an integer from 0 to 2147483647.
+   */
+  setReadTimeout(ms: number): this {
+    const timeout = count(ms, 'ms');
+    if (this.#live()) this.#owner.setReadTimeout(this, timeout);
+    return this;
   }
 
   /** Sets (or clears) both deadlines. */
@@ -347,6 +391,21 @@ export class Conn {
     this.#truncated++;
   }
 
+  /**
+   * Why the connection closed (see {@link CloseReason}); undefined until it
+   * has. Set before its `onClose` runs, so `onClose` can tell an orderly
+   * close by the peer (`'peer'`) from one by this side (`'local'`): both
+   * come with `err` undefined.
+   */
+  get closeReason(): CloseReason | undefined {
+    return this.#closeReason;
+  }
+
+  /** @internal The connection closed for `reason` (the first one given stays). */
+  setCloseReason(reason: CloseReason): void {
+    this.#closeReason ??= reason;
+  }
+
   /** True once writes are no longer accepted: closed, ended, write side closed, or closing because it failed. */
   get closed(): boolean {
     return this.state !== ConnState.Open;
@@ -386,21 +445,4 @@ export class Conn {
   #lookUp(side: 'local' | 'remote'): AddressInfo | undefined {
     return this.#live() ? this.#owner.address(this, side) : undefined;
   }
-}
-
-/** The error for using a connection that is closed. */
-function closedError(): NbioError {
-  return new NbioError('ERR_NBIO_CLOSED', 'the connection is closed');
-}
-
-function flag(value: unknown, name: string): number {
-  if (typeof value !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be a boolean, got ${typeof value}`);
-  return value ? 1 : 0;
-}
-
-function count(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
-    throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be an integer from 0 to 2147483647, got ${String(value)}`);
-  }
-  return value;
 }

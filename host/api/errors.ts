@@ -13,7 +13,11 @@ export type NbioErrorCode =
   | 'ERR_NBIO_CLOSED'
   /** Queuing a write would exceed `maxWriteBufferSize`; the connection was closed. */
   | 'ERR_NBIO_WRITE_OVERFLOW'
-  /** The peer ended the stream (it closed or shut down its side). */
+  /**
+   * A `conn.toStream()` stream only: the peer closed the connection before
+   * taking what the stream wrote. (`onClose` reports an orderly close by
+   * the peer with `err` undefined and `conn.closeReason` `'peer'`.)
+   */
   | 'ERR_NBIO_EOF'
   /** `dial` did not connect within its `timeout`. */
   | 'ERR_NBIO_DIAL_TIMEOUT'
@@ -21,6 +25,8 @@ export type NbioErrorCode =
   | 'ERR_NBIO_READ_TIMEOUT'
   /** The connection's write deadline passed with bytes still queued; it was closed. */
   | 'ERR_NBIO_WRITE_TIMEOUT'
+  /** The connection stayed paused `pausedHangUpTimeout` after its peer hung up; it was closed. */
+  | 'ERR_NBIO_PAUSED_TIMEOUT'
   /** An engine option, a dial option or a handlers module is invalid. */
   | 'ERR_NBIO_INVALID_OPTION'
   /** A call got an argument of the wrong kind or size (e.g. `conn.write(undefined)`). */
@@ -153,4 +159,11 @@ function errnoName(negatedErrno: number): string {
   } catch {
     return `Unknown system error ${negatedErrno}`;
   }
+}
+
+/** An error in a few words, for a message about it: its code (unless its message has it) and message. */
+export function summarizeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
 }

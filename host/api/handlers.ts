@@ -3,6 +3,7 @@
  * and what happens to an exception a handler throws (kept, rethrown after
  * its batch).
  */
+import { NbioError } from './errors.js';
 import { checkHandler } from './resolve-options.js';
 import { type AcceptErrorHandler, type CloseHandler, type DataHandler, type DrainHandler, type EndHandler, type ErrorHandler, type HandlerModule, type OpenHandler, type StopHandler } from './options.js';
 
@@ -40,9 +41,22 @@ export class Handlers {
     if (mod.onError) this.onError = mod.onError;
   }
 
-  /** Sets one handler; throws ERR_NBIO_INVALID_OPTION unless `handler` is a function. */
+  /**
+   * Sets one handler; throws ERR_NBIO_INVALID_OPTION unless `handler` is a
+   * function, or if that handler is set already (by an option or an
+   * earlier call): an engine has one of each for every connection, and
+   * silently replacing the first would drop what it did.
+   */
   set<K extends keyof HandlerModule>(name: K, handler: HandlerModule[K]): void {
-    (this as HandlerModule)[name] = checkHandler(name, handler);
+    const checked = checkHandler(name, handler);
+    if ((this as HandlerModule)[name] !== noop) {
+      throw new NbioError(
+        'ERR_NBIO_INVALID_OPTION',
+        `${name} is already set: an engine has one ${name} for every connection, and a second would silently replace the first. ` +
+          'Do both things in one handler (per connection, through conn.session if they differ)',
+      );
+    }
+    (this as HandlerModule)[name] = checked;
   }
 
   /** Runs `handler`; an exception is kept for {@link rethrow}. */

@@ -21,17 +21,19 @@ export type OpenHandler = (conn: Conn) => void;
 export type DataHandler = (conn: Conn, data: Uint8Array) => void;
 /**
  * Called exactly once per opened connection, after its last data. `err` is
- * undefined when this side closed it (`conn.close()`, `conn.end()`,
- * `engine.stop()`); otherwise the cause: ERR_NBIO_EOF (peer closed),
- * ERR_NBIO_WRITE_OVERFLOW, ERR_NBIO_READ_TIMEOUT, ERR_NBIO_WRITE_TIMEOUT, or
- * a system error such as ECONNRESET.
+ * undefined for an orderly close by either side: this side closed it
+ * (`conn.close()`, `conn.end()`, `engine.stop()`) or the peer ended its
+ * side first; `conn.closeReason` tells them apart (`'local'`, `'peer'`).
+ * Otherwise `err` is the failure: ERR_NBIO_WRITE_OVERFLOW,
+ * ERR_NBIO_READ_TIMEOUT, ERR_NBIO_WRITE_TIMEOUT, a system error such as
+ * ECONNRESET, or the engine's or a plugin's failure.
  */
 export type CloseHandler = (conn: Conn, err: EngineError | undefined) => void;
 /**
  * Called when the peer ended its side of a connection (it will send no
  * more), after the connection's last `onData`. Without `allowHalfOpen` the
  * engine then ends this side too: what is queued is still sent, then the
- * connection closes (`onClose` with ERR_NBIO_EOF) and writes from here on
+ * connection closes (`onClose` with `err` undefined, `closeReason` `'peer'`) and writes from here on
  * throw ERR_NBIO_CLOSED. With `allowHalfOpen` the connection stays open
  * for writing until this side calls `end()`, `closeWrite()` or `close()`.
  */
@@ -139,6 +141,16 @@ export interface EngineOptions extends HandlerModule {
    * (nginx's `lingering_timeout`; see README, "Closing").
    */
   lingerTimeout?: number;
+  /**
+   * Most ms a paused connection (`conn.pause()`, or paused by a plugin)
+   * keeps its descriptor once its peer has hung up or it failed: if it is
+   * still paused then, the engine closes it, dropping what the kernel
+   * still holds unread, and `onClose` receives ERR_NBIO_PAUSED_TIMEOUT
+   * (after the bytes already read, once it is resumed, as any close of a
+   * paused connection). Resuming before then delivers everything and the
+   * close as usual. 0: at once. Default 30000.
+   */
+  pausedHangUpTimeout?: number;
   /** Turn TCP keep-alive on for every connection (`conn.setKeepAlive`). Default false. */
   keepAlive?: boolean;
   /** With `keepAlive`: ms of idleness before the first probe (0: the system's). Default 0. */

@@ -87,7 +87,10 @@ function integer(options: PluginOptions, key: 'maxMemory' | 'fuelPerEvent' | 'ti
 
 /** Validates the `plugin` option; throws ERR_NBIO_INVALID_OPTION naming the offending field. */
 export function resolvePluginOptions(options: unknown): ResolvedPluginOptions {
-  if (options === null || typeof options !== 'object') throw new NbioError('ERR_NBIO_INVALID_OPTION', 'plugin must be an object');
+  if (options === null || typeof options !== 'object') {
+    const hint = typeof options === 'string' || options instanceof URL ? `{ module: ${JSON.stringify(String(options))} }` : "{ module: './plugin.wasm' }";
+    throw new NbioError('ERR_NBIO_INVALID_OPTION', `plugin must be an object naming the component and its limits, such as ${hint}; got ${options === null ? 'null' : typeof options}`);
+  }
   const o = options as PluginOptions;
   for (const key of Object.keys(o)) if (!KNOWN.has(key)) throw invalid(`${key} is not an option`);
   const { module, config, log } = o;

@@ -26,6 +26,7 @@ export interface ResolvedOptions {
   edgeTriggered: boolean;
   allowHalfOpen: boolean;
   lingerTimeout: number;
+  pausedHangUpTimeout: number;
   keepAlive: boolean;
   keepAliveInitialDelay: number;
   udpReadTimeout: number;
@@ -38,7 +39,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'network', 'addrs', 'readBufferSize', 'maxWriteBufferSize', 'maxConnReadTimesPerEventLoop', 'maxMemory',
-  'noDelay', 'backlog', 'reusePort', 'epollMode', 'allowHalfOpen', 'lingerTimeout', 'keepAlive', 'keepAliveInitialDelay',
+  'noDelay', 'backlog', 'reusePort', 'epollMode', 'allowHalfOpen', 'lingerTimeout', 'pausedHangUpTimeout', 'keepAlive', 'keepAliveInitialDelay',
   'udpReadTimeout', 'loadBalancing', 'pollers', 'handlers', 'plugin', ...HANDLER_NAMES,
 ]);
 
@@ -99,7 +100,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   if (pollers > 1 && handlers === undefined && plugin === undefined) {
     throw new NbioError('ERR_NBIO_INVALID_OPTION', 'pollers > 1 needs a handlers module: functions cannot be shared between threads');
   }
-  const network = parseNetwork(options.network ?? 'tcp');
+  const network = parseNetwork(options.network ?? 'tcp', 'ERR_NBIO_INVALID_OPTION', 'the network option');
   const addrs = options.addrs ?? [];
   if (!Array.isArray(addrs)) throw new NbioError('ERR_NBIO_INVALID_OPTION', 'addrs must be an array of strings');
   const noDelay = boolean(options, 'noDelay', true);
@@ -128,6 +129,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     edgeTriggered: epollMode === 'et',
     allowHalfOpen,
     lingerTimeout: integer(options, 'lingerTimeout', 5000, 0, MAX_TIMEOUT_MS),
+    pausedHangUpTimeout: integer(options, 'pausedHangUpTimeout', 30_000, 0, MAX_TIMEOUT_MS),
     keepAlive: boolean(options, 'keepAlive', false),
     keepAliveInitialDelay: integer(options, 'keepAliveInitialDelay', 0, 0, MAX_TIMEOUT_MS),
     udpReadTimeout: integer(options, 'udpReadTimeout', 0, 0, MAX_TIMEOUT_MS),
@@ -155,7 +157,7 @@ function boolean(options: EngineOptions, key: 'noDelay' | 'reusePort' | 'allowHa
 
 type NumericOption =
   | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'maxMemory' | 'backlog' | 'pollers'
-  | 'keepAliveInitialDelay' | 'udpReadTimeout' | 'lingerTimeout';
+  | 'keepAliveInitialDelay' | 'udpReadTimeout' | 'lingerTimeout' | 'pausedHangUpTimeout';
 
 /** The `handlers` option as a URL string; rejects it next to handler functions. */
 function handlerModule(options: EngineOptions): string | undefined {
@@ -213,7 +215,7 @@ export function workerOptions(o: ResolvedOptions, addrs: string[]): EngineOption
   return {
     network, addrs, readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, maxMemory, noDelay, backlog,
     reusePort: o.reusePort, epollMode: o.edgeTriggered ? 'et' : 'lt', allowHalfOpen: o.allowHalfOpen, lingerTimeout: o.lingerTimeout,
-    keepAlive: o.keepAlive, keepAliveInitialDelay: o.keepAliveInitialDelay, udpReadTimeout: o.udpReadTimeout,
+    pausedHangUpTimeout: o.pausedHangUpTimeout, keepAlive: o.keepAlive, keepAliveInitialDelay: o.keepAliveInitialDelay, udpReadTimeout: o.udpReadTimeout,
     handlers,
     // (A URL object would reach the thread as an empty object, so its text goes; a function cannot go.)
     plugin: plugin === undefined ? undefined

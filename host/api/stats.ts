@@ -40,9 +40,9 @@ export interface EngineStats {
   /** Connections closed so far (dials that failed included). */
   closed: number;
   /**
-   * `closed`, by what each connection's `onClose` got: `local` when
-   * `err` was undefined (closed by this side), else `err.code`
-   * (`ERR_NBIO_EOF`, `ECONNRESET`, `ERR_NBIO_READ_TIMEOUT`…).
+   * `closed`, by cause: `local` (closed by this side) and `peer` (the
+   * peer ended its side first), whose `onClose` got `err` undefined; else
+   * the `err.code` it got (`ECONNRESET`, `ERR_NBIO_READ_TIMEOUT`…).
    */
   closedBy: Record<string, number>;
   /** Bytes read from connections so far. */
@@ -134,13 +134,13 @@ export function readReactorStats(memory: ArrayBufferLike | DataView, ptr: number
   };
 }
 
-/** The name a close status goes by in `closedBy`: what onClose's `err.code` is for it. */
+/** The name a close status goes by in `closedBy`: `local`, `peer`, or what onClose's `err.code` is for it. */
 function closeName(status: number): string {
   switch (status) {
     case CloseCause.Local:
       return 'local';
     case CloseCause.PeerEnded:
-      return 'ERR_NBIO_EOF';
+      return 'peer';
     case CloseCause.WriteOverflow:
       return 'ERR_NBIO_WRITE_OVERFLOW';
     case CloseCause.DialTimeout:
@@ -149,6 +149,8 @@ function closeName(status: number): string {
       return 'ERR_NBIO_READ_TIMEOUT';
     case CloseCause.WriteTimeout:
       return 'ERR_NBIO_WRITE_TIMEOUT';
+    case CloseCause.PausedHangUp:
+      return 'ERR_NBIO_PAUSED_TIMEOUT';
     default:
       if (status >= 0) return `status ${status}`;
       try {

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { parseAddress, parseNetwork, resolveEndpoint, transportOf, type Network } from '../api/address.js';
 import { dialTimeout, stopOptions, type DialOptions, type StopOptions } from '../api/call-options.js';
 import type { Conn } from '../api/conn.js';
-import { NbioError } from '../api/errors.js';
+import { NbioError, summarizeError } from '../api/errors.js';
 import { Handlers, noop } from '../api/handlers.js';
 import type {
   AcceptErrorHandler, CloseHandler, DataHandler, DrainHandler, EndHandler, EngineOptions, ErrorHandler, HandlerModule, OpenHandler,
@@ -79,8 +79,12 @@ export class Engine {
   #onPluginError: PluginErrorHandler = noop;
   /** This thread's poller's plugin, with the `plugin` option. */
   #supervisor: PluginSupervisor | undefined;
+  /** Why `start()` failed, if it did: a later `start()` says so. */
+  #startFailure: unknown;
   /** Why the engine stopped by itself, if it did. */
   #failure: NbioError | undefined;
+  /** Whether a started engine keeps the process alive ({@link ref}, {@link unref}). */
+  #ref = true;
 
   static {
     pollerOf = (engine) => engine.#poller;
@@ -225,7 +229,9 @@ export class Engine {
     if (this.#state !== State.Created) {
       return Promise.reject(
         this.#state === State.Stopping || this.#state === State.Stopped
-          ? new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine was stopped; create a new one')
+          ? new NbioError('ERR_NBIO_NOT_RUNNING', this.#startFailure === undefined
+            ? 'the engine was stopped, and an engine starts only once: create a new Engine'
+            : `this engine's start() failed (${summarizeError(this.#startFailure)}), and an engine starts only once: create a new Engine to try again`)
           : new NbioError('ERR_NBIO_ALREADY_STARTED', 'the engine was already started'),
       );
     }
@@ -254,10 +260,37 @@ export class Engine {
       this.#placement = serving.placement;
       this.#poller = serving.poller;
       this.#state = State.Running;
+      if (!this.#ref) this.#applyRef();
     } catch (err) {
       this.#state = State.Stopped;
+      this.#startFailure = err;
       throw err;
     }
+  }
+
+  /**
+   * As `net.Server#unref()`: the process may exit while the engine runs,
+   * its listeners, connections (one watcher serves them all, unlike
+   * `net.Server`'s sockets) and worker pollers open, with no `onClose` or
+   * `onStop`. Timers of deadlines, read time-outs and lingering closes
+   * still hold it until they pass. May come before `start()`.
+   */
+  unref(): this {
+    this.#ref = false;
+    this.#applyRef();
+    return this;
+  }
+
+  /** Undoes {@link unref}: a started engine keeps the process alive again until it is stopped (the default). */
+  ref(): this {
+    this.#ref = true;
+    this.#applyRef();
+    return this;
+  }
+
+  #applyRef(): void {
+    this.#poller?.setRef(this.#ref);
+    this.#pollers?.setRef(this.#ref);
   }
 
   /**
@@ -364,7 +397,7 @@ export class Engine {
    * option) for bad arguments.
    */
   async dial(network: Network, address: string, options: DialOptions = {}): Promise<Conn> {
-    const net = parseNetwork(network);
+    const net = parseNetwork(network, 'ERR_NBIO_INVALID_ADDRESS', 'dial: the network');
     const endpoint = parseAddress(net, address, 'dial');
     const timeout = dialTimeout(options);
     this.#checkRunning();

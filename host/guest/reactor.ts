@@ -78,6 +78,8 @@ export const CloseCause = {
   ReadTimeout: 17,
   /** The write deadline passed with bytes still queued. */
   WriteTimeout: 18,
+  /** The connection stayed paused `pausedHangUpTimeout` after its peer hung up. */
+  PausedHangUp: 19,
 } as const;
 
 /** A byte offset (a multiple of 4 in every layout read here) as an index into an Int32Array. */

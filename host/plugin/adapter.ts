@@ -30,7 +30,7 @@ export class PluginDispatch extends Handlers {
       if (app.onDrain !== noop) app.call(() => app.onDrain(conn));
     };
     this.onClose = (conn, err) => {
-      supervisor.closed(conn, err);
+      supervisor.closed(conn);
       if (app.onClose !== noop) app.call(() => app.onClose(conn, err));
     };
     // The plugin world has no end event: the application still hears it;

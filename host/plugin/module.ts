@@ -8,6 +8,8 @@
  * module.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { NbioError, type NbioErrorCode } from '../api/errors.js';
@@ -51,6 +53,24 @@ function loadError(message: string, cause?: unknown): NbioError {
   return err;
 }
 
+/**
+ * Throws ERR_NBIO_PLUGIN_LOAD, naming the command that installs it, unless
+ * binaryen (which meters plugins: prepare-process.ts) can be loaded. It is
+ * an optional peer dependency of the package, so that applications that
+ * never load a plugin do not install it (some 90 MB).
+ */
+function checkBinaryen(): void {
+  try {
+    createRequire(import.meta.url).resolve('binaryen');
+  } catch {
+    const manifest = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
+    throw loadError(
+      'loading a plugin needs binaryen, an optional peer dependency of nbio-wasm (only plugins use it), which is not installed: ' +
+        `run npm install binaryen@${manifest.peerDependencies.binaryen}`,
+    );
+  }
+}
+
 /** Cuts `bytes` into views of at most {@link CHUNK} bytes. */
 function chunked(bytes: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -85,6 +105,7 @@ async function hashOf(chunks: readonly Uint8Array[]): Promise<string> {
  * thread only for short steps.
  */
 export async function preparePlugin(component: Uint8Array | readonly Uint8Array[], maxMemory: number): Promise<PluginModule> {
+  checkBinaryen();
   const chunks = chunked(component);
   if (chunks.reduce((n, c) => n + c.length, 0) > MAX_COMPONENT_BYTES) throw tooLarge('the plugin');
   const key = `${maxMemory}:${await hashOf(chunks)}`;

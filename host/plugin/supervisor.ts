@@ -4,7 +4,7 @@
  * instance (or the plugin is disabled); events are paced by the turn
  * budget (turns.ts).
  */
-import { ConnState, type Conn } from '../api/conn.js';
+import { ConnState, type CloseReason as ConnCloseReason, type Conn } from '../api/conn.js';
 import { NbioError, withoutStack } from '../api/errors.js';
 import type { LogLevel } from '../api/plugin-options.js';
 import { CloseReason, PluginInstance, type InstanceHost } from './instance.js';
@@ -155,11 +155,11 @@ export class PluginSupervisor {
     else this.#turns.wait({ kind: 'drain', conn });
   }
 
-  /** A connection closed, `err` being what its onClose receives. */
-  closed(conn: Conn, err: Error | undefined): void {
+  /** A connection closed (`conn.closeReason` says why). */
+  closed(conn: Conn): void {
     if (this.stopping) this.#turns.flush();
-    if (this.#turns.admits()) this.#timed({ kind: 'close', conn, err });
-    else this.#turns.wait({ kind: 'close', conn, err });
+    if (this.#turns.admits()) this.#timed({ kind: 'close', conn });
+    else this.#turns.wait({ kind: 'close', conn });
   }
 
   /** Runs an event now, timed if the turn times its events. */
@@ -183,7 +183,7 @@ export class PluginSupervisor {
         this.#instance?.drain(event.conn);
         break;
       case 'close':
-        this.#closed(event.conn, event.err);
+        this.#closed(event.conn);
         break;
     }
   }
@@ -197,11 +197,11 @@ export class PluginSupervisor {
     }
   }
 
-  #closed(conn: Conn, err: Error | undefined): void {
+  #closed(conn: Conn): void {
     this.#waiting.delete(conn);
     this.#owners.delete(conn);
     this.#pauses.forget(conn);
-    this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : reasonOf(err));
+    this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : PLUGIN_REASON[conn.closeReason ?? 'local']);
   }
 
   /** Creates and initialises an instance; returns why that failed, or undefined. */
@@ -303,16 +303,10 @@ export class PluginSupervisor {
   }
 }
 
-/** The plugin's close reason for what onClose receives. */
-function reasonOf(err: Error | undefined): CloseReason {
-  if (err === undefined) return CloseReason.Local;
-  switch ((err as { code?: string }).code) {
-    case 'ERR_NBIO_EOF':
-      return CloseReason.Peer;
-    case 'ERR_NBIO_READ_TIMEOUT':
-    case 'ERR_NBIO_WRITE_TIMEOUT':
-      return CloseReason.Timeout;
-    default:
-      return CloseReason.Error;
-  }
-}
+/** The plugin world's close reason for each `conn.closeReason`. */
+const PLUGIN_REASON: { readonly [R in ConnCloseReason]: CloseReason } = {
+  local: CloseReason.Local,
+  peer: CloseReason.Peer,
+  timeout: CloseReason.Timeout,
+  error: CloseReason.Error,
+};

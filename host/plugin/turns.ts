@@ -69,7 +69,7 @@ export type WaitingEvent =
   | { kind: 'open'; conn: Conn }
   | { kind: 'data'; conn: Conn; data: Uint8Array }
   | { kind: 'drain'; conn: Conn }
-  | { kind: 'close'; conn: Conn; err: Error | undefined };
+  | { kind: 'close'; conn: Conn };
 
 /**
  * The time a poller's plugin has held the thread in this turn of the event

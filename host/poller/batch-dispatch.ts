@@ -87,6 +87,9 @@ export class BatchDispatch {
         case EventKind.Accepted:
           c.accepted(events[p + EventWords.detail]);
           break;
+        case EventKind.Parked:
+          deliver.parked(handle);
+          break;
       }
     }
   }

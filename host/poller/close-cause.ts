@@ -4,6 +4,7 @@
  * reactor's and the host's causes as `NbioError`s.
  */
 import { NbioError, systemError, withoutStack, type EngineError } from '../api/errors.js';
+import type { CloseReason } from '../api/conn.js';
 import { describeEndpoint, type ResolvedEndpoint } from '../api/address.js';
 import { FailedCall } from '../generated/abi.js';
 import { CloseCause } from '../guest/reactor.js';
@@ -26,19 +27,40 @@ const FAILED_CALL: readonly string[] = Object.entries(FailedCall).reduce<string[
   return names;
 }, []);
 
-/** The `err` given to onClose for a `closed` event's status and failed call. */
+/**
+ * The `err` given to onClose for a `closed` event's status and failed call:
+ * undefined for an orderly close by either side (this side closed it, or
+ * the peer ended its side first), the failure otherwise.
+ */
 export function closeError(status: number, detail: number): EngineError | undefined {
   switch (status) {
-    case CloseCause.PeerEnded:
-      return withoutStack(() => new NbioError('ERR_NBIO_EOF', 'the peer closed the connection'));
     case CloseCause.WriteOverflow:
       return withoutStack(() => new NbioError('ERR_NBIO_WRITE_OVERFLOW', 'the write buffer would exceed maxWriteBufferSize'));
     case CloseCause.ReadTimeout:
       return withoutStack(() => new NbioError('ERR_NBIO_READ_TIMEOUT', 'the read deadline passed'));
     case CloseCause.WriteTimeout:
       return withoutStack(() => new NbioError('ERR_NBIO_WRITE_TIMEOUT', 'the write deadline passed with bytes still queued'));
+    case CloseCause.PausedHangUp:
+      return withoutStack(() => new NbioError(
+        'ERR_NBIO_PAUSED_TIMEOUT',
+        'the peer hung up while the connection was paused, and it stayed paused for pausedHangUpTimeout: closed, what the kernel held unread dropped',
+      ));
     default:
       return status < 0 ? withoutStack(() => systemError(status, FAILED_CALL[detail] || 'close')) : undefined;
+  }
+}
+
+/** What `conn.closeReason` says for a `closed` event's status. */
+export function closeReasonOf(status: number): CloseReason {
+  switch (status) {
+    case CloseCause.PeerEnded:
+      return 'peer';
+    case CloseCause.ReadTimeout:
+    case CloseCause.WriteTimeout:
+    case CloseCause.PausedHangUp:
+      return 'timeout';
+    default:
+      return status < 0 || status === CloseCause.WriteOverflow ? 'error' : 'local';
   }
 }
 

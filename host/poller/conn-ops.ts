@@ -29,6 +29,8 @@ export interface ConnOpsContext {
   pluginServed: boolean;
   /** Most ms an ended connection waits for the peer's end once its FIN is out (the engine's `lingerTimeout`). */
   lingerTimeout: number;
+  /** Most ms a paused connection whose peer hung up keeps its descriptor (the engine's `pausedHangUpTimeout`). */
+  pausedHangUpTimeout: number;
   /** Delivers the events a call outside a batch caused (a `closed`, say) as soon as possible. */
   scheduleDrain(): void;
 }
@@ -151,8 +153,12 @@ export class ConnOps implements ConnOwner {
     return this.#c.reactor.bufferedAmount(this.#handleOf(conn));
   }
 
-  setDeadline(conn: Conn, kind: DeadlineKind, deadline: Date | number | undefined): void {
-    this.deadlines.set(conn, kind, deadline);
+  setDeadline(conn: Conn, kind: DeadlineKind, at: number): void {
+    this.deadlines.set(conn, kind, at);
+  }
+
+  setReadTimeout(conn: Conn, ms: number): void {
+    this.deadlines.setReadTimeout(conn, ms);
   }
 
   setOption(conn: Conn, option: SocketOption, value: number): void {
@@ -192,9 +198,22 @@ export class ConnOps implements ConnOwner {
     if (rc !== -ERRNO.EBADF) this.#c.scheduleDrain();
   }
 
+  /**
+   * The reactor parked paused `conn`: its peer hung up (or it failed).
+   * It is closed once `pausedHangUpTimeout` passes if it is still paused
+   * then; resumed before, the reactor reports its input and the hang-up.
+   */
+  parked(conn: Conn): void {
+    this.deadlines.set(conn, 'hangUp', Date.now() + this.#c.pausedHangUpTimeout);
+  }
+
   #deadlinePassed(conn: Conn, kind: DeadlineKind): void {
     if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending && conn.state !== ConnState.WriteClosed) return;
     if (kind === 'linger') return this.closeWith(conn, CloseCause.Local);
+    if (kind === 'hangUp') {
+      if (conn.paused) this.closeWith(conn, CloseCause.PausedHangUp);
+      return;
+    }
     if (kind === 'write' && this.bufferedAmount(conn) === 0) return;
     this.closeWith(conn, kind === 'read' ? CloseCause.ReadTimeout : CloseCause.WriteTimeout);
   }

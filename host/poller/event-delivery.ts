@@ -4,7 +4,7 @@
  * diagnostics published.
  */
 import { decodeSockaddr } from '../api/address.js';
-import { closeError, dialError } from './close-cause.js';
+import { closeError, closeReasonOf, dialError } from './close-cause.js';
 import type { ConnIndex } from './conn-index.js';
 import type { ConnOps } from './conn-ops.js';
 import { Conn, ConnState } from '../api/conn.js';
@@ -97,6 +97,7 @@ export class EventDelivery {
     const conn = conns.get(handle);
     if (conn === undefined || conn.state === ConnState.Closed) return;
     if (this.#c.idle !== undefined && handle >= PEER_BIT) this.#c.idle.touch(conn);
+    this.#c.ops.deadlines.read(conn);
     mem.sync();
     if (conn.paused || held.has(conn)) {
       held.hold(conn, mem.u8.subarray(ptr, ptr + len));
@@ -111,6 +112,12 @@ export class EventDelivery {
       handlers.capture(error);
     }
     views.done();
+  }
+
+  /** A paused connection's peer hung up (the reactor parked it): its time to be resumed is bounded. */
+  parked(handle: number): void {
+    const conn = this.#c.conns.get(handle);
+    if (conn !== undefined && conn.state !== ConnState.Closed) this.#c.ops.parked(conn);
   }
 
   /** A connection's queue emptied: onDrain; for one that is ending, its FIN went out too: it lingers. */
@@ -163,6 +170,7 @@ export class EventDelivery {
     conn.state = ConnState.Closed;
     const failure = this.#failures.get(conn);
     if (failure !== undefined) this.#failures.delete(conn);
+    conn.setCloseReason(failure !== undefined ? 'error' : closeReasonOf(status));
     const dial = this.#c.dials.take(conn);
     if (dial !== undefined) {
       const err = dialError(status, detail, dial.target, this.#c.running());
@@ -184,6 +192,7 @@ export class EventDelivery {
    */
   lost(conn: Conn, err: EngineError): void {
     conn.state = ConnState.Closed;
+    conn.setCloseReason('error');
     const dial = this.#c.dials.take(conn);
     if (dial !== undefined) {
       dial.reject(err);

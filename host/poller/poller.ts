@@ -108,7 +108,7 @@ export class Poller {
     this.reportFailure = (err) => handlers.reportError(err);
     this.#ops = new ConnOps({
       reactor, writer: this.#writer, index: this.#conns, held: this.#held, owned, pluginServed: handlers instanceof PluginDispatch,
-      lingerTimeout: settings.lingerTimeout, scheduleDrain: () => this.#loop.schedule(),
+      lingerTimeout: settings.lingerTimeout, pausedHangUpTimeout: settings.pausedHangUpTimeout, scheduleDrain: () => this.#loop.schedule(),
     });
     if (settings.udpReadTimeout > 0) {
       this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#ops.closeWith(conn, CloseCause.ReadTimeout));
@@ -229,6 +229,15 @@ export class Poller {
   start(): void {
     this.#watcher = native.watchStart(this.#epfd, this.#loop.onReadable);
     this.#running = true;
+  }
+
+  /**
+   * Whether watching the epoll descriptor keeps this thread's event loop
+   * (and so the process) alive; it is served either way. Does nothing
+   * before {@link start} or once stopped.
+   */
+  setRef(ref: boolean): void {
+    if (this.#watcher !== undefined) native.watchRef(this.#watcher, ref);
   }
 
   /**

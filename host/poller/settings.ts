@@ -9,7 +9,7 @@ import type { ResolvedOptions } from '../api/resolve-options.js';
 export type PollerSettings = Pick<
   ResolvedOptions,
   | 'readBufferSize' | 'maxWriteBufferSize' | 'maxConnReadTimesPerEventLoop' | 'noDelay' | 'maxMemory' | 'edgeTriggered'
-  | 'allowHalfOpen' | 'lingerTimeout' | 'keepAlive' | 'keepAliveInitialDelay' | 'udpReadTimeout'
+  | 'allowHalfOpen' | 'lingerTimeout' | 'pausedHangUpTimeout' | 'keepAlive' | 'keepAliveInitialDelay' | 'udpReadTimeout'
 > & {
   /** What the engine's listeners carry (the transport of accepted connections). */
   transport: Transport;

@@ -294,6 +294,14 @@ export class PollerGroup {
     );
   }
 
+  /** Whether the worker threads keep the process alive (`worker.ref()` / `unref()`); they serve either way. */
+  setRef(ref: boolean): void {
+    for (const m of this.#members) {
+      if (ref) m.worker.ref();
+      else m.worker.unref();
+    }
+  }
+
   /** During a graceful stop: every poller closes what is left now. */
   stopNow(): void {
     for (const m of this.#members) {

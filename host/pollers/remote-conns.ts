@@ -4,7 +4,7 @@
  * closing reported back.
  */
 import type { AddressInfo, ResolvedEndpoint, Transport } from '../api/address.js';
-import { Conn, ConnState, type Chunk, type ConnOwner, type SocketOption } from '../api/conn.js';
+import { Conn, ConnState, type Chunk, type CloseReason, type ConnOwner, type SocketOption } from '../api/conn.js';
 import { NbioError, reviveError, type ErrorMessage } from '../api/errors.js';
 
 /** What a descriptor handed to a worker poller is: as `Adoption` in host/poller/poller.ts, as plain data. */
@@ -21,12 +21,13 @@ export type ConnOp =
   | { op: 'write'; data: Uint8Array }
   | { op: 'close' | 'end' | 'closeWrite' | 'pause' | 'resume' }
   | { op: 'deadline'; kind: 'read' | 'write'; deadline: number }
+  | { op: 'readTimeout'; ms: number }
   | { op: 'option'; option: SocketOption; value: number };
 
 /** What a worker poller reports about a connection it serves for the engine's thread. */
 export type RemoteReport =
   | { type: 'conn-opened'; id: number; local: AddressInfo | undefined; remote: AddressInfo | undefined }
-  | { type: 'conn-closed'; id: number; error?: ErrorMessage };
+  | { type: 'conn-closed'; id: number; reason: CloseReason; error?: ErrorMessage };
 
 /** What the engine's thread asks of a worker about such a connection. */
 export type RemoteRequest =
@@ -77,13 +78,8 @@ export class RemoteConns {
     pause: (conn) => this.#op(conn, { op: 'pause' }),
     resume: (conn) => this.#op(conn, { op: 'resume' }),
     bufferedAmount: () => 0,
-    setDeadline: (conn, kind, deadline) => {
-      const at = deadline instanceof Date ? deadline.getTime() : deadline ?? 0;
-      if (typeof at !== 'number' || !Number.isFinite(at)) {
-        throw new NbioError('ERR_NBIO_INVALID_ARG', `a deadline must be a Date, a time in ms or undefined, got ${String(deadline)}`);
-      }
-      this.#op(conn, { op: 'deadline', kind, deadline: at });
-    },
+    setDeadline: (conn, kind, at) => this.#op(conn, { op: 'deadline', kind, deadline: at }),
+    setReadTimeout: (conn, ms) => this.#op(conn, { op: 'readTimeout', ms }),
     setOption: (conn, option, value) => this.#op(conn, { op: 'option', option, value }),
     stream: () => {
       throw new NbioError(
@@ -128,6 +124,7 @@ export class RemoteConns {
     this.#remotes.delete(message.id);
     const wasConnecting = r.conn.state === ConnState.Connecting;
     r.conn.state = ConnState.Closed;
+    r.conn.setCloseReason(message.reason);
     if (wasConnecting) {
       r.reject(message.error === undefined ? new NbioError('ERR_NBIO_CLOSED', 'the connection closed before it opened') : reviveError(message.error));
     }
@@ -139,6 +136,7 @@ export class RemoteConns {
       if (r.conn.state !== ConnState.Connecting) continue;
       this.#remotes.delete(id);
       r.conn.state = ConnState.Closed;
+      r.conn.setCloseReason('error');
       r.reject(err);
     }
   }
@@ -149,6 +147,7 @@ export class RemoteConns {
       if (r.fd !== fd || r.conn.state === ConnState.Connecting) continue;
       this.#remotes.delete(id);
       r.conn.state = ConnState.Closed;
+      r.conn.setCloseReason('error');
       return r.conn;
     }
     return undefined;

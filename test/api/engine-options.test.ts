@@ -9,8 +9,8 @@ function rejects(options: unknown, code: string, message: RegExp): void {
 
 describe('options', () => {
   it('rejects an unknown network', () => {
-    rejects({ network: 'unixgram' }, 'ERR_NBIO_INVALID_ADDRESS', /unsupported network "unixgram"/);
-    rejects({ network: 'tcp5' }, 'ERR_NBIO_INVALID_ADDRESS', /unsupported network/);
+    rejects({ network: 'unixgram' }, 'ERR_NBIO_INVALID_OPTION', /the network option "unixgram" is not a network/);
+    rejects({ network: 'tcp5' }, 'ERR_NBIO_INVALID_OPTION', /is not a network/);
   });
 
   it('rejects negative, fractional and absurd sizes', () => {

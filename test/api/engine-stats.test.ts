@@ -13,7 +13,7 @@ async function until(predicate: () => boolean): Promise<void> {
   while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
-const codeOf = (err: EngineError | undefined) => err?.code ?? 'local';
+const codeOf = (conn: Conn, err: EngineError | undefined) => err?.code ?? conn.closeReason ?? 'unknown';
 
 describe('engine.stats()', () => {
   const scope = useScope();
@@ -29,7 +29,7 @@ describe('engine.stats()', () => {
   it('counts accepted connections, bytes each way and closes by the cause onClose saw', async () => {
     const engine = await scope.echoServer();
     const seen = new Map<string, number>();
-    engine.onClose((_conn, err) => seen.set(codeOf(err), (seen.get(codeOf(err)) ?? 0) + 1));
+    engine.onClose((conn, err) => seen.set(codeOf(conn, err), (seen.get(codeOf(conn, err)) ?? 0) + 1));
     const sizes = [1, 1000, 70_000, 300_000];
     const clients = await Promise.all(sizes.map(() => scope.connect(engine.addrs[0])));
     await until(() => engine.stats().connections === sizes.length);
@@ -43,13 +43,13 @@ describe('engine.stats()', () => {
     let stats = engine.stats();
     expect(stats).toMatchObject({ connections: 4, accepted: 4, dialed: 0, closed: 0, bytesRead: total, bytesWritten: total });
 
-    clients[0].end(); // ERR_NBIO_EOF
+    clients[0].end(); // closed by the peer
     clients[1].resetAndDestroy(); // ECONNRESET
     await until(() => engine.stats().closed === 2);
     stats = engine.stats();
     expect(stats.connections).toBe(2);
     expect(stats.closedBy).toEqual(Object.fromEntries(seen));
-    expect(Object.keys(stats.closedBy).sort()).toEqual(['ECONNRESET', 'ERR_NBIO_EOF']);
+    expect(Object.keys(stats.closedBy).sort()).toEqual(['ECONNRESET', 'peer']);
     expect(stats.reactorMemory).toBe(engine.reactorMemory);
     expect(stats.reactorMemoryInUse).toBe(engine.reactorMemoryInUse);
 
@@ -63,7 +63,7 @@ describe('engine.stats()', () => {
     const target = await scope.echoServer();
     const engine = scope.engine({ maxWriteBufferSize: 64 * 1024 });
     const seen = new Map<string, number>();
-    engine.onClose((_conn, err) => seen.set(codeOf(err), (seen.get(codeOf(err)) ?? 0) + 1));
+    engine.onClose((conn, err) => seen.set(codeOf(conn, err), (seen.get(codeOf(conn, err)) ?? 0) + 1));
     await engine.start();
 
     const closing = await engine.dial('tcp', target.addrs[0]);
@@ -146,7 +146,8 @@ describe('nbio-wasm:* diagnostics channels', () => {
       const local = closes.find((m) => m.conn === conn)!;
       expect(local.error).toBeUndefined();
       const remote = closes.find((m) => m.conn !== conn)!;
-      expect(remote.error?.code).toBe('ERR_NBIO_EOF');
+      expect(remote.error).toBeUndefined();
+      expect(remote.conn.closeReason).toBe('peer');
       expect(handled).toEqual([[remote.conn, remote.error]]);
     } finally {
       diagnostics.unsubscribe('nbio-wasm:open', onOpen);

@@ -3,7 +3,10 @@
 // the prepack script), packed, then installed into a fresh project outside
 // the repository by a PATH that has node and npm but no C compiler, make or
 // python. The example echo server and client then run from that project,
-// importing 'nbio-wasm'; and a second fresh project builds a WASI server of
+// importing 'nbio-wasm'; a plugin load there fails, naming the command that
+// installs binaryen (an optional peer dependency), and once it is installed
+// the README's plugin example runs with the plugin the package ships; and a
+// second fresh project builds a WASI server of
 // its own with the package's build script and runs it.
 //
 // The repository itself is left untouched: the packed files are staged in a
@@ -17,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readmeBlocks } from '../readme/readme-blocks.js';
 import { Command, commandLine, jcoRuntime, readmeCommand, wasmtimeRuntime } from '../wasi/commands.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -84,27 +88,50 @@ describe('the npm package', () => {
     expect(existsSync(join(installed, 'dist', 'host', 'sys', 'fake.js'))).toBe(false);
   });
 
-  it('loads and runs a plugin from the installed package (binaryen and the checking process come with it)', () => {
-    cpSync(join(root, 'dist', 'plugins', 'echo.wasm'), join(project, 'echo.wasm'));
+  it('does not install binaryen: loading a plugin fails with an error naming the README\'s install command', () => {
+    expect(existsSync(join(project, 'node_modules', 'binaryen'))).toBe(false);
     writeFileSync(
-      join(project, 'plugin-echo.mjs'),
-      `import net from 'node:net';
-import { Engine } from 'nbio-wasm';
-const engine = new Engine({ addrs: ['127.0.0.1:0'], plugin: { module: new URL('./echo.wasm', import.meta.url) } });
-await engine.start();
-const [host, port] = [engine.addrs[0].slice(0, engine.addrs[0].lastIndexOf(':')), Number(engine.addrs[0].split(':').pop())];
-const socket = net.connect({ host, port }, () => socket.write('through the plugin'));
-socket.once('data', async (reply) => {
-  console.log(String(reply));
-  socket.destroy();
-  await engine.stop();
-});
+      join(project, 'plugin-without-binaryen.mjs'),
+      `import { Engine } from 'nbio-wasm';
+const engine = new Engine({ addrs: ['127.0.0.1:0'], plugin: { module: new URL(import.meta.resolve('nbio-wasm/plugins/echo.wasm')) } });
+await engine.start().catch((err) => console.log(err.code, err.message));
 `,
     );
-    const run = spawnSync(process.execPath, ['plugin-echo.mjs'], { cwd: project, encoding: 'utf8', timeout: 60_000 });
-    expect(run.stderr).toBe('');
-    expect(run.stdout.trim()).toBe('through the plugin');
-    expect(run.status).toBe(0);
+    const r = spawnSync(process.execPath, ['plugin-without-binaryen.mjs'], { cwd: project, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^ERR_NBIO_PLUGIN_LOAD loading a plugin needs binaryen/);
+    expect(r.stdout.trim().endsWith(`run ${readmeCommand('npm install binaryen@').join(' ')}`)).toBe(true);
+    expect(r.status).toBe(0);
+  });
+
+  it('runs the README\'s plugin example from the install once binaryen is installed with the README\'s command', async () => {
+    const install = readmeCommand('npm install binaryen@');
+    run(process.execPath, [npmCli, ...install.slice(1), '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, env: installEnv });
+    const block = readmeBlocks(readFileSync(join(root, 'README.md'), 'utf8')).find((b) => b.code.includes("nbio-wasm/plugins/upper-lines.wasm"));
+    writeFileSync(join(project, 'plugin-example.mjs'), block!.code);
+    const server = spawn(process.execPath, ['plugin-example.mjs'], { cwd: project, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let address = '';
+      for await (const line of createInterface({ input: server.stdout! })) {
+        const m = /^listening on (\S+)$/.exec(line);
+        if (m) {
+          address = m[1];
+          break;
+        }
+      }
+      const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.split(':').pop())];
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect({ host, port }, () => socket.write('hello\n'));
+        socket.setEncoding('utf8').on('error', reject).once('data', (d: string) => {
+          socket.destroy();
+          resolve(d);
+        });
+      });
+      expect(reply).toBe('HELLO\n');
+    } finally {
+      server.kill('SIGINT');
+      await once(server, 'exit');
+    }
   });
 
   it('runs the example echo server and client from a project that imports it', async () => {

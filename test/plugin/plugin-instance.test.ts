@@ -25,6 +25,7 @@ function fakeConn(handle: number): { conn: Conn; written: string[] } {
     resume: () => {},
     bufferedAmount: () => 0,
     setDeadline: () => {},
+    setReadTimeout: () => {},
     address: () => undefined,
     closeWrite: () => {},
     setOption: () => {},

@@ -30,20 +30,23 @@ describe('closing and stopping', () => {
     expect(closes[0]).toMatchObject({ code: 'ECONNRESET', errno: -104, syscall: 'read' });
   });
 
-  it('reports a clean peer close as ERR_NBIO_EOF after the last data', async () => {
+  it('reports a clean peer close after the last data, with err undefined and closeReason peer', async () => {
     const order: string[] = [];
     const closed = signal<Error | undefined>();
+    let reason: string | undefined;
     const server = scope.engine({ addrs: ['127.0.0.1:0'] });
     server.onOpen(() => order.push('open'));
     server.onData((_conn, data) => order.push(`data:${Buffer.from(data).toString()}`));
-    server.onClose((_conn, err) => {
+    server.onClose((conn, err) => {
       order.push('close');
+      reason = conn.closeReason;
       closed.resolve(err);
     });
     await server.start();
     const socket = await scope.connect(server.addrs[0]);
     socket.end('bye');
-    expect(await closed.promise).toMatchObject({ code: 'ERR_NBIO_EOF' });
+    expect(await closed.promise).toBeUndefined();
+    expect(reason).toBe('peer');
     expect(order).toEqual(['open', 'data:bye', 'close']);
   });
 
@@ -178,7 +181,8 @@ describe('closing and stopping', () => {
     const conn: Conn = await client.dial('tcp', server.addrs[0]);
     conn.close();
     expect(await clientClosed.promise).toBeUndefined();
-    expect(await serverClosed.promise).toMatchObject({ code: 'ERR_NBIO_EOF' });
+    expect(conn.closeReason).toBe('local');
+    expect(await serverClosed.promise).toBeUndefined();
   });
 
   it('lets the process exit once the engine is stopped', () => {

@@ -38,12 +38,13 @@ describe('reactor: pause-reading / resume-reading', () => {
     expect(kernel.interest(3, peer.fd!)!.events).toBe(0);
   });
 
-  it('parks a paused connection that hangs up instead of spinning; resume gives data, then the close', () => {
+  it('parks a paused connection that hangs up instead of spinning, telling the host once; resume gives data, then the close', () => {
     const { kernel, r, poll, peer, handle } = setup();
     expect(r.pauseReading(handle)).toBe(0);
     peer.send('last words');
     peer.reset();
-    expect(poll()).toEqual([]); // ERR|HUP reported once: the connection leaves the epoll set
+    // ERR|HUP reported once: the connection leaves the epoll set, and the host is told.
+    expect(poll()).toEqual([{ kind: EventKind.Parked, status: 0, data: '' }]);
     expect(kernel.interest(3, peer.fd!)).toBeUndefined();
     const waits = kernel.calls.length;
     expect(poll()).toEqual([]);

@@ -27,11 +27,10 @@
  *   input=S        typed into the block's stdin; once `expect` is seen the
  *                  test presses Ctrl-C, as a user would
  *   expect=S       stdout must contain S
- *   cwd=checkout   run with the checkout as the working directory
  *   module         not run alone: a module another block loads
  *   types          TypeScript: type-checked, not run (Node 20 cannot run it)
  *   skip           not run
- * `module`, `types`, `skip` and `cwd` need the reason after ` -- `, so the
+ * `module`, `types` and `skip` need the reason after ` -- `, so the
  * README's source says why. Anything else in a marker is an error.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -49,7 +48,6 @@ export interface Marker {
   clientOf?: string;
   input?: string;
   expect?: string;
-  cwd?: 'checkout';
   module: boolean;
   types: boolean;
   skip: boolean;
@@ -92,10 +90,6 @@ export function parseMarker(text: string, line: number): Marker {
         m.client = kind as ClientKind;
         break;
       }
-      case 'cwd':
-        if (value(raw, key, line) !== 'checkout') throw new Error(`README line ${line}: cwd can only be "checkout"`);
-        m.cwd = 'checkout';
-        break;
       case 'server': case 'module': case 'types': case 'skip':
         if (raw !== undefined) throw new Error(`README line ${line}: "${key}" takes no value`);
         m[key] = true;
@@ -104,8 +98,8 @@ export function parseMarker(text: string, line: number): Marker {
         throw new Error(`README line ${line}: unknown marker word "${key}"`);
     }
   }
-  if ((m.module || m.types || m.skip || m.cwd) && !m.reason) {
-    throw new Error(`README line ${line}: a block marked module, types, skip or cwd says why after " -- "`);
+  if ((m.module || m.types || m.skip) && !m.reason) {
+    throw new Error(`README line ${line}: a block marked module, types or skip says why after " -- "`);
   }
   return m;
 }

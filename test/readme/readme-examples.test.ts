@@ -66,9 +66,8 @@ function fileName(block: Block): string {
 
 /** Starts a block (or the block saved as a file) as a process. */
 function start(block: Block, extra: Record<string, string>, stdin = false): Child {
-  const cwd = block.marker.cwd === 'checkout' ? root : dir;
   const [cmd, args] = block.lang === 'js' ? [process.execPath, [join(dir, fileName(block))]] : ['bash', ['-e', '-c', block.code]];
-  const child = new Child(cmd, args, { cwd, env: env({ PATH: ncPath(), ...extra }), stdin });
+  const child = new Child(cmd, args, { cwd: dir, env: env({ PATH: ncPath(), ...extra }), stdin });
   started.push(child);
   return child;
 }
@@ -176,7 +175,7 @@ function saved(name: string): Block {
 
 function title(block: Block): string {
   const m = block.marker;
-  const what = m.skip ? `skipped: ${m.reason}`
+  const what = m.skip ? 'not run here'
     : m.types ? 'type-checked'
     : m.module ? `a module: ${m.reason}`
     : m.server ? `a server, checked by a ${m.client} client`
@@ -201,7 +200,7 @@ describe('README', () => {
   for (const block of blocks) {
     const m = block.marker;
     if (m.skip) {
-      it.skip(title(block), () => {});
+      it(title(block), (ctx) => ctx.skip(`marked skip in the README: ${m.reason}`)); // the reporter prints why
       continue;
     }
     it(title(block), async () => {
