@@ -9,16 +9,14 @@ import { dialTimeout, stopOptions, type DialOptions, type StopOptions } from '..
 import type { Conn } from '../api/conn.js';
 import { NbioError, summarizeError } from '../api/errors.js';
 import { Handlers, noop } from '../api/handlers.js';
-import type {
-  AcceptErrorHandler, CloseHandler, DataHandler, DrainHandler, EndHandler, EngineOptions, ErrorHandler, HandlerModule, OpenHandler,
-  StopHandler,
-} from '../api/options.js';
+import type { EngineOptions } from '../api/options.js';
 import { checkHandler, resolveOptions, type ResolvedOptions } from '../api/resolve-options.js';
 import { NO_STATS, engineStats, perPollerOption, type EngineStats, type StatsOptions } from '../api/stats.js';
 import type { PluginStats, PluginSupervisor } from '../plugin/supervisor.js';
 import type { Poller } from '../poller/poller.js';
 import type { PollerGroup } from '../pollers/poller-group.js';
 import { connect, detach, whenSent } from '../sys/sockets.js';
+import { EngineHandlers } from './engine-handlers.js';
 import { Listeners } from './listeners.js';
 import type { Placement } from './placement.js';
 import { startServing } from './start.js';
@@ -57,7 +55,7 @@ const enum State {
  * refuse with the error's code. A worker poller that fails or dies only
  * takes its own connections with it (see host/pollers/poller-group.ts).
  */
-export class Engine {
+export class Engine extends EngineHandlers {
   readonly #options: ResolvedOptions;
   #addrs: string[];
   #state = State.Created;
@@ -75,7 +73,7 @@ export class Engine {
   #cutShort = false;
   /** Ends the wait of a graceful stop (set while it waits). */
   #endWait: (() => void) | undefined;
-  readonly #handlers = new Handlers();
+  readonly #handlers: Handlers;
   #onPluginError: PluginErrorHandler = noop;
   /** This thread's poller's plugin, with the `plugin` option. */
   #supervisor: PluginSupervisor | undefined;
@@ -95,49 +93,13 @@ export class Engine {
    * ERR_NBIO_INVALID_ADDRESS); opens nothing until {@link start}.
    */
   constructor(options: EngineOptions = {}) {
-    this.#options = resolveOptions(options);
+    const resolved = resolveOptions(options);
+    const handlers = new Handlers();
+    super(resolved, handlers);
+    this.#options = resolved;
+    this.#handlers = handlers;
     this.#addrs = (options.addrs ?? []).slice();
-    this.#handlers.install(options);
-  }
-
-  /** Sets the handler called when a connection opens (replacing the previous one). */
-  onOpen(handler: OpenHandler): this {
-    return this.#setHandler('onOpen', handler);
-  }
-
-  /** Sets the handler called with arriving bytes (replacing the previous one). */
-  onData(handler: DataHandler): this {
-    return this.#setHandler('onData', handler);
-  }
-
-  /** Sets the handler called when a connection closes (replacing the previous one). */
-  onClose(handler: CloseHandler): this {
-    return this.#setHandler('onClose', handler);
-  }
-
-  /** Sets the handler called when the peer ends its side of a connection (replacing the previous one). */
-  onEnd(handler: EndHandler): this {
-    return this.#setHandler('onEnd', handler);
-  }
-
-  /** Sets the handler called when a connection's write buffer empties (replacing the previous one). */
-  onDrain(handler: DrainHandler): this {
-    return this.#setHandler('onDrain', handler);
-  }
-
-  /** Sets the handler called once the engine stopped (replacing the previous one). */
-  onStop(handler: StopHandler): this {
-    return this.#setHandler('onStop', handler);
-  }
-
-  /** Sets the handler called when accepting fails (replacing the previous one). */
-  onAcceptError(handler: AcceptErrorHandler): this {
-    return this.#setHandler('onAcceptError', handler);
-  }
-
-  /** Sets the handler called when a poller of the engine fails (replacing the previous one). */
-  onError(handler: ErrorHandler): this {
-    return this.#setHandler('onError', handler);
+    handlers.install(options);
   }
 
   /**
@@ -156,17 +118,6 @@ export class Engine {
   /** What the plugin did in this thread's poller only (not the worker pollers'); undefined without a plugin or before `start()`. */
   get pluginStats(): PluginStats | undefined {
     return this.#supervisor?.stats;
-  }
-
-  #setHandler<K extends keyof HandlerModule>(name: K, handler: HandlerModule[K]): this {
-    if (name === 'onData' && this.#options.plugin !== undefined) {
-      throw new NbioError('ERR_NBIO_INVALID_OPTION', 'onData cannot be set with a plugin: the plugin handles the data');
-    }
-    if (this.#options.handlers !== undefined) {
-      throw new NbioError('ERR_NBIO_INVALID_OPTION', `this engine takes its handlers from ${this.#options.handlers}; ${name} cannot be set`);
-    }
-    this.#handlers.set(name, handler);
-    return this;
   }
 
   /**
