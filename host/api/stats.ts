@@ -9,7 +9,7 @@ import type { Conn } from './conn.js';
 import { NbioError, type EngineError } from './errors.js';
 import { ClosedCountLayout, ListLayout, ReactorStatsLayout } from '../generated/abi.js';
 import { checkKnownKeys } from './known-keys.js';
-import { CloseCause } from '../guest/reactor.js';
+import { closeCauseName } from './close-causes.js';
 
 /**
  * What an engine's pollers have done: `engine.stats()`, the sum over every
@@ -136,28 +136,13 @@ export function readReactorStats(memory: ArrayBufferLike | DataView, ptr: number
 
 /** The name a close status goes by in `closedBy`: `local`, `peer`, or what onClose's `err.code` is for it. */
 function closeName(status: number): string {
-  switch (status) {
-    case CloseCause.Local:
-      return 'local';
-    case CloseCause.PeerEnded:
-      return 'peer';
-    case CloseCause.WriteOverflow:
-      return 'ERR_NBIO_WRITE_OVERFLOW';
-    case CloseCause.DialTimeout:
-      return 'ERR_NBIO_DIAL_TIMEOUT';
-    case CloseCause.ReadTimeout:
-      return 'ERR_NBIO_READ_TIMEOUT';
-    case CloseCause.WriteTimeout:
-      return 'ERR_NBIO_WRITE_TIMEOUT';
-    case CloseCause.PausedHangUp:
-      return 'ERR_NBIO_PAUSED_TIMEOUT';
-    default:
-      if (status >= 0) return `status ${status}`;
-      try {
-        return getSystemErrorName(status);
-      } catch {
-        return `errno ${-status}`;
-      }
+  const cause = closeCauseName(status);
+  if (cause !== undefined) return cause.name;
+  if (status >= 0) return `status ${status}`;
+  try {
+    return getSystemErrorName(status);
+  } catch {
+    return `errno ${-status}`;
   }
 }
 

@@ -8,6 +8,7 @@ import type { CloseReason } from '../api/conn.js';
 import { describeEndpoint, type ResolvedEndpoint } from '../api/address.js';
 import { FailedCall } from '../generated/abi.js';
 import { CloseCause } from '../guest/reactor.js';
+import { closeCauseName } from '../api/close-causes.js';
 
 /** The system call each `failed-call` names, as errors report it (`syscall`); one per case of the WIT's enum. */
 const SYSCALL_NAMES: { readonly [K in keyof typeof FailedCall]: string } = {
@@ -33,21 +34,12 @@ const FAILED_CALL: readonly string[] = Object.entries(FailedCall).reduce<string[
  * the peer ended its side first), the failure otherwise.
  */
 export function closeError(status: number, detail: number): EngineError | undefined {
-  switch (status) {
-    case CloseCause.WriteOverflow:
-      return withoutStack(() => new NbioError('ERR_NBIO_WRITE_OVERFLOW', 'the write buffer would exceed maxWriteBufferSize'));
-    case CloseCause.ReadTimeout:
-      return withoutStack(() => new NbioError('ERR_NBIO_READ_TIMEOUT', 'the read deadline passed'));
-    case CloseCause.WriteTimeout:
-      return withoutStack(() => new NbioError('ERR_NBIO_WRITE_TIMEOUT', 'the write deadline passed with bytes still queued'));
-    case CloseCause.PausedHangUp:
-      return withoutStack(() => new NbioError(
-        'ERR_NBIO_PAUSED_TIMEOUT',
-        'the peer hung up while the connection was paused, and it stayed paused for pausedHangUpTimeout: closed, what the kernel held unread dropped',
-      ));
-    default:
-      return status < 0 ? withoutStack(() => systemError(status, FAILED_CALL[detail] || 'close')) : undefined;
+  const cause = closeCauseName(status);
+  if (cause?.message !== undefined) {
+    const { name, message } = cause;
+    return withoutStack(() => new NbioError(name, message));
   }
+  return status < 0 ? withoutStack(() => systemError(status, FAILED_CALL[detail] || 'close')) : undefined;
 }
 
 /** What `conn.closeReason` says for a `closed` event's status. */
