@@ -69,7 +69,7 @@ function defaultBacklog(): number {
 const MAX_READ_BUFFER_SIZE = 16 * 1024 * 1024;
 
 /** Default and bounds of `maxMemory`: 3.75 GiB; 1 MiB up to 4 GiB - 64 KiB (wasm32). */
-export const DEFAULT_MAX_MEMORY = 0xf000_0000;
+const DEFAULT_MAX_MEMORY = 0xf000_0000;
 const MIN_MAX_MEMORY = 1 << 20;
 const MAX_MAX_MEMORY = 0xffff_0000;
 

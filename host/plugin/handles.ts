@@ -17,7 +17,7 @@ const SLOT_MASK = (1 << SLOT_BITS) - 1;
 const GEN_MAX = (1 << 11) - 1;
 
 /** Most handles one instance can hold at once. */
-export const MAX_HANDLES = SLOT_MASK;
+const MAX_HANDLES = SLOT_MASK;
 
 export class HandleTable<T> {
   readonly #values: (T | undefined)[] = [undefined];

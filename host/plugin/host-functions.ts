@@ -30,7 +30,7 @@ const LEVELS: readonly LogLevel[] = Object.entries(Level).reduce<LogLevel[]>((na
   return names;
 }, []);
 /** Most bytes of a log message the host reads; the rest is cut. */
-export const MAX_LOG_BYTES = 4096;
+const MAX_LOG_BYTES = 4096;
 
 /** What the host functions need from the engine. */
 export interface HostServices {

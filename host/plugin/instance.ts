@@ -18,13 +18,13 @@ import { ThreadClock } from './thread-clock.js';
 export { CloseReason } from '../generated/abi.js';
 
 /** Fuel handed to a running event at a time: the event's time limit is checked between slices. */
-export const FUEL_SLICE = 1_000_000;
+const FUEL_SLICE = 1_000_000;
 /**
  * Slices an event must have used before its time limit can stop it: a
  * pause that is not the plugin's doing (a garbage collection, say) uses no
  * fuel, so it cannot stop an event that does little on its own.
  */
-export const TIMED_AFTER_SLICES = 3;
+const TIMED_AFTER_SLICES = 3;
 
 /** Longest error message of `init` passed on, in characters. */
 const MAX_INIT_ERROR = 200;

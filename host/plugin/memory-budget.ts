@@ -21,7 +21,7 @@ import { PAGE } from '../guest/memory.js';
 import { leb, Reader, sections } from './binary.js';
 
 /** Most tables a plugin may declare. */
-export const MAX_TABLES = 8;
+const MAX_TABLES = 8;
 /** Largest table V8 allows (its --wasm-max-table-size). */
 const V8_MAX_TABLE = 10_000_000;
 

@@ -62,7 +62,7 @@ export const REFUEL_IMPORT = { module: '__nbio', name: 'refuel' } as const;
 export const MEMORY_LIMIT_HIT = 1;
 
 /** Fuel units charged for work whose cost grows with a number, and for host calls. */
-export const COST = {
+const COST = {
   /** Each call of a host function, whatever it does (a system call, say). */
   hostCall: 20_000,
   /** Each byte a bulk memory instruction moves, or a host function is given (`write`, `log`): about the time of a unit of a tight loop. */

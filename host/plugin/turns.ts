@@ -14,14 +14,14 @@
 import type { Conn } from '../api/conn.js';
 
 /** Wall-clock time a poller's plugin may hold the thread before the event loop turns. */
-export const TURN_BUDGET_MS = 8;
+const TURN_BUDGET_MS = 8;
 /** The clock is read at least every so many events of the plugin, and every so much fuel it uses. */
 const CHECK_EVERY_EVENTS = 16;
 const CHECK_EVERY_FUEL = 1_000_000;
 /** Time of a turn after which its every event is timed. */
 const TIMED_AFTER_MS = 2;
 /** Bytes of data a connection may have waiting for the next turn before it is paused. */
-export const MAX_WAITING_BYTES = 64 * 1024;
+const MAX_WAITING_BYTES = 64 * 1024;
 
 /** Why a connection is paused; it reads again once no reason is left. */
 export const enum PauseReason {

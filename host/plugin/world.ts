@@ -23,7 +23,7 @@ export type ImportName = PluginImportName;
  * `cabi_realloc`, the post-return of `init` and the optional start
  * function.
  */
-export const EXPORTS = {
+const EXPORTS = {
   init: { ...PluginExports.init, required: true },
   onOpen: { ...PluginExports.onOpen, required: true },
   onData: { ...PluginExports.onData, required: true },

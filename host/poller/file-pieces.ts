@@ -10,7 +10,7 @@ import { NbioError, systemError } from '../api/errors.js';
 import { native } from '../sys/native.js';
 
 /** Most bytes one `write-file` call is given. */
-export const PIECE_MAX = 2 ** 30;
+const PIECE_MAX = 2 ** 30;
 
 /** One `write-file` call: its own descriptor of the file, and the bytes from `offset`. */
 export interface FilePiece {

@@ -7,7 +7,7 @@ import { noop, type Handlers } from '../api/handlers.js';
 import { ERRNO } from '../sys/native.js';
 
 /** Pause before re-arming a listener whose accept failed (EMFILE and the like). */
-export const LISTENER_RETRY_MS = 50;
+const LISTENER_RETRY_MS = 50;
 
 /**
  * The listeners of one poller that stopped accepting because `accept`

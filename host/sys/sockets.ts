@@ -90,7 +90,7 @@ export function connect(transport: Transport, target: ResolvedEndpoint): number 
 }
 
 /** The error of a connect to `target` that failed with `errno`. */
-export function connectError(errno: number, target: ResolvedEndpoint): Error {
+function connectError(errno: number, target: ResolvedEndpoint): Error {
   return 'path' in target ? systemError(errno, 'connect', target.path) : systemError(errno, 'connect', (target as ResolvedIp).ip, target.port);
 }
 
