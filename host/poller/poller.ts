@@ -1,36 +1,22 @@
 /**
  * One poller: a reactor instance driven in this thread's event loop, and the
- * connections it serves; it puts the parts of this folder together.
+ * connections it serves; it drives the parts of this folder, which
+ * host/poller/poller-wiring.ts puts together.
  */
 import type { Transport } from '../api/address.js';
-import { BatchDispatch } from './batch-dispatch.js';
-import { ConnIndex } from './conn-index.js';
-import { ConnOps } from './conn-ops.js';
-import { DispatchLoop } from './dispatch-loop.js';
 import { Conn, ConnState } from '../api/conn.js';
-import { Containment, PollerRemains } from './containment.js';
-import { PendingDials, type DialWaiter } from './dials.js';
+import type { DialWaiter } from './dials.js';
 import { NbioError, systemError, type EngineError } from '../api/errors.js';
-import { EventDelivery } from './event-delivery.js';
-import { pollerSyscallFailed, reactorFault } from './fault.js';
+import { reactorFault } from './fault.js';
 import { ConnOrigin } from '../generated/abi.js';
-import { GuestMemory } from '../guest/memory.js';
-import { HeldReads } from './held-reads.js';
 import { noop, type Handlers } from '../api/handlers.js';
-import { IdleTimers } from './idle-timers.js';
-import { ListenerRetries } from './listener-retry.js';
-import { ERRNO, native, type WatchHandle } from '../sys/native.js';
-import { OpenedConns } from './opened-conns.js';
+import { native, type WatchHandle } from '../sys/native.js';
 import type { Adoption, PollerSettings } from './settings.js';
-import { FdRole, OwnedFds } from '../sys/owned-fds.js';
-import { PluginDispatch } from '../plugin/adapter.js';
-import { CloseCause, type Reactor } from '../guest/reactor.js';
-import { instantiateReactor } from './reactor-loader.js';
-import { PollerFigures } from './poller-figures.js';
+import { FdRole, type OwnedFds } from '../sys/owned-fds.js';
+import type { Reactor } from '../guest/reactor.js';
 import type { PollerStats } from '../api/stats.js';
 import type { StatsBoard } from './stats-board.js';
-import { linuxSys } from '../sys/linux.js';
-import { WritePath } from './write-path.js';
+import { openReactor, wirePoller, type OpenedReactor, type PollerWiring } from './poller-wiring.js';
 
 /**
  * One poller: a reactor instance (its own Wasm memory and epoll instance)
@@ -61,12 +47,11 @@ export class Poller {
   readonly #settings: PollerSettings;
   readonly #reactor: Reactor;
   readonly #owned: OwnedFds;
-  readonly #writer: WritePath;
   readonly #epfd: number;
   #watcher: WatchHandle | undefined;
   #running = false;
-  /** How the poller ends when it fails, and when it stops (host/poller/containment.ts). */
-  readonly #containment: Containment;
+  /** Its parts, connected to each other (host/poller/poller-wiring.ts). */
+  readonly #parts: PollerWiring;
   /**
    * Reports a failure of the poller: `onError` of its handlers, unless
    * set otherwise (a worker poller reports to the engine's thread).
@@ -74,19 +59,6 @@ export class Poller {
   reportFailure: (err: NbioError) => void;
   /** Called once the poller failed and was contained (see the class doc). */
   onFailure: (err: NbioError) => void = noop;
-  readonly #conns = new ConnIndex();
-  /** The connections told open and not yet closed: what a failure owes an onClose. */
-  readonly #opened = new OpenedConns();
-  /** What paused connections had read before the pause, delivered after they resume. */
-  readonly #held = new HeldReads();
-  readonly #ops: ConnOps;
-  readonly #dials = new PendingDials((conn) => this.#ops.closeWith(conn, CloseCause.DialTimeout));
-  readonly #idle: IdleTimers<Conn> | undefined;
-  readonly #deliver: EventDelivery;
-  readonly #batch: BatchDispatch;
-  readonly #retries: ListenerRetries;
-  readonly #loop: DispatchLoop;
-  readonly #figures: PollerFigures;
   /**
    * Called with each descriptor an acceptor (see {@link addAcceptor})
    * accepted: it is the callee's to hand to a poller.
@@ -99,50 +71,22 @@ export class Poller {
   /** Called when a connection's onClose has been delivered (or its dial rejected). */
   onClosed: ((conn: Conn, err: Error | undefined) => void) | undefined;
 
-  private constructor(handlers: Handlers, settings: PollerSettings, reactor: Reactor, mem: GuestMemory, owned: OwnedFds, epfd: number) {
+  private constructor(handlers: Handlers, settings: PollerSettings, opened: OpenedReactor) {
     this.#settings = settings;
-    this.#reactor = reactor;
-    this.#owned = owned;
-    this.#writer = new WritePath(mem, reactor);
-    this.#epfd = epfd;
+    this.#reactor = opened.reactor;
+    this.#owned = opened.owned;
+    this.#epfd = opened.epfd;
     this.reportFailure = (err) => handlers.reportError(err);
-    this.#ops = new ConnOps({
-      reactor, writer: this.#writer, index: this.#conns, held: this.#held, owned, pluginServed: handlers instanceof PluginDispatch,
-      lingerTimeout: settings.lingerTimeout, pausedHangUpTimeout: settings.pausedHangUpTimeout, scheduleDrain: () => this.#loop.schedule(),
-    });
-    if (settings.udpReadTimeout > 0) {
-      this.#idle = new IdleTimers(settings.udpReadTimeout, (conn) => this.#ops.closeWith(conn, CloseCause.ReadTimeout));
-    }
-    this.#deliver = new EventDelivery({
-      handlers, settings, mem, writer: this.#writer, conns: this.#conns, held: this.#held, ops: this.#ops,
-      dials: this.#dials, idle: this.#idle, opened: this.#opened,
+    this.#parts = wirePoller(handlers, settings, opened, {
       running: () => this.#running,
       closed: () => this.onClosed,
-    });
-    this.#retries = new ListenerRetries((fd) => reactor.resumeListener(fd), handlers);
-    this.#figures = new PollerFigures(reactor, mem);
-    this.#batch = new BatchDispatch({
-      mem, conns: this.#conns, deliver: this.#deliver,
-      failed: () => this.#containment.failure !== undefined,
       fail: (err) => this.#fail(err),
-      listenerPaused: (fd, errno) => this.#retries.paused(fd, errno),
       accepted: (fd) => this.onAccepted(fd),
-    });
-    this.#loop = new DispatchLoop({
-      reactor, batch: this.#batch, held: this.#held, deliver: this.#deliver, handlers,
-      running: () => this.#running,
-      watchFailed: (status) => this.#fail(pollerSyscallFailed(status, 'uv_poll')),
       settled: () => {
         this.onSettled?.();
         this.#emptied?.();
       },
-    });
-    const remains = new PollerRemains({
-      quiet: () => this.#quiet(), owned, conns: this.#conns, held: this.#held, dials: this.#dials, opened: this.#opened,
-      deliver: this.#deliver, dispatching: (tell) => this.#loop.dispatching(tell),
-    });
-    this.#containment = new Containment(remains, {
-      handlers,
+      quiet: () => this.#quiet(),
       report: (err) => this.reportFailure(err),
       failed: (err) => this.onFailure(err),
     });
@@ -154,27 +98,17 @@ export class Poller {
    * ERR_NBIO_INVALID_OPTION if `maxMemory` cannot even hold the read batch.
    */
   static create(settings: PollerSettings, handlers: Handlers): Poller {
-    const mem = new GuestMemory();
-    const owned = new OwnedFds();
     // A fault before the poller exists fails `create` itself.
     let fault = (error: unknown): void => {
       throw reactorFault(error);
     };
+    const opened = openReactor(settings, (error) => fault(error));
     try {
-      const reactor = instantiateReactor(linuxSys(mem, owned), mem, { onFault: (error) => fault(error) });
-      const { readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay, maxMemory, edgeTriggered } = settings;
-      const epfd = reactor.init(
-        readBufferSize, maxWriteBufferSize, maxConnReadTimesPerEventLoop, noDelay ? 1 : 0, maxMemory, edgeTriggered ? 1 : 0,
-      );
-      if (epfd === -ERRNO.ENOMEM) {
-        throw new NbioError('ERR_NBIO_INVALID_OPTION', `maxMemory (${maxMemory} bytes) cannot hold the reactor's read batch (readBufferSize ${readBufferSize})`);
-      }
-      if (epfd < 0) throw systemError(epfd, 'epoll_create1');
-      const poller = new Poller(handlers, settings, reactor, mem, owned, epfd);
+      const poller = new Poller(handlers, settings, opened);
       fault = (error) => poller.#fail(reactorFault(error));
       return poller;
     } catch (err) {
-      owned.closeAll();
+      opened.owned.closeAll();
       throw err;
     }
   }
@@ -203,7 +137,7 @@ export class Poller {
     const rc = add(this.#reactor);
     if (rc < 0) {
       this.#owned.remove(fd);
-      throw this.#containment.failure ?? systemError(rc, 'epoll_ctl');
+      throw this.#parts.containment.failure ?? systemError(rc, 'epoll_ctl');
     }
   }
 
@@ -221,13 +155,13 @@ export class Poller {
    * closes with its last one.
    */
   removeListener(fd: number): void {
-    this.#retries.cancel(fd);
+    this.#parts.retries.cancel(fd);
     this.#reactor.removeListener(fd);
   }
 
   /** Starts serving: watches the epoll descriptor in this thread's event loop. */
   start(): void {
-    this.#watcher = native.watchStart(this.#epfd, this.#loop.onReadable);
+    this.#watcher = native.watchStart(this.#epfd, this.#parts.loop.onReadable);
     this.#running = true;
   }
 
@@ -246,7 +180,7 @@ export class Poller {
    * (it fails start() instead).
    */
   abandon(): void {
-    this.#containment.contain();
+    this.#parts.containment.contain();
   }
 
   /**
@@ -257,18 +191,18 @@ export class Poller {
    * if it was not yet.
    */
   stop(): void {
-    if (this.#containment.failure === undefined) {
+    if (this.#parts.containment.failure === undefined) {
       this.#quiet();
       const reactor = this.#reactor;
       reactor.shutdown();
-      this.#loop.dispatching(() => {
-        this.#batch.dispatch(reactor.takeEvents());
+      this.#parts.loop.dispatching(() => {
+        this.#parts.batch.dispatch(reactor.takeEvents());
         // Closes held behind the bytes of paused connections: reported now.
-        for (const [conn, close] of this.#held.takeCloses()) this.#deliver.finishClose(conn, close.status, close.detail);
+        for (const [conn, close] of this.#parts.held.takeCloses()) this.#parts.deliver.finishClose(conn, close.status, close.detail);
       });
     }
     // What is left, if anything (a reactor that failed while shutting down: everything).
-    this.#containment.contain();
+    this.#parts.containment.contain();
   }
 
   /**
@@ -281,10 +215,10 @@ export class Poller {
    * limit), or when `cut()` is called.
    */
   endGracefully(timeout: number): { closed: Promise<void>; cut(): void } {
-    this.#deliver.endingAll = true;
-    for (const conn of this.#conns.all()) {
+    this.#parts.deliver.endingAll = true;
+    for (const conn of this.#parts.conns.all()) {
       if (conn.state !== ConnState.Connecting) conn.end();
-      else if (this.#dials.connecting(conn)) this.#ops.close(conn);
+      else if (this.#parts.dials.connecting(conn)) this.#parts.ops.close(conn);
     }
     let cut!: () => void;
     const closed = new Promise<void>((resolve) => {
@@ -309,7 +243,7 @@ export class Poller {
    * connection is already closed.
    */
   fail(conn: Conn, err: EngineError): void {
-    if (conn.state !== ConnState.Closed) this.#deliver.failWith(conn, err);
+    if (conn.state !== ConnState.Closed) this.#parts.deliver.failWith(conn, err);
   }
 
   /** Stops the watcher and every timer: nothing of this poller runs any more. */
@@ -317,10 +251,10 @@ export class Poller {
     this.#running = false;
     if (this.#watcher !== undefined) native.watchStop(this.#watcher);
     this.#watcher = undefined;
-    this.#retries.clearAll();
-    this.#ops.deadlines.clearAll();
-    this.#dials.clearTimers();
-    this.#idle?.clearAll();
+    this.#parts.retries.clearAll();
+    this.#parts.ops.deadlines.clearAll();
+    this.#parts.dials.clearTimers();
+    this.#parts.idle?.clearAll();
   }
 
   /**
@@ -328,8 +262,8 @@ export class Poller {
    * figures as they were; contained on the next tick.
    */
   #fail(err: NbioError): void {
-    this.#figures.freeze(err.code);
-    if (this.#containment.fail(err)) process.nextTick(() => this.#containment.contain());
+    this.#parts.figures.freeze(err.code);
+    if (this.#parts.containment.fail(err)) process.nextTick(() => this.#parts.containment.contain());
   }
 
   /** Live connections (open, dials in progress, UDP peers). */
@@ -344,17 +278,17 @@ export class Poller {
 
   /** The connections it told open and not closed (host/poller/opened-conns.ts), as shared memory. */
   get openedTable(): SharedArrayBuffer {
-    return this.#opened.buffer;
+    return this.#parts.opened.buffer;
   }
 
   /** What the poller counted (host/poller/poller-figures.ts). */
   get stats(): PollerStats {
-    return this.#figures.current;
+    return this.#parts.figures.current;
   }
 
   /** Copies what the reactor counted into `slot` of `board` (a worker poller's figures for the engine's thread). */
   publishStats(board: StatsBoard, slot: number): void {
-    this.#figures.publish(board, slot);
+    this.#parts.figures.publish(board, slot);
   }
 
   /**
@@ -377,7 +311,7 @@ export class Poller {
     const origin = how.connecting ? ConnOrigin.Dialing : how.target !== undefined ? ConnOrigin.Dialed : ConnOrigin.Added;
     const conn = this.#register(fd, how, origin);
     if (conn instanceof Error) waiter.reject(conn);
-    else this.#dials.add(conn, waiter, how.target, how.connecting, how.timeout);
+    else this.#parts.dials.add(conn, waiter, how.target, how.connecting, how.timeout);
   }
 
   /** Serves a connection an acceptor handed over (`onOpen` follows); closes `fd` if that fails. */
@@ -394,9 +328,9 @@ export class Poller {
   #register(fd: number, how: Adoption, origin: ConnOrigin): Conn | Error {
     // A connection closed since the last batch may still own the descriptor
     // number about to be reused: deliver its onClose first.
-    this.#loop.deliverPending();
-    const failure = this.#containment.failure;
-    if (failure !== undefined || this.#containment.contained) {
+    this.#parts.loop.deliverPending();
+    const failure = this.#parts.containment.failure;
+    if (failure !== undefined || this.#parts.containment.contained) {
       this.#owned.remove(fd); // (handed over by another thread: recorded as this poller's)
       native.close(fd);
       return failure ?? new NbioError('ERR_NBIO_NOT_RUNNING', 'the engine stopped');
@@ -405,15 +339,15 @@ export class Poller {
     this.#owned.add(fd, FdRole.Conn);
     const handle = how.transport === 'udp' ? reactor.addDatagram(fd, 1) : reactor.addConn(fd, origin);
     // The reactor closed it (or, dead, left it to containment).
-    if (handle < 0) return this.#containment.failure ?? systemError(handle, 'epoll_ctl');
-    const conn = new Conn(this.#ops, handle, ConnState.Connecting, how.transport);
-    this.#conns.add(conn);
+    if (handle < 0) return this.#parts.containment.failure ?? systemError(handle, 'epoll_ctl');
+    const conn = new Conn(this.#parts.ops, handle, ConnState.Connecting, how.transport);
+    this.#parts.conns.add(conn);
     if (how.buffered !== undefined && how.buffered.length > 0) {
-      for (const chunk of how.buffered) this.#held.hold(conn, chunk);
-      this.#held.resumed(conn);
+      for (const chunk of how.buffered) this.#parts.held.hold(conn, chunk);
+      this.#parts.held.resumed(conn);
     }
     // Unless it connects, its `opened` event is pending already.
-    if (!how.connecting) this.#loop.schedule();
+    if (!how.connecting) this.#parts.loop.schedule();
     return conn;
   }
 }
