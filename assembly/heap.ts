@@ -13,37 +13,9 @@
  *    (`heapNextRelease`), so that the host can discard their pages
  *    (madvise MADV_DONTNEED); Wasm memory itself never shrinks.
  *
- * Memory map:
- *
- *   0 ........ __heap_base      static data (memory.data)
- *   heapStart ........ heapEnd  runs of 4 KiB pages, in address order,
- *                               tiling the range exactly; heapEnd is the
- *                               end of linear memory
- *
- * A run is used (handed out), free (in a bin), or held (freed, waiting for
- * the host to discard its pages; neither used nor allocatable). Free runs
- * never touch each other: freeing merges neighbours. Run header, at the
- * run's first byte:
- *
- *   +0    +4     +8     +12    +16      +20      +24
- *   +-----+------+------+------+--------+--------+
- *   |info |left  |prev  |next  |dirtyLo |dirtyHi |      (free and held runs)
- *   +-----+------+------+------+--------+--------+
- *   |info |left  | payload (used runs: from +16) ...
- *   +-----+------+----------------------------------
- *
- *   info:  pages (bits 0..20) | FREE (bit 31) | LEFT_FREE (bit 30) | HELD (bit 29)
- *   left:  pages of the run on the left, valid while LEFT_FREE
- *   prev, next: links of the bin (free) or of a release list (held)
- *   dirtyLo, dirtyHi: pages [dirtyLo, dirtyHi) of the run may be resident;
- *          the others were never touched or were discarded
- *
- * Only a run's first page is ever written by the heap, so the host may
- * discard every other page of a held run.
- *
- * Bins: runs of 1..32 pages by exact size (bins 0..31); larger runs by
- * power of two (bin 32 + log2(pages) - 5). A bitmap says which bins are
- * non-empty.
+ * How the memory is tiled with runs of pages, binned by size and merged
+ * when freed, is heap-runs.ts; this file is what is allocated and when the
+ * memory grows, within its limit, and which freed runs go back to the host.
  *
  * WASI builds (`--use NBIO_WASI=1`) are different: their command
  * components run AssemblyScript handlers whose objects live in the
@@ -55,21 +27,15 @@
  * runtime refuses traps, as the runtime's allocator does.
  */
 
-const PAGE_SHIFT: u32 = 12;
+import {
+  HEADER, PAGE, PAGE_SHIFT, addRuns, dirtyFreePages, dirtyHi, dirtyLo, find, freePagesAtEnd, freeRun, holdRun,
+  nextOf, pagesOf, reclaimRun, setLinks, startRuns, takeRun,
+} from "./heap-runs";
+
 /** The heap hands out whole pages of this size. */
-export const HEAP_PAGE: usize = 1 << PAGE_SHIFT;
-const PAGE: usize = HEAP_PAGE;
+export const HEAP_PAGE: usize = PAGE;
 /** Bytes of each block before the pointer `heapAlloc` returns. */
-export const HEAP_OVERHEAD: usize = 16;
-const HEADER: usize = HEAP_OVERHEAD;
-
-const PAGES_MASK: u32 = (1 << 21) - 1;
-const FREE: u32 = 1 << 31;
-const LEFT_FREE: u32 = 1 << 30;
-const HELD: u32 = 1 << 29;
-
-const EXACT_BINS: u32 = 32;
-const BINS: u32 = 48;
+export const HEAP_OVERHEAD: usize = HEADER;
 
 /** Wasm pages (64 KiB) the memory grows by at least, when it must grow. */
 const GROW_MIN: i32 = 16;
@@ -85,22 +51,11 @@ let releaseMin: u32 = 256;
 let retain: u32 = 2048;
 
 let started: bool = false;
-let heapStart: usize = 0;
-let heapEnd: usize = 0;
-/** Most Wasm pages the heap can address: heapEnd must fit a u32. */
+/** Most Wasm pages the heap can address: the end of memory must fit a u32. */
 const MAX_PAGES: i32 = 65535;
 /** Largest memory size allowed, in Wasm pages. */
 let limitPages: i32 = MAX_PAGES;
 
-/** Left-neighbour info of the (virtual) run at heapEnd. */
-let endLeftFree: bool = false;
-let endLeftPages: u32 = 0;
-
-const BIN_HEADS: usize = memory.data(<i32>(BINS * 4), 4);
-let binMap: u64 = 0;
-
-/** Pages of free runs that may be resident (sum of dirtyHi - dirtyLo). */
-let dirtyFree: u32 = 0;
 /** Bytes in used runs, headers included. */
 let usedBytes: usize = 0;
 
@@ -109,150 +64,14 @@ let heldNew: usize = 0;
 let heldReported: usize = 0;
 let heldSeen: usize = 0;
 
-// ---- headers ----
-
-@inline function info(r: usize): u32 { return load<u32>(r); }
-@inline function pagesOf(r: usize): u32 { return load<u32>(r) & PAGES_MASK; }
-@inline function prevOf(r: usize): usize { return <usize>load<u32>(r, 8); }
-@inline function nextOf(r: usize): usize { return <usize>load<u32>(r, 12); }
-@inline function setLinks(r: usize, prev: usize, next: usize): void {
-  store<u32>(r, <u32>prev, 8);
-  store<u32>(r, <u32>next, 12);
-}
-@inline function dirtyLo(r: usize): u32 { return load<u32>(r, 16); }
-@inline function dirtyHi(r: usize): u32 { return load<u32>(r, 20); }
-@inline function setDirty(r: usize, lo: u32, hi: u32): void {
-  store<u32>(r, lo, 16);
-  store<u32>(r, hi, 20);
-}
-@inline function endOf(r: usize): usize { return r + (<usize>pagesOf(r) << PAGE_SHIFT); }
-
-/** Records whether the run left of address `at` is free, and its size. */
-function setLeft(at: usize, free: bool, pages: u32): void {
-  if (at == heapEnd) {
-    endLeftFree = free;
-    endLeftPages = pages;
-    return;
-  }
-  const i = info(at);
-  store<u32>(at, free ? i | LEFT_FREE : i & ~LEFT_FREE);
-  if (free) store<u32>(at, pages, 4);
-}
-
-// ---- bins ----
-
-function binOf(pages: u32): u32 {
-  if (pages <= EXACT_BINS) return pages - 1;
-  return EXACT_BINS + (31 - clz<u32>(pages)) - 5;
-}
-
-function insert(r: usize): void {
-  const b = binOf(pagesOf(r));
-  const slot = BIN_HEADS + (<usize>b << 2);
-  const head = <usize>load<u32>(slot);
-  setLinks(r, 0, head);
-  if (head != 0) store<u32>(head, <u32>r, 8);
-  store<u32>(slot, <u32>r);
-  binMap |= <u64>1 << b;
-  dirtyFree += dirtyHi(r) - dirtyLo(r);
-}
-
-function remove(r: usize): void {
-  const b = binOf(pagesOf(r));
-  const prev = prevOf(r);
-  const next = nextOf(r);
-  if (prev != 0) store<u32>(prev, <u32>next, 12);
-  else {
-    store<u32>(BIN_HEADS + (<usize>b << 2), <u32>next);
-    if (next == 0) binMap &= ~(<u64>1 << b);
-  }
-  if (next != 0) store<u32>(next, <u32>prev, 8);
-  dirtyFree -= dirtyHi(r) - dirtyLo(r);
-}
-
-/** A free run of at least `pages` pages, or 0. */
-function find(pages: u32): usize {
-  const b = binOf(pages);
-  // Every run in a bin above `b` is large enough; so is every run in `b`
-  // itself while bins are exact.
-  const first = b < EXACT_BINS ? b : b + 1;
-  const above = first < BINS ? binMap & (~<u64>0 << first) : 0;
-  if (above != 0) return <usize>load<u32>(BIN_HEADS + (<usize>ctz<u64>(above) << 2));
-  if (b < EXACT_BINS) return 0;
-  for (let r = <usize>load<u32>(BIN_HEADS + (<usize>b << 2)); r != 0; r = nextOf(r)) {
-    if (pagesOf(r) >= pages) return r;
-  }
-  return 0;
-}
-
-// ---- free runs ----
-
-/** Makes [r, r + pages) a free run (merging free neighbours) and bins it.
- *  [lo, hi) are its possibly resident pages. Returns the merged run. */
-function makeFree(r: usize, pages: u32, leftFree: bool, lo: u32, hi: u32): usize {
-  if (leftFree) {
-    const leftPages = load<u32>(r, 4);
-    const l = r - (<usize>leftPages << PAGE_SHIFT);
-    remove(l);
-    const llo = dirtyLo(l);
-    const lhi = dirtyHi(l);
-    if (hi > lo) { lo += leftPages; hi += leftPages; }
-    if (lhi > llo) {
-      if (hi > lo) { lo = min(lo, llo); hi = max(hi, lhi); } else { lo = llo; hi = lhi; }
-    }
-    r = l;
-    pages += leftPages;
-  }
-  const right = r + (<usize>pages << PAGE_SHIFT);
-  if (right < heapEnd && (info(right) & FREE) != 0) {
-    remove(right);
-    const rlo = dirtyLo(right);
-    const rhi = dirtyHi(right);
-    if (rhi > rlo) {
-      if (hi > lo) { hi = pages + rhi; } else { lo = pages + rlo; hi = pages + rhi; }
-    }
-    pages += pagesOf(right);
-  }
-  store<u32>(r, pages | FREE);
-  setDirty(r, lo, hi);
-  setLeft(r + (<usize>pages << PAGE_SHIFT), true, pages);
-  insert(r);
-  return r;
-}
-
 function start(): void {
   started = true;
-  heapStart = (__heap_base + PAGE - 1) & ~(PAGE - 1);
-  heapEnd = heapStart;
-  const end = <usize>memory.size() << 16;
-  if (end > heapStart) addMemory(end);
-}
-
-/** Adds [heapEnd, end) (fresh, untouched memory) to the heap. */
-function addMemory(end: usize): void {
-  const added = <u32>((end - heapEnd) >> PAGE_SHIFT);
-  const at = heapEnd;
-  const leftFree = endLeftFree;
-  heapEnd = end;
-  if (leftFree) {
-    // Extend the free run that ended at the old end.
-    const l = at - (<usize>endLeftPages << PAGE_SHIFT);
-    remove(l);
-    const pages = pagesOf(l) + added;
-    store<u32>(l, pages | FREE);
-    endLeftPages = pages;
-    insert(l);
-    return;
-  }
-  store<u32>(at, added | FREE);
-  setDirty(at, 0, 1);
-  setLeft(heapEnd, true, added);
-  insert(at);
+  startRuns();
 }
 
 /** Grows the memory so that a free run of `pages` pages exists. */
 function grow(pages: u32): bool {
-  const have = endLeftFree ? endLeftPages : 0;
+  const have = freePagesAtEnd();
   const needBytes = (<u64>(pages - have) << PAGE_SHIFT);
   const need = <i32>((needBytes + 0xffff) >> 16);
   const size = memory.size();
@@ -262,7 +81,7 @@ function grow(pages: u32): bool {
   if (memory.grow(want) < 0) {
     if (want == need || memory.grow(need) < 0) return false;
   }
-  addMemory(<usize>memory.size() << 16);
+  addRuns(<usize>memory.size() << 16);
   return true;
 }
 
@@ -302,23 +121,7 @@ export function heapAlloc(size: usize): usize {
     r = find(pages);
     if (r == 0) return 0;
   }
-  remove(r);
-  const have = pagesOf(r);
-  const lo = dirtyLo(r);
-  const hi = dirtyHi(r);
-  store<u32>(r, pages);
-  if (have > pages) {
-    // The rest stays free; its first page now holds a header.
-    const rest = r + (<usize>pages << PAGE_SHIFT);
-    const restPages = have - pages;
-    store<u32>(rest, restPages | FREE);
-    const rlo = max(lo, pages);
-    setDirty(rest, 0, hi > rlo ? hi - pages : 1);
-    setLeft(rest + (<usize>restPages << PAGE_SHIFT), true, restPages);
-    insert(rest);
-  } else {
-    setLeft(r + (<usize>pages << PAGE_SHIFT), false, 0);
-  }
+  takeRun(r, pages);
   usedBytes += <usize>pages << PAGE_SHIFT;
   return r + HEADER;
 }
@@ -341,16 +144,14 @@ export function heapFree(ptr: usize, release: bool = true): void {
   const r = ptr - HEADER;
   const pages = pagesOf(r);
   usedBytes -= <usize>pages << PAGE_SHIFT;
-  const merged = makeFree(r, pages, (info(r) & LEFT_FREE) != 0, 0, pages);
+  const merged = freeRun(r, pages);
   const dirty = dirtyHi(merged) - dirtyLo(merged);
-  if (release && dirty >= releaseMin && dirtyFree > retain) hold(merged);
+  if (release && dirty >= releaseMin && dirtyFreePages() > retain) hold(merged);
 }
 
 /** Takes a free run out of its bin and onto the list of runs to report. */
 function hold(r: usize): void {
-  remove(r);
-  store<u32>(r, pagesOf(r) | HELD);
-  setLeft(endOf(r), false, 0);
+  holdRun(r);
   setLinks(r, 0, heldNew);
   heldNew = r;
 }
@@ -400,8 +201,7 @@ export function heapReclaim(): void {
   while (heldSeen != 0) {
     const r = heldSeen;
     heldSeen = nextOf(r);
-    const pages = pagesOf(r);
-    makeFree(r, pages, (info(r) & LEFT_FREE) != 0, 0, 1);
+    reclaimRun(r);
   }
 }
 
