@@ -1,7 +1,8 @@
 /*
  * loadgen: closed-loop TCP echo load generator for the nbio-wasm benchmarks.
  *
- * One thread, one level-triggered epoll loop, IPv4 only.
+ * One thread, one level-triggered epoll loop, IPv4 only. This file drives
+ * the load; what a run measures and reports is loadgen-report.c.
  *
  *   loadgen -p PORT [-h 127.0.0.1] [-m echo|churn|idle] [-c N] [-s BYTES]
  *           [-w WARMUP_S] [-d SECS] [-e ECHOES] [-r]
@@ -23,13 +24,8 @@
  * Output (stdout, line-buffered)
  *   "MEASURE_START" when the warm-up ends and "MEASURE_END" when the measured
  *   window closes (echo and churn), so a harness can sample /proc exactly
- *   around the window; then one JSON line with the results.
- *
- * Fairness: besides the totals and latency percentiles, the JSON gives the
- * round trips each connection (churn: each worker) completed in the
- * measured window as `per_conn_min`, `per_conn_mean`, `per_conn_max`, and
- * `starved`, how many completed none. Percentiles alone hide a server that
- * never serves some connections: a starved connection records no latency.
+ *   around the window; then one JSON line with the results, among them the
+ *   round trips each connection completed (loadgen-report.c says which).
  *
  * Verification: every message carries a pseudo-random pattern derived from
  * (connection id, message sequence number), so an echo delivered to the wrong
@@ -57,12 +53,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 #define MAX_CONNECTING 256
 #define RBUF_SIZE (256 * 1024)
 #define MAX_EVENTS 512
 #define MAX_REPORTED_ERRORS 5
 
-enum mode { MODE_ECHO, MODE_CHURN, MODE_IDLE };
 enum state { ST_WAITING, ST_CONNECTING, ST_SENDING, ST_RECEIVING, ST_IDLE, ST_DEAD };
 
 struct conn {
@@ -73,7 +70,6 @@ struct conn {
     size_t wpos, rpos; /* bytes of the current message written / echoed back */
     uint64_t t_start;  /* when the current round trip (or connect, in churn) began */
     unsigned echoes;   /* completed echoes on this connection (idle mode) */
-    uint64_t measured; /* round trips this slot completed in the measured window */
     int want_out;      /* EPOLLOUT currently armed */
     int mismatched;    /* the current echo already differed from the message */
     unsigned char *msg;
@@ -97,11 +93,9 @@ static int next_to_connect;      /* echo/idle: index of the next slot to open */
 static uint32_t next_id;         /* churn: identity for the next connection */
 static uint64_t t_measure, t_end;
 static int measuring;            /* inside the measured window */
-static uint64_t round_trips, bad, errors;
+static uint64_t bad, errors;
 static int ndead, nidle;         /* slots that failed / hold an idle connection */
 static int reported;
-static uint64_t *lat;            /* latencies (ns) of measured round trips */
-static size_t nlat, caplat;
 static volatile sig_atomic_t stop_flag;
 
 static uint64_t now_ns(void) {
@@ -149,16 +143,9 @@ static void set_events(struct conn *c, int out) {
     c->want_out = out;
 }
 
+/* Counts a round trip of `c` that ended at `t_done`, if inside the measured window. */
 static void record(struct conn *c, uint64_t t_begin, uint64_t t_done) {
-    if (!measuring) return;
-    round_trips++;
-    c->measured++;
-    if (nlat == caplat) {
-        caplat = caplat ? caplat * 2 : 1 << 16;
-        lat = realloc(lat, caplat * sizeof *lat);
-        if (!lat) { perror("loadgen: realloc"); exit(1); }
-    }
-    lat[nlat++] = t_done - t_begin;
+    if (measuring) record_round_trip((int)(c - conns), t_done - t_begin);
 }
 
 static void start_connect(struct conn *c) {
@@ -283,30 +270,6 @@ static void handle(struct conn *c, uint32_t events) {
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct_us(double p) {
-    if (nlat == 0) return 0;
-    size_t i = (size_t)(p * (double)(nlat - 1) + 0.5);
-    return (double)lat[i] / 1000.0;
-}
-
-/* Round trips per slot in the measured window: min, max, and how many slots had none. */
-static void per_conn(uint64_t *min, uint64_t *max, int *starved) {
-    *min = UINT64_MAX;
-    *max = 0;
-    *starved = 0;
-    for (int i = 0; i < cfg.nconns; i++) {
-        uint64_t m = conns[i].measured;
-        if (m < *min) *min = m;
-        if (m > *max) *max = m;
-        if (m == 0) (*starved)++;
-    }
-}
-
 static void raise_nofile(void) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -368,6 +331,7 @@ int main(int argc, char **argv) {
     rbuf = malloc(RBUF_SIZE);
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!conns || !rbuf || epfd < 0) { perror("loadgen: setup"); return 1; }
+    measure_init(cfg.nconns);
     for (int i = 0; i < cfg.nconns; i++) {
         conns[i].fd = -1;
         conns[i].id = (uint32_t)i;
@@ -423,33 +387,15 @@ int main(int argc, char **argv) {
         puts("MEASURE_END");
     }
 
-    qsort(lat, nlat, sizeof *lat, cmp_u64);
-    double secs = measuring ? (double)(t_measured_end - t_measured_start) / 1e9 : 0;
-    double rate = secs > 0 ? (double)round_trips / secs : 0;
-    int open_now = cfg.nconns - ndead;
-    const char *mode_name = cfg.mode == MODE_ECHO ? "echo" : cfg.mode == MODE_CHURN ? "churn" : "idle";
-    printf("{\"mode\":\"%s\",\"conns\":%d,\"size\":%zu,\"secs\":%.3f,\"round_trips\":%llu,"
-           "\"rt_per_s\":%.1f,",
-           mode_name, cfg.nconns, cfg.size, secs, (unsigned long long)round_trips, rate);
-    if (cfg.mode == MODE_CHURN) printf("\"conns_per_s\":%.1f,", rate);
-    if (cfg.mode == MODE_IDLE) printf("\"ready\":%d,\"open\":%d,", ready, open_now);
-    if (cfg.mode != MODE_IDLE) {
-        uint64_t pc_min, pc_max;
-        int starved;
-        per_conn(&pc_min, &pc_max, &starved);
-        printf("\"per_conn_min\":%llu,\"per_conn_mean\":%.1f,\"per_conn_max\":%llu,\"starved\":%d,",
-               (unsigned long long)pc_min, (double)round_trips / cfg.nconns, (unsigned long long)pc_max, starved);
-    }
-    printf("\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
-           "\"bad\":%llu,\"errors\":%llu}\n",
-           pct_us(0.50), pct_us(0.90), pct_us(0.99), pct_us(0.999),
-           nlat ? (double)lat[nlat - 1] / 1000.0 : 0.0,
-           (unsigned long long)bad, (unsigned long long)errors);
-
-    int status = 0;
-    if (bad) { fprintf(stderr, "loadgen: %llu wrong echoes\n", (unsigned long long)bad); status = 1; }
-    if (errors) { fprintf(stderr, "loadgen: %llu connection errors\n", (unsigned long long)errors); status = 1; }
-    if (cfg.mode != MODE_IDLE && round_trips == 0) { fprintf(stderr, "loadgen: no round trips measured\n"); status = 1; }
-    if (cfg.mode == MODE_IDLE && !ready) { fprintf(stderr, "loadgen: interrupted before READY\n"); status = 1; }
-    return status;
+    struct run_summary run = {
+        .mode = cfg.mode,
+        .conns = cfg.nconns,
+        .size = cfg.size,
+        .secs = measuring ? (double)(t_measured_end - t_measured_start) / 1e9 : 0,
+        .bad = bad,
+        .errors = errors,
+        .ready = ready,
+        .open = cfg.nconns - ndead,
+    };
+    return report(&run);
 }

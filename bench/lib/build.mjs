@@ -8,11 +8,12 @@ export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 export const BIN_DIR = join(BENCH_DIR, 'bin');
 
 /**
- * The programs, with the headers of bench/ each includes and the libraries
- * it links; `optional` ones are left out when they cannot be built here.
+ * The programs, with the C files of bench/ each is compiled from besides
+ * NAME.c, the headers of bench/ it includes and the libraries it links;
+ * `optional` ones are left out when they cannot be built here.
  */
 const PROGRAMS = [
-  { name: 'loadgen', headers: [], libs: [] },
+  { name: 'loadgen', sources: ['loadgen-report.c'], headers: ['loadgen.h'], libs: [] },
   { name: 'echo-server', headers: ['echo-server-common.h'], libs: [] },
   { name: 'uring-echo-server', headers: ['echo-server-common.h'], libs: ['-luring'], optional: uringMissing },
 ];
@@ -43,16 +44,16 @@ function uringMissing() {
   return null;
 }
 
-function compile(src, out, libs) {
+function compile(srcs, out, libs) {
   // Compile to a private name and rename, so a concurrent reader never sees
   // a half-written binary.
   const tmp = `${out}.${process.pid}.tmp`;
-  const r = spawnSync('cc', ['-O2', '-Wall', '-o', tmp, src, ...libs], { encoding: 'utf8' });
+  const r = spawnSync('cc', ['-O2', '-Wall', '-o', tmp, ...srcs, ...libs], { encoding: 'utf8' });
   if (r.error?.code === 'ENOENT') {
     throw new Error('bench: `cc` not found; install a C compiler (e.g. apt-get install gcc) to build bench/*.c');
   }
   if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`bench: compiling ${src} failed:\n${r.stderr}`);
+  if (r.status !== 0) throw new Error(`bench: compiling ${srcs.join(' ')} failed:\n${r.stderr}`);
   renameSync(tmp, out);
 }
 
@@ -69,18 +70,18 @@ export function buildNative() {
   mkdirSync(BIN_DIR, { recursive: true });
   const paths = {};
   const skipped = {};
-  for (const { name, headers, libs, optional } of PROGRAMS) {
+  for (const { name, sources = [], headers, libs, optional } of PROGRAMS) {
     const reason = optional?.() ?? null;
     if (reason) {
       paths[name] = null;
       skipped[name] = reason;
       continue;
     }
-    const src = join(BENCH_DIR, `${name}.c`);
+    const srcs = [`${name}.c`, ...sources].map((file) => join(BENCH_DIR, file));
     const out = join(BIN_DIR, name);
     paths[name] = out;
-    const newest = Math.max(mtime(src), ...headers.map((h) => mtime(join(BENCH_DIR, h))));
-    if (mtime(out) < newest) compile(src, out, libs);
+    const newest = Math.max(...srcs.map(mtime), ...headers.map((h) => mtime(join(BENCH_DIR, h))));
+    if (mtime(out) < newest) compile(srcs, out, libs);
   }
   return {
     loadgen: paths.loadgen,
