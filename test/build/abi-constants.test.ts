@@ -6,8 +6,10 @@
 // generated layout is the one the component model uses is shown by
 // test/reactor/portable-path-*.test.ts: jco's glue decodes the same events and
 // stats the host decodes through the generated layout.
-import { readFileSync } from 'node:fs';
-import { constants } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OUTPUTS, generateAbi } from '../../build/abi.mjs';
 import { pluginModel } from '../../build/abi-plugin.mjs';
@@ -59,6 +61,29 @@ describe('the layout shared by the reactor and the host', () => {
     expect(readFileSync(OUTPUTS.assembly, 'utf8')).toBe(fresh.assembly);
     expect(readFileSync(OUTPUTS.host, 'utf8')).toBe(fresh.host);
     expect(readFileSync(OUTPUTS.plugin, 'utf8')).toBe(fresh.plugin);
+  });
+
+  it('npm test writes the generated modules from the WIT as it is before it type-checks', () => {
+    const { scripts } = JSON.parse(source('package.json')) as { scripts: { test: string } };
+    const steps = scripts.test.split('&&').map((step) => step.trim());
+    const generate = steps.indexOf('node build/abi.mjs');
+    expect(generate, scripts.test).toBeGreaterThanOrEqual(0);
+    expect(generate, scripts.test).toBeLessThan(steps.findIndex((step) => step.startsWith('tsc ')));
+    // That step, on a copy of build/ and wit/ whose WIT gained a case, writes modules that have it.
+    const scratch = mkdtempSync(join(tmpdir(), 'nbio-abi-'));
+    try {
+      for (const dir of ['build', 'wit']) cpSync(new URL(`../../${dir}`, import.meta.url), join(scratch, dir), { recursive: true });
+      const wit = join(scratch, 'wit', 'nbio-engine.wit');
+      const edited = readFileSync(wit, 'utf8').replace('send-to, recv-from }', 'send-to, recv-from, accept }');
+      expect(edited).toContain('recv-from, accept }');
+      writeFileSync(wit, edited);
+      const run = spawnSync(process.execPath, [join(scratch, 'build', 'abi.mjs')], { cwd: scratch, encoding: 'utf8', timeout: 30_000 });
+      expect(run.status, run.stderr).toBe(0);
+      expect(readFileSync(join(scratch, 'host', 'generated', 'abi.ts'), 'utf8')).toMatch(/RecvFrom: 7,\n\s*Accept: 8,/);
+      expect(readFileSync(join(scratch, 'assembly', 'generated', 'abi.ts'), 'utf8')).toMatch(/FAILED_CALL_ACCEPT\b/);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('lays records and variants out as the canonical ABI does', () => {

@@ -2,7 +2,8 @@
 // and the other source folders) exist in the tree, so a file that moves
 // cannot leave a page pointing at where it used to be. A path may use `*`
 // and `{a,b}` the way a shell does; generated and built files (`dist/`,
-// `*/generated/*.ts`) are made by the build, which `npm test` runs first.
+// `*/generated/*.ts`) are made by the build (the generated modules also by
+// `npm test`, before anything else).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
