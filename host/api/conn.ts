@@ -102,6 +102,8 @@ export class Conn {
   readonly transport: Transport;
   /** @internal The stream its data, drains, end and close go to instead of the engine's handlers, once {@link toStream} made one. */
   stream: ConnStream<Conn> | undefined = undefined;
+  /** @internal While a plugin instance serves the connection, its record of it (host/plugin/host-functions.ts): the engine's own record of which instance that is. */
+  plugin: object | undefined = undefined;
   readonly #owner: ConnOwner;
   #paused = false;
   #truncated = 0;

@@ -37,26 +37,34 @@ export interface HostServices {
   /** Most bytes a connection may have queued: `write` takes no more. */
   readonly writeQueueLimit: number;
   log(level: LogLevel, message: string): void;
-  /**
-   * The instance the engine gave `conn` to: the owner check every host
-   * function makes, on the engine's own record rather than the instance's
-   * table (defence in depth against a bug in the table).
-   */
-  owner(conn: Conn): object | undefined;
   /** The plugin paused reading `conn`, or resumed it. */
   pause(conn: Conn): void;
   resume(conn: Conn): void;
 }
 
-/** A connection given to the instance: its handle, the plugin's key, and what became of it. */
-export interface ConnEntry {
-  readonly conn: Conn;
-  readonly handle: number;
-  key: number;
+/**
+ * A connection given to the instance: its handle, the plugin's key, and
+ * what became of it. While the connection is open, `conn.plugin` names
+ * this entry: the engine's own record of which instance serves it.
+ */
+export class ConnEntry {
   /** What the plugin asked for in the current event: done when it returns. */
-  asked: 'end' | 'close' | undefined;
+  asked: 'end' | 'close' | undefined = undefined;
+  /** Its handle in the instance's table (set once, as it is given). */
+  handle = 0;
+  /** What the plugin's `on-open` returned: the connection's key in its events. */
+  key = 0;
+  /** Its place in the instance's list of open connections; -1 once its on-close came. */
+  index: number;
+
+  constructor(readonly conn: Conn, index: number) {
+    this.index = index;
+  }
+
   /** Its on-close came: the handle stays valid until dropped, its methods do nothing. */
-  closed: boolean;
+  get closed(): boolean {
+    return this.index < 0;
+  }
 }
 
 /** The `code` of an error an engine call threw. */
@@ -67,46 +75,54 @@ function codeOf(err: unknown): string | undefined {
 export class HostFunctions {
   readonly #mem: GuestMemory;
   readonly #host: HostServices;
-  /** The instance these functions belong to, as the owner check knows it. */
-  readonly #instance: object;
   readonly #handles = new HandleTable<ConnEntry>();
-  /** The open connections given to the instance. */
-  readonly #open = new Map<Conn, ConnEntry>();
+  /**
+   * The open connections given to the instance, each entry at its `index`:
+   * an array rather than a map from connections, since each connection
+   * names its entry itself (`conn.plugin`).
+   */
+  readonly #open: ConnEntry[] = [];
   /** Connections the plugin asked to close or end in the current event. */
   readonly #asked: ConnEntry[] = [];
   /** Set while the host is in the plugin's `cabi_realloc`: no host function may be called then. */
   #lowering = false;
 
-  constructor(mem: GuestMemory, host: HostServices, instance: object) {
+  constructor(mem: GuestMemory, host: HostServices) {
     this.#mem = mem;
     this.#host = host;
-    this.#instance = instance;
   }
 
   connections(): Conn[] {
-    return [...this.#open.keys()];
+    return this.#open.map((entry) => entry.conn);
   }
 
+  /** The entry of `conn` if it is open and was given to this instance. */
   entryOf(conn: Conn): ConnEntry | undefined {
-    return this.#open.get(conn);
+    const entry = conn.plugin;
+    return entry instanceof ConnEntry && this.#isOpen(entry) ? entry : undefined;
   }
 
   /** Gives `conn` a handle in the instance's table (traps when the table is full). */
   add(conn: Conn): ConnEntry {
-    const entry: ConnEntry = { conn, handle: 0, key: 0, asked: undefined, closed: false };
-    const handle = this.#handles.insert(entry);
-    if (handle === 0) throw new PluginViolation('its table is full: it does not drop the handles of closed connections');
-    (entry as { handle: number }).handle = handle;
-    this.#open.set(conn, entry);
+    const entry = new ConnEntry(conn, this.#open.length);
+    entry.handle = this.#handles.insert(entry);
+    if (entry.handle === 0) throw new PluginViolation('its table is full: it does not drop the handles of closed connections');
+    this.#open.push(entry);
+    conn.plugin = entry;
     return entry;
   }
 
   /** `conn` closed: its entry, if the instance had it open; its handle does nothing from now on. */
   closed(conn: Conn): ConnEntry | undefined {
-    const entry = this.#open.get(conn);
+    const entry = this.entryOf(conn);
     if (entry === undefined) return undefined;
-    this.#open.delete(conn);
-    entry.closed = true;
+    const last = this.#open.pop()!;
+    if (last !== entry) {
+      this.#open[entry.index] = last;
+      last.index = entry.index;
+    }
+    entry.index = -1;
+    conn.plugin = undefined;
     return entry;
   }
 
@@ -192,15 +208,23 @@ export class HostFunctions {
     return ptr;
   }
 
+  /** Whether `entry` is in this instance's list of open connections. */
+  #isOpen(entry: ConnEntry): boolean {
+    return this.#open[entry.index] === entry;
+  }
+
   /**
    * The entry `handle` names. A handle that names nothing in this
    * instance's table (dropped, forged), or a connection this instance was
-   * not given, traps.
+   * not given, traps. The owner check is made on records apart from the
+   * table (defence in depth against a bug in it): the connection must name
+   * this very entry (`conn.plugin`), and the entry be in this instance's
+   * list of open connections.
    */
   #entry(handle: number): ConnEntry {
     const entry = this.#handles.get(handle);
     if (entry === undefined) throw new PluginViolation(`handle ${handle >>> 0} names no connection of this plugin instance (dropped, or never given)`);
-    if (!entry.closed && this.#host.owner(entry.conn) !== this.#instance) {
+    if (!entry.closed && (entry.conn.plugin !== entry || !this.#isOpen(entry))) {
       throw new PluginViolation(`handle ${handle >>> 0} names a connection that was not given to this plugin instance`);
     }
     return entry;

@@ -9,7 +9,7 @@ import { PluginExports } from '../generated/plugin.js';
 import { GuestMemory } from '../guest/memory.js';
 import { native } from '../sys/native.js';
 import { checkRange, importObject, liftString, PluginViolation } from './abi.js';
-import { HostFunctions, type ConnEntry, type HostServices } from './host-functions.js';
+import { HostFunctions, type HostServices } from './host-functions.js';
 import { FUEL_GLOBAL, LIMIT_GLOBAL, MEMORY_LIMIT_HIT, START_EXPORT } from './metering.js';
 import type { PluginModule } from './module.js';
 import { STACK_BUDGET, STACK_LIMIT_HIT } from './stack-budget.js';
@@ -96,7 +96,7 @@ export class PluginInstance {
   constructor(plugin: PluginModule, host: InstanceHost) {
     this.#host = host;
     this.#maxMemory = plugin.maxMemory;
-    this.#calls = new HostFunctions(this.#mem, host, this);
+    this.#calls = new HostFunctions(this.#mem, host);
     const instance = new WebAssembly.Instance(plugin.module, importObject(this.#calls.lowered(), () => this.#refuel()));
     const x = instance.exports as Record<string, unknown>;
     const ex = plugin.exports;
@@ -206,7 +206,7 @@ export class PluginInstance {
 
   /** `conn` closed (`on-close`); its handle stays valid, doing nothing, until the plugin drops it. */
   close(conn: Conn, reason: number): void {
-    const entry: ConnEntry | undefined = this.#calls.closed(conn);
+    const entry = this.#calls.closed(conn);
     if (entry === undefined || !this.#enter()) return;
     try {
       this.#fn.onClose(entry.key, reason);

@@ -75,8 +75,6 @@ export class PluginSupervisor {
   readonly #waiting = new Set<Conn>();
   readonly #pauses = new Pauses();
   readonly #turns: TurnBudget;
-  /** The instance each open connection was given to. */
-  readonly #owners = new Map<Conn, PluginInstance>();
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #restarts = 0;
@@ -97,7 +95,6 @@ export class PluginSupervisor {
       timePerEvent: options.timePerEvent,
       writeQueueLimit,
       log: (level, message) => events.log(level, message),
-      owner: (conn) => this.#owners.get(conn),
       pause: (conn) => this.#pauses.add(conn, PauseReason.Plugin),
       ranLong: (ms) => this.#turns.ranLong(ms),
       resume: (conn) => this.#pauses.remove(conn, PauseReason.Plugin),
@@ -190,7 +187,7 @@ export class PluginSupervisor {
 
   #open(conn: Conn): void {
     if (this.#disabled !== undefined) this.#closer!.fail(conn, this.#disabled);
-    else if (this.#instance !== undefined) this.#give(this.#instance, conn);
+    else if (this.#instance !== undefined) this.#instance.open(conn);
     else if (this.#state === 'restarting') {
       this.#pauses.add(conn, PauseReason.Waiting);
       this.#waiting.add(conn);
@@ -199,7 +196,6 @@ export class PluginSupervisor {
 
   #closed(conn: Conn): void {
     this.#waiting.delete(conn);
-    this.#owners.delete(conn);
     this.#pauses.forget(conn);
     this.#instance?.close(conn, this.stopping ? CloseReason.Stopped : PLUGIN_REASON[conn.closeReason ?? 'local']);
   }
@@ -282,15 +278,10 @@ export class PluginSupervisor {
     for (const conn of this.#waiting) {
       this.#waiting.delete(conn);
       if (conn.state !== ConnState.Open && conn.state !== ConnState.Ending) continue;
-      this.#give(instance, conn);
+      instance.open(conn);
       if (instance.dead) return; // its failure closed what it had and decided what next
       this.#pauses.remove(conn, PauseReason.Waiting);
     }
-  }
-
-  #give(instance: PluginInstance, conn: Conn): void {
-    this.#owners.set(conn, instance);
-    instance.open(conn);
   }
 
   /** Drops the current instance, keeping its counts (its memory is released by whoever retires it). */

@@ -36,9 +36,8 @@ function fakeConn(handle: number): { conn: Conn; written: string[] } {
   return { conn: new Conn(owner, handle, ConnState.Open), written };
 }
 
-/** An instance host that owns what it is told, and records failures and log lines. */
+/** An instance host that records failures and log lines. */
 function testHost(fuelPerEvent = 10_000_000) {
-  const owners = new Map<Conn, PluginInstance>();
   const failures: NbioError[] = [];
   const lines: string[] = [];
   const host: InstanceHost & { onLog?: () => void } = {
@@ -49,17 +48,13 @@ function testHost(fuelPerEvent = 10_000_000) {
       lines.push(message);
       host.onLog?.();
     },
-    owner: (conn) => owners.get(conn),
     pause: (conn) => conn.pause(),
     resume: (conn) => conn.resume(),
     ranLong: () => {},
     failed: (_instance, err) => failures.push(err),
   };
-  const give = (instance: PluginInstance, conn: Conn) => {
-    owners.set(conn, instance);
-    instance.open(conn);
-  };
-  return { host, owners, failures, lines, give };
+  const give = (instance: PluginInstance, conn: Conn) => instance.open(conn);
+  return { host, failures, lines, give };
 }
 
 const modules = new Map<string, Promise<PluginModule>>();
@@ -84,15 +79,46 @@ describe('a plugin instance', () => {
     expect(t.failures).toEqual([]);
   });
 
+  it('keeps only its open connections, each still served as its own, whatever order they close in', async () => {
+    const t = testHost();
+    const instance = new PluginInstance(await upper(), t.host);
+    instance.init(new Uint8Array(0));
+    const conns = Array.from({ length: 300 }, (_, i) => fakeConn(i + 1));
+    for (const { conn } of conns) t.give(instance, conn);
+    // Close two of every three, from the middle outwards and then the rest, so that
+    // connections at the end of the list take the closed ones' places.
+    const closing = conns.filter((_, i) => i % 3 !== 1);
+    const order = [...closing.slice(100), ...closing.slice(0, 100).reverse()];
+    for (const { conn } of order) {
+      instance.close(conn, 0);
+      conn.state = ConnState.Closed;
+    }
+    const open = conns.filter((_, i) => i % 3 === 1);
+    expect(new Set(instance.connections())).toEqual(new Set(open.map((c) => c.conn)));
+    for (const { conn } of order) {
+      expect(instance.has(conn)).toBe(false);
+      expect(conn.plugin).toBeUndefined();
+    }
+    for (const [i, { conn }] of open.entries()) instance.data(conn, Buffer.from(`line ${i}\n`));
+    for (const [i, { written }] of open.entries()) expect(written).toEqual([`LINE ${i}\n`]);
+    for (const { written } of order) expect(written).toEqual([]);
+    expect(t.failures).toEqual([]);
+  });
+
   it('traps when the engine does not own a connection to it (the owner check)', async () => {
     const t = testHost();
-    const instance = new PluginInstance(await echo(), t.host);
+    const instance = new PluginInstance(await forge(), t.host);
     instance.init(new Uint8Array(0));
     const { conn, written } = fakeConn(1);
+    const other = fakeConn(2);
     t.give(instance, conn);
+    t.give(instance, other.conn);
     instance.data(conn, Buffer.from('mine'));
-    t.owners.set(conn, new PluginInstance(await echo(), t.host)); // as if a bug gave it to another instance
-    instance.data(conn, Buffer.from('not mine'));
+    const handle = /^open (\d+)$/.exec(t.lines[1])![1];
+    const second = new PluginInstance(await echo(), t.host);
+    second.init(new Uint8Array(0));
+    t.give(second, conn); // as if a bug gave it to another instance as well
+    instance.data(other.conn, Buffer.from(`write ${handle}`)); // its own handle of it, valid in its table
     expect(written).toEqual(['mine']);
     expect(t.failures).toHaveLength(1);
     expect(t.failures[0].code).toBe('ERR_NBIO_PLUGIN_TRAP');
