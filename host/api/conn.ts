@@ -1,89 +1,23 @@
 /**
  * `Conn`, one connection as the application holds it: its methods, state and
- * addresses. What the methods do is its owner's (`ConnOwner`): the poller
- * serving it, or a worker's stand-in.
+ * addresses. What the methods do is its owner's (`ConnOwner`, conn-owner.ts):
+ * the poller serving it, or a worker's stand-in. Its lifecycle states and
+ * close reasons are in conn-state.ts, the types of its arguments beside
+ * `ConnOwner` in conn-owner.ts (this module exports both again, so that a
+ * connection's vocabulary is imported from one place), the checks of its
+ * arguments in conn-args.ts.
  */
 import type { AddressInfo, Transport } from './address.js';
 import type { ConnStream, ConnStreamOptions } from './conn-stream.js';
 import { closedError, count, deadlineTime, extraArgument, flag } from './conn-args.js';
+import type { Chunk, FileSource, OwnerOf, SendFileOptions, SocketOption } from './conn-owner.js';
+import { ConnState, type CloseReason } from './conn-state.js';
 
-/** What `conn.write` accepts. */
-export type Chunk = Uint8Array | string;
+export type { Chunk, FileSource, SendFileOptions, SocketOption } from './conn-owner.js';
+export { ConnState, type CloseReason } from './conn-state.js';
 
-/** A file `sendFile` sends bytes of: a descriptor, a `FileHandle` (node:fs/promises), or a path. */
-export type FileSource = number | string | { readonly fd: number };
-
-/** Which bytes of the file `sendFile` sends. */
-export interface SendFileOptions {
-  /** The first byte's position in the file. Default 0. */
-  offset?: number;
-  /** How many bytes. Default: the rest of the file from `offset`. */
-  length?: number;
-}
-
-/** The socket options a connection can set (see `Conn.setNoDelay` and the rest). */
-export type SocketOption = 'noDelay' | 'keepAlive' | 'keepAliveDelay' | 'linger' | 'readBufferSize' | 'writeBufferSize';
-
-/**
- * Why a connection closed, as `conn.closeReason` says once it has: `local`
- * (this side closed it: `close()`, `end()` or `closeWrite()` before the
- * peer ended, `engine.stop()`), `peer` (the peer ended its side first: an
- * orderly close), `timeout` (a read or write deadline passed), `error` (a
- * reset or another system error, the write buffer overflowing, the engine
- * or a plugin failing). Only `timeout` and `error` come with an `err` in
- * `onClose`.
- */
-export type CloseReason = 'local' | 'peer' | 'timeout' | 'error';
-
-/** Lifecycle of a {@link Conn}, as the host sees it. */
-export const ConnState = {
-  /** A dialed connection whose connect has not completed; not visible to users yet. */
-  Connecting: 0,
-  /** Open: reads are delivered, writes go to the reactor. */
-  Open: 1,
-  /**
-   * The reactor closed it (a failed write, the peer ended the stream) and
-   * `onClose` is about to report why; writes are dropped silently.
-   */
-  Doomed: 2,
-  /** Closed by `conn.close()`, or `onClose` was delivered: writes throw ERR_NBIO_CLOSED. */
-  Closed: 3,
-  /**
-   * `conn.end()` was called (or the peer ended its side and the engine
-   * ended this one): queued bytes are still being sent, then this side's
-   * FIN, and it waits for the peer's end (at most `lingerTimeout`); data
-   * is still delivered, but writes throw ERR_NBIO_CLOSED.
-   */
-  Ending: 4,
-  /**
-   * `conn.closeWrite()` was called: queued bytes are still being sent,
-   * then this side is shut; data is delivered until the peer ends too.
-   * Writes throw ERR_NBIO_CLOSED; `end()` and `close()` still act.
-   */
-  WriteClosed: 5,
-} as const;
-export type ConnState = (typeof ConnState)[keyof typeof ConnState];
-
-/** What a {@link Conn} needs from the engine that owns it. */
-export interface ConnOwner {
-  write(conn: Conn, data: Chunk): void;
-  writev(conn: Conn, chunks: readonly Chunk[]): void;
-  sendFile(conn: Conn, file: FileSource, options: SendFileOptions | undefined): void;
-  close(conn: Conn): void;
-  end(conn: Conn): void;
-  closeWrite(conn: Conn): void;
-  pause(conn: Conn): void;
-  resume(conn: Conn): void;
-  bufferedAmount(conn: Conn): number;
-  /** Sets a deadline: `at` ms since the epoch (checked), 0 to clear it. */
-  setDeadline(conn: Conn, kind: 'read' | 'write', at: number): void;
-  /** Sets the read time-out: `ms` (checked) without a read closes the connection; 0 clears it. */
-  setReadTimeout(conn: Conn, ms: number): void;
-  setOption(conn: Conn, option: SocketOption, value: number): void;
-  address(conn: Conn, side: 'local' | 'remote'): AddressInfo | undefined;
-  /** A stream over `conn` (see host/api/conn-stream.ts); throws if this owner cannot give one. */
-  stream(conn: Conn, options: ConnStreamOptions | undefined): ConnStream<Conn>;
-}
+/** What a {@link Conn} needs from the engine that owns it (conn-owner.ts). */
+export type ConnOwner = OwnerOf<Conn>;
 
 /**
  * One connection driven by an engine: accepted on one of its listeners,
