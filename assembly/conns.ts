@@ -50,6 +50,7 @@ import { adoptLarge } from "./abi";
 import { heapUsable } from "./heap";
 import { room } from "./room";
 import { batchCommit, batchFree, batchNext, resumeReads, setResumeReads } from "./batch";
+import { NO_PRE_READ } from "./pre-read";
 import {
   edgeTriggered, epollFd, maxWriteBufferSize, noDelay, readBufferSize, readLimit, triggerBits,
 } from "./settings";
@@ -281,22 +282,34 @@ export function settleHangUp(fd: i32, s: usize): void {
 
 /** Reads until the socket is empty, the read limit is reached or the
  *  batch data area is full. False in the last case: the report must be
- *  resumed by the next run-once. */
-export function readLoop(fd: i32, s: usize, h: u32, events: u32): bool {
+ *  resumed by the next run-once. `pre` is the result of the report's first
+ *  read if pre-read.ts made it (its bytes at `preData`; room for its
+ *  events made), else NO_PRE_READ; a pre-read loop that finds the area
+ *  full just stops (level-triggered: the rest is reported again). */
+export function readLoop(fd: i32, s: usize, h: u32, events: u32, pre: i32, preData: usize): bool {
   const rbs = readBufferSize();
   const limit = readLimit();
   // Edge-triggered, a short read still leaves an end of stream or an
   // error the report announced to be read: no later report will.
   const readToEnd = edgeTriggered() && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  const preRead = pre != NO_PRE_READ;
   let got = false;
   for (let i = resumeReads(); i < limit; i++) {
-    if (batchFree() < rbs || !room(1)) { setResumeReads(i); return false; }
-    const dest = batchNext();
-    const n = sysRead(fd, dest, rbs);
+    let dest = preData;
+    let n = pre;
+    if (!preRead || i > 0) {
+      if (batchFree() < rbs || !room(1)) {
+        if (preRead) return true;
+        setResumeReads(i);
+        return false;
+      }
+      dest = batchNext();
+      n = sysRead(fd, dest, rbs);
+      if (n > 0) batchCommit(<u32>n);
+    }
     if (n > 0) {
       countRead(<u32>n);
       evPush(EVENT_KIND_DATA, h, 0, 0, dest, <u32>n);
-      batchCommit(<u32>n);
       got = true;
       if (<u32>n < rbs && !readToEnd) return true; // drained
       continue;
