@@ -31,9 +31,7 @@
  *          FLAG_PEER_ENDED (the peer ended its side: no read interest),
  *          FLAG_SHUT_WR (`end` or `close-write` of a stream: shut this
  *          side once the queue is empty, then linger until the peer ends),
- *          FLAG_PEER_FIRST (the peer ended its side before this side did),
- *          FLAG_PRE_READ (listed for the batch's `read-each`: set and
- *          cleared by pre-read.ts before any report is processed)
+ *          FLAG_PEER_FIRST (the peer ended its side before this side did)
  *   gen:   generation of the current (or, when FREE, the next) occupant,
  *          1..GEN_MAX; 0 in a never-used slot means 1.
  *
@@ -69,7 +67,6 @@ export const FLAG_READ_PAUSED: u16 = 1 << 8;
 export const FLAG_PARKED: u16 = 1 << 9;
 export const FLAG_PEER_ENDED: u16 = 1 << 10;
 export const FLAG_SHUT_WR: u16 = 1 << 11;
-export const FLAG_PRE_READ: u16 = 1 << 12;
 
 /** The state's bits in the word at s+2; the generation is above them. */
 const STATE_MASK: u16 = 3;

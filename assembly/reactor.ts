@@ -25,10 +25,7 @@
  * the read loop (EOF or an error), so no tail data is lost; and a flush
  * that empties the queue of an ended stream shuts it (it lingers) rather
  * than closing it, unless the read loop already met the peer's end: the
- * input of the report is read before any graceful close. Level-triggered,
- * the first reads of a batch's reports are made up front, in one
- * `read-each` call (pre-read.ts): each such report's read loop starts from
- * its result, in the order above.
+ * input of the report is read before any graceful close.
  *
  * Listeners are level-triggered in both modes (an accept round is capped
  * at MAX_ACCEPTS_PER_REPORT); connections and UDP sockets follow the
@@ -68,11 +65,10 @@ import { heapAlloc, heapInUse, heapSetLimit } from "./heap";
 import { SPARE_EVENTS, announceReleases, room } from "./room";
 import { batchInit, batchReset, resumeReads, setResumeReads } from "./batch";
 import { configure, epollFd, setEpollFd } from "./settings";
-import { NO_PRE_READ, forgetPreReads, preRead, preReadData, takePreRead } from "./pre-read";
 import {
-  closeConn, completeConnect, connEnd, connWrite, fdOf, flush, readLoop, registerConn, settleHangUp, tcpRefused,
+  closeConn, completeConnect, connEnd, connPause, connResume, connWrite, fdOf, flush, park,
+  readLoop, registerConn, settleHangUp, tcpRefused,
 } from "./conns";
-import { connPause, connResume, park } from "./conn-pause";
 import {
   addSocket, closePeer, closeSocket, dgramConnRead, dgramConnWrite, drainSocket, peerEnd, peerSetPaused,
   peerWrite, socketReport,
@@ -153,9 +149,8 @@ function listenerSlot(fd: i32): usize {
 
 // ---- the loop ----
 
-/** Processes one ready report, whose first read pre-read.ts may have
- *  made (`pre`: see `readLoop`). False: the batch is full, resume it later. */
-function processReport(token: u32, events: u32, pre: i32): bool {
+/** Processes one ready report. False: the batch is full, resume it later. */
+function processReport(token: u32, events: u32): bool {
   const s = ctLookup(token);
   if (s == 0) return true; // stale: closed earlier, maybe fd reused
   const fd = fdOf(token);
@@ -167,9 +162,8 @@ function processReport(token: u32, events: u32, pre: i32): bool {
     return true;
   }
   if (resumeReads() == 0) {
-    // Room for an `opened` (connect completed) and a `drained` (flushed);
-    // a pre-read report has it (pre-read.ts).
-    if (pre == NO_PRE_READ && !room(2)) return false;
+    // Room for an `opened` (connect completed) and a `drained` (flushed).
+    if (!room(2)) return false;
     if (state == STATE_CONNECTING) {
       if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return true;
       if (!completeConnect(fd, s, token)) return true;
@@ -190,7 +184,7 @@ function processReport(token: u32, events: u32, pre: i32): bool {
   }
   if ((events & READ_TRIGGER) == 0) return true;
   if ((f & FLAG_DATAGRAM) != 0) return dgramConnRead(fd, token);
-  return readLoop(fd, s, token, events, pre, preReadData());
+  return readLoop(fd, s, token, events);
 }
 
 // ---- operations behind the exports ----
@@ -285,11 +279,9 @@ export function reactorRunOnce(timeout: i32): usize {
     setResumeReads(0);
   }
   const stop = min(readyCount, readyPos + MAX_REPORTS_PER_BATCH);
-  if (resumeReads() == 0) preRead(readyBuf, readyPos, stop);
   while (readyPos < stop) {
     const r = readyBuf + <usize>readyPos * READY_SIZE;
-    const pre = takePreRead(readyPos);
-    if (!processReport(load<u32>(r, READY_TOKEN_OFFSET), load<u32>(r, READY_EVENTS_OFFSET), pre)) break;
+    if (!processReport(load<u32>(r, READY_TOKEN_OFFSET), load<u32>(r, READY_EVENTS_OFFSET))) break;
     readyPos++;
     setResumeReads(0);
   }
@@ -384,7 +376,6 @@ export function reactorShutdown(): void {
   readyCount = 0;
   readyPos = 0;
   setResumeReads(0);
-  forgetPreReads();
 }
 
 export function reactorConnCount(): u32 { return <u32>ctLiveConns() + peerCount(); }

@@ -47,17 +47,6 @@ import * as wasi from "./sys/wasi";
   return host.sysRead(fd, dest, maxLen);
 }
 
-/** Reads each of the `count` descriptors at `fds` (i32) once, in order
- *  (`maxLen` bytes at most each), back to back at `dest` within `budget`
- *  bytes: stops before a descriptor when `maxLen` more would not fit. Each
- *  read's result (bytes, 0: end of stream, or -errno) goes to `sizes`
- *  (i32); returns how many descriptors were read. */
-// @ts-ignore: decorator
-@inline export function sysReadEach(fds: usize, count: u32, maxLen: u32, dest: usize, budget: u32, sizes: usize): u32 {
-  if (isDefined(NBIO_WASI)) return wasi.sysReadEach(fds, count, maxLen, dest, budget, sizes);
-  return host.sysReadEach(fds, count, maxLen, dest, budget, sizes);
-}
-
 // @ts-ignore: decorator
 @inline export function sysWrite(fd: i32, ptr: usize, len: u32): i32 {
   if (isDefined(NBIO_WASI)) return wasi.sysWrite(fd, ptr, len);

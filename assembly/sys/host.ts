@@ -11,7 +11,6 @@
  *   epoll-wait   (epfd, max, timeout, retptr)     -> ()
  *   accept       (fd)                             -> i32
  *   read         (fd, maxLen, retptr)             -> ()
- *   read-each    (fdsPtr, fdsLen, maxLen, budget, retptr) -> ()
  *   write        (fd, ptr, len)                   -> i32
  *   writev       (fd, iovPtr, count)              -> i32
  *   send-file    (fd, fileFd, offset i64, count)  -> i32
@@ -34,10 +33,9 @@
  *   disc 1: error, negated errno at offset 4
  *
  * Return area of recv-from: a `recv-result` (generated layout too), whose
- * `datagram` case holds the data list, the source list and the full size;
- * of read-each, a `read-each-result`: the data list, then the sizes list.
+ * `datagram` case holds the data list, the source list and the full size.
  *
- * Before epoll-wait, read and read-each the wrapper arms the landing zone of
+ * Before epoll-wait and read the wrapper arms the landing zone of
  * `cabi_realloc` (abi.ts) with the destination the reactor wants, so the
  * host writes the list straight there. If a host allocated somewhere else
  * anyway, the wrapper copies the list into the destination.
@@ -46,8 +44,7 @@ import { armLanding, disarmLanding } from "../abi";
 import { EINTR } from "../constants";
 import {
   DATAGRAM_DATA_OFFSET, DATAGRAM_FULL_SIZE_OFFSET, DATAGRAM_SOURCE_OFFSET,
-  LIST_LEN_OFFSET, LIST_PTR_OFFSET, READ_EACH_RESULT_ALIGN, READ_EACH_RESULT_DATA_OFFSET, READ_EACH_RESULT_SIZE,
-  READ_EACH_RESULT_SIZES_OFFSET, READ_RESULT_ALIGN, READ_RESULT_DATA, READ_RESULT_PAYLOAD_OFFSET,
+  LIST_LEN_OFFSET, LIST_PTR_OFFSET, READ_RESULT_ALIGN, READ_RESULT_DATA, READ_RESULT_PAYLOAD_OFFSET,
   READ_RESULT_SIZE, READY_SIZE, RECV_RESULT_ALIGN, RECV_RESULT_DATAGRAM, RECV_RESULT_PAYLOAD_OFFSET, RECV_RESULT_SIZE, WAIT_RESULT_ALIGN, WAIT_RESULT_PAYLOAD_OFFSET, WAIT_RESULT_READY, WAIT_RESULT_SIZE,
 } from "../generated/abi";
 
@@ -67,9 +64,6 @@ declare function _accept(fd: i32): i32;
 // @ts-ignore: decorator
 @external("nbio:engine/sys@0.1.0", "read")
 declare function _read(fd: i32, maxLen: u32, ret: usize): void;
-// @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "read-each")
-declare function _readEach(fds: usize, count: u32, maxLen: u32, budget: u32, ret: usize): void;
 // @ts-ignore: decorator
 @external("nbio:engine/sys@0.1.0", "write")
 declare function _write(fd: i32, ptr: usize, len: u32): i32;
@@ -105,7 +99,6 @@ export const SOURCE_MAX: u32 = 28;
 const WAIT_RET: usize = memory.data(<i32>WAIT_RESULT_SIZE, <i32>WAIT_RESULT_ALIGN);
 const READ_RET: usize = memory.data(<i32>READ_RESULT_SIZE, <i32>READ_RESULT_ALIGN);
 const RECV_RET: usize = memory.data(<i32>RECV_RESULT_SIZE, <i32>RECV_RESULT_ALIGN);
-const READ_EACH_RET: usize = memory.data(<i32>READ_EACH_RESULT_SIZE, <i32>READ_EACH_RESULT_ALIGN);
 
 /** Decodes a `variant { list, error(s32) }` result at `ret` (the list case
  *  is `listCase`, the payload at `payload`): copies the list to `dest` if
@@ -144,25 +137,6 @@ export function sysRead(fd: i32, dest: usize, maxLen: u32): i32 {
     r = listResult(READ_RET, READ_RESULT_DATA, READ_RESULT_PAYLOAD_OFFSET, dest, 1);
   } while (r == -EINTR);
   return r;
-}
-
-/** Reads each of the `count` descriptors (i32) at `fds` once, in order, at
- *  most `maxLen` bytes each, their bytes back to back at `dest` within
- *  `budget` bytes (the host stops before a descriptor when `maxLen` more
- *  would not fit). One result per descriptor read is stored at `sizes`
- *  (i32: n > 0, 0 end of stream, -errno); returns how many were read. */
-export function sysReadEach(fds: usize, count: u32, maxLen: u32, dest: usize, budget: u32, sizes: usize): u32 {
-  armLanding(dest, <usize>budget);
-  _readEach(fds, count, maxLen, budget, READ_EACH_RET);
-  disarmLanding();
-  const data = READ_EACH_RET + READ_EACH_RESULT_DATA_OFFSET;
-  const ptr = <usize>load<u32>(data, LIST_PTR_OFFSET);
-  const len = load<u32>(data, LIST_LEN_OFFSET);
-  if (len != 0 && ptr != dest) memory.copy(dest, ptr, <usize>len);
-  const list = READ_EACH_RET + READ_EACH_RESULT_SIZES_OFFSET;
-  const read = min(load<u32>(list, LIST_LEN_OFFSET), count);
-  memory.copy(sizes, <usize>load<u32>(list, LIST_PTR_OFFSET), <usize>read << 2);
-  return read;
 }
 
 /** Bytes the kernel took, or -errno (EINTR retried). */

@@ -182,19 +182,6 @@ export function sysRead(fd: i32, dest: usize, maxLen: u32): i32 {
   return total == 0 ? -EAGAIN : <i32>total;
 }
 
-/** `read-each` as a loop over `sysRead`: the same contract as
- *  sys/host.ts (the runtime is crossed once per read anyway). */
-export function sysReadEach(fds: usize, count: u32, maxLen: u32, dest: usize, budget: u32, sizes: usize): u32 {
-  let used: u32 = 0;
-  for (let i: u32 = 0; i < count; i++) {
-    if (budget - used < maxLen) return i;
-    const n = sysRead(load<i32>(fds + (<usize>i << 2)), dest + <usize>used, maxLen);
-    store<i32>(sizes + (<usize>i << 2), n);
-    if (n > 0) used += <u32>n;
-  }
-  return count;
-}
-
 /** Hands at most `len` bytes to the output stream: how many it took
  *  (it may take fewer), -EAGAIN when it takes none now, or -errno. */
 export function sysWrite(fd: i32, ptr: usize, len: u32): i32 {

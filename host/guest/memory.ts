@@ -3,9 +3,7 @@
  * views kept current across growth, and the result records of `sys` calls
  * written in their generated layout.
  */
-import {
-  DatagramLayout, ListLayout, ReadEachResultLayout, ReadResultLayout, RecvResultLayout, WaitResultLayout,
-} from '../generated/abi.js';
+import { DatagramLayout, ListLayout, ReadResultLayout, RecvResultLayout, WaitResultLayout } from '../generated/abi.js';
 
 /** Bytes in a WebAssembly page. */
 export const PAGE = 65536;
@@ -100,19 +98,6 @@ export class GuestMemory {
     i32[(payload + DatagramLayout.source + ListLayout.ptr) >>> 2] = source;
     i32[(payload + DatagramLayout.source + ListLayout.len) >>> 2] = sourceLen;
     i32[(payload + DatagramLayout.fullSize) >>> 2] = size;
-  }
-
-  /**
-   * Stores a `read-each-result` at `ret`: `dataLen` bytes at `data`, and
-   * `count` s32 results at `sizes`.
-   */
-  storeReadEachResult(ret: number, data: number, dataLen: number, sizes: number, count: number): void {
-    this.sync();
-    const i32 = this.i32;
-    i32[(ret + ReadEachResultLayout.data + ListLayout.ptr) >>> 2] = data;
-    i32[(ret + ReadEachResultLayout.data + ListLayout.len) >>> 2] = dataLen;
-    i32[(ret + ReadEachResultLayout.sizes + ListLayout.ptr) >>> 2] = sizes;
-    i32[(ret + ReadEachResultLayout.sizes + ListLayout.len) >>> 2] = count;
   }
 
   /** The u32 at byte address `ptr` (4-aligned). */

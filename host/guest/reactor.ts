@@ -18,8 +18,6 @@ export interface LoweredSys {
   'epoll-wait'(epfd: number, maxEvents: number, timeoutMs: number, ret: number): void;
   accept(fd: number): number;
   read(fd: number, maxLen: number, ret: number): void;
-  /** `fds` is the address of `fdsLen` s32s in reactor memory. */
-  'read-each'(fds: number, fdsLen: number, maxLen: number, budget: number, ret: number): void;
   write(fd: number, ptr: number, len: number): number;
   writev(fd: number, ptr: number, count: number): number;
   /** `offset` is a u64, so a BigInt. */

@@ -19,9 +19,9 @@ const EBADF = -ERRNO.EBADF;
  *
  * Capabilities: every call is checked against `owned`, the descriptors of
  * this reactor instance, before it reaches the kernel. `epoll-wait` only
- * on its epoll instance, `accept` only on its listeners, `read`, `read-each`
- * (each of its descriptors, checked by the shim), `write`, `writev`,
- * `socket-error`, `set-no-delay` and `shutdown` only on its connections, `recv-from` and `send-to` only on its connections and UDP
+ * on its epoll instance, `accept` only on its listeners, `read`, `write`,
+ * `writev`, `socket-error`, `set-no-delay` and `shutdown` only on its
+ * connections, `recv-from` and `send-to` only on its connections and UDP
  * sockets, `epoll-ctl` only on its epoll instance for one of its sockets,
  * `close` on any of them; anything else is answered with -EBADF without
  * touching the descriptor. `send-file` only from a file handed over with
@@ -64,22 +64,6 @@ export function linuxSys(mem: GuestMemory, owned: OwnedFds): LoweredSys {
       if (!conn(fd)) return mem.storeListResult(ret, READ_RESULT, 0, EBADF);
       const list = mem.alloc(1, maxLen);
       mem.storeListResult(ret, READ_RESULT, list, list === 0 ? -ERRNO.ENOMEM : native.read(fd, mem.buffer, list, maxLen));
-    },
-    'read-each': (fds, fdsLen, maxLen, budget, ret) => {
-      // The data first: it takes the landing zone the reactor armed.
-      const data = mem.alloc(1, budget);
-      const sizes = mem.alloc(4, fdsLen * 4);
-      if (data === 0 || sizes === 0) return mem.storeReadEachResult(ret, 0, 0, 0, 0);
-      // The shim checks each descriptor's role in `roles` itself.
-      const count = native.readEach(mem.buffer, fds, fdsLen, data, maxLen, budget, sizes, roles, FdRole.Conn);
-      const n = Math.max(count, 0);
-      const i32 = mem.i32;
-      let used = 0;
-      for (let i = 0; i < n; i++) {
-        const size = i32[(sizes >>> 2) + i];
-        if (size > 0) used += size;
-      }
-      mem.storeReadEachResult(ret, data, used, sizes, n);
     },
     write: (fd, ptr, len) => {
       if (!conn(fd)) return EBADF;

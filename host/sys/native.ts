@@ -99,23 +99,6 @@ export interface NativeShim {
   read(fd: number, buf: ByteSource, offset: number, len: number): number;
 
   /**
-   * The reads of one wake-up in one call: reads each of the `count`
-   * descriptors (little-endian i32 at `buf + fdsOffset`) once, in order, at
-   * most `maxLen` bytes each, back to back from `buf + dataOffset`, within
-   * `budget` bytes: it stops before a descriptor when fewer than `maxLen`
-   * are left. A descriptor whose entry in `roles` is not `role` is not
-   * touched and gets -EBADF. EINTR is retried. Each read's result (bytes,
-   * 0 at end of stream, or -errno) is stored as an i32 at
-   * `buf + sizesOffset + 4 * i`.
-   * @returns how many descriptors got a result, or -EFAULT (nothing read)
-   *   when a range is outside `buf`.
-   */
-  readEach(
-    buf: ByteSource, fdsOffset: number, count: number, dataOffset: number, maxLen: number, budget: number,
-    sizesOffset: number, roles: Uint8Array, role: number,
-  ): number;
-
-  /**
    * `send(fd, buf + offset, len, MSG_NOSIGNAL)`: sockets only (-ENOTSOCK
    * otherwise). A reset peer gives -EPIPE / -ECONNRESET, never SIGPIPE.
    * @returns bytes written (may be fewer than `len`), or -errno (-EAGAIN when

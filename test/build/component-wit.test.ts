@@ -28,7 +28,7 @@ function witFuncs(src: string, iface: string): string[] {
   return [...body.matchAll(/^\s*([a-z][a-z0-9-]*)\s*:\s*func\b/gm)].map((m) => m[1]).sort();
 }
 
-const SYS_FUNCS = ['accept', 'close', 'epoll-create', 'epoll-ctl', 'epoll-wait', 'read', 'read-each', 'recv-from',
+const SYS_FUNCS = ['accept', 'close', 'epoll-create', 'epoll-ctl', 'epoll-wait', 'read', 'recv-from',
   'send-file', 'send-to', 'set-no-delay', 'shutdown', 'socket-error', 'write', 'writev'];
 const ENGINE_FUNCS = ['add-acceptor', 'add-conn', 'add-datagram', 'add-listener', 'backlog', 'buffered-amount',
   'close', 'close-write', 'conn-count', 'end', 'init', 'memory-in-use', 'pause-reading', 'remove-listener',

@@ -77,19 +77,6 @@ class Kernel {
           new Uint8Array(k.mem.buffer).set(s.inbox.splice(0, n), p);
           const dv = k.dv(); dv.setUint8(ret, 0); dv.setUint32(ret + 4, p, true); dv.setUint32(ret + 8, n, true);
         },
-        'read-each': (fds: number, count: number, maxLen: number, budget: number, ret: number) => {
-          const data = k.realloc(0, 0, 1, budget);
-          const sizes = k.realloc(0, 0, 4, count * 4);
-          let used = 0, n = 0;
-          for (; n < count && budget - used >= maxLen; n++) {
-            const s = k.fds.get(k.dv().getInt32(fds + 4 * n, true))!;
-            const got = !s.inbox.length && !s.eof ? -11 : Math.min(maxLen, s.inbox.length);
-            if (got > 0) { new Uint8Array(k.mem.buffer).set(s.inbox.splice(0, got), data + used); used += got; }
-            k.dv().setInt32(sizes + 4 * n, got, true);
-          }
-          const dv = k.dv();
-          dv.setUint32(ret, data, true); dv.setUint32(ret + 4, used, true); dv.setUint32(ret + 8, sizes, true); dv.setUint32(ret + 12, n, true);
-        },
         write: (fd: number, ptr: number, len: number) => k.take(fd, ptr, len),
         writev: (fd: number, iov: number, count: number) => {
           let total = 0;

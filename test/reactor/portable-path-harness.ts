@@ -99,7 +99,7 @@ function fastPath(kernel: FakeKernel): Driver {
 }
 
 const SYS_FUNCS = [
-  'epollCreate', 'epollCtl', 'epollWait', 'accept', 'read', 'readEach', 'write', 'writev', 'close', 'socketError', 'setNoDelay',
+  'epollCreate', 'epollCtl', 'epollWait', 'accept', 'read', 'write', 'writev', 'close', 'socketError', 'setNoDelay',
   'shutdown', 'recvFrom', 'sendTo', 'sendFile',
 ] as const;
 

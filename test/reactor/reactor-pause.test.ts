@@ -8,7 +8,7 @@ import { EPOLLIN, EPOLLOUT } from './kernel/linux-numbers.js';
 import { type FakeKernel } from './kernel/fake.js';
 import { oneConnection as setup } from './kernel/reactor-over-fake.js';
 
-const reads = (kernel: FakeKernel) => kernel.calls.filter((c) => c.startsWith('read(') || c.startsWith('readEach(')).length;
+const reads = (kernel: FakeKernel) => kernel.calls.filter((c) => c.startsWith('read(')).length;
 
 describe('reactor: pause-reading / resume-reading', () => {
   it('drops read interest while paused and reads nothing; resume delivers what waited', () => {

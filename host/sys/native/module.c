@@ -18,7 +18,6 @@ static const napi_property_descriptor kExports[] = {
     FN("epollWait", js_epoll_wait),
     FN("accept", js_accept),
     FN("read", js_read),
-    FN("readEach", js_read_each),
     FN("write", js_write),
     FN("writev", js_writev),
     FN("sendFile", js_send_file),

@@ -7,7 +7,7 @@
  * concern:
  *
  *   epoll.c           epollCreate, epollCtl, epollWait
- *   socket_io.c       I/O and options on a socket: accept, read, readEach, write,
+ *   socket_io.c       I/O and options on a socket: accept, read, write,
  *                     writev, sendFile, recvFrom, sendTo, close, shutdown,
  *                     socketError, setNoDelay, setLinger, setSockOpt,
  *                     getSockOpt, dup
@@ -204,7 +204,6 @@ napi_value js_epoll_wait(napi_env env, napi_callback_info info);
 /* socket_io.c */
 napi_value js_accept(napi_env env, napi_callback_info info);
 napi_value js_read(napi_env env, napi_callback_info info);
-napi_value js_read_each(napi_env env, napi_callback_info info);
 napi_value js_write(napi_env env, napi_callback_info info);
 napi_value js_writev(napi_env env, napi_callback_info info);
 napi_value js_send_file(napi_env env, napi_callback_info info);

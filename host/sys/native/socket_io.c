@@ -1,6 +1,6 @@
 /*
- * socket_io.c - I/O and options on an open socket: accept, read, readEach,
- * write, writev, recvFrom, sendTo, close, shutdown, socketError, setNoDelay,
+ * socket_io.c - I/O and options on an open socket: accept, read, write,
+ * writev, recvFrom, sendTo, close, shutdown, socketError, setNoDelay,
  * setLinger, setSockOpt, getSockOpt, dup.
  */
 #include "shim.h"
@@ -38,53 +38,6 @@ napi_value js_read(napi_env env, napi_callback_info info) {
       !fd_buf_range(env, argv, &fd, &p, &len, &err))
     return NULL;
   return ret_i32(env, err ? err : sys_result(read(fd, p, len)));
-}
-
-/*
- * readEach(buf, fdsOffset, count, dataOffset, maxLen, budget, sizesOffset,
- *          roles, role): the reads of one wake-up in one call. Reads each of
- * the `count` descriptors (little-endian i32 at buf + fdsOffset) in order,
- * at most maxLen bytes each, back to back into buf + dataOffset, within
- * `budget` bytes: before each descriptor, stops if fewer than maxLen bytes
- * of the budget are left. A descriptor whose byte in `roles` (a byte array,
- * indexed by descriptor) is not `role` is not read: its result is -EBADF.
- * EINTR is retried. Each result (bytes, 0 = EOF, or -errno) is stored as a
- * little-endian i32 at buf + sizesOffset + 4 * i.
- * Returns how many descriptors got a result, or -EFAULT (nothing read) if a
- * range is outside buf.
- */
-napi_value js_read_each(napi_env env, napi_callback_info info) {
-  napi_value argv[9];
-  uint8_t *data, *roles;
-  size_t size, nroles;
-  uint32_t fds_off, count, data_off, max_len, budget, sizes_off, role;
-  if (!get_args(env, info, 9, argv) ||
-      !get_bytes(env, argv[0], &data, &size) ||
-      !arg_u32(env, argv[1], "fdsOffset must be a number", &fds_off) ||
-      !arg_u32(env, argv[2], "count must be a number", &count) ||
-      !arg_u32(env, argv[3], "dataOffset must be a number", &data_off) ||
-      !arg_u32(env, argv[4], "maxLen must be a number", &max_len) ||
-      !arg_u32(env, argv[5], "budget must be a number", &budget) ||
-      !arg_u32(env, argv[6], "sizesOffset must be a number", &sizes_off) ||
-      !get_bytes(env, argv[7], &roles, &nroles) ||
-      !arg_u32(env, argv[8], "role must be a number", &role))
-    return NULL;
-  if (check_range(data, size, fds_off, (uint64_t)count * 4) ||
-      check_range(data, size, data_off, budget) ||
-      check_range(data, size, sizes_off, (uint64_t)count * 4))
-    return ret_i32(env, -EFAULT);
-  uint32_t used = 0, i;
-  for (i = 0; i < count && budget - used >= max_len; i++) {
-    int32_t fd = (int32_t)load_u32le(data + fds_off + 4 * i);
-    int32_t n = -EBADF;
-    if (fd >= 0 && (size_t)fd < nroles && roles[fd] == role) {
-      do n = sys_result(read(fd, data + data_off + used, max_len));
-      while (n == -EINTR);
-    }
-    if (n > 0) used += (uint32_t)n;
-    store_u32le(data + sizes_off + 4 * i, (uint32_t)n);
-  }
-  return ret_i32(env, (int32_t)i);
 }
 
 /* write(fd, buf, offset, len): bytes written | -errno */

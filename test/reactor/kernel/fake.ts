@@ -3,10 +3,10 @@
 import { Peer, newSocket, resetNow, type FakeSocket } from './fake-socket.js';
 import type { Fault } from './fault.js';
 import {
-  EAGAIN, EBADF, ECONNABORTED, ECONNRESET, EEXIST, EINTR, EINVAL, ENOENT, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPIPE, EPOLLERR,
+  EAGAIN, EBADF, ECONNABORTED, ECONNRESET, EEXIST, EINVAL, ENOENT, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPIPE, EPOLLERR,
   EPOLLET, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, SHUT_RDWR, SHUT_WR,
 } from './linux-numbers.js';
-import type { HighLevelSys, ReadEachResult, ReadResult, Ready, RecvResult, WaitResult } from './lower.js';
+import type { HighLevelSys, ReadResult, Ready, RecvResult, WaitResult } from './lower.js';
 
 export { Peer } from './fake-socket.js';
 
@@ -156,32 +156,6 @@ export class FakeKernel implements HighLevelSys {
     const r = this.#read(fd, maxLen);
     if (this.#log) this.#logged('read', [fd, maxLen], 0, r.tag === 'error' ? r.val : `${r.val.length}B`);
     return r;
-  };
-
-  /** Each descriptor read as `read` would (faults included; EINTR retried, as a host does), within `budget` bytes. */
-  readEach = (fds: Int32Array, maxLen: number, budget: number): ReadEachResult => {
-    const chunks: Uint8Array[] = [];
-    const sizes: number[] = [];
-    let used = 0;
-    for (const fd of fds) {
-      if (budget - used < maxLen) break;
-      let r: ReadResult;
-      do r = this.#read(fd, maxLen); while (r.tag === 'error' && r.val === -EINTR);
-      if (r.tag === 'error') sizes.push(r.val);
-      else {
-        sizes.push(r.val.length);
-        chunks.push(r.val);
-        used += r.val.length;
-      }
-    }
-    const data = new Uint8Array(used);
-    let at = 0;
-    for (const c of chunks) {
-      data.set(c, at);
-      at += c.length;
-    }
-    if (this.#log) this.#logged('readEach', [`[${[...fds].join(' ')}]`, maxLen, budget], 0, `[${sizes.map((n) => (n >= 0 ? `${n}B` : n)).join(' ')}]`);
-    return { data, sizes: Int32Array.from(sizes) };
   };
 
   write = (fd: number, data: Uint8Array): number =>

@@ -20,12 +20,6 @@ export type WaitResult = { tag: 'ready'; val: Ready[] } | { tag: 'error'; val: n
 /** WIT `read-result`: the bytes read (empty: end of stream), or a negated errno. */
 export type ReadResult = { tag: 'data'; val: Uint8Array } | { tag: 'error'; val: number };
 
-/** WIT `read-each-result`: the bytes of the reads, back to back, and one result per descriptor read. */
-export interface ReadEachResult {
-  data: Uint8Array;
-  sizes: Int32Array;
-}
-
 /** WIT `recv-result`: one datagram, with its sender's address and full size, or a negated errno. */
 export type RecvResult =
   | { tag: 'datagram'; val: { data: Uint8Array; source: Uint8Array; fullSize: number } }
@@ -51,7 +45,6 @@ export interface HighLevelSys {
   epollWait(epfd: number, maxEvents: number, timeoutMs: number): WaitResult;
   accept(fd: number): number;
   read(fd: number, maxLen: number): ReadResult;
-  readEach(fds: Int32Array, maxLen: number, budget: number): ReadEachResult;
   write(fd: number, data: Uint8Array): number;
   writev(fd: number, chunks: Uint8Array[]): number;
   sendFile(fd: number, fileFd: number, offset: bigint, count: number): number;
@@ -74,10 +67,6 @@ export interface HighLevelSys {
  * - `recv-from`: the data, then the address, are placed where
  *   `cabi_realloc` says, then the 24-byte variant is stored at `ret`
  *   ({@link GuestMemory.storeDatagramResult});
- * - `read-each`: the descriptors are copied out; the data, then the
- *   sizes, are placed where `cabi_realloc` says, then the 16-byte record
- *   is stored at `ret` ({@link GuestMemory.storeReadEachResult}); both
- *   lists empty if the reactor had no memory for them;
  * - `read`, `epoll-wait`: the list is placed where `cabi_realloc` says
  *   ({@link GuestMemory.alloc}; for `epoll-wait` 8-byte {token, events}
  *   records, align 4), then the 12-byte variant is stored at `ret`
@@ -124,17 +113,6 @@ export function lowerSys(sys: HighLevelSys, mem: GuestMemory): LoweredSys {
       if (list === 0 && r.val.length > 0) return mem.storeListResult(ret, READ_RESULT, 0, -ENOMEM);
       mem.u8.set(r.val, list);
       mem.storeListResult(ret, READ_RESULT, list, r.val.length);
-    },
-    'read-each': (fds, fdsLen, maxLen, budget, ret) => {
-      mem.sync();
-      const list = mem.i32.slice((fds >>> 0) >>> 2, ((fds >>> 0) >>> 2) + (fdsLen >>> 0));
-      const { data, sizes } = sys.readEach(list, maxLen >>> 0, budget >>> 0);
-      const dataAt = mem.alloc(1, data.length);
-      const sizesAt = mem.alloc(4, sizes.length * 4);
-      if ((dataAt === 0 && data.length > 0) || (sizesAt === 0 && sizes.length > 0)) return mem.storeReadEachResult(ret, 0, 0, 0, 0);
-      mem.u8.set(data, dataAt);
-      mem.i32.set(sizes, sizesAt >>> 2);
-      mem.storeReadEachResult(ret, dataAt, data.length, sizesAt, sizes.length);
     },
     write: (fd, ptr, len) => sys.write(fd, bytesAt(ptr, len)),
     writev: (fd, ptr, count) => {
