@@ -10,6 +10,7 @@ import type { LogLevel } from '../api/plugin-options.js';
 import { CloseReason, PluginInstance, type InstanceHost } from './instance.js';
 import type { PluginModule } from './module.js';
 import type { ResolvedPluginOptions } from '../api/plugin-options.js';
+import { RestartWindow } from './restart-window.js';
 import { PauseReason, Pauses, TurnBudget, type WaitingEvent } from './turns.js';
 
 /** Longest pause between re-creations of a failing plugin. */
@@ -31,9 +32,15 @@ export interface PluginEvents {
 export interface PluginStats {
   /** `running`: an instance serves; `restarting`: waiting to re-create one; `disabled`: failed too often; `stopped`: the engine stopped. */
   state: 'running' | 'restarting' | 'disabled' | 'stopped';
-  /** Instances that failed (trapped or hit a limit). */
+  /** Instances that failed (trapped or hit a limit), over the engine's life. */
   failures: number;
-  /** Instances re-created after a failure. */
+  /**
+   * Failures within the last `restartWindow` ms: what `maxRestarts` and the
+   * restart backoff count (the plugin is disabled when it passes
+   * `maxRestarts`; the next re-creation waits `restartDelay` × 2^(this − 1)).
+   */
+  recentFailures: number;
+  /** Instances re-created after a failure, over the engine's life. */
   restarts: number;
   /** Calls into the plugin (events), over all its instances. */
   events: number;
@@ -48,12 +55,15 @@ export interface PluginStats {
  * connection of the poller. When an instance fails, only its connections
  * close (each onClose gets the failure, ERR_NBIO_PLUGIN_TRAP or
  * ERR_NBIO_PLUGIN_LIMIT, with the cause attached), the failure is
- * reported, and a new instance is created after a delay that doubles with
- * each failure (`restartDelay`, up to 30 s; none at all with 0).
+ * reported, and a new instance is created after `restartDelay` ×
+ * 2^(n − 1) ms (up to 30 s; none at all with `restartDelay` 0), n being the
+ * failures within the last `restartWindow` ms, this one included: the delay
+ * doubles while failures follow each other, and is `restartDelay` again
+ * once the plugin has gone `restartWindow` ms without failing.
  * Connections that open meanwhile wait, paused, and go to the new
- * instance. After more than `maxRestarts` failures the plugin is
- * disabled: waiting and new connections are closed with
- * ERR_NBIO_PLUGIN_DISABLED.
+ * instance. When more than `maxRestarts` failures fall within
+ * `restartWindow` ms the plugin is disabled: waiting and new connections
+ * are closed with ERR_NBIO_PLUGIN_DISABLED.
  *
  * Events beyond the plugin's budget for one turn of the event loop wait
  * for the next turn (turns.ts); a connection's close reaches the plugin
@@ -77,6 +87,7 @@ export class PluginSupervisor {
   readonly #turns: TurnBudget;
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
+  readonly #recent: RestartWindow;
   #restarts = 0;
   /** Events and fuel of instances no longer current. */
   #pastEvents = 0;
@@ -89,6 +100,7 @@ export class PluginSupervisor {
     this.#plugin = plugin;
     this.#options = options;
     this.#events = events;
+    this.#recent = new RestartWindow(options.restartWindow);
     this.#turns = new TurnBudget((event) => this.#run(event), this.#pauses, () => this.#pastFuel + (this.#instance?.fuelUsed ?? 0));
     this.#host = {
       fuelPerEvent: options.fuelPerEvent,
@@ -128,6 +140,7 @@ export class PluginSupervisor {
     return {
       state: this.#state,
       failures: this.#failures,
+      recentFailures: this.#recent.count(),
       restarts: this.#restarts,
       events: this.#pastEvents + (current?.events ?? 0),
       fuelUsed: this.#pastFuel + (current?.fuelUsed ?? 0),
@@ -237,20 +250,27 @@ export class PluginSupervisor {
     }
     if (instance !== this.#instance) return;
     this.#retire();
-    this.#failures++;
+    const recent = this.#countFailure();
     for (const conn of instance.connections()) this.#closer!.fail(conn, err);
     this.#events.error(err);
-    this.#afterFailure(err);
+    this.#afterFailure(err, recent);
     instance.release();
   }
 
-  /** After a failure: re-create later, or disable. */
-  #afterFailure(cause: NbioError): void {
+  /** Counts a failure; returns the failures within the window, this one included. */
+  #countFailure(): number {
+    this.#failures++;
+    return this.#recent.record();
+  }
+
+  /** After a failure (`recent`: the failures within the window): re-create later, or disable. */
+  #afterFailure(cause: NbioError, recent: number): void {
     if (this.#state === 'stopped') return;
-    if (this.#failures > this.#options.maxRestarts) {
+    const { maxRestarts, restartWindow, restartDelay } = this.#options;
+    if (recent > maxRestarts) {
       this.#state = 'disabled';
       const disabled = withoutStack(() => new NbioError('ERR_NBIO_PLUGIN_DISABLED',
-        `the plugin is disabled after ${this.#failures} failures (maxRestarts: ${this.#options.maxRestarts})`));
+        `the plugin is disabled after ${recent} failures within ${restartWindow} ms (maxRestarts: ${maxRestarts}, restartWindow: ${restartWindow})`));
       disabled.cause = cause;
       this.#disabled = disabled;
       this.#events.error(disabled);
@@ -259,7 +279,7 @@ export class PluginSupervisor {
       return;
     }
     this.#state = 'restarting';
-    const delay = Math.min(this.#options.restartDelay * 2 ** (this.#failures - 1), MAX_RESTART_DELAY_MS);
+    const delay = Math.min(restartDelay * 2 ** (recent - 1), MAX_RESTART_DELAY_MS);
     this.#timer = setTimeout(() => this.#restart(), delay);
   }
 
@@ -268,9 +288,9 @@ export class PluginSupervisor {
     if (this.#state !== 'restarting') return;
     const failure = this.#spawn();
     if (failure !== undefined) {
-      this.#failures++;
+      const recent = this.#countFailure();
       this.#events.error(failure);
-      this.#afterFailure(failure);
+      this.#afterFailure(failure, recent);
       return;
     }
     this.#restarts++;
