@@ -44,14 +44,24 @@ export interface PluginOptions {
   /** Bytes (or a string, as UTF-8) given to the plugin's `init`, copied at start(). Default: empty. */
   config?: string | Uint8Array;
   /**
-   * Instances re-created after failures (traps, limits) before the plugin
-   * is disabled (ERR_NBIO_PLUGIN_DISABLED). Default 5.
+   * Failures (traps, limits) within `restartWindow` ms that are followed by
+   * a new instance: one more and the plugin is disabled
+   * (ERR_NBIO_PLUGIN_DISABLED). Default 5.
    */
   maxRestarts?: number;
   /**
-   * Milliseconds before the first re-creation; doubled for each further
-   * one, up to 30 s. Default 100. 0 means no delay and no backoff at all:
-   * every failure is followed by a new instance at once.
+   * Milliseconds a failure counts against the plugin, for `maxRestarts` and
+   * for the backoff of `restartDelay`: a plugin that fails now and then,
+   * fewer than `maxRestarts` + 1 times in any such span, is never disabled.
+   * Default 60,000.
+   */
+  restartWindow?: number;
+  /**
+   * Milliseconds before re-creating a failed instance, doubled for each
+   * other failure within the last `restartWindow` ms, up to 30 s: so once
+   * the plugin has gone `restartWindow` ms without failing, the next
+   * failure waits `restartDelay` again. Default 100. 0 means no delay and
+   * no backoff at all: every failure is followed by a new instance at once.
    */
   restartDelay?: number;
   /** Receives the plugin's log lines (`host.log`). Default: they are dropped. */
@@ -66,18 +76,20 @@ export interface ResolvedPluginOptions {
   timePerEvent: number;
   config: Uint8Array;
   maxRestarts: number;
+  restartWindow: number;
   restartDelay: number;
   log: ((level: LogLevel, message: string) => void) | undefined;
 }
 
-const KNOWN = new Set(['module', 'maxMemory', 'fuelPerEvent', 'timePerEvent', 'config', 'maxRestarts', 'restartDelay', 'log']);
+const KNOWN = new Set(['module', 'maxMemory', 'fuelPerEvent', 'timePerEvent', 'config', 'maxRestarts', 'restartWindow', 'restartDelay', 'log']);
 
 function invalid(message: string): NbioError {
   return new NbioError('ERR_NBIO_INVALID_OPTION', `plugin.${message}`);
 }
 
-function integer(options: PluginOptions, key: 'maxMemory' | 'fuelPerEvent' | 'timePerEvent' | 'maxRestarts' | 'restartDelay',
-  fallback: number, min: number, max: number): number {
+type IntegerOption = 'maxMemory' | 'fuelPerEvent' | 'timePerEvent' | 'maxRestarts' | 'restartWindow' | 'restartDelay';
+
+function integer(options: PluginOptions, key: IntegerOption, fallback: number, min: number, max: number): number {
   const value = options[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw invalid(`${key} must be an integer from ${min} to ${max}, got ${String(value)}`);
@@ -109,6 +121,7 @@ export function resolvePluginOptions(options: unknown): ResolvedPluginOptions {
     // A copy: an instance re-created later gets what start() was given, whatever the caller does to its array.
     config: typeof config === 'string' ? new TextEncoder().encode(config) : Uint8Array.from(config ?? []),
     maxRestarts: integer(o, 'maxRestarts', 5, 0, 1_000_000),
+    restartWindow: integer(o, 'restartWindow', 60_000, 1, 2 ** 31 - 1),
     restartDelay: integer(o, 'restartDelay', 100, 0, 60_000),
     log,
   };

@@ -22,7 +22,7 @@ import { Level } from '../generated/abi.js';
 import { PluginImports } from '../generated/plugin.js';
 import type { GuestMemory } from '../guest/memory.js';
 import { checkRange, liftString, lowerString, PluginViolation, type LoweredImports } from './abi.js';
-import { HandleTable } from './handles.js';
+import { HANDLE_SIZES, HandleTable, type HandleSizes } from './handles.js';
 
 /** The names of `host.level` cases, by their number. */
 const LEVELS: readonly LogLevel[] = Object.entries(Level).reduce<LogLevel[]>((names, [name, n]) => {
@@ -75,7 +75,7 @@ function codeOf(err: unknown): string | undefined {
 export class HostFunctions {
   readonly #mem: GuestMemory;
   readonly #host: HostServices;
-  readonly #handles = new HandleTable<ConnEntry>();
+  readonly #handles: HandleTable<ConnEntry>;
   /**
    * The open connections given to the instance, each entry at its `index`:
    * an array rather than a map from connections, since each connection
@@ -87,9 +87,21 @@ export class HostFunctions {
   /** Set while the host is in the plugin's `cabi_realloc`: no host function may be called then. */
   #lowering = false;
 
-  constructor(mem: GuestMemory, host: HostServices) {
+  /** `handleSizes`: of the instance's table of connections. */
+  constructor(mem: GuestMemory, host: HostServices, handleSizes: HandleSizes = HANDLE_SIZES) {
     this.#mem = mem;
     this.#host = host;
+    this.#handles = new HandleTable(handleSizes);
+  }
+
+  /**
+   * Whether the table has no handle left to give, though the plugin holds
+   * fewer than it can: its slots served all their generations (see
+   * handles.ts). Not the plugin's doing: the instance can serve only the
+   * connections it has.
+   */
+  get spent(): boolean {
+    return this.#handles.spent;
   }
 
   connections(): Conn[] {
@@ -102,11 +114,16 @@ export class HostFunctions {
     return entry instanceof ConnEntry && this.#isOpen(entry) ? entry : undefined;
   }
 
-  /** Gives `conn` a handle in the instance's table (traps when the table is full). */
+  /**
+   * Gives `conn` a handle in the instance's table. Traps when the plugin
+   * holds as many handles as the table can; throws (a bug of the engine's)
+   * when the table is {@link spent}: the engine gives such an instance no
+   * more connections.
+   */
   add(conn: Conn): ConnEntry {
     const entry = new ConnEntry(conn, this.#open.length);
     entry.handle = this.#handles.insert(entry);
-    if (entry.handle === 0) throw new PluginViolation('its table is full: it does not drop the handles of closed connections');
+    if (entry.handle === 0) throw this.#tableRefusal();
     this.#open.push(entry);
     conn.plugin = entry;
     return entry;
@@ -193,6 +210,16 @@ export class HostFunctions {
         this.#log(level, ptr >>> 0, len >>> 0);
       },
     };
+  }
+
+  /** Why the table gave no handle. */
+  #tableRefusal(): Error {
+    const table = this.#handles;
+    if (!table.full) return new Error('nbio-wasm: a connection was given to a plugin instance whose handles are spent');
+    const kept = table.size - this.#open.length;
+    return new PluginViolation(`it holds ${table.size} handles at once, the most one instance can: ${kept === 0
+      ? 'each of an open connection'
+      : `${kept} of them of closed connections, which it did not drop`}`);
   }
 
   /** Traps a host call made from `cabi_realloc`. */

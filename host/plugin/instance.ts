@@ -9,6 +9,7 @@ import { PluginExports } from '../generated/plugin.js';
 import { GuestMemory } from '../guest/memory.js';
 import { native } from '../sys/native.js';
 import { checkRange, importObject, liftString, PluginViolation } from './abi.js';
+import type { HandleSizes } from './handles.js';
 import { HostFunctions, type HostServices } from './host-functions.js';
 import { FUEL_GLOBAL, LIMIT_GLOBAL, MEMORY_LIMIT_HIT, START_EXPORT } from './metering.js';
 import type { PluginModule } from './module.js';
@@ -92,11 +93,15 @@ export class PluginInstance {
   fuelUsed = 0;
   events = 0;
 
-  /** Instantiates `plugin` (no plugin code runs until {@link init}). Throws if instantiation fails. */
-  constructor(plugin: PluginModule, host: InstanceHost) {
+  /**
+   * Instantiates `plugin` (no plugin code runs until {@link init}). Throws
+   * if instantiation fails. `handleSizes`: of its table of connections
+   * (default: the most a handle can name).
+   */
+  constructor(plugin: PluginModule, host: InstanceHost, handleSizes?: HandleSizes) {
     this.#host = host;
     this.#maxMemory = plugin.maxMemory;
-    this.#calls = new HostFunctions(this.#mem, host);
+    this.#calls = new HostFunctions(this.#mem, host, handleSizes);
     const instance = new WebAssembly.Instance(plugin.module, importObject(this.#calls.lowered(), () => this.#refuel()));
     const x = instance.exports as Record<string, unknown>;
     const ex = plugin.exports;
@@ -125,6 +130,15 @@ export class PluginInstance {
     this.#dead = true;
     this.#mem.sync();
     native.discard(this.#mem.buffer, 0, this.#mem.buffer.byteLength);
+  }
+
+  /**
+   * Whether the instance can take no more connections, its handles being
+   * spent by age (not by the plugin's fault): it can still serve those it
+   * has (see HostFunctions.spent).
+   */
+  get spent(): boolean {
+    return this.#calls.spent;
   }
 
   /** The open connections given to this instance. */

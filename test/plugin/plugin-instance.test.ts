@@ -3,38 +3,15 @@
 // written into the module.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Conn, ConnState, type ConnOwner } from '../../host/api/conn.js';
+import { ConnState, type Conn } from '../../host/api/conn.js';
 import type { NbioError } from '../../host/api/errors.js';
 import { HandleTable } from '../../host/plugin/handles.js';
 import { PluginInstance, type InstanceHost } from '../../host/plugin/instance.js';
 import { PAGE } from '../../host/guest/memory.js';
 import { BYTES, capLimits, planBudget } from '../../host/plugin/memory-budget.js';
 import { preparePlugin, type PluginModule } from '../../host/plugin/module.js';
+import { fakeConn } from './fake-conn.js';
 import { examplePlugin, fixturePlugin } from './plugin-fixtures.js';
-
-/** A connection whose writes are recorded (as text) instead of sent. */
-function fakeConn(handle: number): { conn: Conn; written: string[] } {
-  const written: string[] = [];
-  const owner: ConnOwner = {
-    write: (_c, data) => written.push(Buffer.from(data as Uint8Array).toString()),
-    writev: () => {},
-    sendFile: () => {},
-    close: (c) => (c.state = ConnState.Closed),
-    end: (c) => (c.state = ConnState.Closed),
-    pause: () => {},
-    resume: () => {},
-    bufferedAmount: () => 0,
-    setDeadline: () => {},
-    setReadTimeout: () => {},
-    address: () => undefined,
-    closeWrite: () => {},
-    setOption: () => {},
-    stream: () => {
-      throw new Error('no streams in this test');
-    },
-  };
-  return { conn: new Conn(owner, handle, ConnState.Open), written };
-}
 
 /** An instance host that records failures and log lines. */
 function testHost(fuelPerEvent = 10_000_000) {

@@ -115,6 +115,7 @@ describe('plugin options', () => {
     const bad: unknown[] = [
       42, { }, { module: 42 }, { module: '' }, { module, maxMemory: 0 }, { module, maxMemory: 1.5 },
       { module, fuelPerEvent: 0 }, { module, fuelPerEvent: 2 ** 31 }, { module, maxRestarts: -1 },
+      { module, restartWindow: 0 }, { module, restartWindow: 2 ** 31 },
       { module, restartDelay: 'soon' }, { module, config: 7 }, { module, log: 'console' }, { module, extra: 1 },
     ];
     for (const plugin of bad) {
