@@ -54,7 +54,7 @@ napi_value js_epoll_wait(napi_env env, napi_callback_info info) {
   struct epoll_event evs[MAX_EVENTS];
   int n;
   do {
-    n = (int)kernel_epoll_wait(epfd, evs, max, timeout);
+    n = epoll_wait(epfd, evs, max, timeout);
   } while (n < 0 && errno == EINTR && timeout == 0);
   if (n < 0) return ret_i32(env, errno == EINTR ? 0 : -errno);
 

@@ -53,63 +53,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #define REC_SIZE 8 /* one (u32, u32) record */
-
-/* ---- Entering the kernel ----
- *
- * The calls on the engine's paths enter the kernel through syscall(2), not
- * through glibc's wrappers. glibc makes read, send, sendmsg, accept4,
- * epoll_wait, close... thread-cancellation points: in a process that has
- * more than one thread (Node always has several) every such call switches
- * the thread's cancellation state on and off around the system call, two
- * atomic read-modify-writes per call, a cost a single-threaded C server
- * never pays. The shim never cancels a thread, so it skips them. Each
- * returns what the system call returns: n >= 0, or -1 with errno set. */
-static inline long kernel_read(int fd, void *p, size_t len) {
-  return syscall(SYS_read, fd, p, len);
-}
-
-static inline long kernel_send(int fd, const void *p, size_t len, int flags) {
-  return syscall(SYS_sendto, fd, p, len, flags, NULL, 0);
-}
-
-static inline long kernel_sendmsg(int fd, const struct msghdr *msg, int flags) {
-  return syscall(SYS_sendmsg, fd, msg, flags);
-}
-
-static inline long kernel_sendto(int fd, const void *p, size_t len, int flags,
-                                 const struct sockaddr *to, socklen_t to_len) {
-  return syscall(SYS_sendto, fd, p, len, flags, to, to_len);
-}
-
-static inline long kernel_recvfrom(int fd, void *p, size_t len, int flags,
-                                   struct sockaddr *from, socklen_t *from_len) {
-  return syscall(SYS_recvfrom, fd, p, len, flags, from, from_len);
-}
-
-static inline long kernel_accept4(int fd, int flags) {
-  return syscall(SYS_accept4, fd, NULL, NULL, flags);
-}
-
-/* epoll_pwait with no signal mask is epoll_wait (and the only form every
- * 64-bit Linux architecture has). */
-static inline long kernel_epoll_wait(int epfd, struct epoll_event *evs,
-                                     int max, int timeout) {
-  return syscall(SYS_epoll_pwait, epfd, evs, max, timeout, NULL, (size_t)8);
-}
-
-static inline long kernel_sendfile(int out_fd, int in_fd, off_t *offset,
-                                   size_t count) {
-  return syscall(SYS_sendfile, out_fd, in_fd, offset, count);
-}
-
-static inline long kernel_close(int fd) { return syscall(SYS_close, fd); }
 
 /* Turns a syscall's return value into n | -errno. */
 static inline int32_t sys_result(long r) {

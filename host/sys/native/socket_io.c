@@ -24,7 +24,8 @@ napi_value js_accept(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 1, argv) ||
       !arg_i32(env, argv[0], "fd must be a number", &fd))
     return NULL;
-  return ret_i32(env, sys_result(kernel_accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC)));
+  return ret_i32(env, sys_result(accept4(fd, NULL, NULL,
+                                         SOCK_NONBLOCK | SOCK_CLOEXEC)));
 }
 
 /* read(fd, buf, offset, len): bytes read (0 = EOF) | -errno */
@@ -36,7 +37,7 @@ napi_value js_read(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 4, argv) ||
       !fd_buf_range(env, argv, &fd, &p, &len, &err))
     return NULL;
-  return ret_i32(env, err ? err : sys_result(kernel_read(fd, p, len)));
+  return ret_i32(env, err ? err : sys_result(read(fd, p, len)));
 }
 
 /* write(fd, buf, offset, len): bytes written | -errno */
@@ -48,7 +49,7 @@ napi_value js_write(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 4, argv) ||
       !fd_buf_range(env, argv, &fd, &p, &len, &err))
     return NULL;
-  return ret_i32(env, err ? err : sys_result(kernel_send(fd, p, len, MSG_NOSIGNAL)));
+  return ret_i32(env, err ? err : sys_result(send(fd, p, len, MSG_NOSIGNAL)));
 }
 
 /*
@@ -81,7 +82,7 @@ napi_value js_writev(napi_env env, napi_callback_info info) {
     iov[i].iov_len = len;
   }
   struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)count};
-  return ret_i32(env, sys_result(kernel_sendmsg(fd, &msg, MSG_NOSIGNAL)));
+  return ret_i32(env, sys_result(sendmsg(fd, &msg, MSG_NOSIGNAL)));
 }
 
 /*
@@ -106,7 +107,7 @@ napi_value js_send_file(napi_env env, napi_callback_info info) {
     return type_error(env, "offset must be a number"), NULL;
   if (offset < 0) return ret_i32(env, -EINVAL);
   off_t at = (off_t)offset;
-  return ret_i32(env, sys_result(kernel_sendfile(out_fd, in_fd, &at, count)));
+  return ret_i32(env, sys_result(sendfile(out_fd, in_fd, &at, count)));
 }
 
 /*
@@ -133,7 +134,7 @@ napi_value js_recv_from(napi_env env, napi_callback_info info) {
   if (err) return ret_i32(env, err);
   struct sockaddr_storage ss;
   socklen_t sslen = sizeof ss;
-  ssize_t n = kernel_recvfrom(fd, p, len, MSG_TRUNC, (struct sockaddr *)&ss, &sslen);
+  ssize_t n = recvfrom(fd, p, len, MSG_TRUNC, (struct sockaddr *)&ss, &sslen);
   if (n < 0) return ret_i32(env, -errno);
   uint32_t kept = sslen < SOURCE_MAX ? (uint32_t)sslen : SOURCE_MAX;
   store_u32le(data + src_off, kept);
@@ -166,8 +167,8 @@ napi_value js_send_to(napi_env env, napi_callback_info info) {
   if (err) return ret_i32(env, err);
   struct sockaddr_storage ss;
   memcpy(&ss, data + addr_off, addr_len);
-  ssize_t n = kernel_sendto(fd, p, len, MSG_NOSIGNAL,
-                            addr_len ? (struct sockaddr *)&ss : NULL, addr_len);
+  ssize_t n = sendto(fd, p, len, MSG_NOSIGNAL,
+                     addr_len ? (struct sockaddr *)&ss : NULL, addr_len);
   return ret_i32(env, sys_result(n));
 }
 
@@ -181,7 +182,7 @@ napi_value js_close(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 1, argv) ||
       !arg_i32(env, argv[0], "fd must be a number", &fd))
     return NULL;
-  long r = kernel_close(fd);
+  int r = close(fd);
   return ret_i32(env, r < 0 && errno != EINTR ? -errno : 0);
 }
 
