@@ -28,10 +28,10 @@
  * one, or one `shutdown` closes) first reads and drops what arrived, so
  * that it does not reset the connection (`discardInput`).
  */
-import { EAGAIN, EBADF, ENOBUFS, EOPNOTSUPP, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLLRDHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, INTEREST_READ, MAX_IOV, SHUT_WR } from "./constants";
+import { EAGAIN, EBADF, ENOBUFS, EOPNOTSUPP, EPOLLERR, EPOLLHUP, EPOLLOUT, EPOLLRDHUP, EPOLL_CTL_ADD, EPOLL_CTL_MOD, INTEREST_READ, MAX_IOV, SHUT_WR } from "./constants";
 import {
   CLOSE_CAUSE_LOCAL, CLOSE_CAUSE_PEER_ENDED, CLOSE_CAUSE_WRITE_OVERFLOW, EVENT_KIND_CLOSED, EVENT_KIND_DATA,
-  EVENT_KIND_DRAINED, EVENT_KIND_ENDED, EVENT_KIND_OPENED, EVENT_KIND_PARKED, FAILED_CALL_CONNECT, FAILED_CALL_EPOLL_CTL,
+  EVENT_KIND_DRAINED, EVENT_KIND_ENDED, EVENT_KIND_OPENED, FAILED_CALL_CONNECT, FAILED_CALL_EPOLL_CTL,
   FAILED_CALL_NONE, FAILED_CALL_READ, FAILED_CALL_SHUTDOWN, FAILED_CALL_WRITE, FD_MASK, LIST_ALIGN,
   LIST_LEN_OFFSET, LIST_SIZE,
 } from "./generated/abi";
@@ -108,7 +108,7 @@ function discardInput(fd: i32): void {
 }
 
 /** The epoll interest a connection's flags call for. */
-function interestOf(s: usize): u32 {
+export function interestOf(s: usize): u32 {
   const f = slotFlags(s);
   const read = (f & (FLAG_READ_PAUSED | FLAG_PEER_ENDED)) != 0 ? 0 : INTEREST_READ;
   return read | ((f & FLAG_OUT) != 0 ? EPOLLOUT : 0) | triggerBits();
@@ -130,15 +130,6 @@ export function setConnFlags(fd: i32, s: usize, flags: u16): i32 {
 function disarmOut(fd: i32, s: usize): bool {
   if ((slotFlags(s) & FLAG_OUT) == 0 || edgeTriggered()) return true;
   return setConnFlags(fd, s, slotFlags(s) & ~FLAG_OUT) >= 0;
-}
-
-/** A paused connection reported ERR or HUP: leaves the epoll set until
- *  resumed, and the host is told (a `parked` event; the caller made room). */
-export function park(fd: i32, s: usize, conn: u32): void {
-  const r = sysEpollCtl(epollFd(), EPOLL_CTL_DEL, fd, 0, 0);
-  if (r < 0) { closeConn(fd, r, FAILED_CALL_EPOLL_CTL); return; }
-  slotSetFlags(s, slotFlags(s) | FLAG_PARKED);
-  evPush(EVENT_KIND_PARKED, conn, 0, 0, 0, 0);
 }
 
 /** Registers a freshly accepted or added descriptor as a connection in
@@ -381,27 +372,4 @@ export function connEnd(conn: u32, s: usize): void {
   }
   slotSetFlags(s, f | FLAG_SHUT_WR);
   if (empty && slotState(s) == STATE_OPEN) shutWrite(fd, s);
-}
-
-/** `pause-reading`. */
-export function connPause(conn: u32, s: usize): i32 {
-  const f = slotFlags(s);
-  if ((f & FLAG_READ_PAUSED) != 0) return 0;
-  const r = setConnFlags(fdOf(conn), s, f | FLAG_READ_PAUSED);
-  return r < 0 ? r : 0;
-}
-
-/** `resume-reading`. */
-export function connResume(conn: u32, s: usize): i32 {
-  const f = slotFlags(s);
-  if ((f & FLAG_READ_PAUSED) == 0) return 0;
-  const fd = fdOf(conn);
-  if ((f & FLAG_PARKED) == 0) {
-    const r = setConnFlags(fd, s, f & ~FLAG_READ_PAUSED);
-    return r < 0 ? r : 0;
-  }
-  slotSetFlags(s, f & ~(FLAG_READ_PAUSED | FLAG_PARKED));
-  const r = sysEpollCtl(epollFd(), EPOLL_CTL_ADD, fd, interestOf(s), conn);
-  if (r < 0) { closeConn(fd, r, FAILED_CALL_EPOLL_CTL); return r; }
-  return 0;
 }

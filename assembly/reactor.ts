@@ -66,9 +66,9 @@ import { SPARE_EVENTS, announceReleases, room } from "./room";
 import { batchInit, batchReset, resumeReads, setResumeReads } from "./batch";
 import { configure, epollFd, setEpollFd } from "./settings";
 import {
-  closeConn, completeConnect, connEnd, connPause, connResume, connWrite, fdOf, flush, park,
-  readLoop, registerConn, settleHangUp, tcpRefused,
+  closeConn, completeConnect, connEnd, connWrite, fdOf, flush, readLoop, registerConn, settleHangUp, tcpRefused,
 } from "./conns";
+import { connPause, connResume, park } from "./conn-pause";
 import {
   addSocket, closePeer, closeSocket, dgramConnRead, dgramConnWrite, drainSocket, peerEnd, peerSetPaused,
   peerWrite, socketReport,
