@@ -42,18 +42,12 @@ export function closeError(status: number, detail: number): EngineError | undefi
   return status < 0 ? withoutStack(() => systemError(status, FAILED_CALL[detail] || 'close')) : undefined;
 }
 
-/** What `conn.closeReason` says for a `closed` event's status. */
+/**
+ * What `conn.closeReason` says for a `closed` event's status: its cause's
+ * (host/api/close-causes.ts), `error` for an errno.
+ */
 export function closeReasonOf(status: number): CloseReason {
-  switch (status) {
-    case CloseCause.PeerEnded:
-      return 'peer';
-    case CloseCause.ReadTimeout:
-    case CloseCause.WriteTimeout:
-    case CloseCause.PausedHangUp:
-      return 'timeout';
-    default:
-      return status < 0 || status === CloseCause.WriteOverflow ? 'error' : 'local';
-  }
+  return closeCauseName(status)?.reason ?? (status < 0 ? 'error' : 'local');
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
  * The names of the close causes, read from one table by both `stats()` and
  * onClose: a close counted in `closedBy` goes by the `code` of the error its
- * connection's onClose (or its dial) got, for every cause there is.
+ * connection's onClose (or its dial) got, for every cause there is; each
+ * cause's `closeReason` comes from the same table.
  */
 import { describe, expect, it } from 'vitest';
 import { engineStats, NO_STATS } from '../../host/api/stats.js';
-import { closeError, dialError } from '../../host/poller/close-cause.js';
+import { closeError, closeReasonOf, dialError } from '../../host/poller/close-cause.js';
 import { CloseCause } from '../../host/guest/reactor.js';
 
 /** The one name `closedBy` counts a single close with `status` under. */
@@ -40,5 +41,19 @@ describe('close cause names', () => {
     expect(new Set(names).size).toBe(Object.keys(CloseCause).length);
     expect(closedByName(15)).toBe('status 15');
     expect(closedByName(-104)).toBe('ECONNRESET');
+  });
+
+  it('gives each cause the closeReason its onClose tells, and an errno error', () => {
+    const reasons = Object.fromEntries(Object.entries(CloseCause).map(([name, status]) => [name, closeReasonOf(status)]));
+    expect(reasons).toEqual({
+      Local: 'local',
+      PeerEnded: 'peer',
+      WriteOverflow: 'error',
+      DialTimeout: 'timeout',
+      ReadTimeout: 'timeout',
+      WriteTimeout: 'timeout',
+      PausedHangUp: 'timeout',
+    });
+    expect(closeReasonOf(-104)).toBe('error');
   });
 });
