@@ -260,10 +260,12 @@ export class Conn {
     return this;
   }
 
-  /** Sets (or clears) both deadlines. */
+  /** Sets (or clears) both deadlines; refused as {@link setReadDeadline}, the error naming `setDeadline`. */
   setDeadline(deadline: Date | number | undefined): void {
-    this.setReadDeadline(deadline);
-    this.setWriteDeadline(deadline);
+    const at = deadlineTime(deadline, 'setDeadline');
+    if (!this.#live()) return;
+    this.#owner.setDeadline(this, 'read', at);
+    this.#owner.setDeadline(this, 'write', at);
   }
 
   /**

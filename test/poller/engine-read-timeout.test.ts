@@ -88,6 +88,8 @@ describe('read time-outs', () => {
     for (const err of errors) expect(err).toMatchObject({ code: 'ERR_NBIO_INVALID_ARG' });
     expect(errors[0].message).toContain('setReadDeadline(5000) is a point in time, not a duration');
     expect(errors[0].message).toContain('setReadTimeout(ms)');
+    expect(errors[1].message).toMatch(/^setWriteDeadline\(1970-01-01T00:00:30\.000Z\) is a point in time/);
+    expect(errors[2].message).toMatch(/^setDeadline\(\d+(\.\d+)?\) is a point in time/); // the method called, not the one it sets
     expect(await closed.promise).toMatchObject({ code: 'ERR_NBIO_READ_TIMEOUT' });
   });
 
