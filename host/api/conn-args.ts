@@ -42,11 +42,13 @@ export function closedError(): NbioError {
   return new NbioError('ERR_NBIO_CLOSED', 'the connection is closed');
 }
 
+/** A boolean argument `name` as the 0 or 1 a socket option takes; throws ERR_NBIO_INVALID_ARG for anything but a boolean. */
 export function flag(value: unknown, name: string): number {
   if (typeof value !== 'boolean') throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be a boolean, got ${typeof value}`);
   return value ? 1 : 0;
 }
 
+/** An argument `name` that counts ms, seconds or bytes; throws ERR_NBIO_INVALID_ARG unless an integer from 0 to 2^31 - 1. */
 export function count(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
     throw new NbioError('ERR_NBIO_INVALID_ARG', `${name} must be an integer from 0 to 2147483647, got ${String(value)}`);
