@@ -89,6 +89,23 @@ function link(q: usize, c: usize): void {
   store<u32>(q, <u32>c, 4);
 }
 
+/** Writes the header of a new chunk `c`: no next chunk, its bytes [0, end)
+ *  at `data` (0 for a file chunk), room for appends up to `cap`. */
+@inline function setChunk(c: usize, data: usize, end: u32, cap: u32): void {
+  store<u32>(c, 0);
+  store<u32>(c, <u32>data, 4);
+  store<u32>(c, 0, 8);
+  store<u32>(c, end, 12);
+  store<u32>(c, cap, 16);
+}
+
+/** Links the new chunk `c` at the tail of `q` and counts its `n` bytes as queued. */
+@inline function enqueue(q: usize, c: usize, n: u32): void {
+  link(q, c);
+  store<u32>(q, load<u32>(q, 8) + n, 8);
+  countQueued(n);
+}
+
 /**
  * Appends a copy of [src, src+len). Returns false, having queued nothing,
  * when the memory for it cannot be had.
@@ -109,11 +126,7 @@ export function wbAppend(q: usize, src: usize, len: u32): bool {
     if (block > 0xFFFF_0000) return false;
     c = heapAlloc(<usize>block - HEAP_OVERHEAD);
     if (c == 0) return false;
-    store<u32>(c, 0);
-    store<u32>(c, <u32>(c + CHUNK_HEADER), 4);
-    store<u32>(c, 0, 8);
-    store<u32>(c, 0, 12);
-    store<u32>(c, <u32>(<usize>block - HEAP_OVERHEAD - CHUNK_HEADER), 16);
+    setChunk(c, c + CHUNK_HEADER, 0, <u32>(<usize>block - HEAP_OVERHEAD - CHUNK_HEADER));
   }
   if (room != 0) {
     const end = load<u32>(tail, 12);
@@ -145,16 +158,10 @@ export function wbAppendRecord(q: usize, src: usize, len: u32, tag: u32, tagged:
   const n = head + len;
   const c = heapAlloc(CHUNK_HEADER + <usize>n);
   if (c == 0) return false;
-  store<u32>(c, 0);
-  store<u32>(c, <u32>(c + CHUNK_HEADER), 4);
-  store<u32>(c, 0, 8);
-  store<u32>(c, n, 12);
-  store<u32>(c, n, 16); // cap == end: never appended to
+  setChunk(c, c + CHUNK_HEADER, n, n); // cap == end: never appended to
   if (tagged) store<u32>(c + CHUNK_HEADER, tag);
   memory.copy(c + CHUNK_HEADER + <usize>head, src, len);
-  link(q, c);
-  store<u32>(q, load<u32>(q, 8) + n, 8);
-  countQueued(n);
+  enqueue(q, c, n);
   return true;
 }
 
@@ -167,14 +174,8 @@ export function wbAppendRecord(q: usize, src: usize, len: u32, tag: u32, tagged:
  */
 export function wbAppendAdopted(q: usize, ptr: usize, len: u32, block: usize, blockEnd: usize): void {
   if (len == 0) { heapFree(block); return; }
-  store<u32>(block, 0);
-  store<u32>(block, <u32>ptr, 4);
-  store<u32>(block, 0, 8);
-  store<u32>(block, len, 12);
-  store<u32>(block, <u32>(blockEnd - ptr), 16);
-  link(q, block);
-  store<u32>(q, load<u32>(q, 8) + len, 8);
-  countQueued(len);
+  setChunk(block, ptr, len, <u32>(blockEnd - ptr));
+  enqueue(q, block, len);
 }
 
 /**
@@ -186,16 +187,10 @@ export function wbAppendAdopted(q: usize, ptr: usize, len: u32, block: usize, bl
 export function wbAppendFile(q: usize, fd: i32, offset: u64, len: u32): bool {
   const c = heapAlloc(FILE_CHUNK);
   if (c == 0) return false;
-  store<u32>(c, 0);
-  store<u32>(c, 0, 4);
-  store<u32>(c, 0, 8);
-  store<u32>(c, len, 12);
-  store<u32>(c, len, 16);
+  setChunk(c, 0, len, len);
   store<i32>(c, fd, 20);
   store<u64>(c, offset, 24);
-  link(q, c);
-  store<u32>(q, load<u32>(q, 8) + len, 8);
-  countQueued(len);
+  enqueue(q, c, len);
   return true;
 }
 

@@ -71,6 +71,9 @@ declare function _write(fd: i32, ptr: usize, len: u32): i32;
 @external("nbio:engine/sys@0.1.0", "writev")
 declare function _writev(fd: i32, iov: usize, count: u32): i32;
 // @ts-ignore: decorator
+@external("nbio:engine/sys@0.1.0", "send-file")
+declare function _sendFile(fd: i32, fileFd: i32, offset: u64, count: u32): i32;
+// @ts-ignore: decorator
 @external("nbio:engine/sys@0.1.0", "close")
 declare function _close(fd: i32): i32;
 // @ts-ignore: decorator
@@ -86,9 +89,6 @@ declare function _shutdown(fd: i32, how: i32): i32;
 @external("nbio:engine/sys@0.1.0", "recv-from")
 declare function _recvFrom(fd: i32, maxLen: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("nbio:engine/sys@0.1.0", "send-file")
-declare function _sendFile(fd: i32, fileFd: i32, offset: u64, count: u32): i32;
-
 @external("nbio:engine/sys@0.1.0", "send-to")
 declare function _sendTo(fd: i32, ptr: usize, len: u32, addr: usize, addrLen: u32): i32;
 

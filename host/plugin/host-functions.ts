@@ -108,6 +108,11 @@ export class HostFunctions {
     return this.#open.map((entry) => entry.conn);
   }
 
+  /** How many open connections were given to the instance. */
+  get openCount(): number {
+    return this.#open.length;
+  }
+
   /** The entry of `conn` if it is open and was given to this instance. */
   entryOf(conn: Conn): ConnEntry | undefined {
     const entry = conn.plugin;

@@ -146,6 +146,11 @@ export class PluginInstance {
     return this.#calls.connections();
   }
 
+  /** How many open connections were given to this instance (without listing them). */
+  get openCount(): number {
+    return this.#calls.openCount;
+  }
+
   /** Whether `conn` was given to this instance and is open. */
   has(conn: Conn): boolean {
     return this.#calls.entryOf(conn) !== undefined;

@@ -161,7 +161,7 @@ export class PluginSupervisor {
       restarts: this.#restarts,
       events: this.#total('events'),
       fuelUsed: this.#total('fuelUsed'),
-      connections: [this.#instance, ...this.#draining].reduce((sum, instance) => sum + (instance?.connections().length ?? 0), 0),
+      connections: [this.#instance, ...this.#draining].reduce((sum, instance) => sum + (instance?.openCount ?? 0), 0),
     };
   }
 
@@ -244,7 +244,7 @@ export class PluginSupervisor {
     this.#pauses.forget(conn);
     const owner = this.#owner(conn);
     owner?.close(conn, this.stopping ? CloseReason.Stopped : PLUGIN_REASON[conn.closeReason ?? 'local']);
-    if (owner !== undefined && owner !== this.#instance && !owner.dead && owner.connections().length === 0) this.#drop(owner);
+    if (owner !== undefined && owner !== this.#instance && !owner.dead && owner.openCount === 0) this.#drop(owner);
   }
 
   /**
@@ -255,7 +255,7 @@ export class PluginSupervisor {
   #replace(): void {
     const old = this.#instance!;
     this.#instance = undefined;
-    const open = old.connections().length;
+    const open = old.openCount;
     this.#events.log('info', 'nbio-wasm: the plugin instance gave every handle its table can give (each slot served all its ' +
       `generations); a new instance takes new connections, the old one serves its ${open} open connections until they close`);
     if (open > 0) this.#draining.push(old);
