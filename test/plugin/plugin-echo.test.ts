@@ -111,7 +111,7 @@ describe('plugins and the engine', () => {
     const stopped = signal();
     const server = scope.engine({ addrs: ['127.0.0.1:0'], plugin: { module: examplePlugin('echo') } });
     server.onOpen(() => events.push('open'));
-    server.onClose((_conn, err) => events.push(`close ${(err as { code?: string } | undefined)?.code}`));
+    server.onClose((conn, err) => events.push(`close ${err === undefined ? conn.closeReason : err.code}`));
     server.onStop(() => {
       events.push('stop');
       stopped.resolve();
@@ -124,7 +124,7 @@ describe('plugins and the engine', () => {
     while (events.length < 2) await tick();
     await server.stop();
     await stopped.promise;
-    expect(events).toEqual(['open', 'close undefined', 'stop']);
+    expect(events).toEqual(['open', 'close peer', 'stop']);
     expect(server.pluginStats).toMatchObject({ state: 'stopped', failures: 0 });
     expect(server.pluginStats!.events).toBeGreaterThanOrEqual(3);
   });

@@ -17,7 +17,7 @@ describe('plugins and half-close', () => {
     const ended = signal<void>();
     const closed = signal<unknown>();
     server.onEnd(() => ended.resolve());
-    server.onClose((_conn, err) => closed.resolve(err));
+    server.onClose((conn, err) => closed.resolve({ err, reason: conn.closeReason }));
     await server.start();
 
     const socket = await scope.connect(server.addrs[0], { allowHalfOpen: true });
@@ -29,7 +29,7 @@ describe('plugins and half-close', () => {
     expect((await echoed).equals(sent)).toBe(true);
     await finished;
     await ended.promise;
-    expect(await closed.promise).toBeUndefined();
+    expect(await closed.promise).toEqual({ err: undefined, reason: 'peer' });
     expect(server.pluginStats!.failures).toBe(0);
   });
 });

@@ -171,10 +171,10 @@ describe('closing and stopping', () => {
   });
 
   it('closes a dialed connection from the client side, with onClose on both ends', async () => {
-    const serverClosed = signal<Error | undefined>();
+    const serverClosed = signal<{ err: Error | undefined; reason: string | undefined }>();
     const clientClosed = signal<Error | undefined>();
     const server = await scope.echoServer();
-    server.onClose((_c, err) => serverClosed.resolve(err));
+    server.onClose((c, err) => serverClosed.resolve({ err, reason: c.closeReason }));
     const client = scope.engine();
     client.onClose((_c, err) => clientClosed.resolve(err));
     await client.start();
@@ -182,7 +182,7 @@ describe('closing and stopping', () => {
     conn.close();
     expect(await clientClosed.promise).toBeUndefined();
     expect(conn.closeReason).toBe('local');
-    expect(await serverClosed.promise).toBeUndefined();
+    expect(await serverClosed.promise).toEqual({ err: undefined, reason: 'peer' });
   });
 
   it('lets the process exit once the engine is stopped', () => {

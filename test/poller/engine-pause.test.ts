@@ -64,7 +64,7 @@ describe.each(['lt', 'et'] as const)('conn.pause() / conn.resume() (epollMode %s
     const server = scope.engine({ addrs: ['127.0.0.1:0'], readBufferSize: 1024, maxConnReadTimesPerEventLoop: 4, epollMode });
     const sent = randomBytes(64 * 1024);
     const received = new Collector(sent.length);
-    const closed = signal<{ err: Error | undefined; got: number }>();
+    const closed = signal<{ err: Error | undefined; reason: string | undefined; got: number }>();
     let resumeLater: Conn | undefined;
     server.onData((conn, data) => {
       received.push(data);
@@ -73,16 +73,17 @@ describe.each(['lt', 'et'] as const)('conn.pause() / conn.resume() (epollMode %s
         conn.pause();
       }
     });
-    server.onClose((_conn, err) => closed.resolve({ err, got: received.length }));
+    server.onClose((conn, err) => closed.resolve({ err, reason: conn.closeReason, got: received.length }));
     await server.start();
     const socket = await scope.connect(server.addrs[0]);
     await new Promise<void>((resolve) => socket.end(sent, resolve)); // all sent, then FIN
     for (let i = 0; i < 5; i++) await tick();
     expect(received.length).toBeLessThan(sent.length);
     resumeLater!.resume();
-    const { err, got } = await closed.promise;
+    const { err, reason, got } = await closed.promise;
     expect(got).toBe(sent.length);
     expect(err).toBeUndefined();
+    expect(reason).toBe('peer');
     expect((await received.done).equals(sent)).toBe(true);
   });
 

@@ -85,8 +85,9 @@ describe('pollers: failure containment', () => {
     const engine = scope.engine({ pollers: 2, handlers: closeOnOpen });
     await engine.start();
     const dials = await Promise.allSettled(Array.from({ length: 20 }, () => engine.dial('tcp', `127.0.0.1:${port}`)));
+    // Each dial opened (on the worker or here) before its handler closed it: it resolves, with its stand-in or Conn.
+    expect(dials.filter((d) => d.status === 'rejected')).toEqual([]);
     const conns = dials.flatMap((d) => (d.status === 'fulfilled' ? [d.value] : []));
-    expect(conns.length + dials.filter((d) => d.status === 'rejected').length).toBe(20);
     const open = (): Conn[] => conns.filter((conn) => !conn.closed);
     await until('every stand-in to close', () => open().length === 0).catch(() => {});
     expect(open()).toHaveLength(0);
