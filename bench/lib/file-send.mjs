@@ -6,9 +6,8 @@ import { randomFillSync } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLK_TCK, cpuTicks, startServer, systemTicks, wrap } from './procs.mjs';
+import { CLK_TCK, cpuTicks, runLoadgen, startServer, systemTicks } from './procs.mjs';
 import { median } from './report.mjs';
 
 const SERVER = fileURLToPath(new URL('../servers/nbio-file.mjs', import.meta.url));
@@ -27,19 +26,11 @@ function makeFile(size) {
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-function runClient(port, conns, bytes, cpu) {
-  const [cmd, ...args] = wrap([process.execPath, CLIENT, String(port), String(conns), String(bytes)], { cpu });
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code) => {
-      if (code === 0) resolve({ pid: child.pid, ...JSON.parse(out) });
-      else reject(new Error(`file client failed (exit ${code}): ${err.trim()}`));
-    });
-  });
+/** Runs the client (lib/file-client.mjs) to its end; resolves with its { bytes, ms }, rejects if it failed. */
+async function runClient(port, conns, bytes, cpu) {
+  const r = await runLoadgen(process.execPath, [CLIENT, String(port), String(conns), String(bytes)], { cpu }).done;
+  if (r.code !== 0 || r.result === null) throw new Error(`file client failed (exit ${r.signal ?? r.code}): ${r.stderr.trim()}`);
+  return r.result;
 }
 
 /**

@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readmeBlocks } from '../readme/readme-blocks.js';
+import { Child, readmeBlocks } from '../readme/readme-blocks.js';
 import { Command, commandLine, jcoRuntime, readmeCommand, wasmtimeRuntime } from '../wasi/commands.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -109,19 +109,11 @@ await engine.start().catch((err) => console.log(err.code, err.message));
     run(process.execPath, [npmCli, ...install.slice(1), '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, env: installEnv });
     const block = readmeBlocks(readFileSync(join(root, 'README.md'), 'utf8')).find((b) => b.code.includes("nbio-wasm/plugins/upper-lines.wasm"));
     writeFileSync(join(project, 'plugin-example.mjs'), block!.code);
-    const server = spawn(process.execPath, ['plugin-example.mjs'], { cwd: project, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = new Child(process.execPath, ['plugin-example.mjs'], { cwd: project, env: { ...process.env, PORT: '0' }, stdin: false });
     try {
-      let address = '';
-      for await (const line of createInterface({ input: server.stdout! })) {
-        const m = /^listening on (\S+)$/.exec(line);
-        if (m) {
-          address = m[1];
-          break;
-        }
-      }
-      const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.split(':').pop())];
+      const [, host, port] = await server.waitFor(/^listening on (\S+):(\d+)$/m, 60_000, 'a "listening on HOST:PORT" line');
       const reply = await new Promise<string>((resolve, reject) => {
-        const socket = net.connect({ host, port }, () => socket.write('hello\n'));
+        const socket = net.connect({ host, port: Number(port) }, () => socket.write('hello\n'));
         socket.setEncoding('utf8').on('error', reject).once('data', (d: string) => {
           socket.destroy();
           resolve(d);
@@ -129,8 +121,7 @@ await engine.start().catch((err) => console.log(err.code, err.message));
       });
       expect(reply).toBe('HELLO\n');
     } finally {
-      server.kill('SIGINT');
-      await once(server, 'exit');
+      await server.kill();
     }
   });
 
