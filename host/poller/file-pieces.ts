@@ -25,15 +25,16 @@ export interface FilePiece {
  * caller owns from then on (the reactor closes each once its bytes are
  * sent); none for an empty range. The caller's descriptor or FileHandle
  * is only duplicated: it may be closed as soon as this returns. Throws
- * ERR_NBIO_INVALID_ARG, having opened nothing, for anything but a
- * descriptor, a FileHandle or a path of a regular file, or a range that is
- * not inside the file.
+ * ERR_NBIO_INVALID_ARG, leaving nothing open, for anything but a
+ * descriptor, a FileHandle or a path of a regular file, a range that is
+ * not inside the file, or a descriptor it cannot duplicate (EMFILE).
  */
 export function filePieces(file: FileSource, options: SendFileOptions = {}): FilePiece[] {
   const offset = options.offset ?? 0;
   checkInteger(offset, 'offset');
   if (options.length !== undefined) checkInteger(options.length, 'length');
   const fd = openOwn(file);
+  const pieces: FilePiece[] = [];
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new NbioError('ERR_NBIO_INVALID_ARG', 'sendFile() sends bytes of a regular file: this is not one');
@@ -42,13 +43,14 @@ export function filePieces(file: FileSource, options: SendFileOptions = {}): Fil
       throw new NbioError('ERR_NBIO_INVALID_ARG',
         `sendFile(): bytes ${offset} to ${offset + length} are not all in the file (${stat.size} bytes); send a range inside it`);
     }
-    const pieces: FilePiece[] = [];
     for (let at = 0; at < length; at += PIECE_MAX) {
       pieces.push({ fd: pieces.length === 0 ? fd : duplicate(fd), offset: offset + at, length: Math.min(PIECE_MAX, length - at) });
     }
     if (pieces.length === 0) closeSync(fd);
     return pieces;
   } catch (err) {
+    // A duplicate for a later piece failed (EMFILE): the earlier pieces' descriptors are ours too.
+    for (const piece of pieces) if (piece.fd !== fd) closeSync(piece.fd);
     closeSync(fd);
     throw err;
   }

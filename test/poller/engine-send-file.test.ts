@@ -2,7 +2,8 @@
 // order with writes, continued as a slow reader makes room, the
 // connection's own descriptor of the file closed when it is done.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type net from 'node:net';
@@ -122,6 +123,43 @@ describe('conn.sendFile()', () => {
     conn.close();
     expect(await closed.promise).toBeUndefined();
     expect(openDescriptors().filter((path) => path.startsWith(dir))).toEqual([]);
+  });
+
+  it('leaves no descriptor open when it runs out of descriptors while cutting a file over 2 GiB into pieces', () => {
+    // A sparse file of 2 GiB + 1 byte: three pieces, each with a descriptor
+    // of its own. A child with a low descriptor limit fills it but for two:
+    // the path's descriptor and the second piece's are had, the third's
+    // duplicate fails with EMFILE.
+    const path = join(scope.tempDir(), 'sparse');
+    writeFileSync(path, '');
+    truncateSync(path, 2 * 2 ** 30 + 1);
+    const engine = JSON.stringify(new URL('../../dist/host/index.js', import.meta.url).href);
+    const script = `
+      import { Engine } from ${engine};
+      import { closeSync, openSync, readdirSync } from 'node:fs';
+      import net from 'node:net';
+      const server = new Engine({ addrs: ['127.0.0.1:0'] });
+      const opened = new Promise((resolve) => server.onOpen(resolve));
+      await server.start();
+      const client = net.connect(Number(server.addrs[0].split(':').pop()), '127.0.0.1');
+      const conn = await opened;
+      const filler = [];
+      try { for (;;) filler.push(openSync('/dev/null', 'r')); } catch {}
+      closeSync(filler.pop());
+      closeSync(filler.pop());
+      const before = readdirSync('/proc/self/fd').length;
+      let code;
+      try { conn.sendFile(${JSON.stringify(path)}); } catch (err) { code = err.code; }
+      console.log(code, readdirSync('/proc/self/fd').length - before);
+      for (const fd of filler) closeSync(fd);
+      client.destroy();
+      await server.stop();
+    `;
+    const child = spawnSync('sh', ['-c', 'ulimit -n 200 && exec "$0" --input-type=module -e "$1"', process.execPath, script],
+      { encoding: 'utf8', timeout: 20_000 });
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('ERR_NBIO_INVALID_ARG 0');
+    expect(child.status).toBe(0);
   });
 
   it('refuses what it cannot send: a range outside the file, no regular file, a missing path, a UDP connection, an ended connection', async () => {
